@@ -1,1 +1,10 @@
-export {};
+export { type StartWorkerOptions, startWorker, type WorkerApp } from './worker.js';
+export {
+  HandlerLoadError,
+  type HandlerModuleContext,
+  loadHandlerModules,
+  type RegisterHandlers,
+  resolveHandlerModule,
+} from './handler-loader.js';
+export { type BatchDeps, type BatchResult, describeFailure, jobMessages, processBatch } from './batch.js';
+export { Semaphore } from './semaphore.js';

@@ -1,1 +1,18 @@
-export {};
+export {
+  backoffDelay,
+  type ConnectOptions,
+  connect,
+  DEFAULT_RECONNECT,
+  DEFAULT_WINDOW,
+  FleetClient,
+  type PublishInput,
+  type PublishOptions,
+  type PublishResult,
+  type ReconnectOptions,
+  type RequestOptions,
+  type RequestResult,
+} from './client.js';
+export { FleetError } from './errors.js';
+export { newMessageId } from './ids.js';
+export { type LoadOptions, type LoadProgress, type LoadResult, runLoad } from './load.js';
+export { type PayloadInput, toPayloadBytes } from './payload.js';

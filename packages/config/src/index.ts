@@ -1,1 +1,23 @@
+export { type ConfigDiff, diffConfig, keepFields, reloadModeOf } from './diff.js';
+export { CONFIG_DOCS_PATH, renderConfigDocs } from './docs.js';
+export { applyEnvOverrides, ENV_ALIASES, ENV_PREFIX, envVarFor, readEnvOverrides } from './env-overrides.js';
+export * from './errors.js';
+export { deepFreeze } from './freeze.js';
+export {
+  defaultConfig,
+  loadConfigFile,
+  type ParseOptions,
+  parseConfig,
+  ROOT_KEY,
+  readConfigText,
+  resolveConfigPath,
+} from './load.js';
+export { redactConfig, redactUrl } from './redact.js';
 export * from './schema.js';
+export { describeSchema, type FieldInfo, listFields } from './schema-walk.js';
+export {
+  type ConfigListener,
+  type ConfigLogger,
+  ConfigWatcher,
+  type ConfigWatcherOptions,
+} from './watcher.js';

@@ -23,11 +23,31 @@ const network = z
   .strictObject({
     host: f(z.string().min(1).default('0.0.0.0'), 'Address the gateway listens on.', 'restart'),
     port: f(port().default(7400), 'TCP port of the gateway (0 = any free port).', 'restart'),
-    max_connections: f(int(1, 1_000_000).default(10_000), 'Most client connections one gateway process holds.', 'live'),
-    timeout_ms: f(int(0, 86_400_000).default(60_000), 'Idle timeout of a client connection in ms (0 = none).', 'live'),
-    retry_attempts: f(int(0, 100).default(3), 'Reconnect attempts of the client before a publish fails.', 'live'),
-    max_frame_bytes: f(int(1024, 64 * 1024 * 1024).default(1024 * 1024), 'Largest frame accepted, header included.', 'live'),
-    max_in_flight: f(int(1, 1_000_000).default(1024), 'Per-connection window of publishes read but not yet ACKed.', 'live'),
+    max_connections: f(
+      int(1, 1_000_000).default(10_000),
+      'Most client connections one gateway process holds.',
+      'live',
+    ),
+    timeout_ms: f(
+      int(0, 86_400_000).default(60_000),
+      'Idle timeout of a client connection in ms (0 = none).',
+      'live',
+    ),
+    retry_attempts: f(
+      int(0, 100).default(3),
+      'Reconnect attempts of the client before a publish fails.',
+      'live',
+    ),
+    max_frame_bytes: f(
+      int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+      'Largest frame accepted, header included.',
+      'live',
+    ),
+    max_in_flight: f(
+      int(1, 1_000_000).default(1024),
+      'Per-connection window of publishes read but not yet ACKed.',
+      'live',
+    ),
   })
   .prefault({});
 
@@ -35,15 +55,35 @@ const threadPools = z
   .strictObject({
     io: z
       .strictObject({
-        workers: f(int(1, 64).default(1), 'Gateway processes sharing the listening port (node:cluster).', 'restart'),
-        queue_size: f(int(1, 10_000_000).default(65_536), 'Per gateway process: messages read but not yet ACKed.', 'live'),
+        workers: f(
+          int(1, 64).default(1),
+          'Gateway processes sharing the listening port (node:cluster).',
+          'restart',
+        ),
+        queue_size: f(
+          int(1, 10_000_000).default(65_536),
+          'Per gateway process: messages read but not yet ACKed.',
+          'live',
+        ),
       })
       .prefault({}),
     work: z
       .strictObject({
-        workers: f(int(1, 10_000).default(8), 'Jobs one worker process runs at once (BullMQ concurrency).', 'live'),
-        queue_size: f(int(1, 1_000_000).default(1_000), 'Most messages one worker process holds at once.', 'live'),
-        lockfree: f(z.boolean().default(false), 'Accepted for compatibility with the C++ design; no meaning in Node.', 'restart'),
+        workers: f(
+          int(1, 10_000).default(8),
+          'Jobs one worker process runs at once (BullMQ concurrency).',
+          'live',
+        ),
+        queue_size: f(
+          int(1, 1_000_000).default(1_000),
+          'Most messages one worker process holds at once.',
+          'live',
+        ),
+        lockfree: f(
+          z.boolean().default(false),
+          'Accepted for compatibility with the C++ design; no meaning in Node.',
+          'restart',
+        ),
       })
       .prefault({}),
   })
@@ -62,7 +102,11 @@ const database = z
       .strictObject({
         min_connections: f(int(0, 1000).default(1), 'Connections kept open at least.', 'restart'),
         max_connections: f(int(1, 1000).default(10), 'Most connections in the pool.', 'restart'),
-        idle_timeout_s: f(int(0, 86_400).default(30), 'Seconds before an idle connection is closed.', 'restart'),
+        idle_timeout_s: f(
+          int(0, 86_400).default(30),
+          'Seconds before an idle connection is closed.',
+          'restart',
+        ),
       })
       .prefault({}),
   })
@@ -76,16 +120,26 @@ const logWriter = z.discriminatedUnion('type', [
     type: z.literal('rotating_file'),
     path: z.string().min(1),
     frequency: z.enum(['hourly', 'daily']).optional(),
-    size: z.string().regex(/^\d+[kmg]?$/i, 'a size like 10m').optional(),
+    size: z
+      .string()
+      .regex(/^\d+[kmg]?$/i, 'a size like 10m')
+      .optional(),
     limit: int(1, 1000).optional(),
   }),
 ]);
 const logging = z
   .strictObject({
     level: f(z.enum(LOG_LEVELS).default('info'), 'Minimum level written; changed live.', 'live'),
-    async: f(z.boolean().default(true), 'Write logs off the hot path (buffered, flushed on shutdown).', 'restart'),
+    async: f(
+      z.boolean().default(true),
+      'Write logs off the hot path (buffered, flushed on shutdown).',
+      'restart',
+    ),
     writers: f(
-      z.array(logWriter).min(1).default([{ type: 'console' }]),
+      z
+        .array(logWriter)
+        .min(1)
+        .default([{ type: 'console' }]),
       'Where logs go: console, file {path}, rotating_file {path, frequency, size, limit}.',
       'restart',
     ),
@@ -95,34 +149,81 @@ const logging = z
 const monitoring = z
   .strictObject({
     enabled: f(z.boolean().default(true), 'Collect and serve Prometheus metrics.', 'restart'),
-    interval_ms: f(int(100, 3_600_000).default(5_000), 'How often queue depths and stream lag are sampled.', 'live'),
-    topic_labels: f(z.array(z.string()).default([]), 'Topics (or prefixes ending in .#) kept as metric labels.', 'live'),
-    topic_label_segments: f(int(0, 16).default(1), 'Other topics are labelled by their first N segments (0 = "other").', 'live'),
-    max_topic_labels: f(int(1, 10_000).default(100), 'Distinct topic labels per metric before "other".', 'live'),
+    interval_ms: f(
+      int(100, 3_600_000).default(5_000),
+      'How often queue depths and stream lag are sampled.',
+      'live',
+    ),
+    topic_labels: f(
+      z.array(z.string()).default([]),
+      'Topics (or prefixes ending in .#) kept as metric labels.',
+      'live',
+    ),
+    topic_label_segments: f(
+      int(0, 16).default(1),
+      'Other topics are labelled by their first N segments (0 = "other").',
+      'live',
+    ),
+    max_topic_labels: f(
+      int(1, 10_000).default(100),
+      'Distinct topic labels per metric before "other".',
+      'live',
+    ),
   })
   .prefault({});
 
 const redis = z
   .strictObject({
-    url: f(z.string().min(1).default('redis://127.0.0.1:6379'), 'Redis URL (env FLEET_REDIS_URL overrides).', 'restart', true),
-    key_prefix: f(z.string().regex(/^[A-Za-z0-9_:.-]+$/).default('fleet'), 'Prefix of every Redis key the fleet uses.', 'restart'),
+    url: f(
+      z.string().min(1).default('redis://127.0.0.1:6379'),
+      'Redis URL (env FLEET_REDIS_URL overrides).',
+      'restart',
+      true,
+    ),
+    key_prefix: f(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_:.-]+$/)
+        .default('fleet'),
+      'Prefix of every Redis key the fleet uses.',
+      'restart',
+    ),
   })
   .prefault({});
 
 const streams = z
   .strictObject({
-    shards: f(int(1, 256).default(1), 'Ingest streams; a message goes to the shard of its topic hash.', 'restart'),
+    shards: f(
+      int(1, 256).default(1),
+      'Ingest streams; a message goes to the shard of its topic hash.',
+      'restart',
+    ),
     read_count: f(int(1, 100_000).default(1_000), 'Most entries the persister reads per XREADGROUP.', 'live'),
     block_ms: f(int(1, 60_000).default(100), 'How long one XREADGROUP waits for new entries.', 'live'),
-    claim_idle_ms: f(int(1_000, 86_400_000).default(30_000), 'Entries pending this long on a dead consumer are claimed.', 'live'),
+    claim_idle_ms: f(
+      int(1_000, 86_400_000).default(30_000),
+      'Entries pending this long on a dead consumer are claimed.',
+      'live',
+    ),
   })
   .prefault({});
 
 const queue = z
   .strictObject({
-    name: f(z.string().regex(/^[A-Za-z0-9_-]+$/).default('messages'), 'BullMQ queue the workers consume.', 'restart'),
+    name: f(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/)
+        .default('messages'),
+      'BullMQ queue the workers consume.',
+      'restart',
+    ),
     batch_size: f(int(1, 10_000).default(100), 'Most messages per job (1 = one job per message).', 'live'),
-    max_job_bytes: f(int(1024, 512 * 1024 * 1024).default(4 * 1024 * 1024), 'Most bytes of envelopes per job.', 'live'),
+    max_job_bytes: f(
+      int(1024, 512 * 1024 * 1024).default(4 * 1024 * 1024),
+      'Most bytes of envelopes per job.',
+      'live',
+    ),
   })
   .prefault({});
 
@@ -131,15 +232,31 @@ const retry = z
     max_retries: f(int(0, 1000).default(3), 'Retries of a FAILED message before it becomes DEAD.', 'live'),
     backoff_ms: f(int(0, 86_400_000).default(1_000), 'First retry delay; doubles each retry.', 'live'),
     backoff_max_ms: f(int(0, 86_400_000).default(60_000), 'Cap of the retry delay.', 'live'),
-    sweep_interval_ms: f(int(1_000, 86_400_000).default(30_000), 'How often PENDING/PROCESSING rows without a job are re-dispatched.', 'live'),
-    sweep_age_ms: f(int(1_000, 86_400_000).default(120_000), 'Age after which such a row counts as lost by Redis.', 'live'),
+    sweep_interval_ms: f(
+      int(1_000, 86_400_000).default(30_000),
+      'How often PENDING/PROCESSING rows without a job are re-dispatched.',
+      'live',
+    ),
+    sweep_age_ms: f(
+      int(1_000, 86_400_000).default(120_000),
+      'Age after which such a row counts as lost by Redis.',
+      'live',
+    ),
   })
   .prefault({});
 
 const retention = z
   .strictObject({
-    completed_max_age_s: f(int(60, 31_536_000 * 10).default(7 * 86_400), 'COMPLETED rows older than this are deleted.', 'live'),
-    dead_max_age_s: f(int(60, 31_536_000 * 10).default(30 * 86_400), 'DEAD rows older than this are deleted.', 'live'),
+    completed_max_age_s: f(
+      int(60, 31_536_000 * 10).default(7 * 86_400),
+      'COMPLETED rows older than this are deleted.',
+      'live',
+    ),
+    dead_max_age_s: f(
+      int(60, 31_536_000 * 10).default(30 * 86_400),
+      'DEAD rows older than this are deleted.',
+      'live',
+    ),
     interval_s: f(int(10, 86_400).default(3_600), 'How often retention runs.', 'live'),
   })
   .prefault({});
@@ -148,18 +265,42 @@ const tracing = z
   .strictObject({
     enabled: f(z.boolean().default(true), 'Propagate trace ids and record OpenTelemetry spans.', 'restart'),
     exporter: f(z.enum(['none', 'console', 'otlp']).default('none'), 'Where spans go.', 'restart'),
-    otlp_endpoint: f(z.url().default('http://127.0.0.1:4318/v1/traces'), 'OTLP/HTTP traces endpoint.', 'restart'),
-    sampling_ratio: f(z.number().min(0).max(1).default(1), 'Parent-based sampling ratio of new traces.', 'restart'),
-    service_name: f(z.string().min(1).default('fleet'), 'service.name prefix; each app appends its role.', 'restart'),
+    otlp_endpoint: f(
+      z.url().default('http://127.0.0.1:4318/v1/traces'),
+      'OTLP/HTTP traces endpoint.',
+      'restart',
+    ),
+    sampling_ratio: f(
+      z.number().min(0).max(1).default(1),
+      'Parent-based sampling ratio of new traces.',
+      'restart',
+    ),
+    service_name: f(
+      z.string().min(1).default('fleet'),
+      'service.name prefix; each app appends its role.',
+      'restart',
+    ),
   })
   .prefault({});
 
 const ops = z
   .strictObject({
-    host: f(z.string().min(1).default('127.0.0.1'), 'Address of the ops HTTP servers (health, metrics, Bull Board).', 'restart'),
+    host: f(
+      z.string().min(1).default('127.0.0.1'),
+      'Address of the ops HTTP servers (health, metrics, Bull Board).',
+      'restart',
+    ),
     port: f(port().default(7401), 'Persister ops server: /healthz /readyz /metrics /ops/queues.', 'restart'),
-    gateway_metrics_port: f(port().default(7402), 'Gateway /metrics and /healthz (0 = any free port).', 'restart'),
-    worker_metrics_port: f(port().default(7403), 'Worker /metrics and /healthz (0 = any free port).', 'restart'),
+    gateway_metrics_port: f(
+      port().default(7402),
+      'Gateway /metrics and /healthz (0 = any free port).',
+      'restart',
+    ),
+    worker_metrics_port: f(
+      port().default(7403),
+      'Worker /metrics and /healthz (0 = any free port).',
+      'restart',
+    ),
     basic_auth: f(
       z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
       'Basic auth for the ops server; absent = open (keep host on 127.0.0.1 then).',
@@ -171,7 +312,12 @@ const ops = z
 
 const auth = z
   .strictObject({
-    tokens: f(z.array(z.string().min(16)).default([]), 'Accepted client tokens (>= 16 chars); empty = no auth.', 'live', true),
+    tokens: f(
+      z.array(z.string().min(16)).default([]),
+      'Accepted client tokens (>= 16 chars); empty = no auth.',
+      'live',
+      true,
+    ),
   })
   .prefault({});
 
@@ -183,14 +329,38 @@ const tls = z
     ca_path: f(z.string().optional(), 'PEM CA bundle for client certificates (optional).', 'restart'),
   })
   .prefault({})
-  .refine((t) => !t.enabled || (t.cert_path && t.key_path), { message: 'tls.enabled needs cert_path and key_path' });
+  .refine((t) => !t.enabled || (t.cert_path && t.key_path), {
+    message: 'tls.enabled needs cert_path and key_path',
+  });
 
 const handlers = z
   .strictObject({
-    modules: f(z.array(z.string().min(1)).default([]), 'Handler modules (paths relative to the config file).', 'live'),
-    unrouted: f(z.enum(['dead_letter', 'complete']).default('dead_letter'), 'What happens to a message no subscription matches.', 'live'),
+    modules: f(
+      z.array(z.string().min(1)).default([]),
+      'Handler modules (paths relative to the config file).',
+      'live',
+    ),
+    unrouted: f(
+      z.enum(['dead_letter', 'complete']).default('dead_letter'),
+      'What happens to a message no subscription matches.',
+      'live',
+    ),
     timeout_ms: f(int(1, 86_400_000).default(30_000), 'A handler running longer fails its message.', 'live'),
-    shutdown_timeout_ms: f(int(0, 600_000).default(10_000), 'On SIGTERM, how long in-flight jobs may finish.', 'restart'),
+    shutdown_timeout_ms: f(
+      int(0, 600_000).default(10_000),
+      'On SIGTERM, how long in-flight jobs may finish.',
+      'restart',
+    ),
+    lock_duration_ms: f(
+      int(1_000, 3_600_000).default(30_000),
+      'BullMQ job lock of a worker; renewed every half of it: keep above the longest event-loop block of a handler.',
+      'restart',
+    ),
+    stalled_interval_ms: f(
+      int(1_000, 3_600_000).default(30_000),
+      'How often workers look for jobs whose lock expired (a dead worker) and put them back in the queue.',
+      'restart',
+    ),
   })
   .prefault({});
 

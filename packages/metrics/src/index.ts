@@ -1,1 +1,37 @@
-export {};
+export { BATCH_SIZE_BUCKETS, SECONDS_BUCKETS } from './buckets.js';
+export { cachedLabels } from './child-cache.js';
+export {
+  type CreateRegistryOptions,
+  createRegistry,
+  type FleetApp,
+  isRegistryEnabled,
+  METRIC_PREFIX,
+  type Registry,
+  registersOf,
+} from './registry.js';
+export { type Sampler, startSampler } from './sampler.js';
+export {
+  type HealthResult,
+  type MetricsServer,
+  type MetricsServerOptions,
+  startMetricsServer,
+} from './server.js';
+export {
+  type ConfigReloadMetrics,
+  configReloadMetrics,
+  type GatewayMetrics,
+  gatewayMetrics,
+  type PersisterMetrics,
+  persisterMetrics,
+  QUEUE_JOB_STATES,
+  type WorkerMetrics,
+  workerMetrics,
+} from './sets.js';
+export {
+  type MetricFamily,
+  type MetricType,
+  parsePrometheusText,
+  type Sample,
+  TextFormatError,
+} from './text-format.js';
+export { OTHER_LABEL, TopicLabeler, type TopicLabelerOptions } from './topic-labeler.js';

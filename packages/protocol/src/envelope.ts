@@ -41,8 +41,8 @@ function bad(message: string): never {
 }
 
 /** Checks the fields a decoder cannot: topic rules, id, priority, traceparent shape. */
-export function validateEnvelope(env: Envelope): void {
-  if (env.id.length === 0) bad('id is empty');
+export function validateEnvelope(env: Envelope, opts: DecodeOptions = {}): void {
+  if (env.id.length === 0 && !opts.allowEmptyId) bad('id is empty');
   if (Buffer.byteLength(env.id) > MAX_ID_LENGTH) bad(`id longer than ${MAX_ID_LENGTH} bytes`);
   const reason = topicError(env.topic);
   if (reason) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `invalid topic: ${reason}`);
@@ -102,8 +102,13 @@ export function encodeEnvelope(env: Envelope): Buffer {
   return out;
 }
 
+export interface DecodeOptions {
+  /** The gateway accepts an empty id from clients and assigns one; every later hop requires it. */
+  allowEmptyId?: boolean;
+}
+
 /** Decodes and validates an envelope. `payload` is a view into `buf` (no copy). Throws ProtocolError. */
-export function decodeEnvelope(buf: Uint8Array): Envelope {
+export function decodeEnvelope(buf: Uint8Array, opts: DecodeOptions = {}): Envelope {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   let o = 0;
   const need = (n: number) => {
@@ -169,6 +174,6 @@ export function decodeEnvelope(buf: Uint8Array): Envelope {
   if (target) env.target = target;
   if (correlationId) env.correlationId = correlationId;
   if (traceparent) env.traceparent = traceparent;
-  validateEnvelope(env);
+  validateEnvelope(env, opts);
   return env;
 }

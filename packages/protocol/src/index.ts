@@ -5,3 +5,4 @@ export * from './keys.js';
 export * from './stream-entry.js';
 export * from './job.js';
 export * from './reply.js';
+export * from './frames.js';

@@ -1,1 +1,44 @@
-export {};
+export { ScopedTrace, TraceContext, withTrace } from './context.js';
+export {
+  type CreateLoggerOptions,
+  closeLogger,
+  createLogger,
+  flushLogger,
+  type Logger,
+  type LogLevel,
+  type LogWriter,
+  setLogLevel,
+} from './logger.js';
+export {
+  logProcessed,
+  logReceived,
+  MessageLogger,
+  type ProcessedFields,
+  type ReceivedFields,
+} from './message-logger.js';
+export { censor, REDACT_PATHS, REDACTED, redactUrl } from './redact.js';
+export {
+  contextFromTraceparent,
+  initTelemetry,
+  MAX_SPAN_LINKS,
+  NOOP_SPAN,
+  NOOP_TRACER,
+  spanLinksFor,
+  spanTraceparent,
+  startSpanFromTraceparent,
+  type Telemetry,
+  type TelemetryExporter,
+  type TelemetryOptions,
+  withSpan,
+} from './telemetry.js';
+export {
+  formatTraceparent,
+  generateSpanId,
+  generateTraceId,
+  generateTraceInfo,
+  generateTraceparent,
+  parseTraceparent,
+  TRACE_FLAG_SAMPLED,
+  type TraceInfo,
+  toTraceInfo,
+} from './traceparent.js';

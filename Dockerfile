@@ -1,0 +1,27 @@
+# One image for every Fleet app; the command picks the app:
+#   docker run fleet node apps/gateway/dist/main.js --config /app/config/fleet.yaml
+# Stage 1 installs everything and bundles the apps; stage 2 keeps production dependencies only.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages ./packages
+COPY apps ./apps
+COPY bench/package.json ./bench/package.json
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json turbo.json ./
+COPY scripts ./scripts
+RUN npm run build
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY --from=build /app/packages ./packages
+COPY --from=build /app/apps ./apps
+COPY bench/package.json ./bench/package.json
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY config ./config
+COPY examples ./examples
+USER node
+EXPOSE 7400 7401 7402 7403
+CMD ["node", "apps/gateway/dist/main.js", "--config", "/app/config/fleet.yaml"]

@@ -1,0 +1,715 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { createServer as createTlsServer } from 'node:tls';
+import type { FleetConfig } from '@fleet/config';
+import type { Registry } from '@fleet/metrics';
+import {
+  closesConnection,
+  decodeDurableIds,
+  decodeEnvelope,
+  decodeReply,
+  type Envelope,
+  encodeAck,
+  encodeEnvelope,
+  encodeError,
+  encodeFrame,
+  ErrorCode,
+  FleetKeys,
+  FrameDecoder,
+  FrameType,
+  formatReplyAddress,
+  type InvalidFrame,
+  ProtocolError,
+  type Frame,
+  type PublishFrame,
+  type RequestFrame,
+} from '@fleet/protocol';
+import { createLogger, generateTraceparent, type Logger } from '@fleet/tracing';
+import { type PendingAppend, Appender } from './appender.js';
+import { TokenAuth } from './auth.js';
+import { Connection, type Waiter, WaitKind } from './connection.js';
+import { newGatewayId, newMessageId } from './ids.js';
+import { type GatewayInstruments, NOOP_INSTRUMENTS } from './instruments.js';
+import { prometheusInstruments } from './metrics.js';
+import { createCommandRedis, createSubscriberRedis, type GatewayRedis, waitReady } from './redis.js';
+import { TimerWheel } from './timer-wheel.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  /** Default: `gw-<host>-<pid>-<random>`. Must be unique per process (reply and durable channels). */
+  gatewayId?: string;
+  /** Prometheus registry (@fleet/metrics createRegistry) for the gateway's metrics; default none. */
+  registry?: Registry;
+  /** Or any other metrics sink (see instruments.ts). */
+  instruments?: GatewayInstruments;
+  /** On close(), how long pending requests / durable publishes may still complete. Default 2000 ms. */
+  shutdownGraceMs?: number;
+  /** Entries per xadd-batch script call. Default 1000. */
+  maxBatch?: number;
+}
+
+export interface GatewayStats {
+  connections: number;
+  /** Frames read and not yet answered, all connections (bounded by thread_pools.io.queue_size + one chunk per socket). */
+  inFlight: number;
+  peakInFlight: number;
+  pausedConnections: number;
+  /** Appends queued for the next flush / sent to Redis and unanswered. */
+  queued: number;
+  outstanding: number;
+  pendingRequests: number;
+  pendingDurable: number;
+  acked: number;
+  errors: number;
+  redisReady: boolean;
+}
+
+export interface Gateway {
+  readonly port: number;
+  readonly gatewayId: string;
+  stats(): GatewayStats;
+  /** Applies the `live` fields of a new config (limits, timeouts, tokens). */
+  reconfigure(cfg: FleetConfig): void;
+  /** Graceful: stop accepting and reading, finish and answer what was read, close connections and Redis. */
+  close(): Promise<void>;
+}
+
+/** One message on its way to Redis. */
+interface Entry extends PendingAppend {
+  conn: Connection;
+  corr: number;
+  waiter: Waiter | null;
+}
+
+const EMPTY = Buffer.alloc(0);
+const RESPONSE_OK = 0;
+/** XADD replies slower than this count as Redis being unavailable. */
+const COMMAND_TIMEOUT_MS = 3_000;
+const TIMER_TICK_MS = 50;
+
+export async function startGateway(cfg: FleetConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const gw = new GatewayServer(cfg, opts);
+  await gw.start();
+  return gw;
+}
+
+class GatewayServer implements Gateway {
+  readonly gatewayId: string;
+  port = 0;
+  private cfg: FleetConfig;
+  private readonly log: Logger;
+  private readonly keys: FleetKeys;
+  private readonly redis: GatewayRedis;
+  private readonly sub;
+  private readonly appender: Appender<Entry>;
+  private readonly wheel: TimerWheel<Waiter>;
+  private readonly requests = new Map<string, Waiter>();
+  private readonly durables = new Map<string, Waiter[]>();
+  private readonly instruments: GatewayInstruments;
+  private auth: TokenAuth;
+  private server!: Server;
+  private readonly conns = new Set<Connection>();
+  private readonly paused = new Set<Connection>();
+  private nextConnId = 1;
+  private closing = false;
+  private closed: Promise<void> | null = null;
+
+  // Flow-control limits (live).
+  private maxInFlight = 0;
+  private connLow = 0;
+  private queueSize = 0;
+  private globalLow = 0;
+
+  private inFlight = 0;
+  private peakInFlight = 0;
+  private acked = 0;
+  private errors = 0;
+
+  // Batched answers: connections with queued output, written once per microtask burst.
+  private dirty: Connection[] = [];
+  private writeScheduled = false;
+
+  constructor(cfg: FleetConfig, opts: GatewayOptions) {
+    this.cfg = cfg;
+    this.gatewayId = opts.gatewayId ?? newGatewayId(hostname(), process.pid);
+    this.log = (opts.logger ?? createLogger({ name: 'gateway', level: cfg.logging.level })).child({
+      gateway_id: this.gatewayId,
+    });
+    this.instruments =
+      opts.instruments ?? (opts.registry ? prometheusInstruments(opts.registry, cfg) : NOOP_INSTRUMENTS);
+    this.keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
+    this.auth = new TokenAuth(cfg.auth.tokens);
+    this.applyLimits(cfg);
+    this.redis = createCommandRedis(cfg.redis.url, COMMAND_TIMEOUT_MS);
+    this.sub = createSubscriberRedis(cfg.redis.url);
+    this.appender = new Appender<Entry>(
+      this.redis,
+      this.keys,
+      { onAppended: (b, ids) => this.onAppended(b, ids), onFailed: (b, err) => this.onAppendFailed(b, err) },
+      opts.maxBatch ?? 1_000,
+    );
+    this.wheel = new TimerWheel<Waiter>(TIMER_TICK_MS, (w) => this.onWaiterExpired(w));
+    this.shutdownGraceMs = opts.shutdownGraceMs ?? 2_000;
+  }
+  private readonly shutdownGraceMs: number;
+
+  private applyLimits(cfg: FleetConfig): void {
+    this.maxInFlight = cfg.network.max_in_flight;
+    this.connLow = Math.floor(this.maxInFlight / 2);
+    this.queueSize = cfg.thread_pools.io.queue_size;
+    this.globalLow = Math.floor(this.queueSize / 2);
+  }
+
+  reconfigure(cfg: FleetConfig): void {
+    this.cfg = cfg;
+    this.auth = new TokenAuth(cfg.auth.tokens);
+    this.applyLimits(cfg);
+    this.resumeEligible();
+  }
+
+  async start(): Promise<void> {
+    let redisErrors = 0;
+    const onRedisError = (which: string) => (err: Error) => {
+      // Reconnects are automatic; log the first error of an outage, not every retry.
+      if (redisErrors++ === 0) this.log.warn({ err, connection: which }, 'redis connection error');
+    };
+    this.redis.on('error', onRedisError('command'));
+    this.sub.on('error', onRedisError('subscriber'));
+    this.redis.on('ready', () => {
+      if (redisErrors > 0) this.log.info({ errors: redisErrors }, 'redis reconnected');
+      redisErrors = 0;
+    });
+    this.sub.on('message', (channel: string, message: string) => this.onPubSub(channel, message));
+    this.redis.connect().catch(() => {});
+    this.sub.connect().catch(() => {});
+    await Promise.all([waitReady(this.redis, 5_000), waitReady(this.sub, 5_000)]);
+    try {
+      await this.sub.subscribe(this.keys.replyChannel(this.gatewayId), this.keys.durableChannel(this.gatewayId));
+    } catch (err) {
+      // Not connected yet: autoResubscribe does not cover a SUBSCRIBE that never ran, so retry on ready.
+      this.log.warn({ err }, 'subscribe failed; retrying when redis is ready');
+      this.sub.once('ready', () => {
+        this.sub
+          .subscribe(this.keys.replyChannel(this.gatewayId), this.keys.durableChannel(this.gatewayId))
+          .catch((e: unknown) => this.log.error({ err: e }, 'subscribe failed'));
+      });
+    }
+
+    const net = this.cfg.network;
+    const tls = this.cfg.tls;
+    if (tls.enabled) {
+      this.server = createTlsServer(
+        {
+          cert: readFileSync(tls.cert_path as string),
+          key: readFileSync(tls.key_path as string),
+          ...(tls.ca_path ? { ca: readFileSync(tls.ca_path), requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        (socket) => this.onSocket(socket),
+      );
+      this.server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'tls handshake failed'));
+    } else {
+      this.server = createNetServer({ noDelay: true }, (socket) => this.onSocket(socket));
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(net.port, net.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server.on('error', (err) => this.log.error({ err }, 'server error'));
+    const addr = this.server.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : net.port;
+    this.metricsTimer = setInterval(() => this.pushMetrics(), 1_000);
+    this.metricsTimer.unref();
+  }
+
+  private metricsTimer: NodeJS.Timeout | undefined;
+  private pushMetrics(): void {
+    this.instruments.sample(this.inFlight, this.paused.size, this.conns.size);
+    this.instruments.flush();
+  }
+
+  stats(): GatewayStats {
+    return {
+      connections: this.conns.size,
+      inFlight: this.inFlight,
+      peakInFlight: this.peakInFlight,
+      pausedConnections: this.paused.size,
+      queued: this.appender.queued,
+      outstanding: this.appender.outstanding,
+      pendingRequests: this.requests.size,
+      pendingDurable: this.durables.size,
+      acked: this.acked,
+      errors: this.errors,
+      redisReady: this.redis.status === 'ready',
+    };
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  private onSocket(socket: Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => {}); // resets are normal; 'close' cleans up
+    if (this.conns.size >= this.cfg.network.max_connections) {
+      this.countError(ErrorCode.OVERLOADED);
+      socket.end(encodeError(0, ErrorCode.OVERLOADED, 'too many connections'));
+      setTimeout(() => socket.destroy(), 1_000).unref();
+      return;
+    }
+    socket.setNoDelay(true);
+    const conn = new Connection(
+      this.nextConnId++,
+      socket,
+      new FrameDecoder({ maxFrameBytes: this.cfg.network.max_frame_bytes }),
+    );
+    this.conns.add(conn);
+    this.instruments.connectionOpened();
+    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    socket.on('drain', () => this.resumeEligible());
+    socket.on('close', () => this.onClose(conn));
+    const idle = this.cfg.network.timeout_ms;
+    if (idle > 0) socket.setTimeout(idle, () => this.onIdle(conn));
+  }
+
+  private onIdle(conn: Connection): void {
+    // Waiting on our side (a request, a durable commit) is not the client being idle.
+    if (conn.inFlight > 0 || conn.ending) return;
+    this.endWithError(conn, ErrorCode.TIMEOUT, `idle for ${this.cfg.network.timeout_ms} ms`);
+  }
+
+  private onClose(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.conns.delete(conn);
+    this.paused.delete(conn);
+    this.inFlight -= conn.inFlight;
+    conn.inFlight = 0;
+    if (conn.waiters) {
+      for (const w of conn.waiters) this.forgetWaiter(w);
+      conn.waiters = null;
+    }
+    conn.out = [];
+    this.instruments.connectionClosed();
+    this.resumeEligible();
+  }
+
+  /** Sends a connection-level ERROR (corr 0 unless given) and closes the connection after it. */
+  private endWithError(conn: Connection, code: number, message: string, corr = 0): void {
+    if (conn.ending || conn.closed) return;
+    conn.ending = true;
+    this.countError(code);
+    conn.out.push(encodeError(corr, code, message));
+    this.writeOut(conn);
+    conn.socket.end();
+    setTimeout(() => conn.socket.destroy(), 2_000).unref();
+  }
+
+  // ------------------------------------------------------------------ input
+
+  private onData(conn: Connection, chunk: Buffer): void {
+    if (conn.ending) return;
+    this.instruments.bytesIn(chunk.length);
+    let frames: Array<Frame | InvalidFrame>;
+    try {
+      frames = conn.decoder.push(chunk);
+    } catch (err) {
+      const code = err instanceof ProtocolError ? err.code : ErrorCode.MALFORMED_FRAME;
+      this.endWithError(conn, code, (err as Error).message);
+      return;
+    }
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      this.instruments.frameIn(f.type);
+      if (f.type === FrameType.PUBLISH) {
+        if (conn.hello) this.onPublish(conn, f);
+        else this.endWithError(conn, ErrorCode.HELLO_REQUIRED, 'send HELLO first');
+      } else {
+        this.onOtherFrame(conn, f);
+      }
+      if (conn.ending) return;
+    }
+    if (
+      !conn.paused &&
+      (conn.inFlight >= this.maxInFlight || this.inFlight >= this.queueSize || conn.socket.writableNeedDrain)
+    ) {
+      conn.paused = true;
+      conn.socket.pause();
+      this.paused.add(conn);
+    }
+  }
+
+  private onOtherFrame(conn: Connection, f: Frame | InvalidFrame): void {
+    if (!conn.hello) {
+      if (f.type === FrameType.HELLO) this.onHello(conn, f);
+      else if (f.type === 0) this.endWithError(conn, f.code, f.message, f.corr);
+      else this.endWithError(conn, ErrorCode.HELLO_REQUIRED, 'send HELLO first');
+      return;
+    }
+    switch (f.type) {
+      case 0:
+        if (closesConnection(f.code)) this.endWithError(conn, f.code, f.message, f.corr);
+        else this.sendError(conn, f.corr, f.code, f.message);
+        return;
+      case FrameType.REQUEST:
+        this.onRequest(conn, f);
+        return;
+      case FrameType.PING:
+        this.instruments.framesOut(FrameType.PONG, 1);
+        this.queueWrite(conn, encodeFrame({ type: FrameType.PONG, corr: f.corr }));
+        return;
+      case FrameType.HELLO:
+        this.sendError(conn, f.corr, ErrorCode.NOT_SUPPORTED, 'HELLO already received');
+        return;
+      default:
+        this.sendError(conn, f.corr, ErrorCode.NOT_SUPPORTED, `frame type ${f.type} is not sent by clients`);
+    }
+  }
+
+  private onHello(conn: Connection, f: Extract<Frame, { type: 1 }>): void {
+    const denied = this.auth.check(f.token);
+    if (denied !== null) {
+      this.log.info({ client: f.clientName.slice(0, 64), code: denied }, 'authentication refused');
+      this.endWithError(
+        conn,
+        denied,
+        denied === ErrorCode.AUTH_REQUIRED ? 'this gateway requires a token' : 'invalid token',
+        f.corr,
+      );
+      return;
+    }
+    conn.hello = true;
+    conn.clientName = f.clientName;
+    const net = this.cfg.network;
+    this.instruments.framesOut(FrameType.WELCOME, 1);
+    this.queueWrite(
+      conn,
+      encodeFrame({
+        type: FrameType.WELCOME,
+        corr: f.corr,
+        gatewayId: this.gatewayId,
+        maxFrameBytes: net.max_frame_bytes,
+        maxInFlight: net.max_in_flight,
+        idleTimeoutMs: net.timeout_ms,
+      }),
+    );
+  }
+
+  /** Validates the envelope and prepares the entry; null when answered with an error. */
+  private prepare(conn: Connection, corr: number, envelopeBytes: Buffer): { env: Envelope; bytes: Buffer } | null {
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(envelopeBytes, { allowEmptyId: true });
+    } catch (err) {
+      // A bad envelope concerns one message: answer it and keep the connection (even for codes that
+      // close at the framing level, such as an unknown envelope version).
+      const code = err instanceof ProtocolError && !closesConnection(err.code) ? err.code : ErrorCode.INVALID_ENVELOPE;
+      this.sendError(conn, corr, code, (err as Error).message);
+      return null;
+    }
+    let bytes = envelopeBytes;
+    if (env.id.length === 0) {
+      env.id = newMessageId();
+      bytes = encodeEnvelope(env);
+    }
+    return { env, bytes };
+  }
+
+  private onPublish(conn: Connection, f: PublishFrame): void {
+    const readAt = performance.now();
+    const p = this.prepare(conn, f.corr, f.envelope);
+    if (!p) return;
+    this.admit(conn);
+    this.instruments.received(p.env.topic, p.bytes.length);
+    let waiter: Waiter | null = null;
+    if (f.ackLevel === 1) {
+      waiter = this.addWaiter(conn, f.corr, WaitKind.DURABLE, p.env.id, this.cfg.requests.max_timeout_ms);
+      let list = this.durables.get(p.env.id);
+      if (!list) {
+        list = [];
+        this.durables.set(p.env.id, list);
+      }
+      list.push(waiter);
+    }
+    const entry: Entry = {
+      conn,
+      corr: f.corr,
+      waiter,
+      messageId: p.env.id,
+      envelope: p.bytes,
+      traceparent: p.env.traceparent ? '' : generateTraceparent(),
+      replyTo: '',
+      durable: waiter ? this.gatewayId : '',
+      readAt,
+    };
+    this.appender.enqueue(this.keys.shardOf(f.partitionKey || p.env.topic), entry);
+  }
+
+  private onRequest(conn: Connection, f: RequestFrame): void {
+    const readAt = performance.now();
+    const p = this.prepare(conn, f.corr, f.envelope);
+    if (!p) return;
+    const correlationId = `${conn.id}:${f.corr}`;
+    if (this.requests.has(correlationId)) {
+      this.sendError(conn, f.corr, ErrorCode.INVALID_ENVELOPE, `corr ${f.corr} is already pending`);
+      return;
+    }
+    this.admit(conn);
+    this.instruments.received(p.env.topic, p.bytes.length);
+    const rq = this.cfg.requests;
+    const timeout = Math.min(f.timeoutMs || rq.default_timeout_ms, rq.max_timeout_ms);
+    const waiter = this.addWaiter(conn, f.corr, WaitKind.REQUEST, correlationId, timeout);
+    this.requests.set(correlationId, waiter);
+    const entry: Entry = {
+      conn,
+      corr: f.corr,
+      waiter,
+      messageId: p.env.id,
+      envelope: p.bytes,
+      traceparent: p.env.traceparent ? '' : generateTraceparent(),
+      replyTo: formatReplyAddress({ gatewayId: this.gatewayId, correlationId }),
+      durable: '',
+      readAt,
+    };
+    this.appender.enqueue(this.keys.shardOf(f.partitionKey || p.env.topic), entry);
+  }
+
+  /** Counts a frame that will get exactly one answer later. */
+  private admit(conn: Connection): void {
+    conn.inFlight++;
+    if (++this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
+  }
+
+  private addWaiter(conn: Connection, corr: number, kind: Waiter['kind'], key: string, timeoutMs: number): Waiter {
+    const w: Waiter = { conn, corr, kind, key, streamId: null, committed: false, done: false };
+    this.wheel.add(w, Date.now() + timeoutMs);
+    (conn.waiters ??= new Set()).add(w);
+    return w;
+  }
+
+  /** Removes a waiter from every index (answered, expired, failed or its connection closed). */
+  private forgetWaiter(w: Waiter): void {
+    w.done = true;
+    this.wheel.delete(w);
+    w.conn.waiters?.delete(w);
+    if (w.kind === WaitKind.REQUEST) {
+      if (this.requests.get(w.key) === w) this.requests.delete(w.key);
+    } else {
+      const list = this.durables.get(w.key);
+      if (list) {
+        const i = list.indexOf(w);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.durables.delete(w.key);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ Redis results
+
+  private onAppended(batch: Entry[], ids: string[]): void {
+    const now = performance.now();
+    let stream = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const e = batch[i]!;
+      const w = e.waiter;
+      if (w === null) {
+        stream++;
+        this.instruments.ackLatency(now - e.readAt);
+        this.answer(e.conn, encodeAck(e.corr, 0, e.messageId, ids[i]!));
+      } else if (w.kind === WaitKind.DURABLE && !w.done) {
+        w.streamId = ids[i]!;
+        if (w.committed) this.ackDurable(w, e.messageId);
+      }
+      // Requests wait for their reply.
+    }
+    this.acked += stream;
+    this.instruments.framesOut(FrameType.ACK, stream);
+    this.instruments.appendBatch(batch.length);
+  }
+
+  private onAppendFailed(batch: Entry[], err: Error): void {
+    const msg = err.message;
+    const code = /OOM/.test(msg) ? ErrorCode.OVERLOADED : ErrorCode.UNAVAILABLE;
+    const text = code === ErrorCode.OVERLOADED ? 'redis is out of memory' : 'redis unavailable';
+    this.log.debug({ err: msg, count: batch.length }, 'append failed');
+    for (const e of batch) {
+      if (e.waiter) {
+        if (e.waiter.done) continue; // already answered (deadline)
+        this.forgetWaiter(e.waiter);
+      }
+      this.answerError(e.conn, e.corr, code, text);
+    }
+  }
+
+  private ackDurable(w: Waiter, messageId: string): void {
+    this.forgetWaiter(w);
+    this.acked++;
+    this.instruments.framesOut(FrameType.ACK, 1);
+    this.answer(w.conn, encodeAck(w.corr, 1, messageId, w.streamId as string));
+  }
+
+  private onPubSub(channel: string, message: string): void {
+    if (channel === this.keys.replyChannel(this.gatewayId)) {
+      const r = decodeReply(message);
+      if (!r) return;
+      const w = this.requests.get(r.correlationId);
+      if (!w) return; // expired or its connection closed
+      this.forgetWaiter(w);
+      const frame: Extract<Frame, { type: 7 }> = {
+        type: FrameType.RESPONSE,
+        corr: w.corr,
+        status: r.ok ? RESPONSE_OK : ErrorCode.HANDLER_ERROR,
+        payload: r.payload ? Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength) : EMPTY,
+      };
+      if (r.error) frame.error = r.error;
+      if (r.traceparent) frame.traceparent = r.traceparent;
+      this.instruments.framesOut(FrameType.RESPONSE, 1);
+      this.answer(w.conn, encodeFrame(frame));
+    } else if (channel === this.keys.durableChannel(this.gatewayId)) {
+      for (const id of decodeDurableIds(message)) {
+        const list = this.durables.get(id);
+        if (!list) continue;
+        for (const w of [...list]) {
+          if (w.streamId !== null) this.ackDurable(w, id);
+          else w.committed = true;
+        }
+      }
+    }
+  }
+
+  private onWaiterExpired(w: Waiter): void {
+    this.forgetWaiter(w);
+    // A request whose XADD is still outstanding is answered here; the later XADD reply then finds no waiter.
+    this.answerError(
+      w.conn,
+      w.corr,
+      ErrorCode.TIMEOUT,
+      w.kind === WaitKind.REQUEST ? 'no response before the deadline' : 'no durable commit before the deadline',
+    );
+  }
+
+  // ------------------------------------------------------------------ output
+
+  /** Answers a counted frame (ACK, RESPONSE, ERROR): frees its window slot. */
+  private answer(conn: Connection, frame: Buffer): void {
+    if (conn.closed) return;
+    conn.inFlight--;
+    this.inFlight--;
+    this.queueWrite(conn, frame);
+  }
+
+  private answerError(conn: Connection, corr: number, code: number, message: string): void {
+    this.countError(code);
+    this.answer(conn, encodeError(corr, code, message));
+  }
+
+  /** ERROR for a frame that was never counted in flight. */
+  private sendError(conn: Connection, corr: number, code: number, message: string): void {
+    this.countError(code);
+    this.queueWrite(conn, encodeError(corr, code, message));
+  }
+
+  private countError(code: number): void {
+    this.errors++;
+    this.instruments.error(code);
+    this.instruments.framesOut(FrameType.ERROR, 1);
+  }
+
+  private queueWrite(conn: Connection, frame: Buffer): void {
+    if (conn.closed) return;
+    conn.out.push(frame);
+    if (!conn.outQueued) {
+      conn.outQueued = true;
+      this.dirty.push(conn);
+    }
+    if (!this.writeScheduled) {
+      this.writeScheduled = true;
+      queueMicrotask(this.flushWrites);
+    }
+  }
+
+  /** One write per connection for everything answered in this burst, then reopen paused sockets. */
+  private readonly flushWrites = (): void => {
+    this.writeScheduled = false;
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (let i = 0; i < dirty.length; i++) {
+      const conn = dirty[i]!;
+      conn.outQueued = false;
+      this.writeOut(conn);
+    }
+    this.resumeEligible();
+  };
+
+  private writeOut(conn: Connection): void {
+    const out = conn.out;
+    if (out.length === 0 || conn.closed) return;
+    conn.out = [];
+    const buf = out.length === 1 ? out[0]! : Buffer.concat(out);
+    this.instruments.bytesOut(buf.length);
+    conn.socket.write(buf);
+  }
+
+  /** Resumes paused sockets once both their window and the process-wide bound are below the low-water marks. */
+  private resumeEligible(): void {
+    if (this.paused.size === 0 || this.closing || this.inFlight > this.globalLow) return;
+    for (const conn of this.paused) {
+      if (conn.inFlight <= this.connLow && !conn.socket.writableNeedDrain) {
+        conn.paused = false;
+        this.paused.delete(conn);
+        conn.socket.resume();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const conn of this.conns) conn.socket.pause();
+    // Everything already read goes to Redis and is answered.
+    this.appender.flush();
+    await this.appender.idle();
+    // Requests and durable publishes get a short grace, then SHUTTING_DOWN.
+    const graceEnd = Date.now() + this.shutdownGraceMs;
+    while (this.wheel.size > 0 && Date.now() < graceEnd) await sleep(20);
+    for (const w of this.wheel.drain()) {
+      this.forgetWaiter(w);
+      this.answerError(w.conn, w.corr, ErrorCode.SHUTTING_DOWN, 'gateway shutting down');
+    }
+    this.flushWrites();
+    const socketsClosed = [...this.conns].map(
+      (conn) => new Promise<void>((resolve) => conn.socket.once('close', () => resolve())),
+    );
+    for (const conn of this.conns) this.endWithError(conn, ErrorCode.SHUTTING_DOWN, 'gateway shutting down');
+    await Promise.race([Promise.all(socketsClosed), sleep(3_000)]);
+    for (const conn of this.conns) conn.socket.destroy();
+    await serverClosed;
+    await Promise.allSettled([quit(this.redis), quit(this.sub)]);
+    clearInterval(this.metricsTimer);
+    this.pushMetrics();
+    this.log.info({ acked: this.acked }, 'gateway closed');
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function quit(redis: { quit(): Promise<unknown>; disconnect(): void; status: string }): Promise<void> {
+  if (redis.status === 'ready') {
+    await Promise.race([redis.quit().catch(() => {}), sleep(1_000)]);
+  }
+  redis.disconnect();
+}

@@ -1,0 +1,101 @@
+import type { FleetConfig } from '@fleet/config';
+import { cachedLabels, gatewayMetrics, type Registry, TopicLabeler } from '@fleet/metrics';
+import { errorCodeName, FrameType } from '@fleet/protocol';
+import type { GatewayInstruments } from './instruments.js';
+
+const FRAME_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(FrameType).map(([name, code]) => [code, name.toLowerCase()]),
+);
+FRAME_NAMES[0] = 'invalid';
+
+/**
+ * Gateway instruments backed by @fleet/metrics' gatewayMetrics. Counters are aggregated in plain numbers
+ * and pushed to prom-client by flush() (once a second and at shutdown); only the ACK latency histogram is
+ * observed per message.
+ */
+export function prometheusInstruments(registry: Registry, cfg: FleetConfig): GatewayInstruments {
+  const m = gatewayMetrics(registry);
+  const labeler = new TopicLabeler({
+    topicLabels: cfg.monitoring.topic_labels,
+    segments: cfg.monitoring.topic_label_segments,
+    maxLabels: cfg.monitoring.max_topic_labels,
+  });
+  const framesIn = cachedLabels(m.framesIn);
+  const framesOut = cachedLabels(m.framesOut);
+  const errors = cachedLabels(m.errors);
+  const received = cachedLabels(m.messagesReceived);
+  const receivedBytes = cachedLabels(m.messageBytes);
+
+  const inByType = new Float64Array(16);
+  const outByType = new Float64Array(16);
+  const errByCode = new Map<number, number>();
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let opened = 0;
+  let byTopic = new Map<string, [number, number]>();
+
+  return {
+    connectionOpened() {
+      opened++;
+      m.connections.inc();
+    },
+    connectionClosed() {
+      m.connections.dec();
+    },
+    bytesIn(n) {
+      bytesIn += n;
+    },
+    frameIn(type) {
+      inByType[type < 16 ? type : 0]!++;
+    },
+    framesOut(type, count) {
+      outByType[type]! += count;
+    },
+    bytesOut(n) {
+      bytesOut += n;
+    },
+    error(code) {
+      errByCode.set(code, (errByCode.get(code) ?? 0) + 1);
+    },
+    received(topic, bytes) {
+      const t = byTopic.get(topic);
+      if (t) {
+        t[0]++;
+        t[1] += bytes;
+      } else if (byTopic.size < 10_000) byTopic.set(topic, [1, bytes]);
+    },
+    ackLatency(ms) {
+      m.ackLatency.observe(ms / 1000);
+    },
+    appendBatch(size) {
+      m.redisAppendBatchSize.observe(size);
+    },
+    sample(inFlight, paused) {
+      m.inflight.set(inFlight);
+      m.pausedSockets.set(paused);
+    },
+    flush() {
+      if (opened) m.connectionsTotal.inc(opened);
+      opened = 0;
+      if (bytesIn) m.bytesIn.inc(bytesIn);
+      if (bytesOut) m.bytesOut.inc(bytesOut);
+      bytesIn = 0;
+      bytesOut = 0;
+      for (let t = 0; t < 16; t++) {
+        if (inByType[t]) framesIn(FRAME_NAMES[t] ?? 'invalid').inc(inByType[t]);
+        if (outByType[t]) framesOut(FRAME_NAMES[t] ?? 'invalid').inc(outByType[t]);
+      }
+      inByType.fill(0);
+      outByType.fill(0);
+      for (const [code, n] of errByCode) errors(errorCodeName[code] ?? String(code)).inc(n);
+      errByCode.clear();
+      const topics = byTopic;
+      byTopic = new Map();
+      for (const [topic, [n, bytes]] of topics) {
+        const label = labeler.label(topic);
+        received(label).inc(n);
+        receivedBytes(label).inc(bytes);
+      }
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { encodeEnvelope, encodePublish, FleetKeys, FrameType } from '@fleet/protocol';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Gateway } from '../src/index.js';
+import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, redisUrl, waitUntil, withGateway } from './helpers.js';
+
+const FLOOD = 30_000;
+/** One socket read (64 KiB) holds at most this many of the flood's frames: what may be read past a limit. */
+const ONE_CHUNK = Math.ceil(65_536 / 60);
+
+/** Writes FLOOD publishes at once, ignoring the window, and waits for every answer. */
+async function flood(gw: Gateway, sample: (peak: number) => void): Promise<number> {
+  const c = await RawClient.open(gw.port);
+  const frames: Buffer[] = [];
+  const env = encodeEnvelope(envelope({ id: 'x', payload: Buffer.alloc(10) }));
+  for (let i = 0; i < FLOOD; i++) frames.push(encodePublish(c.corr(), 0, undefined, env));
+  const last = c.answer(FLOOD + 1);
+  c.write(Buffer.concat(frames));
+  const timer = setInterval(() => sample(gw.stats().inFlight), 1);
+  await last;
+  clearInterval(timer);
+  const acks = c.frames.filter((f) => f.type === FrameType.ACK).length;
+  await c.close();
+  return acks;
+}
+
+// Past the per-connection window or the process-wide bound the gateway stops reading; nothing is lost.
+describe('backpressure', () => {
+  let gw: Gateway | undefined;
+  let prefix = '';
+  afterEach(async () => {
+    await gw?.close();
+    await cleanupRedisPrefix(prefix);
+  });
+
+  it('bounds a flooding client by thread_pools.io.queue_size', async () => {
+    const cfg = gatewayConfig({ thread_pools: { io: { queue_size: 64 } }, network: { max_in_flight: 1_000_000 } });
+    prefix = cfg.redis.key_prefix;
+    gw = await withGateway(cfg);
+    let peak = 0;
+    const acks = await flood(gw, (n) => {
+      peak = Math.max(peak, n);
+    });
+    expect(acks).toBe(FLOOD);
+    expect(gw.stats().peakInFlight).toBeLessThanOrEqual(64 + ONE_CHUNK);
+    expect(gw.stats().inFlight).toBe(0);
+    const redis = new Redis(redisUrl());
+    expect(await redis.xlen(new FleetKeys(prefix, 1).ingestStream(0))).toBe(FLOOD);
+    redis.disconnect();
+  });
+
+  it('bounds a flooding client by its max_in_flight window', async () => {
+    const cfg = gatewayConfig({ network: { max_in_flight: 16 } });
+    prefix = cfg.redis.key_prefix;
+    gw = await withGateway(cfg);
+    const acks = await flood(gw, () => {});
+    expect(acks).toBe(FLOOD);
+    expect(gw.stats().peakInFlight).toBeLessThanOrEqual(16 + ONE_CHUNK);
+  });
+
+  it('holds 1,000 idle connections in bounded memory and still serves', async () => {
+    const cfg = gatewayConfig();
+    prefix = cfg.redis.key_prefix;
+    gw = await withGateway(cfg);
+    globalThis.gc?.();
+    const before = process.memoryUsage().heapUsed;
+    const clients: RawClient[] = [];
+    for (let i = 0; i < 1_000; i++) clients.push(await RawClient.open(gw.port));
+    expect(await waitUntil(() => gw!.stats().connections === 1_000)).toBe(true);
+    // Clients and server share this heap: well under 50 KiB per connection pair.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(50 * 1024 * 1_000);
+    expect((await clients[500]!.publish(envelope())).type).toBe(FrameType.ACK);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});

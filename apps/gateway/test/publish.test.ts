@@ -1,0 +1,92 @@
+import { decodeEnvelope, EntryField, FleetKeys, FrameType, isTraceparent } from '@fleet/protocol';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../src/index.js';
+import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, redisUrl, withGateway } from './helpers.js';
+
+// A PUBLISH becomes one ingest-stream entry carrying the client's envelope bytes, the id and a trace.
+describe('publish', () => {
+  const cfg = gatewayConfig({ streams: { shards: 4 } });
+  const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
+  const redis = new Redis(redisUrl());
+  let gw: Gateway;
+  let client: RawClient;
+
+  beforeAll(async () => {
+    gw = await withGateway(cfg);
+    client = await RawClient.open(gw.port);
+  });
+  afterAll(async () => {
+    await client.close();
+    await gw.close();
+    await cleanupRedisPrefix(cfg.redis.key_prefix);
+    redis.disconnect();
+  });
+
+  async function entry(shard: number, streamId: string): Promise<Record<string, Buffer>> {
+    const rows = await redis.xrangeBuffer(keys.ingestStream(shard), streamId, streamId);
+    expect(rows).toHaveLength(1);
+    const fields = rows[0]![1];
+    const out: Record<string, Buffer> = {};
+    for (let i = 0; i < fields.length; i += 2) out[fields[i]!.toString()] = fields[i + 1]!;
+    return out;
+  }
+
+  it('stores every envelope field and ACKs with the stream id', async () => {
+    const env = envelope({
+      id: 'client-id-1',
+      topic: 'billing.invoice.paid',
+      type: 'command',
+      priority: 5,
+      ttl: 60_000,
+      source: 'svc-a',
+      target: 'svc-b',
+      correlationId: 'corr-42',
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      headers: { tenant: 'acme', 'x-ü': 'ünïcode' },
+      payload: Buffer.from([0, 1, 2, 255, 254]),
+    });
+    const ack = await client.publish(env);
+    expect(ack.type).toBe(FrameType.ACK);
+    if (ack.type !== FrameType.ACK) return;
+    expect(ack.messageId).toBe('client-id-1');
+    expect(ack.ackLevel).toBe(0);
+    const shard = keys.shardOf(env.topic);
+    const e = await entry(shard, ack.streamId);
+    expect(e[EntryField.id]!.toString()).toBe('client-id-1');
+    expect(Number(e[EntryField.acceptedAt]!.toString())).toBeGreaterThan(Date.now() - 60_000);
+    // The client's traceparent wins: the gateway adds none.
+    expect(e[EntryField.traceparent]).toBeUndefined();
+    expect(e[EntryField.replyTo]).toBeUndefined();
+    expect(e[EntryField.durableAck]).toBeUndefined();
+    const stored = decodeEnvelope(e[EntryField.envelope]!);
+    expect({ ...stored, payload: Buffer.from(stored.payload) }).toEqual({ ...env, payload: Buffer.from(env.payload) });
+  });
+
+  it('assigns an id and a traceparent when the client sends none', async () => {
+    const env = envelope({ id: '', topic: 'orders.created' });
+    const ack = await client.publish(env);
+    expect(ack.type).toBe(FrameType.ACK);
+    if (ack.type !== FrameType.ACK) return;
+    expect(ack.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const e = await entry(keys.shardOf(env.topic), ack.streamId);
+    expect(e[EntryField.id]!.toString()).toBe(ack.messageId);
+    expect(decodeEnvelope(e[EntryField.envelope]!).id).toBe(ack.messageId);
+    expect(isTraceparent(e[EntryField.traceparent]!.toString())).toBe(true);
+  });
+
+  it('routes by partition key when one is given', async () => {
+    const env = envelope({ topic: 'orders.created' });
+    const ack = await client.publish(env, { partitionKey: 'customer-7' });
+    if (ack.type !== FrameType.ACK) throw new Error(JSON.stringify(ack));
+    await entry(keys.shardOf('customer-7'), ack.streamId);
+  });
+
+  it('pipelines many publishes over one connection, each ACKed once', async () => {
+    const answers = await Promise.all(Array.from({ length: 2_000 }, (_, i) => client.publish(envelope({ id: `p-${i}` }))));
+    expect(answers.every((a) => a.type === FrameType.ACK)).toBe(true);
+    const ids = new Set(answers.map((a) => (a.type === FrameType.ACK ? a.messageId : '')));
+    expect(ids.size).toBe(2_000);
+    expect(gw.stats().inFlight).toBe(0);
+  });
+});

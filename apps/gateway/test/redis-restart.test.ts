@@ -1,0 +1,107 @@
+import { EntryField, encodeEnvelope, encodePublish, ErrorCode, FleetKeys, FrameType } from '@fleet/protocol';
+import { type PrivateRedis, startPrivateRedis } from '@fleet/services';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../src/index.js';
+import { envelope, gatewayConfig, RawClient, sleep, waitUntil, withGateway } from './helpers.js';
+
+const TOTAL = 50_000;
+const WINDOW = 1_000;
+
+// Redis (AOF, appendfsync always) is killed and restarted in the middle of a 50K-message publish:
+// the gateway answers UNAVAILABLE meanwhile, reconnects by itself, and every ACKed id is in the stream.
+describe('redis restart mid-publish', () => {
+  let redis: PrivateRedis;
+  let gw: Gateway;
+  let prefix = '';
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis({ aof: true });
+    const cfg = gatewayConfig({}, redis.url);
+    prefix = cfg.redis.key_prefix;
+    gw = await withGateway(cfg);
+  }, 30_000);
+  afterAll(async () => {
+    await gw?.close();
+    await redis?.dispose();
+  });
+
+  it('never ACKs a message missing from the stream', async () => {
+    const client = await RawClient.open(gw.port);
+    const acked = new Set<string>();
+    let unavailable = 0;
+    const todo: number[] = Array.from({ length: TOTAL }, (_, i) => i);
+    const byCorr = new Map<number, number>();
+    const envs = new Map<number, Buffer>();
+    let inFlight = 0;
+    let restarted = false;
+    let restart: Promise<void> | undefined;
+
+    await new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error(`stuck: ${acked.size} acked`)), 50_000);
+      const pump = () => {
+        while (inFlight < WINDOW && todo.length > 0) {
+          const n = todo.shift()!;
+          const corr = client.corr();
+          byCorr.set(corr, n);
+          let env = envs.get(n);
+          if (!env) {
+            env = encodeEnvelope(envelope({ id: `msg-${n}`, payload: Buffer.alloc(100, n % 256) }));
+            envs.set(n, env);
+          }
+          inFlight++;
+          client.write(encodePublish(corr, 0, undefined, env));
+        }
+      };
+      client.socket.on('data', () => {
+        // RawClient has decoded the chunk already (its listener was added first).
+        for (const f of client.frames.splice(0)) {
+          const n = byCorr.get(f.corr);
+          if (n === undefined) continue;
+          byCorr.delete(f.corr);
+          inFlight--;
+          if (f.type === FrameType.ACK) {
+            acked.add(f.messageId);
+            envs.delete(n);
+          } else if (f.type === FrameType.ERROR) {
+            expect(f.code).toBe(ErrorCode.UNAVAILABLE);
+            unavailable++;
+            setTimeout(() => {
+              todo.push(n);
+              pump();
+            }, 20);
+          }
+        }
+        if (!restarted && acked.size >= TOTAL / 3) {
+          restarted = true;
+          restart = redis.kill().then(() => redis.restart());
+        }
+        if (acked.size === TOTAL) {
+          clearTimeout(deadline);
+          resolve();
+        } else pump();
+      });
+      pump();
+    });
+    await restart;
+    expect(unavailable).toBeGreaterThan(0);
+    expect(await waitUntil(() => gw.stats().redisReady, 10_000)).toBe(true);
+
+    const check = new Redis(redis.url);
+    const stream = new FleetKeys(prefix, 1).ingestStream(0);
+    const stored = new Set<string>();
+    let from = '-';
+    for (;;) {
+      const rows = await check.xrange(stream, from, '+', 'COUNT', 10_000);
+      for (const [, fields] of rows) stored.add(fields[fields.indexOf(EntryField.id) + 1]!);
+      if (rows.length < 10_000) break;
+      from = `(${rows[rows.length - 1]![0]}`;
+    }
+    check.disconnect();
+    const missing = [...acked].filter((id) => !stored.has(id));
+    expect(missing).toEqual([]);
+    expect(acked.size).toBe(TOTAL);
+    await client.close();
+    await sleep(10);
+  }, 60_000);
+});

@@ -1,0 +1,67 @@
+/** Exponential backoff with a cap; `reset()` after a success. */
+export class Backoff {
+  private attempt = 0;
+  constructor(
+    private readonly firstMs: number,
+    private readonly maxMs: number,
+  ) {}
+
+  next(): number {
+    const ms = Math.min(this.maxMs, this.firstMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    return ms;
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
+}
+
+/** Retry delay of the n-th retry (n >= 1): backoff_ms doubling, capped at backoff_max_ms. */
+export function retryDelayMs(retryCount: number, backoffMs: number, backoffMaxMs: number): number {
+  const n = Math.max(1, retryCount);
+  return Math.min(backoffMaxMs, backoffMs * 2 ** Math.min(n - 1, 30));
+}
+
+/**
+ * Logs exactly one line per change of a dependency's state (down / back up), never a flood:
+ * a dependency that stays down for an hour produces one line when it goes down and one when it returns.
+ */
+export class StateLog {
+  private down = false;
+  private since = 0;
+  constructor(
+    private readonly name: string,
+    private readonly log: { warn(o: object, m?: string): void; info(o: object, m?: string): void },
+  ) {}
+
+  get isDown(): boolean {
+    return this.down;
+  }
+
+  failed(reason: string, retryInMs?: number): void {
+    if (this.down) return;
+    this.down = true;
+    this.since = Date.now();
+    this.log.warn({ dependency: this.name, reason, retryInMs }, `${this.name} unavailable: pausing, retrying with backoff`);
+  }
+
+  ok(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.log.info({ dependency: this.name, downMs: Date.now() - this.since }, `${this.name} available again: resuming`);
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

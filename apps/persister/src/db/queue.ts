@@ -1,0 +1,583 @@
+import { MessageStatus } from '@fleet/protocol';
+import type pg from 'pg';
+import { AdvisoryLock, Table } from './schema.js';
+import { isPgText, toPgJsonMap, toPgText } from './sql-text.js';
+import type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage } from './types.js';
+
+/**
+ * The persistent queue: the design's operations over `messages` and `consumer_offsets`.
+ * Every statement is parameterized and every multi-row change is ONE statement (arrays passed through
+ * unnest / ANY), hence one transaction and one round trip. Hot statements are named, so each pooled
+ * connection parses and plans them once.
+ *
+ * Row locks are always taken in `seq` order (ORDER BY seq FOR UPDATE in a materialized CTE) or skipped
+ * (SKIP LOCKED), and inserts run in id order, so concurrent persisters cannot deadlock each other.
+ */
+
+const M = Table.messages;
+const O = Table.consumerOffsets;
+const D = Table.deadEntries;
+
+/** Columns read back into a StoredMessage, qualified with the table alias `a`. */
+function cols(a: string): string {
+  return `${a}.seq, ${a}.id, ${a}.stream_id, ${a}.topic, ${a}.type, ${a}.priority,
+    round(extract(epoch FROM ${a}.sent_at) * 1000)::float8 AS sent_ms, ${a}.envelope, ${a}.headers,
+    ${a}.traceparent, ${a}.reply_to, ${a}.status, ${a}.retry_count, ${a}.last_error, ${a}.created_at, ${a}.updated_at`;
+}
+
+interface MessageRow {
+  seq: string;
+  id: string;
+  stream_id: string | null;
+  topic: string;
+  type: string;
+  priority: number;
+  sent_ms: number;
+  envelope: Buffer;
+  headers: Record<string, string>;
+  traceparent: string | null;
+  reply_to: string | null;
+  status: MessageStatus;
+  retry_count: number;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toStored(r: MessageRow): StoredMessage {
+  const m: StoredMessage = {
+    seq: r.seq,
+    id: r.id,
+    streamId: r.stream_id ?? '',
+    envelope: r.envelope,
+    topic: r.topic,
+    type: r.type,
+    priority: r.priority,
+    timestamp: r.sent_ms,
+    headers: r.headers,
+    status: r.status,
+    retryCount: r.retry_count,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+  if (r.traceparent !== null) m.traceparent = r.traceparent;
+  if (r.reply_to !== null) m.replyTo = r.reply_to;
+  if (r.last_error !== null) m.lastError = r.last_error;
+  return m;
+}
+
+/** Rows in log order (RETURNING order is unspecified). */
+function toStoredSorted(rows: MessageRow[]): StoredMessage[] {
+  return rows.map(toStored).sort((a, b) => compareSeq(a.seq, b.seq));
+}
+
+function compareSeq(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+const STREAM_ID = /^(\d+)-(\d+)$/;
+
+/** Orders Redis stream ids numerically (`9-0` < `10-0`); anything else compares as text. */
+export function compareOffsets(a: string, b: string): number {
+  const x = STREAM_ID.exec(a);
+  const y = STREAM_ID.exec(b);
+  if (x && y) {
+    const d =
+      BigInt(x[1] as string) - BigInt(y[1] as string) || BigInt(x[2] as string) - BigInt(y[2] as string);
+    return d < 0n ? -1 : d > 0n ? 1 : 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Rank of a status within one attempt: an outcome never moves a row to a lower rank.
+const RANK = `CASE %s WHEN 'PENDING' THEN 0 WHEN 'PROCESSING' THEN 1 WHEN 'FAILED' THEN 2 ELSE 3 END`;
+const rank = (expr: string) => RANK.replace('%s', expr);
+const STATUS_RANK: Record<MessageStatus, number> = {
+  PENDING: 0,
+  PROCESSING: 1,
+  FAILED: 2,
+  COMPLETED: 3,
+  DEAD: 3,
+};
+const STATUSES = new Set<string>(Object.values(MessageStatus));
+
+/** Stream-id offsets only move forward in persistBatch (several persisters commit out of order). */
+const OFFSET_FORWARD = `${O}."offset" !~ '^\\d+-\\d+$' OR EXCLUDED."offset" !~ '^\\d+-\\d+$'
+  OR (split_part(EXCLUDED."offset", '-', 1)::numeric, split_part(EXCLUDED."offset", '-', 2)::numeric)
+     >= (split_part(${O}."offset", '-', 1)::numeric, split_part(${O}."offset", '-', 2)::numeric)`;
+
+const SQL = {
+  // Envelopes travel as ONE binary parameter (node-postgres sends a Buffer in binary format) cut apart by
+  // offset/length arrays: a bytea[] would go as hex text, twice the bytes and a slow parse.
+  persistBatch: `WITH ins AS (
+      INSERT INTO ${M} (id, stream_id, topic, type, priority, sent_at, envelope, headers, traceparent, reply_to)
+      SELECT u.id, u.stream_id, u.topic, u.type, u.priority, timestamptz 'epoch' + u.ts * interval '1 millisecond',
+             substring($7::bytea FROM u.env_at FOR u.env_len), u.headers::jsonb, u.traceparent, u.reply_to
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::float8[], $14::int[], $15::int[],
+                  $8::text[], $9::text[], $10::text[])
+           AS u(id, stream_id, topic, type, priority, ts, env_at, env_len, headers, traceparent, reply_to)
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id
+    ), off AS (
+      INSERT INTO ${O} (consumer_group, topic, "offset", updated_at)
+      SELECT g, t, o, now() FROM unnest($11::text[], $12::text[], $13::text[]) AS x(g, t, o)
+      ON CONFLICT (consumer_group, topic) DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = EXCLUDED.updated_at
+      WHERE ${OFFSET_FORWARD}
+    )
+    SELECT id FROM ins`,
+  dequeueBatch: `WITH picked AS MATERIALIZED (
+      SELECT seq FROM ${M} WHERE status = 'PENDING' ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+    UPDATE ${M} m SET status = 'PROCESSING', updated_at = now()
+    FROM picked WHERE m.seq = picked.seq
+    RETURNING ${cols('m')}`,
+  markCompleted: `WITH lk AS MATERIALIZED (
+      SELECT seq FROM ${M} WHERE id = ANY($1::text[]) AND status IN ('PENDING', 'PROCESSING', 'FAILED')
+      ORDER BY seq FOR UPDATE)
+    UPDATE ${M} m SET status = 'COMPLETED', updated_at = now()
+    FROM lk WHERE m.seq = lk.seq AND m.status IN ('PENDING', 'PROCESSING', 'FAILED')`,
+  markFailed: `WITH lk AS MATERIALIZED (
+      SELECT seq FROM ${M} WHERE id = ANY($1::text[]) AND status IN ('PENDING', 'PROCESSING')
+      ORDER BY seq FOR UPDATE)
+    UPDATE ${M} m SET status = 'FAILED', last_error = $2, updated_at = now()
+    FROM lk WHERE m.seq = lk.seq AND m.status IN ('PENDING', 'PROCESSING')`,
+  // A row moves when it is not terminal, the outcome is not from an older attempt, and within the
+  // same attempt the outcome does not rank lower (a late PROCESSING never undoes FAILED).
+  applyStatuses: `WITH u AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS u(id, status, error, attempt)
+    ), lk AS MATERIALIZED (
+      SELECT m.seq FROM ${M} m JOIN u ON m.id = u.id
+      WHERE m.status NOT IN ('COMPLETED', 'DEAD') AND u.attempt >= m.retry_count
+      ORDER BY m.seq FOR UPDATE OF m)
+    UPDATE ${M} m SET status = u.status,
+      last_error = CASE WHEN u.status IN ('FAILED', 'DEAD') THEN u.error ELSE m.last_error END,
+      retry_count = GREATEST(m.retry_count, u.attempt), updated_at = now()
+    FROM lk, u
+    WHERE m.seq = lk.seq AND m.id = u.id
+      AND m.status NOT IN ('COMPLETED', 'DEAD') AND u.attempt >= m.retry_count
+      AND (u.attempt > m.retry_count OR ${rank('u.status')} >= ${rank('m.status')})`,
+  reprocessFailed: `WITH f AS MATERIALIZED (
+      SELECT seq FROM ${M} WHERE status = 'FAILED' ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+    UPDATE ${M} m SET
+      status = CASE WHEN m.retry_count < $1 THEN 'PENDING' ELSE 'DEAD' END,
+      retry_count = CASE WHEN m.retry_count < $1 THEN m.retry_count + 1 ELSE m.retry_count END,
+      updated_at = now()
+    FROM f WHERE m.seq = f.seq AND m.status = 'FAILED'
+    RETURNING ${cols('m')}`,
+  countPending: `SELECT count(*)::int AS n FROM ${M} WHERE status = 'PENDING'`,
+  saveOffset: `INSERT INTO ${O} (consumer_group, topic, "offset", updated_at) VALUES ($1, $2, $3, now())
+    ON CONFLICT (consumer_group, topic) DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = EXCLUDED.updated_at`,
+  loadOffset: `SELECT "offset" FROM ${O} WHERE consumer_group = $1 AND topic = $2`,
+  sweepStale: `WITH s AS MATERIALIZED (
+      SELECT seq FROM ${M}
+      WHERE status IN ('PENDING', 'PROCESSING') AND updated_at < now() - $1 * interval '1 millisecond'
+      LIMIT $2 FOR UPDATE SKIP LOCKED)
+    UPDATE ${M} m SET updated_at = now()
+    FROM s WHERE m.seq = s.seq AND m.status IN ('PENDING', 'PROCESSING')
+    RETURNING ${cols('m')}`,
+  readFrom: `SELECT ${cols('m')} FROM ${M} m
+    WHERE m.seq > $1 AND m.created_at <= now() - $3 * interval '1 millisecond' ORDER BY m.seq LIMIT $2`,
+  readFromTopic: `SELECT ${cols('m')} FROM ${M} m
+    WHERE m.topic = $4 AND m.seq > $1 AND m.created_at <= now() - $3 * interval '1 millisecond' ORDER BY m.seq LIMIT $2`,
+  listDead: `SELECT ${cols('m')} FROM ${M} m WHERE m.status = 'DEAD' ORDER BY m.updated_at DESC LIMIT $1`,
+  listDeadTopic: `SELECT ${cols('m')} FROM ${M} m WHERE m.status = 'DEAD' AND m.topic = $2
+    ORDER BY m.updated_at DESC LIMIT $1`,
+  // A replay is one more attempt: retry_count + 1 keeps outcomes of the old attempts stale.
+  replayDead: `WITH d AS MATERIALIZED (
+      SELECT seq FROM ${M} WHERE status = 'DEAD' AND id = ANY($1::text[]) ORDER BY seq FOR UPDATE)
+    UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
+    FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
+    RETURNING ${cols('m')}`,
+  replayDeadAll: `WITH d AS MATERIALIZED (
+      SELECT seq FROM ${M} WHERE status = 'DEAD' ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+    UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
+    FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
+    RETURNING ${cols('m')}`,
+  purgeDead: `DELETE FROM ${M} WHERE id = ANY($1::text[]) AND status = 'DEAD'`,
+  // ctid = ANY(ARRAY(...)) keeps the delete a TID scan of exactly the picked rows; the outer WHERE
+  // re-checks them in case one changed between the pick and the delete.
+  deleteBatch: `DELETE FROM ${M} WHERE ctid = ANY(ARRAY(
+      SELECT ctid FROM ${M} WHERE status = $1 AND updated_at < now() - $2 * interval '1 second' LIMIT $3))
+    AND status = $1 AND updated_at < now() - $2 * interval '1 second'`,
+  deleteDeadEntries: `DELETE FROM ${D} WHERE ctid = ANY(ARRAY(
+      SELECT ctid FROM ${D} WHERE created_at < now() - $1 * interval '1 second' LIMIT $2))`,
+  insertDeadEntry: `INSERT INTO ${D} (stream, stream_id, reason, fields) VALUES ($1, $2, $3, $4::jsonb)
+    ON CONFLICT (stream, stream_id) DO NOTHING`,
+  listDeadEntries: `SELECT stream, stream_id, reason, fields, created_at FROM ${D} ORDER BY created_at DESC LIMIT $1`,
+} as const;
+
+/** Most characters of one dead-entry field value kept (undecodable entries can be large binary). */
+const DEAD_ENTRY_VALUE_MAX = 65_536;
+
+export interface PersistResult {
+  /** Ids actually inserted by this call (new rows); the others were already there. */
+  inserted: string[];
+  /** Ids of rows Postgres cannot store (NUL in a text field): not inserted; dead-letter their entries. */
+  invalid: string[];
+}
+
+export interface ReadFromOptions {
+  /** Only rows created at least this long ago: a tail reader stays behind transactions still committing
+   *  (a seq is assigned at insert, so a lower seq can commit after a higher one). Default 0. */
+  settleMs?: number;
+}
+
+export class PersistentQueue {
+  constructor(readonly pool: pg.Pool) {}
+
+  /**
+   * Stream ingest: inserts the rows idempotently (ON CONFLICT (id) DO NOTHING) and saves the offsets,
+   * all in ONE statement, so both commit or neither does. Rows are inserted in id order (no deadlock
+   * between persisters replaying overlapping batches); a repeated id in `rows` counts once; offsets
+   * of Redis stream ids only move forward.
+   */
+  async persistBatch(rows: NewMessage[], offsets: OffsetUpdate[]): Promise<PersistResult> {
+    const invalid: string[] = [];
+    const byId = new Map<string, NewMessage>();
+    for (const r of rows) {
+      if (byId.has(r.id)) continue;
+      if (
+        !isPgText(r.id) ||
+        !isPgText(r.topic) ||
+        !isPgText(r.type) ||
+        !isPgText(r.streamId) ||
+        !isPgText(r.replyTo ?? '')
+      ) {
+        invalid.push(r.id);
+        continue;
+      }
+      byId.set(r.id, r);
+    }
+    const ids = [...byId.keys()].sort();
+    const n = ids.length;
+    const streamIds = new Array<string>(n);
+    const topics = new Array<string>(n);
+    const types = new Array<string>(n);
+    const priorities = new Array<number>(n);
+    const timestamps = new Array<number>(n);
+    const envelopes = new Array<Buffer>(n);
+    const envAt = new Array<number>(n);
+    const envLen = new Array<number>(n);
+    let at = 1; // substring() positions are 1-based
+    const headers = new Array<string>(n);
+    const traceparents = new Array<string | null>(n);
+    const replyTos = new Array<string | null>(n);
+    for (let i = 0; i < n; i++) {
+      const r = byId.get(ids[i] as string) as NewMessage;
+      streamIds[i] = r.streamId;
+      topics[i] = r.topic;
+      types[i] = r.type;
+      priorities[i] = r.priority;
+      timestamps[i] = r.timestamp;
+      envelopes[i] = r.envelope;
+      envAt[i] = at;
+      envLen[i] = r.envelope.length;
+      at += r.envelope.length;
+      headers[i] = toPgJsonMap(r.headers);
+      traceparents[i] = r.traceparent !== undefined && isPgText(r.traceparent) ? r.traceparent : null;
+      replyTos[i] = r.replyTo ?? null;
+    }
+    const off = latestOffsets(offsets);
+    const res = await this.pool.query<{ id: string }>({
+      name: 'fleet_persist_batch',
+      text: SQL.persistBatch,
+      values: [
+        ids,
+        streamIds,
+        topics,
+        types,
+        priorities,
+        timestamps,
+        Buffer.concat(envelopes, at - 1),
+        headers,
+        traceparents,
+        replyTos,
+        off.map((o) => o.group),
+        off.map((o) => o.topic),
+        off.map((o) => o.offset),
+        envAt,
+        envLen,
+      ],
+    });
+    return { inserted: res.rows.map((r) => r.id), invalid };
+  }
+
+  /** The design's single enqueue: true when the message is new. */
+  async enqueue(msg: NewMessage): Promise<boolean> {
+    const { inserted } = await this.persistBatch([msg], []);
+    return inserted.length === 1;
+  }
+
+  /** Claims up to `limit` PENDING rows, oldest first, marking them PROCESSING; concurrent callers get disjoint rows. */
+  async dequeueBatch(limit: number): Promise<StoredMessage[]> {
+    const res = await this.pool.query<MessageRow>({
+      name: 'fleet_dequeue_batch',
+      text: SQL.dequeueBatch,
+      values: [limit],
+    });
+    return toStoredSorted(res.rows);
+  }
+
+  /** PENDING / PROCESSING / FAILED -> COMPLETED. Returns rows changed. */
+  async markCompleted(ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const res = await this.pool.query({
+      name: 'fleet_mark_completed',
+      text: SQL.markCompleted,
+      values: [ids],
+    });
+    return res.rowCount ?? 0;
+  }
+
+  /** PENDING / PROCESSING -> FAILED with `error`. Returns rows changed. */
+  async markFailed(ids: string[], error: string): Promise<number> {
+    if (ids.length === 0) return 0;
+    const res = await this.pool.query({
+      name: 'fleet_mark_failed',
+      text: SQL.markFailed,
+      values: [ids, toPgText(error)],
+    });
+    return res.rowCount ?? 0;
+  }
+
+  /**
+   * Applies worker outcomes in one statement. Never moves a row out of COMPLETED or DEAD; ignores an
+   * outcome whose attempt is older than the row's retry_count; within one attempt never lowers the
+   * status (PENDING < PROCESSING < FAILED < COMPLETED = DEAD). Several outcomes for one id in the batch
+   * collapse to the one that wins by those rules. Unknown statuses are dropped. Returns rows changed.
+   */
+  async applyStatuses(updates: StatusUpdate[]): Promise<number> {
+    const winners = collapseStatusUpdates(updates);
+    if (winners.length === 0) return 0;
+    const res = await this.pool.query({
+      name: 'fleet_apply_statuses',
+      text: SQL.applyStatuses,
+      values: [
+        winners.map((u) => u.id),
+        winners.map((u) => u.status),
+        winners.map((u) => (u.error === undefined ? null : toPgText(u.error))),
+        winners.map((u) => u.attempt),
+      ],
+    });
+    return res.rowCount ?? 0;
+  }
+
+  /**
+   * FAILED rows with retry_count < maxRetries -> PENDING with retry_count + 1 (returned for re-dispatch:
+   * their job attempt is the new retryCount); the others -> DEAD. Takes at most `limit` rows per call
+   * (call again while it returns `limit` rows); rows another persister is handling are skipped.
+   */
+  async reprocessFailed(
+    maxRetries = 3,
+    limit = 10_000,
+  ): Promise<{ requeued: StoredMessage[]; dead: string[] }> {
+    const res = await this.pool.query<MessageRow>({
+      name: 'fleet_reprocess_failed',
+      text: SQL.reprocessFailed,
+      values: [maxRetries, limit],
+    });
+    const rows = toStoredSorted(res.rows);
+    return {
+      requeued: rows.filter((r) => r.status === MessageStatus.PENDING),
+      dead: rows.filter((r) => r.status === MessageStatus.DEAD).map((r) => r.id),
+    };
+  }
+
+  async countPending(): Promise<number> {
+    const res = await this.pool.query<{ n: number }>({ name: 'fleet_count_pending', text: SQL.countPending });
+    return res.rows[0]?.n ?? 0;
+  }
+
+  /** Sets the offset exactly (a replay may move it back). */
+  async saveOffset(group: string, topic: string, offset: string): Promise<void> {
+    await this.pool.query({
+      name: 'fleet_save_offset',
+      text: SQL.saveOffset,
+      values: [group, topic, offset],
+    });
+  }
+
+  async loadOffset(group: string, topic: string): Promise<string | null> {
+    const res = await this.pool.query<{ offset: string }>({
+      name: 'fleet_load_offset',
+      text: SQL.loadOffset,
+      values: [group, topic],
+    });
+    return res.rows[0]?.offset ?? null;
+  }
+
+  /**
+   * PENDING / PROCESSING rows not updated for `olderThanMs` (their job may be lost): re-dispatch candidates.
+   * Claims them by touching updated_at, so the next sweep (here or in another persister) does not return
+   * them again before another `olderThanMs` passes.
+   */
+  async sweepStale(olderThanMs: number, limit: number): Promise<StoredMessage[]> {
+    const res = await this.pool.query<MessageRow>({
+      name: 'fleet_sweep_stale',
+      text: SQL.sweepStale,
+      values: [olderThanMs, limit],
+    });
+    return toStoredSorted(res.rows);
+  }
+
+  /** Durable-log replay: rows with seq > afterSeq in seq order, optionally one topic only. */
+  async readFrom(
+    afterSeq: bigint | string,
+    limit: number,
+    topic?: string,
+    opts: ReadFromOptions = {},
+  ): Promise<StoredMessage[]> {
+    const values: unknown[] = [String(afterSeq), limit, opts.settleMs ?? 0];
+    const res =
+      topic === undefined
+        ? await this.pool.query<MessageRow>({ name: 'fleet_read_from', text: SQL.readFrom, values })
+        : await this.pool.query<MessageRow>({
+            name: 'fleet_read_from_topic',
+            text: SQL.readFromTopic,
+            values: [...values, topic],
+          });
+    return res.rows.map(toStored);
+  }
+
+  /** DEAD rows, most recently dead first. */
+  async listDead(opts: { limit: number; topic?: string }): Promise<StoredMessage[]> {
+    const res =
+      opts.topic === undefined
+        ? await this.pool.query<MessageRow>(SQL.listDead, [opts.limit])
+        : await this.pool.query<MessageRow>(SQL.listDeadTopic, [opts.limit, opts.topic]);
+    return res.rows.map(toStored);
+  }
+
+  /**
+   * DEAD -> PENDING with retry_count + 1 (one more attempt), returned for re-dispatch. `'all'` takes at most
+   * `limit` rows (default: all of them).
+   */
+  async replayDead(ids: string[] | 'all', limit?: number): Promise<StoredMessage[]> {
+    if (ids !== 'all' && ids.length === 0) return [];
+    const res =
+      ids === 'all'
+        ? await this.pool.query<MessageRow>(SQL.replayDeadAll, [limit ?? null])
+        : await this.pool.query<MessageRow>(SQL.replayDead, [ids]);
+    return toStoredSorted(res.rows);
+  }
+
+  /** Deletes DEAD rows; `'all'` deletes in batches of 10,000 (short transactions). Returns rows deleted. */
+  async purgeDead(ids: string[] | 'all'): Promise<number> {
+    if (ids === 'all') return this.deleteInBatches(MessageStatus.DEAD, 0, 10_000);
+    if (ids.length === 0) return 0;
+    const res = await this.pool.query(SQL.purgeDead, [ids]);
+    return res.rowCount ?? 0;
+  }
+
+  /** Keeps an undecodable stream entry for ops (once per stream entry). */
+  async insertDeadEntry(
+    stream: string,
+    streamId: string,
+    reason: string,
+    fields: Record<string, string>,
+  ): Promise<void> {
+    await this.pool.query(SQL.insertDeadEntry, [
+      toPgText(stream),
+      toPgText(streamId),
+      toPgText(reason),
+      toPgJsonMap(fields, DEAD_ENTRY_VALUE_MAX),
+    ]);
+  }
+
+  /** Undecodable stream entries, most recent first. */
+  async listDeadEntries(limit: number): Promise<DeadEntry[]> {
+    const res = await this.pool.query<{
+      stream: string;
+      stream_id: string;
+      reason: string;
+      fields: Record<string, string>;
+      created_at: Date;
+    }>(SQL.listDeadEntries, [limit]);
+    return res.rows.map((r) => ({
+      stream: r.stream,
+      streamId: r.stream_id,
+      reason: r.reason,
+      fields: r.fields,
+      createdAt: r.created_at,
+    }));
+  }
+
+  /**
+   * Retention: deletes COMPLETED rows older than completedMaxAgeS and DEAD rows (and dead stream entries)
+   * older than deadMaxAgeS, `batch` rows per short transaction, so no long lock is ever held. One persister
+   * at a time runs it (advisory lock); the others return 0 at once. Returns rows deleted.
+   */
+  async deleteExpired(completedMaxAgeS: number, deadMaxAgeS: number, batch: number): Promise<number> {
+    const client = await this.pool.connect();
+    let locked = false;
+    let broken: Error | undefined;
+    try {
+      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
+        AdvisoryLock.retention,
+      ]);
+      locked = got.rows[0]?.ok === true;
+      if (!locked) return 0;
+      let total = await this.deleteInBatches(MessageStatus.COMPLETED, completedMaxAgeS, batch, client);
+      total += await this.deleteInBatches(MessageStatus.DEAD, deadMaxAgeS, batch, client);
+      for (;;) {
+        const res = await client.query(SQL.deleteDeadEntries, [deadMaxAgeS, batch]);
+        total += res.rowCount ?? 0;
+        if ((res.rowCount ?? 0) < batch) break;
+      }
+      return total;
+    } catch (err) {
+      broken = err as Error;
+      throw err;
+    } finally {
+      if (locked && !broken)
+        await client.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.retention]).catch(() => {});
+      // A failed client is destroyed, which also ends its session and so its advisory lock.
+      client.release(broken);
+    }
+  }
+
+  private async deleteInBatches(
+    status: MessageStatus,
+    maxAgeS: number,
+    batch: number,
+    client: pg.ClientBase | pg.Pool = this.pool,
+  ): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const res = await client.query({
+        name: 'fleet_delete_batch',
+        text: SQL.deleteBatch,
+        values: [status, maxAgeS, batch],
+      });
+      const n = res.rowCount ?? 0;
+      total += n;
+      if (n < batch) return total;
+    }
+  }
+}
+
+/** One update per id: the newest attempt, then the higher status rank, then the later one in the input. */
+export function collapseStatusUpdates(updates: StatusUpdate[]): StatusUpdate[] {
+  const best = new Map<string, StatusUpdate>();
+  for (const u of updates) {
+    if (!STATUSES.has(u.status) || !Number.isInteger(u.attempt) || u.attempt < 0 || !isPgText(u.id)) continue;
+    const cur = best.get(u.id);
+    if (
+      !cur ||
+      u.attempt > cur.attempt ||
+      (u.attempt === cur.attempt && STATUS_RANK[u.status] >= STATUS_RANK[cur.status])
+    )
+      best.set(u.id, u);
+  }
+  return [...best.values()];
+}
+
+/** One offset per (group, topic): the furthest; in key order so concurrent upserts lock rows alike. */
+function latestOffsets(offsets: OffsetUpdate[]): OffsetUpdate[] {
+  const best = new Map<string, OffsetUpdate>();
+  for (const o of offsets) {
+    const key = `${o.group}\u0000${o.topic}`;
+    const cur = best.get(key);
+    if (!cur || compareOffsets(o.offset, cur.offset) >= 0) best.set(key, o);
+  }
+  return [...best.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
+}

@@ -1,0 +1,315 @@
+import type { FleetConfig } from '@fleet/config';
+import { type FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
+import type { Redis } from 'ioredis';
+import { Backoff, StateLog, sleep } from './backoff.js';
+import type { Dispatcher } from './dispatcher.js';
+import { notifyDurable } from './durable-notifier.js';
+import { type Logger, errorText } from './log.js';
+import type { PersisterMetrics } from './metrics.js';
+import { isTransientPgError } from './pg-errors.js';
+import type { NewMessage, OffsetUpdate, QueueApi } from './queue-api.js';
+import { autoClaim, ensureGroup, readGroup, removeIdleConsumers, trimAcknowledged } from './redis-streams.js';
+import { type RawEntry, decodeEntry } from './stream-entry-decoder.js';
+import { maxStreamId } from './stream-ids.js';
+
+export interface IngestConsumerDeps {
+  /** Dedicated connection: XREADGROUP blocks it. */
+  reader: Redis;
+  /** Shared command connection (XACK, PUBLISH, XAUTOCLAIM, XTRIM). */
+  redis: Redis;
+  queue: QueueApi;
+  dispatcher: Dispatcher;
+  keys: FleetKeys;
+  consumer: string;
+  config: () => FleetConfig;
+  log: Logger;
+  metrics: PersisterMetrics;
+  /** Stop pulling while the BullMQ queue has more waiting jobs than this. */
+  maxWaitingJobs: number;
+  /** Stop pulling while Postgres or Redis is failing (state shared with the status consumer). */
+  pgState: StateLog;
+  redisState: StateLog;
+}
+
+class Stopped extends Error {}
+
+/**
+ * Reads the ingest streams with the `persister` group and makes each batch durable:
+ * decode -> persistBatch (rows + offsets, one txn) -> durable notifications -> addBulk of new rows -> XACK.
+ * One batch at a time, so memory stays bounded by read_count; while Postgres, Redis or the queue cannot
+ * keep up the loop waits instead of reading more, and unacknowledged entries stay in the stream.
+ */
+export class IngestConsumer {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  /** Stream of each row of the batch in hand (message id -> stream key), for dead-lettering a row. */
+  private readonly rowStream = new Map<string, string>();
+  private lastClaimAt = 0;
+  private lastTrimAt = 0;
+  private waitingCheckedAt = 0;
+  private queueFull = false;
+  private readonly streams: string[];
+  batches = 0;
+
+  constructor(private readonly d: IngestConsumerDeps) {
+    this.streams = d.keys.ingestStreams();
+  }
+
+  async start(): Promise<void> {
+    for (const s of this.streams) await ensureGroup(this.d.redis, s, PERSISTER_GROUP);
+    this.lastClaimAt = Date.now();
+    this.loop = this.run();
+  }
+
+  /** Finishes the batch in hand (unless a dependency is down), then returns. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    const redisBackoff = new Backoff(100, 5_000);
+    // A restart under the same consumer name first drains its own pending entries (id 0), then reads new ones.
+    let ownPending = true;
+    while (!this.stopped) {
+      try {
+        if (!(await this.hasQueueRoom())) {
+          await sleep(200, this.abort.signal);
+          continue;
+        }
+        const cfg = this.d.config();
+        let entries: RawEntry[];
+        if (Date.now() - this.lastClaimAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2)) {
+          entries = await this.claimIdle(cfg);
+        } else {
+          const ids = this.streams.map(() => (ownPending ? '0' : '>'));
+          entries = await readGroup(
+            this.d.reader,
+            PERSISTER_GROUP,
+            this.d.consumer,
+            this.streams,
+            ids,
+            cfg.streams.read_count,
+            ownPending ? undefined : cfg.streams.block_ms,
+          );
+          if (ownPending && entries.length === 0) ownPending = false;
+        }
+        this.d.redisState.ok();
+        this.d.metrics.dependencyUp.set({ dependency: 'redis' }, 1);
+        redisBackoff.reset();
+        if (entries.length > 0) await this.handleBatch(entries);
+        await this.maybeTrim();
+      } catch (err) {
+        if (err instanceof Stopped || this.stopped) break;
+        if (isRedisError(err)) {
+          const wait = redisBackoff.next();
+          this.d.redisState.failed(errorText(err), wait);
+          this.d.metrics.dependencyUp.set({ dependency: 'redis' }, 0);
+          await sleep(wait, this.abort.signal);
+        } else {
+          this.d.log.error({ err: errorText(err) }, 'ingest batch failed; entries stay pending and are retried');
+          await sleep(redisBackoff.next(), this.abort.signal);
+        }
+      }
+    }
+  }
+
+  /** Bounded queue: pause pulling while the queue's waiting backlog is above the bound (checked at most every 250 ms). */
+  private async hasQueueRoom(): Promise<boolean> {
+    const now = Date.now();
+    if (now - this.waitingCheckedAt < 250) return !this.queueFull;
+    this.waitingCheckedAt = now;
+    const waiting = await this.d.dispatcher.queue.getWaitingCount();
+    const full = waiting > this.d.maxWaitingJobs;
+    if (full !== this.queueFull)
+      this.d.log.info({ waiting, bound: this.d.maxWaitingJobs }, full ? 'queue backlog above bound: pausing stream reads' : 'queue backlog drained: resuming stream reads');
+    this.queueFull = full;
+    return !full;
+  }
+
+  /** XAUTOCLAIM one page per stream of entries left pending by dead consumers; forgets long-dead consumers. */
+  private async claimIdle(cfg: FleetConfig): Promise<RawEntry[]> {
+    this.lastClaimAt = Date.now();
+    const out: RawEntry[] = [];
+    for (const s of this.streams) {
+      const page = await autoClaim(this.d.redis, s, PERSISTER_GROUP, this.d.consumer, cfg.streams.claim_idle_ms, '0-0', cfg.streams.read_count);
+      out.push(...page.entries);
+      await removeIdleConsumers(this.d.redis, s, PERSISTER_GROUP, Math.max(10 * cfg.streams.claim_idle_ms, 60_000), this.d.consumer);
+    }
+    if (out.length > 0) this.d.log.info({ entries: out.length }, 'claimed entries left pending by another consumer');
+    return out;
+  }
+
+  private async maybeTrim(): Promise<void> {
+    if (Date.now() - this.lastTrimAt < 1_000) return;
+    this.lastTrimAt = Date.now();
+    for (const s of this.streams) await trimAcknowledged(this.d.redis, s, [PERSISTER_GROUP]);
+  }
+
+  /** One batch, start to XACK (also for entries read before: claimed or own pending after a restart). */
+  async handleBatch(entries: RawEntry[]): Promise<void> {
+    this.rowStream.clear();
+    const rows: NewMessage[] = [];
+    const seen = new Set<string>();
+    const durable = new Map<string, string[]>();
+    const bad: { entry: RawEntry; reason: string; fields: Record<string, string> }[] = [];
+    const lastIds = new Map<string, string>();
+    for (const e of entries) {
+      lastIds.set(e.stream, maxStreamId(lastIds.get(e.stream), e.id));
+      if (e.fields.size === 0) continue; // deleted while pending: nothing left to persist
+      const dec = decodeEntry(e);
+      if (!dec.ok) {
+        bad.push({ entry: e, reason: dec.reason, fields: dec.fields });
+        continue;
+      }
+      if (dec.durableAck) {
+        const list = durable.get(dec.durableAck);
+        if (list) list.push(dec.row.id);
+        else durable.set(dec.durableAck, [dec.row.id]);
+      }
+      if (seen.has(dec.row.id)) continue;
+      seen.add(dec.row.id);
+      this.rowStream.set(dec.row.id, e.stream);
+      rows.push(dec.row);
+    }
+    // persistBatch only moves a stream offset forward, so claimed (older) entries cannot move it back.
+    const offsets: OffsetUpdate[] = [...lastIds].map(([topic, offset]) => ({ group: PERSISTER_GROUP, topic, offset }));
+
+    for (const b of bad) await this.withPg(() => this.deadLetterEntry(b.entry, b.reason, b.fields));
+    const persistStart = process.hrtime.bigint();
+    const { inserted, invalid } = await this.persist(rows, offsets);
+    const persistSeconds = Number(process.hrtime.bigint() - persistStart) / 1e9;
+    for (const id of invalid) {
+      const row = rows.find((r) => r.id === id);
+      if (row) await this.withPg(() => this.deadLetterRow(row, 'text Postgres cannot store (NUL character)'));
+    }
+
+    await this.withRedis(() => notifyDurable(this.d.redis, this.d.keys, durable));
+    const fresh = rows.filter((r) => inserted.has(r.id));
+    await this.withRedis(() => this.d.dispatcher.dispatchNew(fresh));
+    await this.withRedis(() => this.ack(entries));
+
+    this.batches++;
+    const m = this.d.metrics;
+    const byTopic = new Map<string, number>();
+    for (const r of fresh) {
+      const label = m.labeler.label(r.topic);
+      byTopic.set(label, (byTopic.get(label) ?? 0) + 1);
+    }
+    for (const [topic, n] of byTopic) m.messagesPersisted.inc({ topic }, n);
+    m.duplicates.inc(rows.length - fresh.length);
+    m.persistBatchSize.observe(rows.length);
+    m.persistBatch.observe(persistSeconds);
+    m.pgQuery.observe({ op: 'persist_batch' }, persistSeconds);
+
+  }
+
+  private async deadLetterEntry(e: RawEntry, reason: string, fields: Record<string, string>): Promise<void> {
+    await this.d.queue.insertDeadEntry(e.stream, e.id, reason, fields);
+    this.d.metrics.deadEntries.inc({ reason: reason.split(':')[0]!.slice(0, 40) });
+    this.d.log.warn({ stream: e.stream, streamId: e.id, reason }, 'bad stream entry dead-lettered');
+  }
+
+  /**
+   * persistBatch with retries: connection trouble waits with backoff (one log line per state change);
+   * a batch Postgres refuses for its data is split so only the offending rows are dead-lettered.
+   */
+  private async persist(rows: NewMessage[], offsets: OffsetUpdate[]): Promise<{ inserted: Set<string>; invalid: string[] }> {
+    try {
+      const res = await this.withPg(() => this.d.queue.persistBatch(rows, offsets), true);
+      return { inserted: new Set(res.inserted), invalid: res.invalid ?? [] };
+    } catch (err) {
+      if (err instanceof Stopped) throw err;
+      this.d.log.warn({ err: errorText(err), rows: rows.length }, 'batch refused by Postgres: persisting row by row');
+    }
+    const inserted = new Set<string>();
+    const invalid: string[] = [];
+    for (const row of rows) {
+      try {
+        const res = await this.withPg(() => this.d.queue.persistBatch([row], []), true);
+        for (const id of res.inserted) inserted.add(id);
+        invalid.push(...(res.invalid ?? []));
+      } catch (err) {
+        if (err instanceof Stopped) throw err;
+        await this.withPg(() => this.deadLetterRow(row, `rejected by postgres: ${errorText(err)}`));
+      }
+    }
+    await this.withPg(() => this.d.queue.persistBatch([], offsets));
+    return { inserted, invalid };
+  }
+
+  private async deadLetterRow(row: NewMessage, reason: string): Promise<void> {
+    await this.d.queue.insertDeadEntry(this.rowStream.get(row.id) ?? '', row.streamId, reason, { i: row.id, topic: row.topic });
+    this.d.metrics.deadEntries.inc({ reason: 'rejected by postgres' });
+    this.d.log.warn({ id: row.id, streamId: row.streamId, reason }, 'stream entry dead-lettered');
+  }
+
+  /** Runs a Postgres call until it succeeds; transient failures wait with backoff. `rethrowData`: data errors go to the caller. */
+  private async withPg<T>(fn: () => Promise<T>, rethrowData = false): Promise<T> {
+    const backoff = new Backoff(100, 5_000);
+    for (;;) {
+      try {
+        const out = await fn();
+        this.d.pgState.ok();
+        this.d.metrics.dependencyUp.set({ dependency: 'postgres' }, 1);
+        return out;
+      } catch (err) {
+        if (!isTransientPgError(err)) {
+          if (rethrowData) throw err;
+          this.d.log.error({ err: errorText(err) }, 'postgres refused a call; retrying');
+        } else {
+          this.d.pgState.failed(errorText(err));
+          this.d.metrics.dependencyUp.set({ dependency: 'postgres' }, 0);
+        }
+        if (this.stopped) throw new Stopped();
+        await sleep(backoff.next(), this.abort.signal);
+        if (this.stopped) throw new Stopped();
+      }
+    }
+  }
+
+  /** Runs a Redis call after the commit until it succeeds (the rows are durable; only delivery waits). */
+  private async withRedis<T>(fn: () => Promise<T>): Promise<T> {
+    const backoff = new Backoff(100, 5_000);
+    for (;;) {
+      try {
+        const out = await fn();
+        this.d.redisState.ok();
+        return out;
+      } catch (err) {
+        this.d.redisState.failed(errorText(err));
+        if (this.stopped) throw new Stopped();
+        await sleep(backoff.next(), this.abort.signal);
+        if (this.stopped) throw new Stopped();
+      }
+    }
+  }
+
+  private async ack(entries: RawEntry[]): Promise<void> {
+    const byStream = new Map<string, string[]>();
+    for (const e of entries) {
+      const list = byStream.get(e.stream);
+      if (list) list.push(e.id);
+      else byStream.set(e.stream, [e.id]);
+    }
+    const pipe = this.d.redis.pipeline();
+    for (const [stream, ids] of byStream) pipe.xack(stream, PERSISTER_GROUP, ...ids);
+    const results = await pipe.exec();
+    for (const [err] of results ?? []) if (err) throw err;
+  }
+}
+
+/** ioredis connection-level failures (as opposed to a command's own error reply). */
+export function isRedisError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|Stream isn't writeable/i.test(err.message) ||
+    (typeof code === 'string' && code.startsWith('E'))
+  );
+}

@@ -1,0 +1,21 @@
+import pino from 'pino';
+
+/** The logging surface the persister needs (pino-compatible: object first, then message). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export function defaultLogger(level = 'info'): Logger {
+  return pino({ level, base: { app: 'persister' } });
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** Message of an error without anything that could carry a secret (URLs are stripped of credentials). */
+export function errorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/gi, '$1***@');
+}

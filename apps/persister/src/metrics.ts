@@ -1,0 +1,47 @@
+import type { FleetConfig } from '@fleet/config';
+import { TopicLabeler, createRegistry, persisterMetrics, registersOf } from '@fleet/metrics';
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/**
+ * The persister's metrics: the fleet's persister set (@fleet/metrics) plus the few series only the
+ * stream side knows about (duplicates, dead stream entries, sweeps, dependency state).
+ */
+export function createPersisterMetrics(cfg: FleetConfig, registry?: Registry) {
+  const r = registry ?? createRegistry({ app: 'persister', enabled: cfg.monitoring.enabled });
+  const regs = registersOf(r);
+  const labeler = new TopicLabeler({
+    topicLabels: cfg.monitoring.topic_labels,
+    segments: cfg.monitoring.topic_label_segments,
+    maxLabels: cfg.monitoring.max_topic_labels,
+  });
+  return {
+    registry: r,
+    labeler,
+    ...persisterMetrics(r),
+    duplicates: new Counter({
+      name: 'fleet_persister_messages_duplicate_total',
+      help: 'Stream entries whose message id was already in messages (replays, client resends).',
+      registers: regs,
+    }),
+    deadEntries: new Counter({
+      name: 'fleet_persister_dead_entries_total',
+      help: 'Stream entries dead-lettered before reaching messages, by reason.',
+      labelNames: ['reason'],
+      registers: regs,
+    }),
+    messagesEnqueued: new Counter({
+      name: 'fleet_persister_messages_enqueued_total',
+      help: 'Messages carried by added BullMQ jobs.',
+      registers: regs,
+    }),
+    swept: new Counter({ name: 'fleet_persister_swept_total', help: 'Rows re-dispatched by the sweep.', registers: regs }),
+    dependencyUp: new Gauge({
+      name: 'fleet_persister_dependency_up',
+      help: '1 while the dependency answers, 0 while the persister is backing off from it.',
+      labelNames: ['dependency'],
+      registers: regs,
+    }),
+  };
+}
+
+export type PersisterMetrics = ReturnType<typeof createPersisterMetrics>;

@@ -1,0 +1,97 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import fastifyBasicAuth from '@fastify/basic-auth';
+import type { FleetConfig } from '@fleet/config';
+import type { Queue } from 'bullmq';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Dispatcher } from './dispatcher.js';
+import { deadLetterView, listDeadLetters, purgeDeadLetters, replayDeadLetters } from './operations.js';
+import type { QueueApi } from './queue-api.js';
+
+export interface OpsServerDeps {
+  config: FleetConfig;
+  queue: QueueApi;
+  dispatcher: Dispatcher;
+  bullQueues: Queue[];
+  registry: Registry;
+  /** Redis PING + Postgres SELECT 1 + migrations applied; resolves to the failing parts (empty = ready). */
+  readiness: () => Promise<string[]>;
+  /** Port override (tests use 0). */
+  port?: number;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function idsFrom(body: unknown, query: unknown): string[] | 'all' | null {
+  const src = { ...((query as object) ?? {}), ...((body as object) ?? {}) } as { id?: unknown; ids?: unknown; all?: unknown };
+  if (src.all === true || src.all === 'true' || src.all === '1') return 'all';
+  const ids = src.ids ?? src.id;
+  if (typeof ids === 'string' && ids.length > 0) return ids.split(',');
+  if (Array.isArray(ids) && ids.length > 0 && ids.every((i) => typeof i === 'string')) return ids as string[];
+  return null;
+}
+
+/**
+ * The persister's ops HTTP server: /healthz (process up, never authenticated), /readyz, /metrics,
+ * Bull Board at /ops/queues and the dead-letter endpoints. Basic auth (ops.basic_auth) guards all but
+ * /healthz; the server binds to ops.host (127.0.0.1 unless configured).
+ */
+export async function startOpsServer(d: OpsServerDeps): Promise<{ app: FastifyInstance; url: string }> {
+  const app = Fastify({ logger: false });
+  const auth = d.config.ops.basic_auth;
+  if (auth) {
+    await app.register(fastifyBasicAuth, {
+      authenticate: { realm: 'fleet-ops' },
+      validate: async (username, password) => {
+        if (!(same(username, auth.username) && same(password, auth.password))) throw new Error('unauthorized');
+      },
+    });
+    app.addHook('onRequest', (req, reply, done) => {
+      if (req.url === '/healthz' || req.url.startsWith('/healthz?')) return done();
+      app.basicAuth(req, reply, done);
+    });
+  }
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const failing = await d.readiness();
+    if (failing.length > 0) return reply.code(503).send({ status: 'not ready', failing });
+    return { status: 'ready' };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', d.registry.contentType);
+    return d.registry.metrics();
+  });
+
+  app.get('/ops/dead-letters', async (req) => {
+    const q = req.query as { limit?: string; topic?: string };
+    const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 10_000);
+    const rows = await listDeadLetters(d.queue, { limit, ...(q.topic ? { topic: q.topic } : {}) });
+    return { deadLetters: rows.map(deadLetterView) };
+  });
+  app.post('/ops/dead-letters/replay', async (req, reply) => {
+    const ids = idsFrom(req.body, req.query);
+    if (!ids) return reply.code(400).send({ error: 'give ids (array or comma list) or all=true' });
+    return { replayed: await replayDeadLetters(d.queue, d.dispatcher, ids) };
+  });
+  app.delete('/ops/dead-letters', async (req, reply) => {
+    const ids = idsFrom(req.body, req.query);
+    if (!ids) return reply.code(400).send({ error: 'give ids (array or comma list) or all=true' });
+    return { purged: await purgeDeadLetters(d.queue, ids) };
+  });
+
+  const board = new FastifyAdapter();
+  createBullBoard({ queues: d.bullQueues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
+  board.setBasePath('/ops/queues');
+  await app.register(board.registerPlugin(), { prefix: '/ops/queues' });
+
+  const address = await app.listen({ host: d.config.ops.host, port: d.port ?? d.config.ops.port });
+  return { app, url: address };
+}

@@ -1,0 +1,210 @@
+import { hostname } from 'node:os';
+import type { FleetConfig } from '@fleet/config';
+import { FleetKeys } from '@fleet/protocol';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Registry } from 'prom-client';
+import { StateLog } from './backoff.js';
+import { isSchemaCurrent, migrate } from './db/migrate.js';
+import { createPool } from './db/pool.js';
+import { PersistentQueue } from './db/queue.js';
+import { Dispatcher } from './dispatcher.js';
+import { IngestConsumer } from './ingest-consumer.js';
+import { type Logger, defaultLogger, errorText } from './log.js';
+import { type PersisterMetrics, createPersisterMetrics } from './metrics.js';
+import { sampleBacklog } from './monitor.js';
+import { startOpsServer } from './ops-server.js';
+import { every } from './repeat.js';
+import { RetryScheduler } from './retry-scheduler.js';
+import { StatusConsumer } from './status-consumer.js';
+import { Sweeper } from './sweeper.js';
+
+export interface PersisterOptions {
+  logger?: Logger;
+  /** Consumer name in the stream groups; default `<hostname>-<pid>` (a restart is a new consumer). */
+  consumerName?: string;
+  /** Registry the persister's metrics join (default: a registry of its own, served at /metrics). */
+  registry?: Registry;
+  /** Apply pending migrations first (default true; safe with several persisters at once). */
+  migrate?: boolean;
+  /** Serve the ops HTTP server (default true); `opsPort` overrides ops.port (tests use 0). */
+  ops?: boolean;
+  opsPort?: number;
+  /** Stop pulling the stream while the queue holds more waiting jobs than this (default 10 000). */
+  maxWaitingJobs?: number;
+}
+
+export interface Persister {
+  readonly queue: PersistentQueue;
+  readonly bull: Queue;
+  readonly pool: pg.Pool;
+  readonly keys: FleetKeys;
+  readonly metrics: PersisterMetrics;
+  readonly dispatcher: Dispatcher;
+  /** Base URL of the ops server (absent when disabled). */
+  readonly opsUrl?: string;
+  /** Runs one sweep now (tests, ops); returns rows re-dispatched. */
+  sweepNow(): Promise<number>;
+  /** Applies a reloaded config (fields marked `live`). */
+  reconfigure(cfg: FleetConfig): void;
+  /** Graceful: finishes the batch in hand, stops timers and servers, closes connections. */
+  close(): Promise<void>;
+}
+
+/** ioredis options for the persister's own connections: fail a command fast while Redis is down (the loops back off). */
+const redisOptions = { maxRetriesPerRequest: 1, lazyConnect: false } as const;
+
+export async function startPersister(initial: FleetConfig, opts: PersisterOptions = {}): Promise<Persister> {
+  let cfg = initial;
+  const config = () => cfg;
+  const log = opts.logger ?? defaultLogger(cfg.logging.level);
+  const url = cfg.database.connection_string;
+  if (opts.migrate !== false) {
+    const applied = await migrate(url, {
+      info: (m) => log.debug({ migrate: m }),
+      warn: (m) => log.warn({ migrate: m }),
+      error: (m) => log.error({ migrate: m }),
+    });
+    if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  }
+  const pgState = new StateLog('postgres', log);
+  const redisState = new StateLog('redis', log);
+  const pool = createPool(url, cfg.database.pool, {
+    applicationName: 'fleet-persister',
+    onError: (err) => pgState.failed(errorText(err)),
+  });
+  const queue = new PersistentQueue(pool);
+  const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
+  const metrics = createPersisterMetrics(cfg, opts.registry);
+  const consumer = opts.consumerName ?? `${hostname()}-${process.pid}`;
+
+  const onRedisError = (err: Error) => redisState.failed(errorText(err));
+  const redis = new Redis(cfg.redis.url, redisOptions).on('error', onRedisError);
+  const ingestReader = new Redis(cfg.redis.url, redisOptions).on('error', onRedisError);
+  const statusReader = new Redis(cfg.redis.url, redisOptions).on('error', onRedisError);
+  const bullConn = new Redis(cfg.redis.url, { maxRetriesPerRequest: null }).on('error', onRedisError);
+  const bull = new Queue(cfg.queue.name, { connection: bullConn, prefix: keys.bullPrefix() });
+  bull.on('error', onRedisError);
+
+  const dispatcher = new Dispatcher(
+    bull,
+    () => ({ batchSize: cfg.queue.batch_size, maxJobBytes: cfg.queue.max_job_bytes }),
+    (jobs, messages) => {
+      metrics.jobsEnqueued.inc(jobs);
+      metrics.messagesEnqueued.inc(messages);
+    },
+  );
+  const retries = new RetryScheduler(queue, dispatcher, config, metrics, log);
+  const sweeper = new Sweeper(queue, bull, dispatcher, config, metrics, log);
+  const ingest = new IngestConsumer({
+    reader: ingestReader,
+    redis,
+    queue,
+    dispatcher,
+    keys,
+    consumer,
+    config,
+    log,
+    metrics,
+    maxWaitingJobs: opts.maxWaitingJobs ?? 10_000,
+    pgState,
+    redisState,
+  });
+  const status = new StatusConsumer({ reader: statusReader, redis, queue, keys, consumer, config, log, metrics, retries, pgState, redisState });
+  await ingest.start();
+  await status.start();
+
+  const timers = [
+    every(
+      () => cfg.retry.sweep_interval_ms,
+      async () => {
+        await retries.run();
+        await sweeper.runOnce();
+      },
+      (err) => log.warn({ err: errorText(err) }, 'sweep failed; next interval retries'),
+    ),
+    every(
+      () => cfg.monitoring.interval_ms,
+      async () => {
+        metrics.pgPoolTotal.set(pool.totalCount);
+        metrics.pgPoolIdle.set(pool.idleCount);
+        metrics.pgPoolWaiting.set(pool.waitingCount);
+        await sampleBacklog(redis, bull, keys, metrics);
+      },
+      (err) => log.debug({ err: errorText(err) }, 'backlog sample failed'),
+    ),
+  ];
+  const retention = (queue as Partial<Pick<RetentionApi, 'deleteExpired'>>).deleteExpired;
+  if (retention)
+    timers.push(
+      every(
+        () => cfg.retention.interval_s * 1000,
+        async () => {
+          const n = await retention.call(queue, cfg.retention.completed_max_age_s, cfg.retention.dead_max_age_s, 5_000);
+          if (n > 0) log.info({ deleted: n }, 'retention deleted expired rows');
+        },
+        (err) => log.warn({ err: errorText(err) }, 'retention failed; next interval retries'),
+      ),
+    );
+
+  let ops: Awaited<ReturnType<typeof startOpsServer>> | null = null;
+  if (opts.ops !== false) {
+    ops = await startOpsServer({
+      config: cfg,
+      queue,
+      dispatcher,
+      bullQueues: [bull],
+      registry: metrics.registry,
+      ...(opts.opsPort !== undefined ? { port: opts.opsPort } : {}),
+      readiness: async () => {
+        const failing: string[] = [];
+        await redis.ping().catch(() => failing.push('redis'));
+        const pgOk = await pool.query('SELECT 1').then(
+          () => true,
+          () => false,
+        );
+        if (!pgOk) failing.push('postgres');
+        else if (!(await isSchemaCurrent(pool).catch(() => false))) failing.push('migrations');
+        return failing;
+      },
+    });
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    queue,
+    bull,
+    pool,
+    keys,
+    metrics,
+    dispatcher,
+    ...(ops ? { opsUrl: ops.url } : {}),
+    sweepNow: async () => {
+      await retries.run();
+      return sweeper.runOnce();
+    },
+    reconfigure(next) {
+      cfg = next;
+      metrics.labeler.configure({
+        topicLabels: next.monitoring.topic_labels,
+        segments: next.monitoring.topic_label_segments,
+        maxLabels: next.monitoring.max_topic_labels,
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        await ops?.app.close();
+        await Promise.all([ingest.stop(), status.stop(), ...timers.map((t) => t.stop())]);
+        await bull.close().catch(() => {});
+        for (const c of [redis, ingestReader, statusReader, bullConn]) c.disconnect();
+        await pool.end().catch(() => {});
+      })();
+      return closing;
+    },
+  };
+}
+
+interface RetentionApi {
+  deleteExpired(completedMaxAgeS: number, deadMaxAgeS: number, batch: number): Promise<number>;
+}

@@ -1,0 +1,22 @@
+import type { NewMessage, OffsetUpdate, StatusUpdate, StoredMessage } from './db/types.js';
+
+export type { NewMessage, OffsetUpdate, StatusUpdate, StoredMessage };
+
+/**
+ * The stream side's view of the persistent queue (db/queue.ts, PersistentQueue): the agreed contract as
+ * a structural interface, so the stream side depends only on the operations it calls.
+ */
+export interface QueueApi {
+  persistBatch(rows: NewMessage[], offsets: OffsetUpdate[]): Promise<{ inserted: string[]; invalid?: string[] }>;
+  applyStatuses(updates: StatusUpdate[]): Promise<unknown>;
+  reprocessFailed(maxRetries?: number): Promise<{ requeued: StoredMessage[]; dead: string[] }>;
+  countPending(): Promise<number>;
+  saveOffset(group: string, topic: string, offset: string): Promise<void>;
+  loadOffset(group: string, topic: string): Promise<string | null>;
+  sweepStale(olderThanMs: number, limit: number): Promise<StoredMessage[]>;
+  readFrom(afterSeq: bigint | string, limit: number, topic?: string): Promise<StoredMessage[]>;
+  listDead(opts: { limit: number; topic?: string }): Promise<StoredMessage[]>;
+  replayDead(ids: string[] | 'all'): Promise<StoredMessage[]>;
+  purgeDead(ids: string[] | 'all'): Promise<number>;
+  insertDeadEntry(stream: string, streamId: string, reason: string, fields: Record<string, string>): Promise<void>;
+}

@@ -1,0 +1,130 @@
+import type { Redis } from 'ioredis';
+import { type RawEntry, fieldMap } from './stream-entry-decoder.js';
+import { compareStreamIds, nextStreamId } from './stream-ids.js';
+
+/** Consumer-group plumbing over ioredis (binary-safe replies), shared by the ingest and status consumers. */
+
+/** XGROUP CREATE ... 0 MKSTREAM; an existing group is fine. */
+export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+  }
+}
+
+type RawStreamReply = [Buffer, [Buffer, Buffer[] | null][]][] | null;
+
+function toEntries(stream: string, list: [Buffer, Buffer[] | null][]): RawEntry[] {
+  const out: RawEntry[] = [];
+  // A null field list is an entry deleted (trimmed) while pending: nothing to persist; the caller acks it.
+  for (const [id, flat] of list) out.push({ stream, id: id.toString(), fields: flat ? fieldMap(flat) : new Map() });
+  return out;
+}
+
+/** XREADGROUP over several streams: `ids` per stream ('>' = new entries, '0' = own pending). */
+export async function readGroup(
+  redis: Redis,
+  group: string,
+  consumer: string,
+  streams: string[],
+  ids: string[],
+  count: number,
+  blockMs?: number,
+): Promise<RawEntry[]> {
+  const args: (string | number)[] = ['GROUP', group, consumer, 'COUNT', count];
+  if (blockMs !== undefined) args.push('BLOCK', blockMs);
+  args.push('STREAMS', ...streams, ...ids);
+  const reply = (await redis.callBuffer('XREADGROUP', ...args)) as RawStreamReply;
+  if (!reply) return [];
+  const out: RawEntry[] = [];
+  for (const [name, list] of reply) out.push(...toEntries(name.toString(), list));
+  return out;
+}
+
+/** XAUTOCLAIM one page of entries idle longer than `minIdleMs`; returns them and the next cursor. */
+export async function autoClaim(
+  redis: Redis,
+  stream: string,
+  group: string,
+  consumer: string,
+  minIdleMs: number,
+  cursor: string,
+  count: number,
+): Promise<{ entries: RawEntry[]; cursor: string }> {
+  const reply = (await redis.callBuffer('XAUTOCLAIM', stream, group, consumer, minIdleMs, cursor, 'COUNT', count)) as [
+    Buffer,
+    [Buffer, Buffer[] | null][],
+    Buffer[]?,
+  ];
+  return { entries: toEntries(stream, reply[1].filter((e) => e !== null)), cursor: reply[0].toString() };
+}
+
+export interface GroupState {
+  lastDeliveredId: string;
+  pending: number;
+  lag: number | null;
+  oldestPendingId: string | null;
+}
+
+/** XINFO GROUPS + XPENDING summary for one group. */
+export async function groupState(redis: Redis, stream: string, group: string): Promise<GroupState | null> {
+  const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+  for (const g of groups) {
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
+    if (info.get('name') !== group) continue;
+    const summary = (await redis.xpending(stream, group)) as [number, string | null, string | null, unknown];
+    const lag = info.get('lag');
+    return {
+      lastDeliveredId: String(info.get('last-delivered-id')),
+      pending: Number(info.get('pending')),
+      lag: lag === null || lag === undefined ? null : Number(lag),
+      oldestPendingId: summary[0] > 0 ? summary[1] : null,
+    };
+  }
+  return null;
+}
+
+/**
+ * The MINID below which every entry has been acknowledged by the group: the oldest pending entry, or the
+ * successor of the last delivered one when nothing is pending (Redis 7.0 has no XACKDEL).
+ */
+export function safeMinId(state: GroupState): string | null {
+  if (state.lastDeliveredId === '0-0') return null;
+  const afterDelivered = nextStreamId(state.lastDeliveredId);
+  if (state.oldestPendingId === null) return afterDelivered;
+  return compareStreamIds(state.oldestPendingId, afterDelivered) < 0 ? state.oldestPendingId : afterDelivered;
+}
+
+/**
+ * XTRIM MINID for a stream read by exactly the given groups: only below what all of them acknowledged.
+ * Returns entries removed.
+ */
+export async function trimAcknowledged(redis: Redis, stream: string, groups: string[]): Promise<number> {
+  let min: string | null = null;
+  for (const group of groups) {
+    const st = await groupState(redis, stream, group);
+    if (!st) return 0;
+    const id = safeMinId(st);
+    if (id === null) return 0;
+    if (min === null || compareStreamIds(id, min) < 0) min = id;
+  }
+  if (min === null) return 0;
+  return (await redis.xtrim(stream, 'MINID', min)) as number;
+}
+
+/** XGROUP DELCONSUMER for consumers with nothing pending, idle longer than `idleMs` (dead processes). */
+export async function removeIdleConsumers(redis: Redis, stream: string, group: string, idleMs: number, keep: string): Promise<number> {
+  const consumers = (await redis.xinfo('CONSUMERS', stream, group)) as unknown[][];
+  let removed = 0;
+  for (const c of consumers) {
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < c.length; i += 2) info.set(String(c[i]), c[i + 1]);
+    const name = String(info.get('name'));
+    if (name === keep || Number(info.get('pending')) > 0 || Number(info.get('idle')) < idleMs) continue;
+    await redis.xgroup('DELCONSUMER', stream, group, name);
+    removed++;
+  }
+  return removed;
+}

@@ -1,0 +1,126 @@
+import type { FleetConfig } from '@fleet/config';
+import { type FleetKeys, MessageStatus, STATUS_GROUP } from '@fleet/protocol';
+import type { Redis } from 'ioredis';
+import { Backoff, type StateLog, sleep } from './backoff.js';
+import { isRedisError } from './ingest-consumer.js';
+import { type Logger, errorText } from './log.js';
+import type { PersisterMetrics } from './metrics.js';
+import { isTransientPgError } from './pg-errors.js';
+import { collapseStatusUpdates } from './db/queue.js';
+import { toStatusUpdate } from './db/status-update.js';
+import type { QueueApi, StatusUpdate } from './queue-api.js';
+import { autoClaim, ensureGroup, readGroup, trimAcknowledged } from './redis-streams.js';
+import type { RetryScheduler } from './retry-scheduler.js';
+import type { RawEntry } from './stream-entry-decoder.js';
+
+/** A status entry's fields as the strings the queue API's parser reads. */
+function textFields(e: RawEntry): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of e.fields) out[k] = v.toString('utf8');
+  return out;
+}
+
+export interface StatusConsumerDeps {
+  reader: Redis;
+  redis: Redis;
+  queue: QueueApi;
+  keys: FleetKeys;
+  consumer: string;
+  config: () => FleetConfig;
+  log: Logger;
+  metrics: PersisterMetrics;
+  retries: RetryScheduler;
+  pgState: StateLog;
+  redisState: StateLog;
+}
+
+/**
+ * Applies worker outcomes from the status stream to `messages` in batches (group `persister-status`),
+ * then hands FAILED rows to the retry scheduler, then XACKs. Nothing is acknowledged before Postgres took it.
+ */
+export class StatusConsumer {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  private lastTrimAt = 0;
+  private lastClaimAt = 0;
+  private readonly stream: string;
+
+  constructor(private readonly d: StatusConsumerDeps) {
+    this.stream = d.keys.statusStream();
+  }
+
+  async start(): Promise<void> {
+    await ensureGroup(this.d.redis, this.stream, STATUS_GROUP);
+    this.lastClaimAt = Date.now();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const backoff = new Backoff(100, 5_000);
+    let ownPending = true;
+    while (!this.abort.signal.aborted) {
+      try {
+        const cfg = this.d.config();
+        let entries: RawEntry[];
+        if (Date.now() - this.lastClaimAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2)) {
+          this.lastClaimAt = Date.now();
+          const page = await autoClaim(this.d.redis, this.stream, STATUS_GROUP, this.d.consumer, cfg.streams.claim_idle_ms, '0-0', cfg.streams.read_count);
+          entries = page.entries;
+        } else {
+          entries = await readGroup(
+            this.d.reader,
+            STATUS_GROUP,
+            this.d.consumer,
+            [this.stream],
+            [ownPending ? '0' : '>'],
+            cfg.streams.read_count,
+            ownPending ? undefined : cfg.streams.block_ms,
+          );
+          if (ownPending && entries.length === 0) ownPending = false;
+        }
+        if (entries.length > 0) await this.handle(entries);
+        if (Date.now() - this.lastTrimAt >= 1_000) {
+          this.lastTrimAt = Date.now();
+          await trimAcknowledged(this.d.redis, this.stream, [STATUS_GROUP]);
+        }
+        backoff.reset();
+      } catch (err) {
+        if (this.abort.signal.aborted) break;
+        const wait = backoff.next();
+        if (isRedisError(err)) this.d.redisState.failed(errorText(err), wait);
+        else if (isTransientPgError(err)) this.d.pgState.failed(errorText(err), wait);
+        else this.d.log.error({ err: errorText(err) }, 'status batch failed; entries stay pending and are retried');
+        await sleep(wait, this.abort.signal);
+      }
+    }
+  }
+
+  private async handle(entries: RawEntry[]): Promise<void> {
+    const updates: StatusUpdate[] = [];
+    for (const e of entries) {
+      const u = toStatusUpdate(textFields(e));
+      if (u) updates.push(u);
+      else if (e.fields.size > 0) this.d.log.warn({ streamId: e.id }, 'malformed status entry skipped');
+    }
+    const collapsed = collapseStatusUpdates(updates);
+    if (collapsed.length > 0) {
+      await this.d.queue.applyStatuses(collapsed);
+      this.d.pgState.ok();
+    }
+    let failed = false;
+    for (const u of collapsed) {
+      this.d.metrics.statusUpdates.inc({ status: u.status });
+      if (u.status === MessageStatus.FAILED) failed = true;
+      // DEAD from a worker (e.g. `unrouted`) is final: counted by reason, never retried.
+      if (u.status === MessageStatus.DEAD) this.d.metrics.deadLetters.inc({ reason: u.error === 'unrouted' ? 'unrouted' : 'worker' });
+    }
+    if (failed) await this.d.retries.run();
+    await this.d.redis.xack(this.stream, STATUS_GROUP, ...entries.map((e) => e.id));
+    this.d.redisState.ok();
+  }
+}

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { type Envelope, encodeEnvelope } from '@fleet/protocol';
+import pg from 'pg';
+import { freshDatabase, maxPoolSize } from '../../../test/helpers/services.js';
+import { migrate } from '../src/db/migrate.js';
+import { PersistentQueue } from '../src/db/queue.js';
+import type { NewMessage } from '../src/db/types.js';
+
+/** Test fixtures of the db-*.test.ts files: a migrated database of their own and message factories. */
+
+export interface QueueDb {
+  url: string;
+  pool: pg.Pool;
+  queue: PersistentQueue;
+  close(): Promise<void>;
+}
+
+export async function migratedDatabase(name: string, poolSize = 4): Promise<QueueDb> {
+  const db = await freshDatabase(name);
+  await migrate(db.url);
+  const pool = new pg.Pool({ connectionString: db.url, max: Math.min(poolSize, maxPoolSize() ?? poolSize) });
+  pool.on('error', () => {});
+  return {
+    url: db.url,
+    pool,
+    queue: new PersistentQueue(pool),
+    async close() {
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+let counter = 0;
+
+/** A message as the stream consumer would hand it over, with a real binary envelope. */
+export function newMessage(
+  over: Partial<Envelope> & { streamId?: string; replyTo?: string } = {},
+): NewMessage {
+  const env: Envelope = {
+    id: over.id ?? `m-${randomUUID()}`,
+    topic: over.topic ?? 'orders.created',
+    type: over.type ?? 'event',
+    priority: over.priority ?? 1,
+    timestamp: over.timestamp ?? 1_764_201_600_123,
+    headers: over.headers ?? { k: 'v' },
+    payload: over.payload ?? Buffer.from(`payload ${counter}`),
+    traceparent: over.traceparent ?? '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  };
+  const m: NewMessage = {
+    id: env.id,
+    streamId: over.streamId ?? `${1_764_201_600_000 + counter++}-0`,
+    envelope: encodeEnvelope(env),
+    topic: env.topic,
+    type: env.type,
+    priority: env.priority,
+    timestamp: env.timestamp,
+    headers: env.headers,
+  };
+  if (env.traceparent) m.traceparent = env.traceparent;
+  if (over.replyTo) m.replyTo = over.replyTo;
+  return m;
+}
+
+export function messages(n: number, over: Partial<Envelope> = {}): NewMessage[] {
+  return Array.from({ length: n }, () => newMessage(over));
+}
+
+/** Status and retry count of one row, read straight from SQL. */
+export async function rowState(
+  pool: pg.Pool,
+  id: string,
+): Promise<{ status: string; retry_count: number; last_error: string | null } | undefined> {
+  const res = await pool.query('SELECT status, retry_count, last_error FROM messages WHERE id = $1', [id]);
+  return res.rows[0];
+}
+
+/** Moves rows' updated_at / created_at into the past (ages are what sweep and retention look at). */
+export async function age(pool: pg.Pool, ids: string[], seconds: number): Promise<void> {
+  await pool.query(
+    `UPDATE messages SET updated_at = now() - $2 * interval '1 second', created_at = now() - $2 * interval '1 second' WHERE id = ANY($1)`,
+    [ids, seconds],
+  );
+}

@@ -1,0 +1,168 @@
+import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
+import { EntryField, type Envelope, FleetKeys, JOB_NAME, type JobData, MessageStatus, StatusField, encodeEnvelope } from '@fleet/protocol';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import type { DeepPartial } from '../../../test/helpers/config.js';
+import { cleanupRedisPrefix, freshDatabase, maxPoolSize, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
+import type { Logger } from '../src/log.js';
+
+/** Shared fixtures of the stream-side persister tests: a database and a Redis prefix of their own. */
+export interface Harness {
+  cfg: FleetConfig;
+  keys: FleetKeys;
+  redis: Redis;
+  /** Pool on the test database for assertions. */
+  pool: pg.Pool;
+  dbUrl: string;
+  close(): Promise<void>;
+}
+
+export async function harness(name: string, overrides: DeepPartial<FleetConfig> = {}): Promise<Harness> {
+  const db = await freshDatabase(`p_${name}`);
+  const prefix = uniquePrefix(name);
+  const poolMax = Math.min(4, maxPoolSize() ?? 4);
+  const cfg = testConfig(prefix, db.url, poolMax, overrides);
+  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  pool.on('error', () => {});
+  return {
+    cfg,
+    keys: new FleetKeys(prefix, cfg.streams.shards),
+    redis,
+    pool,
+    dbUrl: db.url,
+    async close() {
+      await pool.end();
+      await cleanupRedisPrefix(prefix);
+      redis.disconnect();
+      await db.drop();
+    },
+  };
+}
+
+export function testConfig(prefix: string, dbUrl: string, poolMax: number, overrides: DeepPartial<FleetConfig>): FleetConfig {
+  const base = {
+    redis: { url: redisUrl(), key_prefix: prefix },
+    database: { connection_string: dbUrl, pool: { max_connections: poolMax, min_connections: 0 } },
+    streams: { block_ms: 50, claim_idle_ms: 1_000 },
+    retry: { sweep_interval_ms: 60_000 },
+    ops: { port: 0 },
+    logging: { level: 'warn' },
+  };
+  return messagingSystemSchema.parse(merge(base, overrides as Record<string, unknown>));
+}
+
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object'
+        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+export function envelope(id: string, topic = 'orders.created', over: Partial<Envelope> = {}): Buffer {
+  return encodeEnvelope({
+    id,
+    topic,
+    type: 'event',
+    priority: 1,
+    timestamp: Date.now(),
+    headers: { k: 'v' },
+    payload: Buffer.from(`payload ${id}`),
+    ...over,
+  });
+}
+
+/** XADDs one entry per id (pipelined) the way the gateway does; returns the stream ids. */
+export async function publish(
+  h: Harness,
+  ids: string[],
+  opts: { durable?: string; shard?: number; topic?: string } = {},
+): Promise<string[]> {
+  const stream = h.keys.ingestStream(opts.shard ?? 0);
+  const pipe = h.redis.pipeline();
+  for (const id of ids) {
+    const fields: (string | Buffer)[] = [EntryField.envelope, envelope(id, opts.topic), EntryField.id, id, EntryField.acceptedAt, String(Date.now())];
+    if (opts.durable) fields.push(EntryField.durableAck, opts.durable);
+    pipe.xadd(stream, '*', ...fields);
+  }
+  const res = await pipe.exec();
+  return (res ?? []).map(([err, id]) => {
+    if (err) throw err;
+    return id as string;
+  });
+}
+
+export async function waitUntil(cond: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function count(h: Harness, sql: string, values: unknown[] = []): Promise<number> {
+  const res = await h.pool.query<{ n: string }>(sql, values);
+  return Number(res.rows[0]?.n ?? 0);
+}
+
+export function bullQueue(h: Harness): Queue {
+  return new Queue(h.cfg.queue.name, { connection: new Redis(redisUrl(), { maxRetriesPerRequest: null }), prefix: h.keys.bullPrefix() });
+}
+
+/** Every job now in the queue (any state) with its messages. */
+export async function allJobs(q: Queue): Promise<{ id: string; ids: string[]; attempts: number[]; delay: number }[]> {
+  const jobs = await q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'paused' as 'waiting']);
+  return jobs
+    .filter((j) => j !== undefined && j !== null)
+    .map((j) => ({
+      id: String(j.id),
+      ids: (j.data as JobData).messages.map((m) => m.id),
+      attempts: (j.data as JobData).messages.map((m) => m.n),
+      delay: j.opts.delay ?? 0,
+    }));
+}
+
+export type Outcome = 'COMPLETED' | 'FAILED' | { status: MessageStatus; error?: string };
+
+/**
+ * Stands in for apps/worker: a BullMQ Worker that reports each message's outcome on the status stream
+ * (PROCESSING, then the outcome), the way the real worker does.
+ */
+export function fakeWorker(h: Harness, outcome: (id: string, attempt: number) => Outcome, seen?: string[]): Worker {
+  const status = h.keys.statusStream();
+  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  return new Worker(
+    h.cfg.queue.name,
+    async (job) => {
+      if (job.name !== JOB_NAME) return;
+      const pipe = conn.pipeline();
+      for (const m of (job.data as JobData).messages) {
+        seen?.push(m.id);
+        const o = outcome(m.id, m.n);
+        const s = typeof o === 'string' ? { status: o, error: o === 'FAILED' ? 'boom' : undefined } : o;
+        pipe.xadd(status, '*', StatusField.id, m.id, StatusField.status, MessageStatus.PROCESSING, StatusField.attempt, String(m.n));
+        const f = [StatusField.id, m.id, StatusField.status, s.status, StatusField.attempt, String(m.n), StatusField.at, String(Date.now())];
+        if (s.error) f.push(StatusField.error, s.error);
+        pipe.xadd(status, '*', ...f);
+      }
+      await pipe.exec();
+    },
+    { connection: conn, prefix: h.keys.bullPrefix(), concurrency: 4 },
+  );
+}
+
+/** A logger that keeps lines for assertions. */
+export function memoryLogger(): Logger & { lines: { level: string; msg: string; obj: object }[] } {
+  const lines: { level: string; msg: string; obj: object }[] = [];
+  const at = (level: string) => (obj: object, msg?: string) => {
+    lines.push({ level, msg: msg ?? '', obj });
+  };
+  return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+}

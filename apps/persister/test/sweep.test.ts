@@ -1,0 +1,61 @@
+import type { Queue, Worker } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Persister, startPersister } from '../src/persister.js';
+import { type Harness, allJobs, bullQueue, count, fakeWorker, harness, memoryLogger, publish, waitUntil } from './harness.js';
+
+/** Deletes every BullMQ key of the fleet's queue: what a Redis restart without AOF or a failover does to jobs. */
+async function flushQueueKeys(h: Harness): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await h.redis.scan(cursor, 'MATCH', `${h.keys.bullPrefix()}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await h.redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+describe('persister: the sweep re-dispatches rows whose jobs Redis lost', () => {
+  let h: Harness;
+  let p: Persister;
+  let q: Queue;
+  let w: Worker | undefined;
+
+  beforeAll(async () => {
+    h = await harness('sweep', { retry: { sweep_age_ms: 1_000, sweep_interval_ms: 1_000 }, queue: { batch_size: 7 } });
+    p = await startPersister(h.cfg, { logger: memoryLogger(), ops: false, consumerName: 'sweep-a' });
+    q = bullQueue(h);
+  });
+  afterAll(async () => {
+    await w?.close();
+    await p?.close();
+    await q?.close();
+    await h?.close();
+  });
+
+  it('queue keys flushed mid-run: every message still completes, without duplicate jobs', async () => {
+    const ids = Array.from({ length: 50 }, (_, i) => `sw-${i}`);
+    await publish(h, ids);
+    await waitUntil(async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === 50, 20_000, 'rows');
+    await waitUntil(async () => (await allJobs(q)).flatMap((j) => j.ids).length === 50, 10_000, 'jobs');
+    expect(await flushQueueKeys(h)).toBeGreaterThan(0);
+    expect(await allJobs(q)).toEqual([]);
+    const seen: string[] = [];
+    w = fakeWorker(h, () => 'COMPLETED', seen);
+    await waitUntil(async () => (await count(h, "SELECT count(*) AS n FROM messages WHERE status = 'COMPLETED'")) === 50, 30_000, 'all completed');
+    expect([...new Set(seen)].sort()).toEqual([...ids].sort());
+    // Sweeps that found nothing left (rows COMPLETED) dispatch nothing more.
+    const jobsAfter = await allJobs(q);
+    expect(jobsAfter.filter((j) => j.id.startsWith('s-')).length).toBe(0);
+  });
+
+  it('does not re-dispatch rows whose jobs are merely waiting behind a backlog', async () => {
+    await w?.close();
+    w = undefined;
+    await publish(h, ['wait-1', 'wait-2']);
+    await waitUntil(async () => (await q.getWaitingCount()) >= 1, 10_000, 'waiting job');
+    await new Promise((r) => setTimeout(r, 1_500)); // older than sweep_age_ms, but their job is still queued
+    expect(await p.sweepNow()).toBe(0);
+    expect((await allJobs(q)).flatMap((j) => j.ids).sort()).toEqual(['wait-1', 'wait-2']);
+  });
+});

@@ -1,0 +1,214 @@
+import type { FleetConfig } from '@fleet/config';
+import type { TopicLabeler, WorkerMetrics } from '@fleet/metrics';
+import {
+  decodeEnvelope,
+  encodeReply,
+  type Envelope,
+  type FleetKeys,
+  type JobMessage,
+  MessageStatus,
+  parseReplyAddress,
+  type ReplyAddress,
+} from '@fleet/protocol';
+import { errorMessage, HandlerTimeoutError, type RouteOutcome, type RouterLogger, type TopicRouter } from '@fleet/router';
+import {
+  NOOP_TRACER,
+  spanTraceparent,
+  startSpanFromTraceparent,
+  type Telemetry,
+  withSpan,
+  withTrace,
+} from '@fleet/tracing';
+import type { Redis } from 'ioredis';
+import type { Semaphore } from './semaphore.js';
+import { checkPipeline, queueStatus, type StatusUpdate } from './status.js';
+
+/** What processing a batch needs from the running worker (getters: config and router change live). */
+export interface BatchDeps {
+  config(): FleetConfig;
+  router(): TopicRouter;
+  /** Command connection (never the BullMQ blocking one): status XADDs and reply PUBLISHes. */
+  redis: Redis;
+  keys: FleetKeys;
+  /** Process-wide bound on messages being handled (thread_pools.work.queue_size). */
+  slots: Semaphore;
+  logger: RouterLogger;
+  /** Shutdown: aborts running handlers; their messages are returned as unfinished. */
+  shutdown: AbortSignal;
+  tracer?: Telemetry['tracer'];
+  metrics?: WorkerMetrics;
+  labeler?: TopicLabeler;
+}
+
+export interface BatchResult {
+  /** Outcomes written to the status stream. */
+  reported: StatusUpdate[];
+  /** Messages cut short by shutdown: not reported, to be redelivered. */
+  unfinished: JobMessage[];
+}
+
+/** Reads a JobData payload; null when it is not one (nothing in it can be reported). */
+export function jobMessages(data: unknown): JobMessage[] | null {
+  if (!data || typeof data !== 'object') return null;
+  const d = data as { v?: unknown; messages?: unknown };
+  if (d.v !== 1 || !Array.isArray(d.messages)) return null;
+  return (d.messages as unknown[]).filter(
+    (m): m is JobMessage =>
+      !!m && typeof m === 'object' && typeof (m as JobMessage).id === 'string' && typeof (m as JobMessage).e === 'string',
+  );
+}
+
+/**
+ * Handles one job's messages: PROCESSING for all of them (pipelined, sent at once), each message through
+ * the router inside its trace with the process-wide slot bound, replies published as soon as a request is
+ * done, then every outcome in one pipelined round trip. One message's failure never fails the batch.
+ */
+export async function processBatch(messages: readonly JobMessage[], d: BatchDeps): Promise<BatchResult> {
+  const cfg = d.config();
+  const router = d.router();
+  const startedAt = Date.now();
+  const processing = d.redis.pipeline();
+  for (const m of messages)
+    queueStatus(processing, d.keys, { id: m.id, status: MessageStatus.PROCESSING, attempt: m.n ?? 0, at: startedAt });
+  const processingSent = processing.exec();
+
+  const updates: Array<StatusUpdate | undefined> = new Array(messages.length);
+  const unfinished: JobMessage[] = [];
+  const replies: Promise<unknown>[] = [];
+
+  const one = async (m: JobMessage, i: number): Promise<void> => {
+    const wait = d.slots.acquire();
+    if (wait) await wait;
+    d.metrics?.inflight.inc();
+    try {
+      const done = await handleMessage(m, cfg, router, d, replies);
+      if (done) updates[i] = done;
+      else unfinished.push(m);
+    } finally {
+      d.metrics?.inflight.dec();
+      d.slots.release();
+    }
+  };
+  await Promise.all(messages.map(one));
+
+  const reported = updates.filter((u): u is StatusUpdate => u !== undefined);
+  const outcomes = d.redis.pipeline();
+  for (const u of reported) queueStatus(outcomes, d.keys, u);
+  const [sentProcessing, sentOutcomes] = await Promise.all([processingSent, reported.length > 0 ? outcomes.exec() : []]);
+  checkPipeline(sentProcessing, 'status PROCESSING');
+  checkPipeline(sentOutcomes, 'status outcomes');
+  const replyResults = await Promise.allSettled(replies);
+  for (const r of replyResults)
+    if (r.status === 'rejected') d.logger.warn({ err: r.reason }, 'reply publish failed');
+  d.metrics?.jobs.inc();
+  return { reported, unfinished };
+}
+
+/** Routes one message; returns its status update, or undefined when shutdown cut it short. */
+async function handleMessage(
+  m: JobMessage,
+  cfg: FleetConfig,
+  router: TopicRouter,
+  d: BatchDeps,
+  replies: Promise<unknown>[],
+): Promise<StatusUpdate | undefined> {
+  const attempt = m.n ?? 0;
+  const replyTo = m.r ? parseReplyAddress(m.r) : null;
+  let env: Envelope;
+  try {
+    env = decodeEnvelope(Buffer.from(m.e, 'base64'));
+  } catch (err) {
+    const error = `undecodable envelope: ${errorMessage(err)}`;
+    d.logger.error({ msg_id: m.id }, error);
+    if (replyTo) replies.push(publishReply(d, replyTo, false, undefined, error, m.t));
+    return { id: m.id, status: MessageStatus.DEAD, attempt, error, at: Date.now() };
+  }
+
+  const traceparent = m.t ?? env.traceparent;
+  const span = startSpanFromTraceparent(d.tracer ?? NOOP_TRACER, `handle ${env.topic}`, traceparent, {
+    'messaging.message.id': m.id,
+    'messaging.destination.name': env.topic,
+    'fleet.attempt': attempt,
+  });
+  const handlerTrace = spanTraceparent(span) ?? traceparent;
+  const t0 = performance.now();
+  const outcome: RouteOutcome = await withSpan(span, () =>
+    withTrace(handlerTrace, () =>
+      router.route(env, {
+        attempt,
+        traceparent: handlerTrace,
+        logger: d.logger,
+        signal: d.shutdown,
+        isRequest: replyTo !== null,
+        timeoutMs: cfg.handlers.timeout_ms,
+      }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  if (outcome.status === 'aborted') {
+    span.end();
+    return undefined;
+  }
+
+  const update = toStatus(m.id, attempt, outcome, cfg);
+  if (update.status !== MessageStatus.COMPLETED) span.setStatus({ code: 2, message: update.error ?? '' });
+  span.end();
+  if (outcome.status === 'failed') {
+    d.metrics?.handlerErrors.inc({ reason: outcome.errors.some((e) => isTimeout(e.error)) ? 'timeout' : 'error' });
+    d.logger.warn({ msg_id: m.id, topic: env.topic, attempt, error: update.error }, 'message failed');
+  }
+  if (outcome.status === 'unrouted') d.metrics?.unrouted.inc();
+  if (d.metrics && d.labeler) {
+    const topic = d.labeler.label(env.topic);
+    d.metrics.messagesProcessed.inc({ topic, status: update.status });
+    d.metrics.handler.observe({ topic }, seconds);
+    d.metrics.messageLatency.observe(Math.max(0, Date.now() - env.timestamp) / 1000);
+  }
+  if (replyTo) {
+    const ok = outcome.status === 'completed';
+    const error = ok ? undefined : outcome.status === 'unrouted' ? 'unrouted' : update.error;
+    replies.push(publishReply(d, replyTo, ok, outcome.reply, error, traceparent));
+  }
+  return update;
+}
+
+function toStatus(id: string, attempt: number, outcome: RouteOutcome, cfg: FleetConfig): StatusUpdate {
+  const at = Date.now();
+  switch (outcome.status) {
+    case 'completed':
+      return { id, status: MessageStatus.COMPLETED, attempt, at };
+    case 'unrouted':
+      return cfg.handlers.unrouted === 'complete'
+        ? { id, status: MessageStatus.COMPLETED, attempt, at }
+        : { id, status: MessageStatus.DEAD, attempt, error: 'unrouted', at };
+    default:
+      return { id, status: MessageStatus.FAILED, attempt, error: describeFailure(outcome), at };
+  }
+}
+
+/** `<handler>: <error>` for each failed handler, `; `-joined. */
+export function describeFailure(outcome: RouteOutcome): string {
+  return outcome.errors.map((e) => `${e.subscription.name}: ${errorMessage(e.error)}`).join('; ');
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof HandlerTimeoutError;
+}
+
+function publishReply(
+  d: BatchDeps,
+  to: ReplyAddress,
+  ok: boolean,
+  payload: Uint8Array | undefined,
+  error: string | undefined,
+  traceparent: string | undefined,
+): Promise<unknown> {
+  const body = encodeReply({
+    correlationId: to.correlationId,
+    ok,
+    ...(payload ? { payload } : {}),
+    ...(error !== undefined ? { error } : {}),
+    ...(traceparent ? { traceparent } : {}),
+  });
+  return d.redis.publish(d.keys.replyChannel(to.gatewayId), body);
+}

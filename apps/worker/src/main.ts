@@ -1,0 +1,59 @@
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigWatcher, isConfigError } from '@fleet/config';
+import { errorMessage } from '@fleet/router';
+import { initTelemetry } from '@fleet/tracing';
+import { HandlerLoadError } from './handler-loader.js';
+import { startWorker } from './worker.js';
+
+/**
+ * The worker process: `node --import tsx apps/worker/src/main.ts --config fleet.yaml`.
+ * Loads the handler modules listed in the config (paths relative to the config file), consumes the
+ * fleet queue, logs `{"msg":"ready"}`, applies live config changes, and on SIGTERM/SIGINT stops taking
+ * jobs, finishes in-flight ones up to handlers.shutdown_timeout_ms and exits 0.
+ * A start failure (bad config, broken handler module, Redis unreachable) is one line on stderr, exit 1.
+ */
+const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
+if (!values.config) {
+  process.stderr.write('usage: worker --config FILE\n');
+  process.exit(2);
+}
+const configPath = resolve(values.config);
+
+function fail(line: string): never {
+  process.stderr.write(`worker: ${line}\n`);
+  process.exit(1);
+}
+
+let watcher: ConfigWatcher;
+try {
+  watcher = new ConfigWatcher(configPath);
+} catch (err) {
+  fail(isConfigError(err) ? err.problems.join('\n') : errorMessage(err));
+}
+const cfg = watcher.current;
+const telemetry = initTelemetry({
+  serviceName: `${cfg.tracing.service_name}-worker`,
+  exporter: cfg.tracing.exporter,
+  otlpEndpoint: cfg.tracing.otlp_endpoint,
+  samplingRatio: cfg.tracing.sampling_ratio,
+  enabled: cfg.tracing.enabled,
+});
+
+try {
+  const app = await startWorker(cfg, { watcher, handlersBaseDir: dirname(configPath), tracer: telemetry.tracer });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await app.close();
+    await watcher.stop();
+    await telemetry.shutdown().catch(() => {});
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+} catch (err) {
+  await watcher.stop();
+  fail(err instanceof HandlerLoadError ? err.message : `failed to start: ${errorMessage(err).split('\n')[0]}`);
+}

@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { ConfigWatcher, FleetConfig } from '@fleet/config';
+import {
+  createRegistry,
+  isRegistryEnabled,
+  type MetricsServer,
+  startMetricsServer,
+  TopicLabeler,
+  workerMetrics,
+} from '@fleet/metrics';
+import { FleetKeys, type JobData } from '@fleet/protocol';
+import { TopicRouter } from '@fleet/router';
+import { closeLogger, createLogger, type Logger, setLogLevel, type Telemetry } from '@fleet/tracing';
+import { type Job, WaitingError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { jobMessages, processBatch } from './batch.js';
+import { HandlerLoadError, loadHandlerModules } from './handler-loader.js';
+import { Semaphore } from './semaphore.js';
+
+export interface StartWorkerOptions {
+  /** Base subscriptions (tests, embedding); handler modules from the config are added to a copy of it. */
+  router?: TopicRouter;
+  /** Directory handler module paths are relative to (the config file's). Default: cwd. */
+  handlersBaseDir?: string;
+  /** Default: a logger made from cfg.logging (closed by close()). */
+  logger?: Logger;
+  /** Name stored on the jobs this worker takes (default `<host>-<pid>-<random>`). */
+  workerId?: string;
+  /** Applies live changes of the config file (concurrency, queue_size, handler modules, timeouts, log level). */
+  watcher?: ConfigWatcher;
+  /** OpenTelemetry tracer for the per-message handler span (default: none recorded). */
+  tracer?: Telemetry['tracer'];
+}
+
+export interface WorkerApp {
+  readonly id: string;
+  /** Port of /metrics and /healthz (undefined when monitoring is disabled). */
+  readonly metricsPort: number | undefined;
+  /** The config in force (live fields follow reloads). */
+  config(): FleetConfig;
+  /** The router in force (replaced when the handler module list changes). */
+  router(): TopicRouter;
+  /** BullMQ concurrency: jobs this process runs at once. */
+  setConcurrency(n: number): void;
+  readonly concurrency: number;
+  /** Loads a new handler module list into a fresh router; on failure logs it and keeps the running set. */
+  reloadHandlers(modules: readonly string[]): Promise<boolean>;
+  /** Stops taking jobs, lets in-flight ones finish up to handlers.shutdown_timeout_ms, aborts the rest. */
+  close(): Promise<void>;
+}
+
+/** BullMQ requires maxRetriesPerRequest null on worker connections (blocking commands). */
+function redisConnection(url: string, logger: Logger, role: string): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: null, connectTimeout: 5_000 });
+  let lastLogged = 0;
+  redis.on('error', (err) => {
+    // One line per 5 s per connection while Redis is away; never the URL (it may hold a password).
+    if (Date.now() - lastLogged < 5_000) return;
+    lastLogged = Date.now();
+    logger.warn({ role, error: err.message }, 'redis connection error');
+  });
+  return redis;
+}
+
+/**
+ * Starts a worker process's BullMQ Worker on the fleet queue. Resolves once handlers are loaded and the
+ * worker is connected (a `"msg":"ready"` line is logged); rejects with HandlerLoadError (one line) when a
+ * handler module cannot be loaded.
+ */
+export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions = {}): Promise<WorkerApp> {
+  let cfg = initial;
+  const ownLogger = !opts.logger;
+  const logger =
+    opts.logger ??
+    createLogger({ name: 'worker', level: cfg.logging.level, writers: cfg.logging.writers, async: cfg.logging.async });
+  const id = opts.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
+  const baseRouter = opts.router ?? new TopicRouter();
+  const baseDir = opts.handlersBaseDir ?? process.cwd();
+
+  const buildRouter = async (modules: readonly string[], config: FleetConfig): Promise<TopicRouter> => {
+    const r = baseRouter.clone();
+    await loadHandlerModules(r, modules, baseDir, { logger: logger.child({ component: 'handlers' }), config });
+    return r;
+  };
+  let router: TopicRouter;
+  try {
+    router = await buildRouter(cfg.handlers.modules, cfg);
+  } catch (err) {
+    if (ownLogger) await closeLogger(logger);
+    throw err;
+  }
+  if (router.size === 0) logger.warn('no handler subscriptions: every message will be unrouted');
+
+  const registry = createRegistry({ app: 'worker', enabled: cfg.monitoring.enabled });
+  const metrics = workerMetrics(registry);
+  const labelerOptions = (c: FleetConfig) => ({
+    topicLabels: c.monitoring.topic_labels,
+    segments: c.monitoring.topic_label_segments,
+    maxLabels: c.monitoring.max_topic_labels,
+  });
+  const labeler = new TopicLabeler(labelerOptions(cfg));
+  const slots = new Semaphore(cfg.thread_pools.work.queue_size);
+  const shutdown = new AbortController();
+  const commands = redisConnection(cfg.redis.url, logger, 'commands');
+  const bullConnection = redisConnection(cfg.redis.url, logger, 'bullmq');
+
+  const deps = {
+    config: () => cfg,
+    router: () => router,
+    redis: commands,
+    keys,
+    slots,
+    logger,
+    shutdown: shutdown.signal,
+    metrics,
+    labeler,
+    ...(opts.tracer ? { tracer: opts.tracer } : {}),
+  };
+
+  const processor = async (job: Job<JobData>, token?: string): Promise<void> => {
+    const messages = jobMessages(job.data);
+    if (!messages) {
+      logger.error({ job_id: job.id }, 'job data is not a fleet batch; skipped');
+      return;
+    }
+    const { unfinished } = await processBatch(messages, deps);
+    if (unfinished.length === 0) return;
+    // Shutdown cut these short: hand them back to the queue at once (another worker takes them).
+    await job.updateData({ v: 1, messages: unfinished });
+    await job.moveToWait(token);
+    logger.info({ job_id: job.id, messages: unfinished.length }, 'job returned to the queue on shutdown');
+    throw new WaitingError();
+  };
+
+  const worker = new Worker<JobData>(cfg.queue.name, processor, {
+    connection: bullConnection,
+    prefix: keys.bullPrefix(),
+    concurrency: cfg.thread_pools.work.workers,
+    lockDuration: cfg.handlers.lock_duration_ms,
+    stalledInterval: cfg.handlers.stalled_interval_ms,
+    maxStalledCount: 1,
+    name: id,
+    autorun: false,
+  });
+  worker.on('error', (err) => logger.error({ error: err.message }, 'bullmq worker error'));
+  worker.on('failed', (job, err) => logger.error({ job_id: job?.id, error: err.message }, 'job failed'));
+
+  let metricsServer: MetricsServer | undefined;
+  const cleanup = async () => {
+    await metricsServer?.close().catch(() => {});
+    commands.disconnect();
+    bullConnection.disconnect();
+  };
+  try {
+    if (isRegistryEnabled(registry)) {
+      metricsServer = await startMetricsServer({
+        host: cfg.ops.host,
+        port: cfg.ops.worker_metrics_port,
+        registry,
+        health: async () => ({ ok: commands.status === 'ready' && worker.isRunning() }),
+      });
+    }
+    void worker.run().catch((err) => logger.error({ error: (err as Error).message }, 'bullmq worker stopped'));
+    await worker.waitUntilReady();
+  } catch (err) {
+    await worker.close(true).catch(() => {});
+    await cleanup();
+    if (ownLogger) await closeLogger(logger);
+    throw err;
+  }
+
+  const reloadHandlers = async (modules: readonly string[]): Promise<boolean> => {
+    try {
+      router = await buildRouter(modules, cfg);
+      logger.info({ modules, subscriptions: router.size }, 'handler modules reloaded');
+      return true;
+    } catch (err) {
+      const line = err instanceof HandlerLoadError ? err.message : (err as Error).message;
+      logger.error(`handler reload rejected, keeping the running handlers: ${line}`);
+      return false;
+    }
+  };
+
+  const setConcurrency = (n: number) => {
+    const before = worker.concurrency;
+    if (before === n) return;
+    worker.concurrency = n;
+    if (n > before) wakeMainLoop(worker);
+    logger.info({ concurrency: n }, 'concurrency changed');
+  };
+
+  const onConfig = (next: FleetConfig) => {
+    const prev = cfg;
+    cfg = next;
+    if (next.thread_pools.work.workers !== prev.thread_pools.work.workers) setConcurrency(next.thread_pools.work.workers);
+    if (next.thread_pools.work.queue_size !== prev.thread_pools.work.queue_size)
+      slots.resize(next.thread_pools.work.queue_size);
+    if (ownLogger && next.logging.level !== prev.logging.level) setLogLevel(logger, next.logging.level);
+    if (JSON.stringify(next.monitoring) !== JSON.stringify(prev.monitoring)) labeler.configure(labelerOptions(next));
+    if (JSON.stringify(next.handlers.modules) !== JSON.stringify(prev.handlers.modules))
+      void reloadHandlers(next.handlers.modules);
+  };
+  const unwatch = opts.watcher?.watch(onConfig);
+
+  logger.info(
+    {
+      worker_id: id,
+      queue: cfg.queue.name,
+      concurrency: worker.concurrency,
+      queue_size: cfg.thread_pools.work.queue_size,
+      subscriptions: router.size,
+      metrics_port: metricsServer?.port,
+    },
+    'ready',
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      unwatch?.();
+      const deadline = cfg.handlers.shutdown_timeout_ms;
+      logger.info({ deadline_ms: deadline }, 'shutting down: no new jobs, finishing in-flight ones');
+      const closed = worker.close();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), deadline);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        logger.warn({ in_flight: slots.inUse }, 'shutdown deadline passed: aborting in-flight handlers');
+        shutdown.abort(new Error('worker shutdown'));
+        await closed;
+      }
+      await cleanup();
+      logger.info('stopped');
+      if (ownLogger) await closeLogger(logger);
+    })();
+    return closing;
+  };
+
+  return {
+    id,
+    get metricsPort() {
+      return metricsServer?.port;
+    },
+    config: () => cfg,
+    router: () => router,
+    setConcurrency,
+    get concurrency() {
+      return worker.concurrency;
+    },
+    reloadHandlers,
+    close,
+  };
+}
+
+/**
+ * BullMQ (6.7) reads a raised concurrency only when one of the running jobs ends: with every slot busy on
+ * long jobs its main loop sleeps on them. An empty entry in its internal queue wakes the loop, which then
+ * fetches up to the new concurrency at once. Without that internal (other versions) the change simply
+ * applies at the next job completion.
+ */
+function wakeMainLoop(worker: Worker): void {
+  const queue = (worker as unknown as { mainLoopQueue?: { add?: (p: Promise<unknown>) => void } }).mainLoopQueue;
+  if (queue && typeof queue.add === 'function') queue.add(Promise.resolve(undefined));
+}

@@ -1,0 +1,62 @@
+import { fileURLToPath } from 'node:url';
+import { loadConfigFile } from '@fleet/config';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeTestConfig } from '../../../test/helpers/config.js';
+import { killAllApps, spawnApp } from '../../../test/helpers/processes.js';
+import { envelope, FleetProbe, jobMessage, waitUntil } from './helpers.js';
+
+const loadModule = fileURLToPath(new URL('./fixtures/load.ts', import.meta.url));
+
+describe('three worker processes share a load; one is killed -9 mid-run', () => {
+  let probe: FleetProbe | undefined;
+  afterAll(async () => {
+    killAllApps();
+    await probe?.close();
+  });
+
+  it('every message still ends COMPLETED; duplicates only from the killed worker', { timeout: 60_000 }, async () => {
+    const { path } = await writeTestConfig({
+      logging: { level: 'info' },
+      thread_pools: { work: { workers: 4 } },
+      handlers: { modules: [loadModule], lock_duration_ms: 2_000, stalled_interval_ms: 1_000, shutdown_timeout_ms: 5_000 },
+    });
+    const cfg = loadConfigFile(path, {});
+    probe = new FleetProbe(cfg);
+    const workers = [0, 1, 2].map(() => spawnApp('worker', { config: path }));
+    await Promise.all(workers.map((w) => w.waitReady(30_000)));
+    const t0 = Date.now();
+
+    // 300 messages of 200 ms each, 5 per job: ~60 jobs, 12 running at once across the three workers.
+    const batchSize = 5;
+    const messages = Array.from({ length: 300 }, () => jobMessage(envelope('load.work', '200')));
+    const batches: (typeof messages)[] = [];
+    for (let i = 0; i < messages.length; i += batchSize) batches.push(messages.slice(i, i + batchSize));
+    await probe.enqueue(batches);
+
+    const completedCount = async () => (await probe!.statuses()).filter((s) => s.status === 'COMPLETED').length;
+    await waitUntil(async () => (await completedCount()) >= 40, 20_000, '40 completions');
+    workers[0]!.kill('SIGKILL');
+    expect(await workers[0]!.exited).toBeNull();
+    const tKill = Date.now();
+    const atKill = await probe.statuses();
+    const doneAtKill = new Set(atKill.filter((s) => s.status === 'COMPLETED').map((s) => s.id));
+    const inFlightAtKill = new Set(atKill.filter((s) => s.status === 'PROCESSING' && !doneAtKill.has(s.id)).map((s) => s.id));
+
+    const out = await probe.waitForOutcomes(
+      messages.map((m) => m.id),
+      30_000,
+    );
+    if (process.env.FLEET_TEST_VERBOSE)
+      console.log({ killAfterMs: tKill - t0, recoveredAfterMs: Date.now() - tKill, inFlightAtKill: inFlightAtKill.size });
+    const duplicates = [...out.values()].filter((list) => list.length > 1).length;
+    for (const list of out.values()) for (const s of list) expect(s.status).toBe('COMPLETED');
+    // The killed worker held at most concurrency x batch size messages.
+    expect(duplicates).toBeLessThanOrEqual(4 * batchSize);
+
+    // The survivors shut down cleanly on SIGTERM.
+    const codes = await Promise.all(workers.slice(1).map((w) => w.stop(10_000)));
+    expect(codes).toEqual([0, 0]);
+    const stoppedLines = workers.slice(1).map((w) => w.output());
+    for (const text of stoppedLines) expect(text).toMatch(/"msg":"stopped"/);
+  });
+});

@@ -1,0 +1,109 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { ConfigWatcher } from '@fleet/config';
+import { TopicRouter } from '@fleet/router';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { writeTestConfig } from '../../../test/helpers/config.js';
+import { cleanupRedisPrefix } from '../../../test/helpers/services.js';
+import { startWorker, type WorkerApp } from '../src/index.js';
+import { envelope, FleetProbe, jobMessage, waitUntil } from './helpers.js';
+
+const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+describe('live config changes', () => {
+  let path: string;
+  let watcher: ConfigWatcher;
+  let app: WorkerApp;
+  let probe: FleetProbe;
+  let running = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+
+  async function edit(change: (ms: Record<string, any>) => void): Promise<void> {
+    const doc = parse(await readFile(path, 'utf8'));
+    change(doc.messaging_system);
+    await writeFile(path, stringify(doc));
+  }
+
+  beforeAll(async () => {
+    const written = await writeTestConfig({
+      logging: { level: 'silent' },
+      monitoring: { enabled: false },
+      thread_pools: { work: { workers: 2 } },
+      handlers: { modules: [`${fixtures}good.ts`] },
+    });
+    path = written.path;
+    watcher = new ConfigWatcher(path, { logger: { info() {}, warn() {}, error() {} } });
+    await watcher.ready();
+    const base = new TopicRouter();
+    base.subscribe('gate.#', async () => {
+      running++;
+      await gate;
+      running--;
+    });
+    app = await startWorker(watcher.current, { watcher, handlersBaseDir: written.dir, router: base });
+    probe = new FleetProbe(watcher.current);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await watcher?.stop();
+    await probe?.close();
+    if (watcher) await cleanupRedisPrefix(watcher.current.redis.key_prefix);
+  });
+
+  it('changes BullMQ concurrency when thread_pools.work.workers changes', async () => {
+    expect(app.concurrency).toBe(2);
+    await edit((ms) => {
+      ms.thread_pools.work.workers = 7;
+    });
+    await waitUntil(() => app.concurrency === 7, 5_000, 'concurrency 7');
+    await edit((ms) => {
+      ms.thread_pools.work.workers = 3;
+    });
+    await waitUntil(() => app.concurrency === 3, 5_000, 'concurrency 3');
+  });
+
+  it('the new concurrency bounds the jobs running at once', async () => {
+    const jobs = Array.from({ length: 8 }, () => [jobMessage(envelope('gate.x'))]);
+    await probe.enqueue(jobs);
+    await waitUntil(() => running === 3, 5_000, '3 running jobs');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(running).toBe(3);
+    await edit((ms) => {
+      ms.thread_pools.work.workers = 5;
+    });
+    await waitUntil(() => running === 5, 5_000, '5 running jobs');
+    release();
+    await probe.waitForOutcomes(jobs.map((j) => j[0]!.id));
+  });
+
+  it('a broken handler list keeps the running set; a good one replaces it', async () => {
+    const before = app.router();
+    await edit((ms) => {
+      ms.handlers.modules = [`${fixtures}good.ts`, `${fixtures}bad-pattern.ts`];
+    });
+    await waitUntil(() => app.config().handlers.modules.length === 2, 5_000, 'config reload');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(app.router()).toBe(before);
+    // still serving with the old set
+    const m = jobMessage(envelope('fixture.a'));
+    await probe.enqueue([[m]]);
+    expect((await probe.waitForOutcomes([m.id])).get(m.id)![0]!.status).toBe('COMPLETED');
+
+    await edit((ms) => {
+      ms.handlers.modules = [`${fixtures}named.ts`];
+    });
+    await waitUntil(() => app.router() !== before, 5_000, 'router swap');
+    expect(app.router().subscriptions().map((s) => s.pattern)).toEqual(['gate.#', 'named.*']);
+    const n = jobMessage(envelope('named.x'));
+    const f = jobMessage(envelope('fixture.a'));
+    await probe.enqueue([[n, f]]);
+    const out = await probe.waitForOutcomes([n.id, f.id]);
+    expect(out.get(n.id)![0]!.status).toBe('COMPLETED');
+    expect(out.get(f.id)![0]).toMatchObject({ status: 'DEAD', error: 'unrouted' });
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * Gateway ingest: ACKed msg/s and ACK latency at 1, 10 and 100 connections vs raw pipelined XADD (same run).
+ * The gateway runs in this process; the load generator (@fleet/client runLoad) runs in a separate process,
+ * each connection pipelining a window of 100-byte publishes for a fixed duration. The baseline is one Node
+ * process XADDing the same entries straight to Redis with ioredis pipelines. The bench XTRIMs the stream
+ * while it runs (in production the persister trims) and deletes its keys at the end.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { LoadResult } from '@fleet/client';
+import { messagingSystemSchema } from '@fleet/config';
+import { startGateway } from '@fleet/gateway';
+import { EntryField, encodeEnvelope, FleetKeys } from '@fleet/protocol';
+import { generateTraceparent } from '@fleet/tracing';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+
+const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 40);
+const redisUrl = process.env.FLEET_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PAYLOAD = 100;
+const CASES = [
+  { connections: 1, window: 2_000 },
+  { connections: 10, window: 500 },
+  { connections: 100, window: 100 },
+] as const;
+/** Each case and the baseline get an equal share of the duration; setup time comes on top. */
+const phaseS = Math.max(2, Math.floor(durationS / (CASES.length + 1)));
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const prefix = `fleet-bench-gw-${randomBytes(3).toString('hex')}`;
+const keys = new FleetKeys(prefix, 1);
+const stream = keys.ingestStream(0);
+const admin = new Redis(redisUrl);
+
+/** Keeps the stream short while a phase runs (the persister's job in production). */
+function startTrimmer(): () => void {
+  const t = setInterval(() => {
+    admin.xtrim(stream, 'MAXLEN', '~', 100_000).catch(() => {});
+  }, 500);
+  return () => clearInterval(t);
+}
+
+/** Raw pipelined XADD of the gateway's entry shape from this process, `inFlight` pipelines of `batch` at once. */
+async function baseline(seconds: number): Promise<{ perS: number }> {
+  const redis = new Redis(redisUrl);
+  const envelope = encodeEnvelope({
+    id: '0192f3a4-5b6c-7d8e-9f00-112233445566',
+    topic: 'bench.load',
+    type: 'event',
+    priority: 0,
+    timestamp: Date.now(),
+    headers: {},
+    payload: Buffer.alloc(PAYLOAD, 0x61),
+  });
+  const batch = 500;
+  const inFlight = 4;
+  let done = 0;
+  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  const worker = async () => {
+    while (performance.now() < end) {
+      const p = redis.pipeline();
+      const at = String(Date.now());
+      for (let i = 0; i < batch; i++) {
+        p.xadd(stream, '*', EntryField.envelope, envelope, EntryField.id, `id-${done + i}`, EntryField.traceparent, generateTraceparent(), EntryField.acceptedAt, at);
+      }
+      await p.exec();
+      done += batch;
+    }
+  };
+  const progress = setInterval(() => process.stderr.write(`  baseline  ${done.toLocaleString('en-US')} XADDs\n`), 1_000);
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  clearInterval(progress);
+  const perS = done / ((performance.now() - start) / 1000);
+  redis.disconnect();
+  return { perS };
+}
+
+function runLoadProcess(port: number, c: (typeof CASES)[number]): Promise<LoadResult> {
+  const script = fileURLToPath(new URL('./_gateway-load.ts', import.meta.url));
+  const opts = { host: '127.0.0.1', port, connections: c.connections, window: c.window, size: PAYLOAD, durationS: phaseS };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(opts)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !last.startsWith('{')) reject(new Error(`load generator exited ${code}: ${out.slice(-500)}`));
+      else resolve(JSON.parse(last) as LoadResult);
+    });
+  });
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
+process.stderr.write(
+  `gateway bench: ${phaseS}s per phase, ${PAYLOAD}-byte payloads, ${cpu} x${os.cpus().length}, node ${process.version}\n`,
+);
+
+let stopTrim = startTrimmer();
+const base = await baseline(phaseS);
+stopTrim();
+await admin.del(stream);
+
+const cfg = messagingSystemSchema.parse({
+  network: { host: '127.0.0.1', port: 0, max_in_flight: 4_096 },
+  redis: { url: redisUrl, key_prefix: prefix },
+  logging: { level: 'silent' },
+});
+const gw = await startGateway(cfg, { logger: pino({ level: 'silent' }) });
+const results: LoadResult[] = [];
+for (const c of CASES) {
+  stopTrim = startTrimmer();
+  results.push(await runLoadProcess(gw.port, c));
+  stopTrim();
+  await admin.del(stream);
+}
+const stats = gw.stats();
+await gw.close();
+await admin.del(stream);
+admin.disconnect();
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+console.log(`\nmachine: ${cpu}, ${os.cpus().length} cores, node ${process.version}; Redis, gateway and load generator share them`);
+console.table([
+  { case: 'baseline: raw pipelined XADD (ioredis, 1 process)', 'msg/s': fmt(base.perS), ratio: '1.00', p50_ms: '-', p99_ms: '-', errors: 0 },
+  ...results.map((r) => ({
+    case: `gateway, ${r.connections} conn x ${r.window} in flight`,
+    'msg/s': fmt(r.ackedPerS),
+    ratio: (r.ackedPerS / base.perS).toFixed(2),
+    p50_ms: r.latencyMs.p50,
+    p99_ms: r.latencyMs.p99,
+    errors: r.errors,
+  })),
+]);
+process.stderr.write(`gateway: peak in flight ${stats.peakInFlight}, acked ${fmt(stats.acked)}, errors ${stats.errors}\n`);
+const ten = results[1]!;
+console.log(
+  JSON.stringify({
+    bench: 'gateway',
+    acked_per_s: Math.round(ten.ackedPerS),
+    acked_per_s_1conn: Math.round(results[0]!.ackedPerS),
+    acked_per_s_100conns: Math.round(results[2]!.ackedPerS),
+    baseline_xadd_per_s: Math.round(base.perS),
+    ratio: Number((ten.ackedPerS / base.perS).toFixed(3)),
+    p50_ms: ten.latencyMs.p50,
+    p99_ms: ten.latencyMs.p99,
+    connections: 10,
+  }),
+);
+process.exit(0);

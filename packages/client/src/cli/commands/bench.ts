@@ -1,0 +1,106 @@
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { type LoadResult, runLoad } from '../../load.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionOptions, intFlag } from '../connection-options.js';
+import { reportFleetErrors } from '../fleet-errors.js';
+
+export const help = `Usage: fleet bench [options]
+
+Load generator: opens N connections to a gateway, each keeping W publishes in flight, for S seconds.
+Prints a live progress line on stderr, then a table of ACKed msg/s and ACK latency (p50/p90/p99/p99.9/max,
+hdr-histogram) on stdout, and last one JSON line (bench/gateway.ts parses it).
+
+Options:
+  --connections N        client connections (default 10)
+  --window W             publishes in flight per connection (default 100; capped by the gateway's max_in_flight)
+  --size B               payload bytes (default 100)
+  --duration-s S         seconds to run (default 10; env BENCH_DURATION_S)
+  --ack stream|durable   ACK level asked for (default stream)
+  --topic T              topic (default bench.load)
+${CONNECTION_HELP}
+
+Example:
+  fleet bench --connections 100 --window 100 --size 100 --duration-s 20`;
+
+export function run(argv: string[]): Promise<number> {
+  return reportFleetErrors('bench', () => runCommand(argv));
+}
+
+async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...CONNECTION_FLAGS,
+      connections: { type: 'string' },
+      window: { type: 'string' },
+      size: { type: 'string' },
+      'duration-s': { type: 'string' },
+      ack: { type: 'string' },
+      topic: { type: 'string' },
+    },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const ack = values.ack ?? 'stream';
+  if (ack !== 'stream' && ack !== 'durable') throw new UsageError('--ack must be stream or durable');
+  const durationS = Number(values['duration-s'] ?? process.env.BENCH_DURATION_S ?? 10);
+  if (!(durationS > 0 && durationS <= 86_400))
+    throw new UsageError('--duration-s must be a number of seconds > 0');
+  const conn = connectionOptions(values);
+  const opts = {
+    ...conn,
+    connections: intFlag('connections', values.connections ?? '10', 1, 10_000),
+    window: intFlag('window', values.window ?? '100', 1, 65_535),
+    size: intFlag('size', values.size ?? '100', 0, 64 * 1024 * 1024),
+    durationS,
+    ack: ack as 'stream' | 'durable',
+    ...(values.topic ? { topic: values.topic } : {}),
+  };
+  const tty = process.stderr.isTTY;
+  process.stderr.write(
+    `fleet bench: ${opts.connections} connections x window ${opts.window}, ${opts.size} B payloads, ${durationS} s against ${conn.host}:${conn.port}\n`,
+  );
+  const result = await runLoad({
+    ...opts,
+    onProgress: (p) => {
+      const line = `  ${p.elapsedS.toFixed(1).padStart(6)} s  ${fmt(p.ackedPerS).padStart(10)} acked/s  total ${p.acked}  in flight ${p.inFlight}  errors ${p.errors}`;
+      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  process.stdout.write(table(result) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'fleet-load', ...result }) + '\n');
+  return result.acked > 0 ? EXIT_OK : EXIT_FAILURE;
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function table(r: LoadResult): string {
+  const cpu = os.cpus();
+  const rows: Array<[string, string]> = [
+    ['machine', `${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, node ${process.version}`],
+    ['connections x window', `${r.connections} x ${r.window}`],
+    ['payload', `${r.size} B`],
+    ['duration', `${r.durationS} s`],
+    ['acked', fmt(r.acked)],
+    ['acked msg/s', fmt(r.ackedPerS)],
+    ['ack latency p50', `${r.latencyMs.p50} ms`],
+    ['ack latency p90', `${r.latencyMs.p90} ms`],
+    ['ack latency p99', `${r.latencyMs.p99} ms`],
+    ['ack latency p99.9', `${r.latencyMs.p999} ms`],
+    ['ack latency max', `${r.latencyMs.max} ms`],
+    [
+      'errors',
+      r.errors === 0
+        ? '0'
+        : `${r.errors} (${Object.entries(r.errorsByCode)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`,
+    ],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}

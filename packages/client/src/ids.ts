@@ -1,0 +1,45 @@
+import { randomFillSync } from 'node:crypto';
+
+/**
+ * Client-side message ids: UUIDv7 layout (48-bit ms timestamp, version 7, variant 10, 74 random bits), so ids
+ * sort by creation time and a resend after a reconnect can reuse the same id (the fleet's idempotency key).
+ * Random bytes come from a pooled buffer refilled in bulk: one id costs a few table lookups, not a syscall.
+ */
+const POOL_BYTES = 16 * 1024;
+const pool = Buffer.allocUnsafe(POOL_BYTES);
+let poolOffset = POOL_BYTES;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export function newMessageId(now = Date.now()): string {
+  if (poolOffset + 10 > POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const p = pool;
+  const o = poolOffset;
+  poolOffset += 10;
+  const hi = Math.floor(now / 0x10000); // top 32 of the 48 timestamp bits
+  const lo = now & 0xffff;
+  return (
+    HEX[(hi >>> 24) & 0xff]! +
+    HEX[(hi >>> 16) & 0xff]! +
+    HEX[(hi >>> 8) & 0xff]! +
+    HEX[hi & 0xff]! +
+    '-' +
+    HEX[lo >>> 8]! +
+    HEX[lo & 0xff]! +
+    '-' +
+    HEX[0x70 | (p[o]! & 0x0f)]! +
+    HEX[p[o + 1]!]! +
+    '-' +
+    HEX[0x80 | (p[o + 2]! & 0x3f)]! +
+    HEX[p[o + 3]!]! +
+    '-' +
+    HEX[p[o + 4]!]! +
+    HEX[p[o + 5]!]! +
+    HEX[p[o + 6]!]! +
+    HEX[p[o + 7]!]! +
+    HEX[p[o + 8]!]! +
+    HEX[p[o + 9]!]!
+  );
+}

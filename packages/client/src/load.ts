@@ -1,0 +1,302 @@
+import type net from 'node:net';
+import type tls from 'node:tls';
+import {
+  AckLevel,
+  encodeEnvelope,
+  encodeFrame,
+  encodePublish,
+  errorCodeName,
+  FRAME_HEADER_BYTES,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  type InvalidFrame,
+} from '@fleet/protocol';
+import * as hdr from 'hdr-histogram-js';
+import { dial } from './dial.js';
+import { FleetError } from './errors.js';
+import { newMessageId } from './ids.js';
+
+/**
+ * The load generator behind `fleet bench` (and bench/gateway.ts, which runs it in a separate process).
+ * It speaks the wire protocol directly rather than through FleetClient: one pre-encoded PUBLISH template per
+ * connection, patched in place (corr, id, timestamp) per message, so the generator stays cheap next to the
+ * gateway it measures. Each connection keeps `window` publishes in flight; every ACK frees a slot that is
+ * refilled at once, and everything refilled while handling one socket chunk goes out in one write.
+ */
+export interface LoadOptions {
+  host: string;
+  port: number;
+  tls?: boolean | tls.ConnectionOptions;
+  token?: string;
+  connections: number;
+  /** Publishes in flight per connection (capped by the gateway's max_in_flight). */
+  window: number;
+  /** Payload bytes per message. */
+  size: number;
+  durationS: number;
+  topic?: string;
+  ack?: 'stream' | 'durable';
+  /** Called about once a second. */
+  onProgress?: (p: LoadProgress) => void;
+  progressIntervalMs?: number;
+}
+
+export interface LoadProgress {
+  elapsedS: number;
+  acked: number;
+  errors: number;
+  /** ACKs per second over the last interval. */
+  ackedPerS: number;
+  inFlight: number;
+}
+
+export interface LoadResult {
+  connections: number;
+  window: number;
+  size: number;
+  durationS: number;
+  sent: number;
+  /** ACKs received within the measured duration. */
+  acked: number;
+  errors: number;
+  errorsByCode: Record<string, number>;
+  ackedPerS: number;
+  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
+}
+
+// Offsets inside the PUBLISH template (no partition key, no ttl): header | u16 0 | envelope.
+const ENV_OFFSET = FRAME_HEADER_BYTES + 2;
+const TS_OFFSET = ENV_OFFSET + 4;
+const ID_OFFSET = ENV_OFFSET + 12 + 2; // after the fixed envelope fields and the id's u16 length
+const ID_BYTES = 36; // newMessageId(): UUID text form
+
+interface Shared {
+  acked: number;
+  sent: number;
+  errors: number;
+  errorsByCode: Record<string, number>;
+  inFlight: number;
+  running: boolean;
+  hist: hdr.Histogram;
+}
+
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  if (!(opts.connections >= 1 && opts.window >= 1 && opts.size >= 0 && opts.durationS > 0))
+    throw new RangeError('connections and window must be >= 1, size >= 0, durationS > 0');
+  const shared: Shared = {
+    acked: 0,
+    sent: 0,
+    errors: 0,
+    errorsByCode: {},
+    inFlight: 0,
+    running: false,
+    hist: hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 3_600_000_000,
+      numberOfSignificantValueDigits: 3,
+    }),
+  };
+  const template = publishTemplate(opts);
+  const conns = await Promise.all(Array.from({ length: opts.connections }, () => LoadConnection.open(opts)));
+
+  const start = performance.now();
+  shared.running = true;
+  for (const c of conns) c.start(shared, template);
+
+  const interval = opts.progressIntervalMs ?? 1000;
+  let lastAcked = 0;
+  let lastT = start;
+  const progress = setInterval(() => {
+    const now = performance.now();
+    opts.onProgress?.({
+      elapsedS: (now - start) / 1000,
+      acked: shared.acked,
+      errors: shared.errors,
+      ackedPerS: ((shared.acked - lastAcked) * 1000) / (now - lastT),
+      inFlight: shared.inFlight,
+    });
+    lastAcked = shared.acked;
+    lastT = now;
+  }, interval);
+
+  await new Promise((r) => setTimeout(r, opts.durationS * 1000));
+  shared.running = false;
+  const elapsed = (performance.now() - start) / 1000;
+  const ackedInWindow = shared.acked;
+  clearInterval(progress);
+  // Let the last in-flight publishes come back (their latencies count), then hang up.
+  await Promise.all(conns.map((c) => c.drain(5000)));
+  for (const c of conns) c.close();
+
+  const h = shared.hist;
+  const ms = (us: number) => Math.round(us) / 1000;
+  const result: LoadResult = {
+    connections: opts.connections,
+    window: Math.min(...conns.map((c) => c.window)),
+    size: opts.size,
+    durationS: Math.round(elapsed * 1000) / 1000,
+    sent: shared.sent,
+    acked: ackedInWindow,
+    errors: shared.errors,
+    errorsByCode: shared.errorsByCode,
+    ackedPerS: Math.round(ackedInWindow / elapsed),
+    latencyMs: {
+      p50: ms(h.getValueAtPercentile(50)),
+      p90: ms(h.getValueAtPercentile(90)),
+      p99: ms(h.getValueAtPercentile(99)),
+      p999: ms(h.getValueAtPercentile(99.9)),
+      max: ms(h.maxValue),
+      mean: ms(h.mean),
+    },
+  };
+  h.destroy();
+  return result;
+}
+
+/** A PUBLISH frame with a placeholder id of the final length; per message only corr, id and timestamp change. */
+function publishTemplate(opts: LoadOptions): Buffer {
+  const envelope = encodeEnvelope({
+    id: 'x'.repeat(ID_BYTES),
+    topic: opts.topic ?? 'bench.load',
+    type: 'event',
+    priority: 0,
+    timestamp: Date.now(),
+    headers: {},
+    payload: Buffer.alloc(opts.size, 0x61),
+  });
+  return encodePublish(0, opts.ack === 'durable' ? AckLevel.DURABLE : AckLevel.STREAM, undefined, envelope);
+}
+
+class LoadConnection {
+  window = 0;
+  private shared!: Shared;
+  private template!: Buffer;
+  /** Send time per slot; a slot's corr is its index + 1, so at most one frame per slot is in flight. */
+  private sentAt = new Float64Array(0);
+  private free: number[] = [];
+  private inFlight = 0;
+  private drained: (() => void) | null = null;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly decoder: FrameDecoder,
+  ) {}
+
+  static open(opts: LoadOptions): Promise<LoadConnection> {
+    return new Promise((resolve, reject) => {
+      const { socket, ready } = dial(opts);
+      const decoder = new FrameDecoder({ maxFrameBytes: 16 * 1024 * 1024 });
+      const conn = new LoadConnection(socket, decoder);
+      const fail = (e: Error) => {
+        socket.destroy();
+        reject(e);
+      };
+      socket.once('error', fail);
+      socket.once(ready, () => {
+        const hello: Frame = { type: FrameType.HELLO, corr: 0, clientName: 'fleet-bench' };
+        if (opts.token) hello.token = opts.token;
+        socket.write(encodeFrame(hello));
+      });
+      const onHandshake = (chunk: Buffer) => {
+        for (const f of decoder.push(chunk)) {
+          if (f.type === FrameType.ERROR) return fail(new FleetError(f.code, f.message));
+          if (f.type === FrameType.WELCOME) {
+            socket.off('data', onHandshake);
+            socket.off('error', fail);
+            conn.window = Math.min(opts.window, f.maxInFlight > 0 ? f.maxInFlight : opts.window, 0xffff);
+            resolve(conn);
+            return;
+          }
+        }
+      };
+      socket.on('data', onHandshake);
+    });
+  }
+
+  start(shared: Shared, template: Buffer): void {
+    this.shared = shared;
+    this.template = template;
+    this.sentAt = new Float64Array(this.window);
+    for (let i = this.window - 1; i >= 0; i--) this.free.push(i);
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', () => {});
+    this.socket.on('close', () => {
+      this.shared.inFlight -= this.inFlight;
+      this.inFlight = 0;
+      this.drained?.();
+    });
+    this.refill();
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Array<Frame | InvalidFrame>;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch {
+      this.socket.destroy();
+      return;
+    }
+    const now = performance.now();
+    const s = this.shared;
+    for (const f of frames) {
+      if (f.type !== FrameType.ACK && f.type !== FrameType.ERROR) continue;
+      const slot = f.corr - 1;
+      if (slot < 0 || slot >= this.window) continue;
+      if (f.type === FrameType.ACK) {
+        if (s.running) s.acked++;
+        s.hist.recordValue(Math.max(1, Math.round((now - this.sentAt[slot]!) * 1000)));
+      } else {
+        s.errors++;
+        const name = errorCodeName[f.code] ?? String(f.code);
+        s.errorsByCode[name] = (s.errorsByCode[name] ?? 0) + 1;
+      }
+      this.free.push(slot);
+      this.inFlight--;
+      s.inFlight--;
+    }
+    if (s.running) this.refill();
+    else if (this.inFlight === 0) this.drained?.();
+  }
+
+  /** Fills every free slot with a fresh publish; one socket write for all of them. */
+  private refill(): void {
+    const n = this.free.length;
+    if (n === 0 || this.socket.destroyed) return;
+    const t = this.template;
+    const len = t.length;
+    const batch = Buffer.allocUnsafe(n * len);
+    const nowMs = Date.now();
+    const now = performance.now();
+    for (let i = 0; i < n; i++) {
+      const slot = this.free.pop()!;
+      const o = i * len;
+      t.copy(batch, o);
+      batch.writeUInt32BE(slot + 1, o + 8);
+      batch.writeUInt32BE(Math.floor(nowMs / 0x1_0000_0000), o + TS_OFFSET);
+      batch.writeUInt32BE(nowMs >>> 0, o + TS_OFFSET + 4);
+      batch.write(newMessageId(nowMs), o + ID_OFFSET, ID_BYTES, 'latin1');
+      this.sentAt[slot] = now;
+    }
+    this.inFlight += n;
+    this.shared.inFlight += n;
+    this.shared.sent += n;
+    this.socket.write(batch);
+  }
+
+  drain(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  close(): void {
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 500).unref();
+  }
+}

@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type LoadProgress, runLoad } from '../src/index.js';
+import { FakeGateway } from './peer.js';
+
+let gw: FakeGateway;
+afterEach(async () => {
+  await gw?.close();
+});
+
+describe('runLoad', () => {
+  it('keeps the window full on every connection and reports acked/s and latency', async () => {
+    gw = await FakeGateway.start({ maxInFlight: 50 });
+    const progress: LoadProgress[] = [];
+    const res = await runLoad({
+      host: '127.0.0.1',
+      port: gw.port,
+      connections: 3,
+      window: 100,
+      size: 64,
+      durationS: 0.6,
+      progressIntervalMs: 200,
+      onProgress: (p) => progress.push(p),
+    });
+    expect(res.window).toBe(50);
+    expect(res.acked).toBeGreaterThan(100);
+    expect(res.errors).toBe(0);
+    expect(res.ackedPerS).toBeGreaterThan(0);
+    expect(res.latencyMs.p99).toBeGreaterThanOrEqual(res.latencyMs.p50);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(gw.maxOutstanding).toBeLessThanOrEqual(50);
+    // Every frame was a valid PUBLISH with a fresh id and the requested payload size.
+    const ids = new Set(gw.received.map((r) => r.env.id));
+    expect(ids.size).toBe(gw.received.length);
+    expect(gw.received.every((r) => r.env.payload.length === 64 && r.env.topic === 'bench.load')).toBe(true);
+    expect(gw.conns).toHaveLength(3);
+  });
+
+  it('counts ERROR answers by code', async () => {
+    gw = await FakeGateway.start({ onPublish: () => ({ code: 12, message: 'overloaded' }) });
+    const res = await runLoad({
+      host: '127.0.0.1',
+      port: gw.port,
+      connections: 1,
+      window: 10,
+      size: 10,
+      durationS: 0.2,
+    });
+    expect(res.acked).toBe(0);
+    expect(res.errors).toBeGreaterThan(0);
+    expect(res.errorsByCode.overloaded).toBe(res.errors);
+  });
+});

@@ -1,0 +1,38 @@
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+export type { Registry } from 'prom-client';
+export type FleetApp = 'gateway' | 'persister' | 'worker';
+
+export interface CreateRegistryOptions {
+  app: FleetApp;
+  /** monitoring.enabled: when false, metrics still accept updates but nothing is collected or served. */
+  enabled: boolean;
+  /** Node process metrics (CPU, memory, event-loop lag, GC) prefixed fleet_; default true. */
+  defaultMetrics?: boolean;
+}
+
+export const METRIC_PREFIX = 'fleet_';
+
+const disabled = new WeakSet<Registry>();
+
+/** One registry per app process; every series carries app="<app>". */
+export function createRegistry(opts: CreateRegistryOptions): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ app: opts.app });
+  if (!opts.enabled) {
+    disabled.add(registry);
+    return registry;
+  }
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  return registry;
+}
+
+/** False for a registry made with enabled: false (apps then skip samplers and the metrics server). */
+export function isRegistryEnabled(registry: Registry): boolean {
+  return !disabled.has(registry);
+}
+
+/** The registries a metric registers in: none when monitoring is off (updates stay cheap, unseen). */
+export function registersOf(registry: Registry): Registry[] {
+  return disabled.has(registry) ? [] : [registry];
+}

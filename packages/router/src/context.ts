@@ -1,0 +1,69 @@
+import type { Envelope } from '@fleet/protocol';
+import { replyBytes } from './reply.js';
+import type { HandlerContext, ReplyData, RouterLogger, Subscription } from './types.js';
+
+const utf8 = new TextDecoder();
+
+/** Per-message state the handlers of one route share: the reply slot. */
+export interface ReplySlot {
+  readonly isRequest: boolean;
+  reply?: Uint8Array;
+}
+
+/**
+ * The context of one handler run. The logger and the AbortController are created on first use:
+ * most handlers touch neither, and a route runs per message on the hot path.
+ */
+export class MessageContext implements HandlerContext {
+  private controller?: AbortController;
+  private abortReason?: unknown;
+  private childLogger?: RouterLogger;
+
+  constructor(
+    readonly envelope: Envelope,
+    private readonly sub: Subscription,
+    private readonly slot: ReplySlot,
+    private readonly baseLogger: RouterLogger,
+    readonly traceId: string,
+    readonly traceparent: string | undefined,
+    readonly attempt: number,
+  ) {}
+
+  get payload(): Uint8Array {
+    return this.envelope.payload;
+  }
+
+  get topic(): string {
+    return this.envelope.topic;
+  }
+
+  readonly text = (): string => utf8.decode(this.envelope.payload);
+
+  readonly json = <T = unknown>(): T => JSON.parse(this.text()) as T;
+
+  get logger(): RouterLogger {
+    this.childLogger ??= this.baseLogger.child({ handler: this.sub.name, topic: this.envelope.topic, msgId: this.envelope.id });
+    return this.childLogger;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  readonly reply = (data: ReplyData): void => {
+    if (!this.slot.isRequest) throw new Error(`reply() called for ${this.envelope.topic}, which is not a request`);
+    if (this.slot.reply !== undefined) return;
+    this.slot.reply = replyBytes(data);
+  };
+
+  /** Aborts the handler's signal (now, or when it is first read). */
+  abort(reason: unknown): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+}

@@ -1,0 +1,34 @@
+import type { Logger } from 'pino';
+
+/** pino's numeric debug level: below it, the hot-path helpers return before building anything. */
+const DEBUG = 20;
+
+export interface ReceivedFields {
+  topic: string;
+  size: number;
+  id: string;
+}
+
+export interface ProcessedFields {
+  topic: string;
+  id: string;
+  latencyMs: number;
+  status: string;
+}
+
+/** The design's MessageLogger: one debug line per received message (free at info). */
+export function logReceived(logger: Logger, m: ReceivedFields): void {
+  if (logger.levelVal > DEBUG) return;
+  logger.debug({ topic: m.topic, size: m.size, msg_id: m.id }, 'message received');
+}
+
+/** One debug line per processed message with its latency and outcome (free at info). */
+export function logProcessed(logger: Logger, m: ProcessedFields): void {
+  if (logger.levelVal > DEBUG) return;
+  logger.debug(
+    { topic: m.topic, msg_id: m.id, latency_ms: m.latencyMs, status: m.status },
+    'message processed',
+  );
+}
+
+export const MessageLogger = { logReceived, logProcessed };

@@ -1,0 +1,99 @@
+import { randomFillSync } from 'node:crypto';
+import { isTraceparent } from '@fleet/protocol';
+
+/** One W3C trace context: ids as lowercase hex, flags as a byte, and the header it came from. */
+export interface TraceInfo {
+  traceId: string;
+  spanId: string;
+  flags: number;
+  traceparent: string;
+}
+
+export const TRACE_FLAG_SAMPLED = 0x01;
+
+// One message's header is parsed several times on its way through a process (trace scope, span,
+// reply): remember the last one. TraceInfo objects are shared, so treat them as read-only.
+let lastHeader = '';
+let lastInfo: TraceInfo | null = null;
+
+/** Parses a W3C traceparent; null when malformed (validation lives in @fleet/protocol). */
+export function parseTraceparent(s: string | undefined | null): TraceInfo | null {
+  if (s === lastHeader) return lastInfo;
+  if (typeof s !== 'string' || s.length !== 55 || !isTraceparent(s)) return null;
+  // Version ff is forbidden by the W3C spec; versions above 00 keep the 00 layout we read.
+  if (s.charCodeAt(0) === 102 && s.charCodeAt(1) === 102) return null;
+  const info = {
+    traceId: s.slice(3, 35),
+    spanId: s.slice(36, 52),
+    flags: Number.parseInt(s.slice(53, 55), 16),
+    traceparent: s,
+  };
+  lastHeader = s;
+  lastInfo = info;
+  return info;
+}
+
+const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export function formatTraceparent(traceId: string, spanId: string, flags = TRACE_FLAG_SAMPLED): string {
+  return `00-${traceId}-${spanId}-${HEX_BYTE[flags & 0xff]}`;
+}
+
+// Random ids come from a pooled buffer refilled in one syscall-sized chunk, so an id costs a
+// slice + hex encode instead of a crypto call.
+const ID_BYTES = 24; // 16 trace id + 8 span id
+const POOL_IDS = 512;
+const pool = Buffer.allocUnsafe(ID_BYTES * POOL_IDS);
+let poolOffset = pool.length;
+
+function take(bytes: number): number {
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const at = poolOffset;
+  poolOffset += bytes;
+  return at;
+}
+
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+export function generateTraceId(): string {
+  for (;;) {
+    const at = take(16);
+    const id = pool.toString('hex', at, at + 16);
+    if (id !== ZERO_TRACE) return id;
+  }
+}
+
+export function generateSpanId(): string {
+  for (;;) {
+    const at = take(8);
+    const id = pool.toString('hex', at, at + 8);
+    if (id !== ZERO_SPAN) return id;
+  }
+}
+
+/** A fresh trace (new trace id and span id), sampled flag set unless flags says otherwise. */
+export function generateTraceInfo(flags = TRACE_FLAG_SAMPLED): TraceInfo {
+  const traceId = generateTraceId();
+  const spanId = generateSpanId();
+  return { traceId, spanId, flags, traceparent: formatTraceparent(traceId, spanId, flags) };
+}
+
+export function generateTraceparent(flags = TRACE_FLAG_SAMPLED): string {
+  // One hex encode for both ids (the hot path of the gateway for messages without a header).
+  const at = take(ID_BYTES);
+  const hex = pool.toString('hex', at, at + ID_BYTES);
+  const traceId = hex.slice(0, 32);
+  const spanId = hex.slice(32);
+  if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return generateTraceparent(flags);
+  return `00-${traceId}-${spanId}-${HEX_BYTE[flags & 0xff]}`;
+}
+
+/** The TraceInfo of a traceparent or a TraceInfo; a malformed header yields a fresh trace. */
+export function toTraceInfo(trace: string | TraceInfo | undefined | null): TraceInfo {
+  if (trace && typeof trace === 'object') return trace;
+  return parseTraceparent(trace) ?? generateTraceInfo();
+}

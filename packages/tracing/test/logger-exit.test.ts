@@ -1,0 +1,19 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readLines, tempDir } from './helpers.js';
+
+const tmp = tempDir('exit');
+afterAll(() => tmp.cleanup());
+
+describe('async logger and process exit', () => {
+  it('buffered lines reach the file when the process exits without closeLogger', () => {
+    const path = join(tmp.dir, 'exit.log');
+    const script = fileURLToPath(new URL('./fixtures/exit-without-close.ts', import.meta.url));
+    execFileSync(process.execPath, ['--import', 'tsx', script, path], { stdio: 'pipe', timeout: 20_000 });
+    const lines = readLines(path);
+    expect(lines).toHaveLength(100);
+    expect(lines[99]!.i).toBe(99);
+  });
+});

@@ -1,0 +1,89 @@
+// No Docker engine runs here: this test keeps docker-compose.yml, the Dockerfile and the apps' config agreeing.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseConfig } from '@fleet/config';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'));
+const dockerfile = readFileSync('Dockerfile', 'utf8');
+const configText = readFileSync('config/fleet.yaml', 'utf8');
+const services = compose.services as Record<string, any>;
+const apps = ['gateway', 'persister', 'worker'] as const;
+
+function configFor(service: string) {
+  const env = services[service].environment as Record<string, string>;
+  return parseConfig(configText, { file: 'config/fleet.yaml', env });
+}
+
+describe('docker-compose.yml', () => {
+  it('has the whole stack', () => {
+    expect(Object.keys(services).sort()).toEqual(['gateway', 'persister', 'postgres', 'prometheus', 'redis', 'worker']);
+  });
+
+  it('runs Redis with AOF and noeviction, and health-checks Redis and Postgres', () => {
+    const cmd = services.redis.command.join(' ');
+    expect(cmd).toContain('--appendonly yes');
+    expect(cmd).toContain('--maxmemory-policy noeviction');
+    expect(services.redis.healthcheck).toBeDefined();
+    expect(services.postgres.healthcheck).toBeDefined();
+    expect(services.postgres.volumes.length).toBeGreaterThan(0);
+  });
+
+  it.each(apps)('%s: env overrides are valid config and point at the compose services', (app) => {
+    const cfg = configFor(app);
+    expect(cfg.redis.url).toBe('redis://redis:6379');
+    const pg = services.postgres.environment;
+    expect(cfg.database.connection_string).toBe(
+      `postgres://${pg.POSTGRES_USER}:${pg.POSTGRES_PASSWORD}@postgres:5432/${pg.POSTGRES_DB}`,
+    );
+    expect(cfg.ops.host).toBe('0.0.0.0');
+    expect(services[app].depends_on.redis.condition).toBe('service_healthy');
+  });
+
+  it.each(apps)('%s: runs the bundle the build writes, with the mounted config', (app) => {
+    const cmd: string[] = services[app].command;
+    expect(cmd.slice(0, 2)).toEqual(['node', `apps/${app}/dist/main.js`]);
+    const cfgPath = cmd[cmd.indexOf('--config') + 1]!;
+    expect(services[app].volumes).toContain('./config:/app/config:ro');
+    expect(existsSync(cfgPath.replace('/app/', ''))).toBe(true);
+    const pkg = JSON.parse(readFileSync(`apps/${app}/package.json`, 'utf8'));
+    expect(pkg.scripts.build).toContain('build-app.mjs');
+    expect(readFileSync('scripts/build-app.mjs', 'utf8')).toContain("outfile: 'dist/main.js'");
+  });
+
+  it('publishes the ports the config says', () => {
+    const gw = configFor('gateway');
+    expect(gw.network.host).toBe('0.0.0.0');
+    expect(services.gateway.ports).toEqual([`${gw.network.port}:${gw.network.port}`, `${gw.ops.gateway_metrics_port}:${gw.ops.gateway_metrics_port}`]);
+    const ps = configFor('persister');
+    expect(services.persister.ports).toEqual([`${ps.ops.port}:${ps.ops.port}`]);
+    expect(services.persister.healthcheck.test.join(' ')).toContain(`:${ps.ops.port}/healthz`);
+    expect(services.gateway.healthcheck.test.join(' ')).toContain(`:${gw.ops.gateway_metrics_port}/healthz`);
+    const wk = configFor('worker');
+    expect(services.worker.ports).toBeUndefined(); // scalable: no fixed host port
+    expect(services.worker.expose).toEqual([String(wk.ops.worker_metrics_port)]);
+  });
+
+  it('prometheus scrapes every app on its configured port', () => {
+    expect(services.prometheus.volumes[0]).toMatch(/^\.\/config\/prometheus\.yml:/);
+    const prom = parse(readFileSync('config/prometheus.yml', 'utf8'));
+    const targets = JSON.stringify(prom.scrape_configs);
+    const cfg = configFor('gateway');
+    expect(targets).toContain(`gateway:${cfg.ops.gateway_metrics_port}`);
+    expect(targets).toContain(`persister:${cfg.ops.port}`);
+    expect(targets).toContain(`worker:${cfg.ops.worker_metrics_port}`);
+  });
+});
+
+describe('Dockerfile', () => {
+  it('is multi-stage, installs production dependencies only, and runs as non-root', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^FROM node:20/m);
+  });
+
+  it('copies everything the compose services run', () => {
+    for (const dir of ['packages', 'apps', 'config', 'examples']) expect(dockerfile).toContain(`COPY ${dir === 'packages' || dir === 'apps' ? '--from=build /app/' + dir : dir}`);
+  });
+});

@@ -1,0 +1,74 @@
+import { rmSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FleetConfig } from '@fleet/config';
+import { stringify } from 'yaml';
+import { databaseUrl, redisUrl, uniquePrefix } from './services.js';
+
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+type Plain = Record<string, unknown>;
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Objects merge key by key; arrays and scalars from `over` replace. */
+function merge(base: Plain, over: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    out[key] = isPlain(current) && isPlain(value) ? merge(current, value) : value;
+  }
+  return out;
+}
+
+/**
+ * Defaults for a config under test: every port 0 (the OS picks; read the real one from the app's logs),
+ * this run's Redis under a fresh key prefix, this run's database, info logs (the apps' `"msg":"ready"`
+ * line is info, see processes.ts) and metrics sampled fast.
+ */
+export function testConfigDefaults(): DeepPartial<FleetConfig> {
+  return {
+    network: { host: '127.0.0.1', port: 0 },
+    redis: { url: redisUrl(), key_prefix: uniquePrefix('app') },
+    database: { connection_string: databaseUrl() },
+    logging: { level: 'info', writers: [{ type: 'console' }] },
+    monitoring: { interval_ms: 500 },
+    ops: { host: '127.0.0.1', port: 0, gateway_metrics_port: 0, worker_metrics_port: 0 },
+    tracing: { exporter: 'none' },
+  };
+}
+
+/**
+ * Writes `messaging_system:` YAML (test defaults deep-merged with `overrides`) to `fleet.yaml` in a new
+ * temp dir (removed when the test process exits). Returns the file and its dir (handler modules and log
+ * files can go beside it).
+ */
+const dirs = new Set<string>();
+let hooked = false;
+function removeOnExit(dir: string): void {
+  dirs.add(dir);
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+}
+
+export async function writeTestConfig(
+  overrides: DeepPartial<FleetConfig> = {},
+): Promise<{ path: string; dir: string; config: DeepPartial<FleetConfig> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'fleet-config-'));
+  removeOnExit(dir);
+  const path = join(dir, 'fleet.yaml');
+  const config = merge(testConfigDefaults() as Plain, overrides as Plain) as DeepPartial<FleetConfig>;
+  await writeFile(path, stringify({ messaging_system: config }));
+  return { path, dir, config };
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import {
+  createDatabase,
+  dropDatabase,
+  LOCAL_POSTGRES_URL,
+  LOCAL_REDIS_URL,
+  startEmbeddedPostgres,
+} from '@fleet/services';
+import { Redis } from 'ioredis';
+import { RUN_ENV, runDatabaseName, runRedisPrefix } from './run-env.js';
+
+/**
+ * Services of the current test run, set up by test/setup/global-setup.ts. Outside vitest (a script run by
+ * hand) they fall back to the local defaults and a per-process run id.
+ */
+
+let fallbackRunId: string | undefined;
+
+/** `<pid>_<random>` of this run. */
+export function runId(): string {
+  const fromEnv = process.env[RUN_ENV.runId];
+  if (fromEnv) return fromEnv;
+  fallbackRunId ??= `${process.pid}_${randomBytes(3).toString('hex')}`;
+  return fallbackRunId;
+}
+
+/** Redis of this run. Use it only under a uniquePrefix(). */
+export function redisUrl(): string {
+  return process.env[RUN_ENV.redisUrl] ?? LOCAL_REDIS_URL;
+}
+
+/** This run's own database, shared by all test files of the run (empty; migrations NOT applied). */
+export function databaseUrl(): string {
+  return process.env[RUN_ENV.databaseUrl] ?? LOCAL_POSTGRES_URL;
+}
+
+/** Largest pg pool size the server takes (embedded PGlite limits connections), or undefined. */
+export function maxPoolSize(): number | undefined {
+  const raw = process.env[RUN_ENV.postgresMaxConnections];
+  return raw ? Number(raw) : undefined;
+}
+
+function random(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/**
+ * A Redis key prefix of its own: `fleet-test-<runid>-<name>-<random>`. Global teardown deletes every key
+ * under `fleet-test-<runid>`, so keys made with it never outlive the run.
+ */
+export function uniquePrefix(name: string): string {
+  return `${runRedisPrefix(runId())}-${name.replace(/[^A-Za-z0-9_.-]/g, '-')}-${random()}`;
+}
+
+/** Deletes every key starting with `prefix` (SCAN + UNLINK, never KEYS). Returns how many were deleted. */
+export async function cleanupRedisPrefix(prefix: string, url = redisUrl()): Promise<number> {
+  if (prefix.length < 8) throw new Error(`refusing to delete keys under the short prefix "${prefix}"`);
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  let deleted = 0;
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+export interface FreshDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * An empty database of its own, for tests that need a clean schema (migrations, counts). Named
+ * `fleet_test_<runid>_<name>_<random>` so global teardown drops it if drop() is never called.
+ * With embedded Postgres (PGlite, one database per server) it is a new in-process PGlite server.
+ */
+export async function freshDatabase(name: string): Promise<FreshDatabase> {
+  if (process.env[RUN_ENV.postgresKind] === 'embedded') {
+    const embedded = await startEmbeddedPostgres();
+    return { url: embedded.url, drop: () => embedded.stop() };
+  }
+  const server = process.env[RUN_ENV.postgresServerUrl] ?? LOCAL_POSTGRES_URL;
+  const safeName = name.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const dbName = `${runDatabaseName(runId())}_${safeName}`.slice(0, 54) + `_${random()}`;
+  const url = await createDatabase(server, dbName);
+  return { url, drop: () => dropDatabase(server, dbName) };
+}
