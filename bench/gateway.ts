@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { LoadResult } from '@fleet/client';
 import { messagingSystemSchema } from '@fleet/config';
 import { startGateway } from '@fleet/gateway';
+import { createRegistry } from '@fleet/metrics';
 import { EntryField, encodeEnvelope, FleetKeys } from '@fleet/protocol';
 import { generateTraceparent } from '@fleet/tracing';
 import { Redis } from 'ioredis';
@@ -47,7 +48,7 @@ function startTrimmer(): () => void {
 }
 
 /** Raw pipelined XADD of the gateway's entry shape from this process, `inFlight` pipelines of `batch` at once. */
-async function baseline(seconds: number): Promise<{ perS: number }> {
+async function baseline(seconds: number): Promise<{ perS: number; count: number }> {
   const redis = new Redis(redisUrl);
   const envelope = encodeEnvelope({
     id: '0192f3a4-5b6c-7d8e-9f00-112233445566',
@@ -68,23 +69,44 @@ async function baseline(seconds: number): Promise<{ perS: number }> {
       const p = redis.pipeline();
       const at = String(Date.now());
       for (let i = 0; i < batch; i++) {
-        p.xadd(stream, '*', EntryField.envelope, envelope, EntryField.id, `id-${done + i}`, EntryField.traceparent, generateTraceparent(), EntryField.acceptedAt, at);
+        p.xadd(
+          stream,
+          '*',
+          EntryField.envelope,
+          envelope,
+          EntryField.id,
+          `id-${done + i}`,
+          EntryField.traceparent,
+          generateTraceparent(),
+          EntryField.acceptedAt,
+          at,
+        );
       }
       await p.exec();
       done += batch;
     }
   };
-  const progress = setInterval(() => process.stderr.write(`  baseline  ${done.toLocaleString('en-US')} XADDs\n`), 1_000);
+  const progress = setInterval(
+    () => process.stderr.write(`  baseline  ${done.toLocaleString('en-US')} XADDs\n`),
+    1_000,
+  );
   await Promise.all(Array.from({ length: inFlight }, worker));
   clearInterval(progress);
   const perS = done / ((performance.now() - start) / 1000);
   redis.disconnect();
-  return { perS };
+  return { perS, count: done };
 }
 
 function runLoadProcess(port: number, c: (typeof CASES)[number]): Promise<LoadResult> {
   const script = fileURLToPath(new URL('./_gateway-load.ts', import.meta.url));
-  const opts = { host: '127.0.0.1', port, connections: c.connections, window: c.window, size: PAYLOAD, durationS: phaseS };
+  const opts = {
+    host: '127.0.0.1',
+    port,
+    connections: c.connections,
+    window: c.window,
+    size: PAYLOAD,
+    durationS: phaseS,
+  };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(opts)], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -96,7 +118,8 @@ function runLoadProcess(port: number, c: (typeof CASES)[number]): Promise<LoadRe
     child.on('error', reject);
     child.on('exit', (code) => {
       const last = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{')) reject(new Error(`load generator exited ${code}: ${out.slice(-500)}`));
+      if (code !== 0 || !last.startsWith('{'))
+        reject(new Error(`load generator exited ${code}: ${out.slice(-500)}`));
       else resolve(JSON.parse(last) as LoadResult);
     });
   });
@@ -108,7 +131,10 @@ process.stderr.write(
 );
 
 let stopTrim = startTrimmer();
+const baseCpu0 = process.cpuUsage();
 const base = await baseline(phaseS);
+const baseUsed = process.cpuUsage(baseCpu0);
+const baseCpuPerMsg = (baseUsed.user + baseUsed.system) / Math.max(1, base.count);
 stopTrim();
 await admin.del(stream);
 
@@ -117,11 +143,19 @@ const cfg = messagingSystemSchema.parse({
   redis: { url: redisUrl, key_prefix: prefix },
   logging: { level: 'silent' },
 });
-const gw = await startGateway(cfg, { logger: pino({ level: 'silent' }) });
+// Metrics on, as in production (main.ts), so their hot-path cost is part of the figure.
+const registry = createRegistry({ app: 'gateway', enabled: true });
+const gw = await startGateway(cfg, { logger: pino({ level: 'silent' }), registry });
 const results: LoadResult[] = [];
+/** Gateway CPU (this process: user + system) per ACKed message, a figure less sensitive to a busy machine. */
+const cpuPerMsg: number[] = [];
 for (const c of CASES) {
   stopTrim = startTrimmer();
+  const cpu0 = process.cpuUsage();
+  const acked0 = gw.stats().acked;
   results.push(await runLoadProcess(gw.port, c));
+  const used = process.cpuUsage(cpu0);
+  cpuPerMsg.push((used.user + used.system) / Math.max(1, gw.stats().acked - acked0));
   stopTrim();
   await admin.del(stream);
 }
@@ -131,9 +165,19 @@ await admin.del(stream);
 admin.disconnect();
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-console.log(`\nmachine: ${cpu}, ${os.cpus().length} cores, node ${process.version}; Redis, gateway and load generator share them`);
+console.log(
+  `\nmachine: ${cpu}, ${os.cpus().length} cores, node ${process.version}; Redis, gateway and load generator share them`,
+);
 console.table([
-  { case: 'baseline: raw pipelined XADD (ioredis, 1 process)', 'msg/s': fmt(base.perS), ratio: '1.00', p50_ms: '-', p99_ms: '-', errors: 0 },
+  {
+    case: 'baseline: raw pipelined XADD (ioredis, 1 process)',
+    'msg/s': fmt(base.perS),
+    ratio: '1.00',
+    p50_ms: '-',
+    p99_ms: '-',
+    errors: 0,
+    node_cpu_us_per_msg: baseCpuPerMsg.toFixed(2),
+  },
   ...results.map((r) => ({
     case: `gateway, ${r.connections} conn x ${r.window} in flight`,
     'msg/s': fmt(r.ackedPerS),
@@ -141,9 +185,12 @@ console.table([
     p50_ms: r.latencyMs.p50,
     p99_ms: r.latencyMs.p99,
     errors: r.errors,
+    node_cpu_us_per_msg: cpuPerMsg[results.indexOf(r)]!.toFixed(2),
   })),
 ]);
-process.stderr.write(`gateway: peak in flight ${stats.peakInFlight}, acked ${fmt(stats.acked)}, errors ${stats.errors}\n`);
+process.stderr.write(
+  `gateway: peak in flight ${stats.peakInFlight}, acked ${fmt(stats.acked)}, errors ${stats.errors}\n`,
+);
 const ten = results[1]!;
 console.log(
   JSON.stringify({
@@ -156,6 +203,7 @@ console.log(
     p50_ms: ten.latencyMs.p50,
     p99_ms: ten.latencyMs.p99,
     connections: 10,
+    gateway_cpu_us_per_msg: Number(cpuPerMsg[1]!.toFixed(2)),
   }),
 );
 process.exit(0);

@@ -6,13 +6,13 @@
  * (idempotent insert + offset in one statement), enqueued as BullMQ batch jobs and XACKed. Baseline in
  * the same run: node-postgres multi-row INSERT of the same number of rows (measureRawInsert). Queue-op
  * P50/P95/P99 come from measureQueueOps (bench/persister-ops.ts). Own database and Redis prefix, removed
- * at the end. Env: BENCH_DURATION_S (default 40, bounds the whole run), BENCH_N (entries, default 150000).
+ * at the end. Env: BENCH_DURATION_S (default 40, bounds the whole run), BENCH_N (entries, default 250000).
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { messagingSystemSchema } from '@fleet/config';
-import { EntryField, FleetKeys, PERSISTER_GROUP, encodeEnvelope } from '@fleet/protocol';
-import { LOCAL_POSTGRES_URL, LOCAL_REDIS_URL, createDatabase, dropDatabase } from '@fleet/services';
+import { EntryField, encodeEnvelope, FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
+import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from '@fleet/services';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { silentLogger } from '../apps/persister/src/log.js';
@@ -25,7 +25,7 @@ function argValue(name: string): string | undefined {
 }
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? argValue('--duration-s') ?? 40);
-const N = Number(process.env.BENCH_N ?? 150_000);
+const N = Number(process.env.BENCH_N ?? 250_000);
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -46,7 +46,16 @@ async function prefill(redis: Redis, stream: string, n: number): Promise<void> {
         payload,
         traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
       });
-      pipe.xadd(stream, '*', EntryField.envelope, env, EntryField.id, id, EntryField.acceptedAt, String(Date.now()));
+      pipe.xadd(
+        stream,
+        '*',
+        EntryField.envelope,
+        env,
+        EntryField.id,
+        id,
+        EntryField.acceptedAt,
+        String(Date.now()),
+      );
     }
     await pipe.exec();
   }
@@ -79,8 +88,15 @@ async function main(): Promise<void> {
     await prefill(redis, stream, N);
     progress(`  pre-filled ${N} entries in ${((Date.now() - t) / 1000).toFixed(1)}s`);
 
-    const p = await startPersister(cfg, { logger: silentLogger, ops: false, consumerName: 'bench', maxWaitingJobs: 1_000_000 });
-    const counted = async () => (await p.metrics.messagesPersisted.get()).values.reduce((a, v) => a + v.value, 0);
+    const p = await startPersister(cfg, {
+      logger: silentLogger,
+      ops: false,
+      consumerName: 'bench',
+      maxWaitingJobs: 1_000_000,
+      pipelines: Number(process.env.BENCH_PIPELINES ?? 2),
+    });
+    const counted = async () =>
+      (await p.metrics.messagesPersisted.get()).values.reduce((a, v) => a + v.value, 0);
     t = Date.now();
     const deadline = t + Math.max(10, durationS * 0.5) * 1000;
     let last = 0;
@@ -90,7 +106,9 @@ async function main(): Promise<void> {
       if (done >= N || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 200));
       if (Date.now() - lastAt >= 2_000) {
-        progress(`  drained ${done}/${N} (${Math.round((done - last) / ((Date.now() - lastAt) / 1000))} msg/s)`);
+        progress(
+          `  drained ${done}/${N} (${Math.round((done - last) / ((Date.now() - lastAt) / 1000))} msg/s)`,
+        );
         last = done;
         lastAt = Date.now();
       }
@@ -99,9 +117,18 @@ async function main(): Promise<void> {
     const persisted = await counted();
     const enqueued = (await p.metrics.messagesEnqueued.get()).values[0]?.value ?? 0;
     const pending = (await redis.xpending(stream, PERSISTER_GROUP))[0] as number;
+    const persistSum =
+      (await p.metrics.persistBatch.get()).values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+    const batchCount =
+      (await p.metrics.persistBatch.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+    progress(
+      `  ${batchCount} batches; ${persistSum.toFixed(2)}s of ${((Date.now() - t) / 1000).toFixed(2)}s spent in persistBatch (Postgres)`,
+    );
     await p.close();
     const persistedPerS = Math.round(persisted / drainS);
-    progress(`  drained ${persisted} in ${drainS.toFixed(2)}s; enqueued ${enqueued}; still pending ${pending}`);
+    progress(
+      `  drained ${persisted} in ${drainS.toFixed(2)}s; enqueued ${enqueued}; still pending ${pending}`,
+    );
 
     progress(`  baseline: raw multi-row INSERT of ${N} rows (node-postgres, 2 conns, 1000/stmt) ...`);
     const baseline = await measureRawInsert(url, N, 1000, 2);
@@ -111,20 +138,35 @@ async function main(): Promise<void> {
 
     const rows = await new pg.Client({ connectionString: url });
     await rows.connect();
-    const inDb = Number((await rows.query("SELECT count(*) AS n FROM messages WHERE id LIKE 'b-%'")).rows[0].n);
+    const inDb = Number(
+      (await rows.query("SELECT count(*) AS n FROM messages WHERE id LIKE 'b-%'")).rows[0].n,
+    );
     await rows.end();
 
     console.log(`\n${machine}`);
     console.table([
-      { case: 'raw multi-row INSERT (baseline, no idempotency/offset/queue)', msgs_per_s: baseline, ratio: 1 },
+      {
+        case: 'raw multi-row INSERT (baseline, no idempotency/offset/queue)',
+        msgs_per_s: baseline,
+        ratio: 1,
+      },
       {
         case: 'persister: stream -> messages + offset + BullMQ jobs + XACK',
         msgs_per_s: persistedPerS,
         ratio: round(persistedPerS / baseline),
       },
     ]);
-    console.table(Object.entries(ops).map(([op, l]) => ({ op, ...l, p95_target_ms: 50, ok: l.p95_ms < 50 ? 'yes' : 'NO' })));
-    console.log(`persister: rows in messages ${inDb}/${N}, jobs carried ${enqueued} messages, target >= 50000 msg/s`);
+    console.table(
+      Object.entries(ops).map(([op, l]) => ({
+        op,
+        ...l,
+        p95_target_ms: 50,
+        ok: l.p95_ms < 50 ? 'yes' : 'NO',
+      })),
+    );
+    console.log(
+      `persister: rows in messages ${inDb}/${N}, jobs carried ${enqueued} messages, target >= 50000 msg/s`,
+    );
     console.log(
       JSON.stringify({
         bench: 'persister',
@@ -134,7 +176,12 @@ async function main(): Promise<void> {
         entries: N,
         drain_s: round(drainS),
         enqueued_messages: enqueued,
-        ops: Object.fromEntries(Object.entries(ops).map(([op, l]) => [op, { p50_ms: l.p50_ms, p95_ms: l.p95_ms, p99_ms: l.p99_ms }])),
+        ops: Object.fromEntries(
+          Object.entries(ops).map(([op, l]) => [
+            op,
+            { p50_ms: l.p50_ms, p95_ms: l.p95_ms, p99_ms: l.p99_ms },
+          ]),
+        ),
         machine: { cpu, cores: os.cpus().length, node: process.version },
       }),
     );

@@ -41,40 +41,65 @@ function topics(n: number): string[] {
   return Array.from({ length: 1000 }, (_, i) => exact[(i * 7919) % exact.length]!);
 }
 
-/** ns per match() over `ms` milliseconds. */
-function measure(r: TopicRouter, ts: string[], ms: number): { ns: number; perTopic: number } {
-  let sink = 0;
-  for (let i = 0; i < 20_000; i++) sink += r.match(ts[i % ts.length]!).length; // warm-up
+/** Runs match() for about `ms` ms; returns the operations done, the nanoseconds spent and the matches found. */
+function slice(
+  r: TopicRouter,
+  ts: string[],
+  ms: number,
+  from: number,
+): { ops: number; ns: number; found: number } {
+  let found = 0;
   let ops = 0;
   const t0 = process.hrtime.bigint();
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    for (let i = 0; i < 10_000; i++) sink += r.match(ts[(ops + i) % ts.length]!).length;
-    ops += 10_000;
+    for (let i = 0; i < 2_000; i++) found += r.match(ts[(from + ops + i) % ts.length]!).length;
+    ops += 2_000;
   }
-  const ns = Number(process.hrtime.bigint() - t0) / ops;
-  return { ns, perTopic: sink / (ops + 20_000) };
+  return { ops, ns: Number(process.hrtime.bigint() - t0), found };
 }
 
-const slice = (durationS * 1000) / 4;
-console.log(`router bench: ${durationS}s on ${os.cpus()[0]?.model} x${os.cpus().length}, node ${process.version}`);
+// The four cases run interleaved in 100 ms slices, so load changes on a shared machine hit them alike.
+const cases = [
+  { label: 'trie_10', n: 10, cache: 0 },
+  { label: 'trie_10k', n: 10_000, cache: 0 },
+  { label: 'cached_10', n: 10, cache: 10_000 },
+  { label: 'cached_10k', n: 10_000, cache: 10_000 },
+].map((c) => ({ ...c, router: build(c.n, c.cache), topics: topics(c.n), ops: 0, ns: 0, found: 0 }));
+for (const c of cases) slice(c.router, c.topics, 200, 0); // warm-up
+const rounds = Math.max(1, Math.floor((durationS * 1000) / (cases.length * 100)));
+let lastProgress = Date.now();
+for (let round = 0; round < rounds; round++) {
+  for (const c of cases) {
+    const s = slice(c.router, c.topics, 100, c.ops);
+    c.ops += s.ops;
+    c.ns += s.ns;
+    c.found += s.found;
+  }
+  if (Date.now() - lastProgress > 2_000) {
+    lastProgress = Date.now();
+    console.error(
+      `  round ${round + 1}/${rounds}: ${cases.map((c) => `${c.label} ${(c.ns / c.ops).toFixed(0)} ns`).join(', ')}`,
+    );
+  }
+}
 const results: Record<string, number> = {};
-for (const [label, n, cache] of [
-  ['trie_10', 10, 0],
-  ['trie_10k', 10_000, 0],
-  ['cached_10', 10, 10_000],
-  ['cached_10k', 10_000, 10_000],
-] as const) {
-  const r = build(n, cache);
-  const { ns, perTopic } = measure(r, topics(n), slice);
-  results[label] = ns;
-  console.log(`  ${label.padEnd(11)} ${ns.toFixed(1)} ns/match (${r.size} subscriptions, ${perTopic.toFixed(1)} matches/topic)`);
+for (const c of cases) {
+  results[c.label] = c.ns / c.ops;
+  console.error(
+    `  ${c.label.padEnd(11)} ${(c.ns / c.ops).toFixed(1)} ns/match (${c.router.size} subscriptions, ${(c.found / c.ops).toFixed(1)} matches/topic)`,
+  );
 }
 
 const ratio = results.trie_10k! / results.trie_10!;
 console.log(`\nmachine: ${os.cpus()[0]?.model}, ${os.cpus().length} cores, node ${process.version}`);
 console.table([
-  { case: 'exact topic, trie (no cache)', subs_10k_ns: results.trie_10k!.toFixed(1), subs_10_ns: results.trie_10!.toFixed(1), ratio: ratio.toFixed(2) },
+  {
+    case: 'exact topic, trie (no cache)',
+    subs_10k_ns: results.trie_10k!.toFixed(1),
+    subs_10_ns: results.trie_10!.toFixed(1),
+    ratio: ratio.toFixed(2),
+  },
   {
     case: 'exact topic, topic cache',
     subs_10k_ns: results.cached_10k!.toFixed(1),

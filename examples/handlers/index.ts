@@ -33,7 +33,8 @@ export default function register(router: TopicRouter, { logger }: HandlerModuleC
   // Request/reply: the handler's return value goes back to the requesting client.
   router.subscribe('math.add', (ctx) => {
     const { a, b } = ctx.json<{ a: number; b: number }>();
-    if (typeof a !== 'number' || typeof b !== 'number') throw new Error('math.add wants {"a": number, "b": number}');
+    if (typeof a !== 'number' || typeof b !== 'number')
+      throw new Error('math.add wants {"a": number, "b": number}');
     return a + b;
   });
 

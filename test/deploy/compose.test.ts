@@ -4,7 +4,8 @@ import { parseConfig } from '@fleet/config';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-const compose = parse(readFileSync('docker-compose.yml', 'utf8'));
+// merge: compose files use YAML merge keys (<<: *app) for the shared app settings.
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true });
 const dockerfile = readFileSync('Dockerfile', 'utf8');
 const configText = readFileSync('config/fleet.yaml', 'utf8');
 const services = compose.services as Record<string, any>;
@@ -67,11 +68,12 @@ describe('docker-compose.yml', () => {
   it('prometheus scrapes every app on its configured port', () => {
     expect(services.prometheus.volumes[0]).toMatch(/^\.\/config\/prometheus\.yml:/);
     const prom = parse(readFileSync('config/prometheus.yml', 'utf8'));
-    const targets = JSON.stringify(prom.scrape_configs);
+    const jobs = Object.fromEntries(prom.scrape_configs.map((j: any) => [j.job_name, j]));
     const cfg = configFor('gateway');
-    expect(targets).toContain(`gateway:${cfg.ops.gateway_metrics_port}`);
-    expect(targets).toContain(`persister:${cfg.ops.port}`);
-    expect(targets).toContain(`worker:${cfg.ops.worker_metrics_port}`);
+    expect(jobs.gateway.static_configs[0].targets).toEqual([`gateway:${cfg.ops.gateway_metrics_port}`]);
+    expect(jobs.persister.static_configs[0].targets).toEqual([`persister:${cfg.ops.port}`]);
+    // Scaled workers are found through Docker's DNS, every replica on the same port.
+    expect(jobs.worker.dns_sd_configs[0]).toMatchObject({ names: ['worker'], port: cfg.ops.worker_metrics_port });
   });
 });
 

@@ -1,10 +1,8 @@
-import { rmSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FleetConfig } from '@fleet/config';
 import { stringify } from 'yaml';
-import { databaseUrl, redisUrl, uniquePrefix } from './services.js';
+import { databaseUrl, redisUrl, testTempDir, uniquePrefix } from './services.js';
 
 export type DeepPartial<T> = T extends readonly unknown[]
   ? T
@@ -48,25 +46,13 @@ export function testConfigDefaults(): DeepPartial<FleetConfig> {
 
 /**
  * Writes `messaging_system:` YAML (test defaults deep-merged with `overrides`) to `fleet.yaml` in a new
- * temp dir (removed when the test process exits). Returns the file and its dir (handler modules and log
+ * testTempDir() (removed at the end of the run). Returns the file and its dir (handler modules and log
  * files can go beside it).
  */
-const dirs = new Set<string>();
-let hooked = false;
-function removeOnExit(dir: string): void {
-  dirs.add(dir);
-  if (hooked) return;
-  hooked = true;
-  process.once('exit', () => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-}
-
 export async function writeTestConfig(
   overrides: DeepPartial<FleetConfig> = {},
 ): Promise<{ path: string; dir: string; config: DeepPartial<FleetConfig> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'fleet-config-'));
-  removeOnExit(dir);
+  const dir = await testTempDir('config');
   const path = join(dir, 'fleet.yaml');
   const config = merge(testConfigDefaults() as Plain, overrides as Plain) as DeepPartial<FleetConfig>;
   await writeFile(path, stringify({ messaging_system: config }));

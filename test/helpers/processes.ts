@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { onProcessExit } from './cleanup.js';
 
 /**
  * Runs a Fleet app as a real process, the way production does: `node --import tsx apps/<app>/src/main.ts
@@ -44,9 +45,7 @@ let hooked = false;
 function killAllOnExit(): void {
   if (hooked) return;
   hooked = true;
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
+  onProcessExit(killAllApps);
 }
 
 /** SIGKILLs every app still running (for afterAll hooks that want a clean slate). */

@@ -13,6 +13,8 @@ export const RUN_ENV = {
   postgresServerUrl: 'FLEET_TEST_POSTGRES_SERVER_URL',
   /** configured | local | private | embedded (embedded: PGlite, one database per server). */
   postgresKind: 'FLEET_TEST_POSTGRES_KIND',
+  /** Temp dir of this run (test files make their dirs below it; global teardown removes it). */
+  tmpDir: 'FLEET_TEST_TMPDIR',
   /** Set when Postgres limits connections (embedded): keep pools at or below it. */
   postgresMaxConnections: 'FLEET_TEST_POSTGRES_MAX_CONNECTIONS',
 } as const;

@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   createDatabase,
   dropDatabase,
@@ -7,6 +11,7 @@ import {
   startEmbeddedPostgres,
 } from '@fleet/services';
 import { Redis } from 'ioredis';
+import { onProcessExit } from './cleanup.js';
 import { RUN_ENV, runDatabaseName, runRedisPrefix } from './run-env.js';
 
 /**
@@ -92,4 +97,15 @@ export async function freshDatabase(name: string): Promise<FreshDatabase> {
   const dbName = `${runDatabaseName(runId())}_${safeName}`.slice(0, 54) + `_${random()}`;
   const url = await createDatabase(server, dbName);
   return { url, drop: () => dropDatabase(server, dbName) };
+}
+
+/**
+ * A new temp dir for one test: under this run's temp root (global teardown removes it whole), or, outside
+ * a vitest run, under the OS temp dir and removed when the process exits.
+ */
+export async function testTempDir(name: string): Promise<string> {
+  const root = process.env[RUN_ENV.tmpDir];
+  const dir = await mkdtemp(join(root ?? tmpdir(), `${name.replace(/[^A-Za-z0-9_.-]/g, '-')}-`));
+  if (!root) onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   createDatabase,
   dropDatabase,
@@ -7,9 +10,9 @@ import {
   type ServiceHandle,
   ServiceUnavailableError,
 } from '@fleet/services';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { RUN_ENV, runDatabaseName, runRedisPrefix } from '../helpers/run-env.js';
+import { cleanupRedisPrefix } from '../helpers/services.js';
 
 /**
  * Vitest globalSetup: finds (or starts) Redis and Postgres once per run, creates this run's database and
@@ -29,24 +32,6 @@ function fail(err: unknown): never {
       : `test setup failed: ${(err as Error).message.split('\n')[0]}`;
   process.stderr.write(`\n${message}\n\n`);
   process.exit(1);
-}
-
-async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  redis.on('error', () => {});
-  let deleted = 0;
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
 }
 
 /** Databases of this run: the run database and every freshDatabase() a test forgot to drop. */
@@ -90,7 +75,9 @@ export default async function setup(): Promise<() => Promise<void>> {
     }
   }
 
+  const tmpDir = mkdtempSync(join(tmpdir(), `fleet-test-${runId}-`));
   process.env[RUN_ENV.runId] = runId;
+  process.env[RUN_ENV.tmpDir] = tmpDir;
   process.env[RUN_ENV.redisUrl] = redis.url;
   process.env[RUN_ENV.databaseUrl] = databaseUrl;
   process.env[RUN_ENV.postgresServerUrl] = postgres.url;
@@ -109,10 +96,11 @@ export default async function setup(): Promise<() => Promise<void>> {
       }
     }
     try {
-      await deleteRedisPrefix(redis.url, runRedisPrefix(runId));
+      await cleanupRedisPrefix(runRedisPrefix(runId), redis.url);
     } catch (err) {
       log(`could not delete this run's Redis keys: ${(err as Error).message}`);
     }
     await Promise.all(started.map((s) => s.stop().catch(() => {})));
+    rmSync(tmpDir, { recursive: true, force: true });
   };
 }

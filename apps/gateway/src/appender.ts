@@ -1,5 +1,6 @@
 import { EntryField, type FleetKeys } from '@fleet/protocol';
-import type { GatewayRedis } from './redis.js';
+import { type GatewayRedis, XADD_BATCH_SHA } from './redis.js';
+import { encodeEvalshaBatch, PrebuiltCommand } from './resp.js';
 
 /** One message read from a socket and waiting for its XADD. */
 export interface PendingAppend {
@@ -72,7 +73,8 @@ export class Appender<E extends PendingAppend> {
       if (queue.length === 0) continue;
       this.queues[shard] = [];
       for (let start = 0; start < queue.length; start += this.maxBatch) {
-        const batch = start === 0 && queue.length <= this.maxBatch ? queue : queue.slice(start, start + this.maxBatch);
+        const batch =
+          start === 0 && queue.length <= this.maxBatch ? queue : queue.slice(start, start + this.maxBatch);
         if (ready) this.send(this.keys.ingestStream(shard), batch, at);
         else this.result.onFailed(batch, new Error('redis not connected'));
       }
@@ -82,28 +84,31 @@ export class Appender<E extends PendingAppend> {
   };
 
   private send(key: string, batch: E[], at: string): void {
-    const args: Array<string | Buffer> = new Array(7 + batch.length * 5);
-    for (let i = 0; i < 6; i++) args[i] = FIELD_NAMES[i]!;
-    args[6] = at;
-    let j = 7;
-    for (const e of batch) {
-      args[j] = e.envelope;
-      args[j + 1] = e.messageId;
-      args[j + 2] = e.traceparent;
-      args[j + 3] = e.replyTo;
-      args[j + 4] = e.durable;
-      j += 5;
-    }
     this.outstanding += batch.length;
-    this.redis.xaddBatch(key, args, (err, ids) => {
+    const done = (err: Error | null | undefined, ids?: unknown) => {
       this.outstanding -= batch.length;
-      if (err || !ids || ids.length !== batch.length) {
+      if (err || !Array.isArray(ids) || ids.length !== batch.length) {
         this.result.onFailed(batch, err ?? new Error('xadd-batch returned an unexpected reply'));
       } else {
-        this.result.onAppended(batch, ids);
+        this.result.onAppended(batch, ids as string[]);
       }
       if (this.outstanding === 0 && this.queued === 0) this.notifyIdle();
-    });
+    };
+    const wire = encodeEvalshaBatch(XADD_BATCH_SHA, key, [...FIELD_NAMES, at], batch);
+    this.redis.sendCommand(
+      new PrebuiltCommand(wire, (err, ids) => {
+        // Script cache empty (Redis restarted, SCRIPT FLUSH): the named command sends EVAL and reloads it.
+        if (err?.message.includes('NOSCRIPT')) this.redis.xaddBatch(key, this.args(batch, at), done);
+        else done(err, ids);
+      }),
+    );
+  }
+
+  /** The script's arguments as an ioredis argument list (the NOSCRIPT path). */
+  private args(batch: E[], at: string): Array<string | Buffer> {
+    const args: Array<string | Buffer> = [...FIELD_NAMES, at];
+    for (const e of batch) args.push(e.envelope, e.messageId, e.traceparent, e.replyTo, e.durable);
+    return args;
   }
 
   /** Resolves when nothing is queued or outstanding (graceful shutdown). */

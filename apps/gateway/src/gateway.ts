@@ -11,23 +11,23 @@ import {
   decodeEnvelope,
   decodeReply,
   type Envelope,
+  ErrorCode,
   encodeAck,
   encodeEnvelope,
   encodeError,
   encodeFrame,
-  ErrorCode,
   FleetKeys,
+  type Frame,
   FrameDecoder,
   FrameType,
   formatReplyAddress,
   type InvalidFrame,
   ProtocolError,
-  type Frame,
   type PublishFrame,
   type RequestFrame,
 } from '@fleet/protocol';
 import { createLogger, generateTraceparent, type Logger } from '@fleet/tracing';
-import { type PendingAppend, Appender } from './appender.js';
+import { Appender, type PendingAppend } from './appender.js';
 import { TokenAuth } from './auth.js';
 import { Connection, type Waiter, WaitKind } from './connection.js';
 import { newGatewayId, newMessageId } from './ids.js';
@@ -88,6 +88,7 @@ const RESPONSE_OK = 0;
 /** XADD replies slower than this count as Redis being unavailable. */
 const COMMAND_TIMEOUT_MS = 3_000;
 const TIMER_TICK_MS = 50;
+const DECODE_OPTIONS = { allowEmptyId: true } as const;
 
 export async function startGateway(cfg: FleetConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const gw = new GatewayServer(cfg, opts);
@@ -124,6 +125,7 @@ class GatewayServer implements Gateway {
 
   private inFlight = 0;
   private peakInFlight = 0;
+  private chunkReadAt = 0;
   private acked = 0;
   private errors = 0;
 
@@ -186,7 +188,10 @@ class GatewayServer implements Gateway {
     this.sub.connect().catch(() => {});
     await Promise.all([waitReady(this.redis, 5_000), waitReady(this.sub, 5_000)]);
     try {
-      await this.sub.subscribe(this.keys.replyChannel(this.gatewayId), this.keys.durableChannel(this.gatewayId));
+      await this.sub.subscribe(
+        this.keys.replyChannel(this.gatewayId),
+        this.keys.durableChannel(this.gatewayId),
+      );
     } catch (err) {
       // Not connected yet: autoResubscribe does not cover a SUBSCRIBE that never ran, so retry on ready.
       this.log.warn({ err }, 'subscribe failed; retrying when redis is ready');
@@ -204,7 +209,9 @@ class GatewayServer implements Gateway {
         {
           cert: readFileSync(tls.cert_path as string),
           key: readFileSync(tls.key_path as string),
-          ...(tls.ca_path ? { ca: readFileSync(tls.ca_path), requestCert: true, rejectUnauthorized: true } : {}),
+          ...(tls.ca_path
+            ? { ca: readFileSync(tls.ca_path), requestCert: true, rejectUnauthorized: true }
+            : {}),
         },
         (socket) => this.onSocket(socket),
       );
@@ -278,8 +285,8 @@ class GatewayServer implements Gateway {
   }
 
   private onIdle(conn: Connection): void {
-    // Waiting on our side (a request, a durable commit) is not the client being idle.
-    if (conn.inFlight > 0 || conn.ending) return;
+    // Waiting on our side (a request, a durable commit, our own backpressure) is not the client being idle.
+    if (conn.inFlight > 0 || conn.paused || conn.ending) return;
     this.endWithError(conn, ErrorCode.TIMEOUT, `idle for ${this.cfg.network.timeout_ms} ms`);
   }
 
@@ -313,8 +320,11 @@ class GatewayServer implements Gateway {
   // ------------------------------------------------------------------ input
 
   private onData(conn: Connection, chunk: Buffer): void {
-    if (conn.ending) return;
+    // After a closing ERROR, or once shutdown has stopped reading, input is not processed.
+    if (conn.ending || this.closing) return;
     this.instruments.bytesIn(chunk.length);
+    // One read time for every frame of the chunk: they arrived together (ACK latency starts here).
+    this.chunkReadAt = performance.now();
     let frames: Array<Frame | InvalidFrame>;
     try {
       frames = conn.decoder.push(chunk);
@@ -400,39 +410,40 @@ class GatewayServer implements Gateway {
     );
   }
 
-  /** Validates the envelope and prepares the entry; null when answered with an error. */
-  private prepare(conn: Connection, corr: number, envelopeBytes: Buffer): { env: Envelope; bytes: Buffer } | null {
-    let env: Envelope;
+  /** Decodes and validates the envelope; null when answered with an error. */
+  private decode(conn: Connection, corr: number, envelopeBytes: Buffer): Envelope | null {
     try {
-      env = decodeEnvelope(envelopeBytes, { allowEmptyId: true });
+      return decodeEnvelope(envelopeBytes, DECODE_OPTIONS);
     } catch (err) {
       // A bad envelope concerns one message: answer it and keep the connection (even for codes that
       // close at the framing level, such as an unknown envelope version).
-      const code = err instanceof ProtocolError && !closesConnection(err.code) ? err.code : ErrorCode.INVALID_ENVELOPE;
+      const code =
+        err instanceof ProtocolError && !closesConnection(err.code) ? err.code : ErrorCode.INVALID_ENVELOPE;
       this.sendError(conn, corr, code, (err as Error).message);
       return null;
     }
-    let bytes = envelopeBytes;
-    if (env.id.length === 0) {
-      env.id = newMessageId();
-      bytes = encodeEnvelope(env);
-    }
-    return { env, bytes };
+  }
+
+  /** The bytes to append: the client's as they are, or re-encoded with a gateway-assigned id. */
+  private assignId(env: Envelope, bytes: Buffer): Buffer {
+    if (env.id.length > 0) return bytes;
+    env.id = newMessageId();
+    return encodeEnvelope(env);
   }
 
   private onPublish(conn: Connection, f: PublishFrame): void {
-    const readAt = performance.now();
-    const p = this.prepare(conn, f.corr, f.envelope);
-    if (!p) return;
+    const env = this.decode(conn, f.corr, f.envelope);
+    if (!env) return;
+    const bytes = this.assignId(env, f.envelope);
     this.admit(conn);
-    this.instruments.received(p.env.topic, p.bytes.length);
+    this.instruments.received(env.topic, bytes.length);
     let waiter: Waiter | null = null;
     if (f.ackLevel === 1) {
-      waiter = this.addWaiter(conn, f.corr, WaitKind.DURABLE, p.env.id, this.cfg.requests.max_timeout_ms);
-      let list = this.durables.get(p.env.id);
+      waiter = this.addWaiter(conn, f.corr, WaitKind.DURABLE, env.id, this.cfg.requests.max_timeout_ms);
+      let list = this.durables.get(env.id);
       if (!list) {
         list = [];
-        this.durables.set(p.env.id, list);
+        this.durables.set(env.id, list);
       }
       list.push(waiter);
     }
@@ -440,27 +451,27 @@ class GatewayServer implements Gateway {
       conn,
       corr: f.corr,
       waiter,
-      messageId: p.env.id,
-      envelope: p.bytes,
-      traceparent: p.env.traceparent ? '' : generateTraceparent(),
+      messageId: env.id,
+      envelope: bytes,
+      traceparent: env.traceparent ? '' : generateTraceparent(),
       replyTo: '',
       durable: waiter ? this.gatewayId : '',
-      readAt,
+      readAt: this.chunkReadAt,
     };
-    this.appender.enqueue(this.keys.shardOf(f.partitionKey || p.env.topic), entry);
+    this.appender.enqueue(this.keys.shardOf(f.partitionKey || env.topic), entry);
   }
 
   private onRequest(conn: Connection, f: RequestFrame): void {
-    const readAt = performance.now();
-    const p = this.prepare(conn, f.corr, f.envelope);
-    if (!p) return;
+    const env = this.decode(conn, f.corr, f.envelope);
+    if (!env) return;
     const correlationId = `${conn.id}:${f.corr}`;
     if (this.requests.has(correlationId)) {
       this.sendError(conn, f.corr, ErrorCode.INVALID_ENVELOPE, `corr ${f.corr} is already pending`);
       return;
     }
+    const bytes = this.assignId(env, f.envelope);
     this.admit(conn);
-    this.instruments.received(p.env.topic, p.bytes.length);
+    this.instruments.received(env.topic, bytes.length);
     const rq = this.cfg.requests;
     const timeout = Math.min(f.timeoutMs || rq.default_timeout_ms, rq.max_timeout_ms);
     const waiter = this.addWaiter(conn, f.corr, WaitKind.REQUEST, correlationId, timeout);
@@ -469,14 +480,14 @@ class GatewayServer implements Gateway {
       conn,
       corr: f.corr,
       waiter,
-      messageId: p.env.id,
-      envelope: p.bytes,
-      traceparent: p.env.traceparent ? '' : generateTraceparent(),
+      messageId: env.id,
+      envelope: bytes,
+      traceparent: env.traceparent ? '' : generateTraceparent(),
       replyTo: formatReplyAddress({ gatewayId: this.gatewayId, correlationId }),
       durable: '',
-      readAt,
+      readAt: this.chunkReadAt,
     };
-    this.appender.enqueue(this.keys.shardOf(f.partitionKey || p.env.topic), entry);
+    this.appender.enqueue(this.keys.shardOf(f.partitionKey || env.topic), entry);
   }
 
   /** Counts a frame that will get exactly one answer later. */
@@ -485,10 +496,17 @@ class GatewayServer implements Gateway {
     if (++this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
   }
 
-  private addWaiter(conn: Connection, corr: number, kind: Waiter['kind'], key: string, timeoutMs: number): Waiter {
+  private addWaiter(
+    conn: Connection,
+    corr: number,
+    kind: Waiter['kind'],
+    key: string,
+    timeoutMs: number,
+  ): Waiter {
     const w: Waiter = { conn, corr, kind, key, streamId: null, committed: false, done: false };
     this.wheel.add(w, Date.now() + timeoutMs);
-    (conn.waiters ??= new Set()).add(w);
+    if (!conn.waiters) conn.waiters = new Set();
+    conn.waiters.add(w);
     return w;
   }
 
@@ -564,7 +582,9 @@ class GatewayServer implements Gateway {
         type: FrameType.RESPONSE,
         corr: w.corr,
         status: r.ok ? RESPONSE_OK : ErrorCode.HANDLER_ERROR,
-        payload: r.payload ? Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength) : EMPTY,
+        payload: r.payload
+          ? Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength)
+          : EMPTY,
       };
       if (r.error) frame.error = r.error;
       if (r.traceparent) frame.traceparent = r.traceparent;
@@ -589,7 +609,9 @@ class GatewayServer implements Gateway {
       w.conn,
       w.corr,
       ErrorCode.TIMEOUT,
-      w.kind === WaitKind.REQUEST ? 'no response before the deadline' : 'no durable commit before the deadline',
+      w.kind === WaitKind.REQUEST
+        ? 'no response before the deadline'
+        : 'no durable commit before the deadline',
     );
   }
 
@@ -648,7 +670,7 @@ class GatewayServer implements Gateway {
 
   private writeOut(conn: Connection): void {
     const out = conn.out;
-    if (out.length === 0 || conn.closed) return;
+    if (out.length === 0 || conn.closed || !conn.socket.writable) return;
     conn.out = [];
     const buf = out.length === 1 ? out[0]! : Buffer.concat(out);
     this.instruments.bytesOut(buf.length);

@@ -1,11 +1,18 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 
 const XADD_BATCH_LUA = readFileSync(new URL('./scripts/xadd-batch.lua', import.meta.url), 'utf8');
+/** SHA1 of xadd-batch.lua: the hot path sends EVALSHA itself (resp.ts); defineCommand covers NOSCRIPT. */
+export const XADD_BATCH_SHA = createHash('sha1').update(XADD_BATCH_LUA).digest('hex');
 
 /** ioredis with the gateway's named scripts (BullMQ-style: each atomic Redis operation is one script). */
 export type GatewayRedis = Redis & {
-  xaddBatch(key: string, args: Array<string | Buffer>, cb: (err: Error | null | undefined, ids?: string[]) => void): void;
+  xaddBatch(
+    key: string,
+    args: Array<string | Buffer>,
+    cb: (err: Error | null | undefined, ids?: string[]) => void,
+  ): void;
 };
 
 /**

@@ -60,7 +60,8 @@ export class TimerWheel<T> {
         }
       }
       this.nextSlot = 0;
-      for (const slot of this.buckets.keys()) if (this.nextSlot === 0 || slot < this.nextSlot) this.nextSlot = slot;
+      for (const slot of this.buckets.keys())
+        if (this.nextSlot === 0 || slot < this.nextSlot) this.nextSlot = slot;
     }
     if (this.slotOf.size === 0) this.stop();
   }

@@ -1,4 +1,4 @@
-import { encodeEnvelope, encodeFrame, encodePublish, ErrorCode, FrameType } from '@fleet/protocol';
+import { ErrorCode, encodeEnvelope, encodeFrame, encodePublish, FrameType } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
 import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, withGateway } from './helpers.js';
@@ -83,7 +83,9 @@ describe('bad input', () => {
     }
     // Over the length limit the envelope decoder refuses the field itself.
     const long = await c.publish(envelope({ topic: 'x'.repeat(256) }));
-    expect([ErrorCode.INVALID_TOPIC, ErrorCode.INVALID_ENVELOPE]).toContain(long.type === FrameType.ERROR && long.code);
+    expect([ErrorCode.INVALID_TOPIC, ErrorCode.INVALID_ENVELOPE]).toContain(
+      long.type === FrameType.ERROR && long.code,
+    );
     expect((await c.publish(envelope())).type).toBe(FrameType.ACK);
     await c.close();
     await expectBystanderFine();
@@ -92,10 +94,16 @@ describe('bad input', () => {
   it('bad envelope: INVALID_ENVELOPE with its corr, connection stays', async () => {
     const c = await RawClient.open(gw.port);
     const truncated = encodeEnvelope(envelope()).subarray(0, 20);
-    expect(await c.publish(truncated)).toMatchObject({ type: FrameType.ERROR, code: ErrorCode.INVALID_ENVELOPE });
+    expect(await c.publish(truncated)).toMatchObject({
+      type: FrameType.ERROR,
+      code: ErrorCode.INVALID_ENVELOPE,
+    });
     const badVersion = Buffer.from(encodeEnvelope(envelope()));
     badVersion[0] = 7;
-    expect(await c.publish(badVersion)).toMatchObject({ type: FrameType.ERROR, code: ErrorCode.INVALID_ENVELOPE });
+    expect(await c.publish(badVersion)).toMatchObject({
+      type: FrameType.ERROR,
+      code: ErrorCode.INVALID_ENVELOPE,
+    });
     expect(await c.publish(envelope({ priority: 9 }))).toMatchObject({ code: ErrorCode.INVALID_ENVELOPE });
     const ping = c.corr();
     c.write(encodeFrame({ type: FrameType.PING, corr: ping }));

@@ -1,8 +1,16 @@
-import { EntryField, encodeDurableIds, ErrorCode, FleetKeys, FrameType } from '@fleet/protocol';
+import { EntryField, ErrorCode, encodeDurableIds, FleetKeys, FrameType } from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, redisUrl, sleep, withGateway } from './helpers.js';
+import {
+  cleanupRedisPrefix,
+  envelope,
+  gatewayConfig,
+  RawClient,
+  redisUrl,
+  sleep,
+  withGateway,
+} from './helpers.js';
 
 // A `durable` PUBLISH is ACKed (level 1) only when the persister's commit notification names its id.
 describe('durable ack', () => {
@@ -37,7 +45,8 @@ describe('durable ack', () => {
     // The entry names this gateway for the notification.
     const rows = await redis.xrange(keys.ingestStream(0), '-', '+');
     expect(rows).toHaveLength(3);
-    for (const [, fields] of rows) expect(fields[fields.indexOf(EntryField.durableAck) + 1]).toBe(gw.gatewayId);
+    for (const [, fields] of rows)
+      expect(fields[fields.indexOf(EntryField.durableAck) + 1]).toBe(gw.gatewayId);
     // The persister publishes committed ids; ids of other messages are ignored.
     await redis.publish(keys.durableChannel(gw.gatewayId), encodeDurableIds(['d-1', 'unknown', 'd-3']));
     await sleep(100);
@@ -45,7 +54,12 @@ describe('durable ack', () => {
     await redis.publish(keys.durableChannel(gw.gatewayId), encodeDurableIds(['d-2']));
     const acks = await Promise.all(answers);
     acks.forEach((a, i) => {
-      expect(a).toMatchObject({ type: FrameType.ACK, ackLevel: 1, messageId: envs[i]!.id, streamId: rows[i]![0] });
+      expect(a).toMatchObject({
+        type: FrameType.ACK,
+        ackLevel: 1,
+        messageId: envs[i]!.id,
+        streamId: rows[i]![0],
+      });
     });
     expect(gw.stats()).toMatchObject({ pendingDurable: 0, inFlight: 0 });
   });

@@ -138,7 +138,10 @@ export class RawClient {
     return Promise.race([answer, this.next((f) => f.type === FrameType.ERROR && f.corr === corr)]);
   }
 
-  publish(env: Envelope | Buffer, opts: { durable?: boolean; partitionKey?: string } = {}): Promise<AnyFrame> {
+  publish(
+    env: Envelope | Buffer,
+    opts: { durable?: boolean; partitionKey?: string } = {},
+  ): Promise<AnyFrame> {
     const corr = this.corr();
     const answer = this.answer(corr);
     const bytes = Buffer.isBuffer(env) ? env : encodeEnvelope(env);

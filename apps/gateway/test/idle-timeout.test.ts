@@ -26,7 +26,10 @@ describe('idle timeout', () => {
     const idle = await RawClient.open(gw.port);
     const silent = await RawClient.connect(gw.port);
     const started = Date.now();
-    expect(await idle.next((f) => f.type === FrameType.ERROR)).toMatchObject({ code: ErrorCode.TIMEOUT, corr: 0 });
+    expect(await idle.next((f) => f.type === FrameType.ERROR)).toMatchObject({
+      code: ErrorCode.TIMEOUT,
+      corr: 0,
+    });
     await Promise.all([idle.closed, silent.closed]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });

@@ -1,4 +1,4 @@
-import { encodeEnvelope, encodePublish, ErrorCode, FleetKeys, FrameType } from '@fleet/protocol';
+import { ErrorCode, encodeEnvelope, encodePublish, FleetKeys, FrameType } from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../../../test/helpers/config.js';
@@ -38,7 +38,9 @@ describe('gateway process', () => {
     const acks = c.frames.filter((f) => f.type === FrameType.ACK).length;
     const errors = c.frames.filter((f) => f.type === FrameType.ERROR);
     // Frames not yet read when the gateway stopped reading get no answer; a client resends those.
-    expect(errors.every((f) => f.type === FrameType.ERROR && f.code === ErrorCode.SHUTTING_DOWN && f.corr === 0)).toBe(true);
+    expect(
+      errors.every((f) => f.type === FrameType.ERROR && f.code === ErrorCode.SHUTTING_DOWN && f.corr === 0),
+    ).toBe(true);
     const redis = new Redis(redisUrl());
     expect(await redis.xlen(new FleetKeys(prefix, 1).ingestStream(0))).toBeGreaterThanOrEqual(acks);
     redis.disconnect();

@@ -21,7 +21,10 @@ describe('max connections', () => {
   it('refuses the connection over the limit with OVERLOADED', async () => {
     for (let i = 0; i < 3; i++) clients.push(await RawClient.open(gw.port));
     const extra = await RawClient.connect(gw.port);
-    expect(await extra.next((f) => f.type === FrameType.ERROR)).toMatchObject({ code: ErrorCode.OVERLOADED, corr: 0 });
+    expect(await extra.next((f) => f.type === FrameType.ERROR)).toMatchObject({
+      code: ErrorCode.OVERLOADED,
+      corr: 0,
+    });
     await extra.closed;
     for (const c of clients) expect((await c.publish(envelope())).type).toBe(FrameType.ACK);
     expect(gw.stats().connections).toBe(3);

@@ -60,7 +60,10 @@ describe('publish', () => {
     expect(e[EntryField.replyTo]).toBeUndefined();
     expect(e[EntryField.durableAck]).toBeUndefined();
     const stored = decodeEnvelope(e[EntryField.envelope]!);
-    expect({ ...stored, payload: Buffer.from(stored.payload) }).toEqual({ ...env, payload: Buffer.from(env.payload) });
+    expect({ ...stored, payload: Buffer.from(stored.payload) }).toEqual({
+      ...env,
+      payload: Buffer.from(env.payload),
+    });
   });
 
   it('assigns an id and a traceparent when the client sends none', async () => {
@@ -83,7 +86,9 @@ describe('publish', () => {
   });
 
   it('pipelines many publishes over one connection, each ACKed once', async () => {
-    const answers = await Promise.all(Array.from({ length: 2_000 }, (_, i) => client.publish(envelope({ id: `p-${i}` }))));
+    const answers = await Promise.all(
+      Array.from({ length: 2_000 }, (_, i) => client.publish(envelope({ id: `p-${i}` }))),
+    );
     expect(answers.every((a) => a.type === FrameType.ACK)).toBe(true);
     const ids = new Set(answers.map((a) => (a.type === FrameType.ACK ? a.messageId : '')));
     expect(ids.size).toBe(2_000);

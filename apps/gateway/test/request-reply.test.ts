@@ -1,8 +1,8 @@
 import {
   decodeEnvelope,
   EntryField,
-  encodeReply,
   ErrorCode,
+  encodeReply,
   FleetKeys,
   FrameType,
   parseReplyAddress,
@@ -77,12 +77,18 @@ describe('request/reply', () => {
 
   it('carries a handler error as status HANDLER_ERROR', async () => {
     const res = await client.request(envelope({ payload: Buffer.from('fail') }));
-    expect(res).toMatchObject({ type: FrameType.RESPONSE, status: ErrorCode.HANDLER_ERROR, error: 'handler said no' });
+    expect(res).toMatchObject({
+      type: FrameType.RESPONSE,
+      status: ErrorCode.HANDLER_ERROR,
+      error: 'handler said no',
+    });
   });
 
   it('matches many concurrent requests by corr and forgets them', async () => {
     const words = Array.from({ length: 200 }, (_, i) => `w${i}`);
-    const answers = await Promise.all(words.map((w) => client.request(envelope({ payload: Buffer.from(w) }))));
+    const answers = await Promise.all(
+      words.map((w) => client.request(envelope({ payload: Buffer.from(w) }))),
+    );
     answers.forEach((a, i) => {
       expect(a.type === FrameType.RESPONSE && a.payload.toString()).toBe(words[i]!.toUpperCase());
     });

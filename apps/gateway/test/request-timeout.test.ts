@@ -1,8 +1,16 @@
-import { encodeReply, ErrorCode, FleetKeys, FrameType } from '@fleet/protocol';
+import { ErrorCode, encodeReply, FleetKeys, FrameType } from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, redisUrl, sleep, withGateway } from './helpers.js';
+import {
+  cleanupRedisPrefix,
+  envelope,
+  gatewayConfig,
+  RawClient,
+  redisUrl,
+  sleep,
+  withGateway,
+} from './helpers.js';
 
 // Without a reply, a REQUEST gets ERROR TIMEOUT at its deadline and the gateway forgets it.
 describe('request timeout', () => {

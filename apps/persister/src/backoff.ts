@@ -43,13 +43,19 @@ export class StateLog {
     if (this.down) return;
     this.down = true;
     this.since = Date.now();
-    this.log.warn({ dependency: this.name, reason, retryInMs }, `${this.name} unavailable: pausing, retrying with backoff`);
+    this.log.warn(
+      { dependency: this.name, reason, retryInMs },
+      `${this.name} unavailable: pausing, retrying with backoff`,
+    );
   }
 
   ok(): void {
     if (!this.down) return;
     this.down = false;
-    this.log.info({ dependency: this.name, downMs: Date.now() - this.since }, `${this.name} available again: resuming`);
+    this.log.info(
+      { dependency: this.name, downMs: Date.now() - this.since },
+      `${this.name} available again: resuming`,
+    );
   }
 }
 

@@ -21,15 +21,33 @@ export class Dispatcher {
 
   /** First delivery of rows this persister inserted (only the inserting transaction's owner dispatches). */
   dispatchNew(rows: readonly NewMessage[]): Promise<number> {
-    return this.add(buildJobs(rows, () => 0, this.limits(), (c) => batchJobId('i', c)));
+    return this.add(
+      buildJobs(
+        rows,
+        () => 0,
+        this.limits(),
+        (c) => batchJobId('i', c),
+      ),
+    );
   }
 
   /** Retries: delayed by the retry's backoff; the job id carries the retry count (`r-<hash>-<n>`). */
-  async dispatchRetries(rows: readonly StoredMessage[], backoff: { backoffMs: number; backoffMaxMs: number }): Promise<number> {
+  async dispatchRetries(
+    rows: readonly StoredMessage[],
+    backoff: { backoffMs: number; backoffMaxMs: number },
+  ): Promise<number> {
     const jobs: JobSpec[] = [];
     for (const [n, list] of groupByRetry(rows)) {
       const delay = retryDelayMs(n, backoff.backoffMs, backoff.backoffMaxMs);
-      jobs.push(...buildJobs(list, () => n, this.limits(), (c) => batchJobId('r', c, n), delay));
+      jobs.push(
+        ...buildJobs(
+          list,
+          () => n,
+          this.limits(),
+          (c) => batchJobId('r', c, n),
+          delay,
+        ),
+      );
     }
     return this.add(jobs);
   }
@@ -41,13 +59,28 @@ export class Dispatcher {
    */
   dispatchSwept(rows: readonly StoredMessage[]): Promise<number> {
     const jobs: JobSpec[] = [];
-    for (const [n, list] of groupByRetry(rows)) jobs.push(...buildJobs(list, () => n, this.limits(), (c) => batchJobId('s', c, n)));
+    for (const [n, list] of groupByRetry(rows))
+      jobs.push(
+        ...buildJobs(
+          list,
+          () => n,
+          this.limits(),
+          (c) => batchJobId('s', c, n),
+        ),
+      );
     return this.add(jobs);
   }
 
   /** Operator replays (durable log range or dead letters): `tag` makes each replay request distinct. */
   dispatchReplay(kind: 'p' | 'd', rows: readonly StoredMessage[], tag: string): Promise<number> {
-    return this.add(buildJobs(rows, (m) => (m as StoredMessage).retryCount ?? 0, this.limits(), (c) => batchJobId(kind, c, tag)));
+    return this.add(
+      buildJobs(
+        rows,
+        (m) => (m as StoredMessage).retryCount ?? 0,
+        this.limits(),
+        (c) => batchJobId(kind, c, tag),
+      ),
+    );
   }
 
   private async add(jobs: JobSpec[]): Promise<number> {

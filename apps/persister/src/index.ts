@@ -1,8 +1,14 @@
-export { startPersister, type Persister, type PersisterOptions } from './persister.js';
-export { toJobMessage, chunkJobMessages, batchJobId, buildJobs } from './jobs.js';
-export { Dispatcher } from './dispatcher.js';
-export { replayRange, listDeadLetters, replayDeadLetters, purgeDeadLetters, deadLetterView } from './operations.js';
 export { retryDelayMs } from './backoff.js';
-export { decodeEntry } from './stream-entry-decoder.js';
+export { Dispatcher } from './dispatcher.js';
+export { batchJobId, buildJobs, chunkJobMessages, toJobMessage } from './jobs.js';
+export {
+  deadLetterView,
+  listDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetters,
+  replayRange,
+} from './operations.js';
+export { type OpsContext, openOpsContext } from './ops-context.js';
+export { type Persister, type PersisterOptions, startPersister } from './persister.js';
 export type { QueueApi } from './queue-api.js';
-export { openOpsContext, type OpsContext } from './ops-context.js';
+export { decodeEntry } from './stream-entry-decoder.js';

@@ -1,20 +1,20 @@
 import type { FleetConfig } from '@fleet/config';
 import { type FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
 import type { Redis } from 'ioredis';
-import { Backoff, StateLog, sleep } from './backoff.js';
+import { Backoff, type StateLog, sleep } from './backoff.js';
 import type { Dispatcher } from './dispatcher.js';
 import { notifyDurable } from './durable-notifier.js';
-import { type Logger, errorText } from './log.js';
+import { errorText, type Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import { isTransientPgError } from './pg-errors.js';
 import type { NewMessage, OffsetUpdate, QueueApi } from './queue-api.js';
 import { autoClaim, ensureGroup, readGroup, removeIdleConsumers, trimAcknowledged } from './redis-streams.js';
-import { type RawEntry, decodeEntry } from './stream-entry-decoder.js';
+import { decodeEntry, type RawEntry } from './stream-entry-decoder.js';
 import { maxStreamId } from './stream-ids.js';
 
 export interface IngestConsumerDeps {
-  /** Dedicated connection: XREADGROUP blocks it. */
-  reader: Redis;
+  /** One dedicated connection per pipeline (XREADGROUP blocks it); readers.length batches may be in flight. */
+  readers: Redis[];
   /** Shared command connection (XACK, PUBLISH, XAUTOCLAIM, XTRIM). */
   redis: Redis;
   queue: QueueApi;
@@ -41,9 +41,12 @@ class Stopped extends Error {}
  */
 export class IngestConsumer {
   private readonly abort = new AbortController();
-  private loop: Promise<void> | null = null;
-  /** Stream of each row of the batch in hand (message id -> stream key), for dead-lettering a row. */
-  private readonly rowStream = new Map<string, string>();
+  private loops: Promise<void>[] = [];
+  /** Resolves when the leader has drained this consumer's own pending entries (the others wait: same PEL). */
+  private ownPendingDrained!: () => void;
+  private readonly ownPendingDone = new Promise<void>((resolve) => {
+    this.ownPendingDrained = resolve;
+  });
   private lastClaimAt = 0;
   private lastTrimAt = 0;
   private waitingCheckedAt = 0;
@@ -58,23 +61,32 @@ export class IngestConsumer {
   async start(): Promise<void> {
     for (const s of this.streams) await ensureGroup(this.d.redis, s, PERSISTER_GROUP);
     this.lastClaimAt = Date.now();
-    this.loop = this.run();
+    this.loops = this.d.readers.map((reader, i) => this.run(reader, i === 0));
   }
 
   /** Finishes the batch in hand (unless a dependency is down), then returns. */
   async stop(): Promise<void> {
     this.abort.abort();
-    await this.loop;
+    await Promise.all(this.loops);
   }
 
   private get stopped(): boolean {
     return this.abort.signal.aborted;
   }
 
-  private async run(): Promise<void> {
+  /**
+   * One pipeline: read a batch, make it durable, acknowledge it, repeat. Several pipelines overlap one
+   * batch's Postgres commit with another's Redis work; the first also claims, trims and, after a restart
+   * under the same consumer name, first drains its own pending entries (id 0).
+   */
+  private async run(reader: Redis, leader: boolean): Promise<void> {
     const redisBackoff = new Backoff(100, 5_000);
-    // A restart under the same consumer name first drains its own pending entries (id 0), then reads new ones.
-    let ownPending = true;
+    let ownPending = leader;
+    if (!leader)
+      await Promise.race([
+        this.ownPendingDone,
+        new Promise((r) => this.abort.signal.addEventListener('abort', r)),
+      ]);
     while (!this.stopped) {
       try {
         if (!(await this.hasQueueRoom())) {
@@ -83,12 +95,12 @@ export class IngestConsumer {
         }
         const cfg = this.d.config();
         let entries: RawEntry[];
-        if (Date.now() - this.lastClaimAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2)) {
+        if (leader && Date.now() - this.lastClaimAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2)) {
           entries = await this.claimIdle(cfg);
         } else {
           const ids = this.streams.map(() => (ownPending ? '0' : '>'));
           entries = await readGroup(
-            this.d.reader,
+            reader,
             PERSISTER_GROUP,
             this.d.consumer,
             this.streams,
@@ -96,13 +108,16 @@ export class IngestConsumer {
             cfg.streams.read_count,
             ownPending ? undefined : cfg.streams.block_ms,
           );
-          if (ownPending && entries.length === 0) ownPending = false;
+          if (ownPending && entries.length === 0) {
+            ownPending = false;
+            this.ownPendingDrained();
+          }
         }
         this.d.redisState.ok();
         this.d.metrics.dependencyUp.set({ dependency: 'redis' }, 1);
         redisBackoff.reset();
         if (entries.length > 0) await this.handleBatch(entries);
-        await this.maybeTrim();
+        if (leader) await this.maybeTrim();
       } catch (err) {
         if (err instanceof Stopped || this.stopped) break;
         if (isRedisError(err)) {
@@ -111,7 +126,10 @@ export class IngestConsumer {
           this.d.metrics.dependencyUp.set({ dependency: 'redis' }, 0);
           await sleep(wait, this.abort.signal);
         } else {
-          this.d.log.error({ err: errorText(err) }, 'ingest batch failed; entries stay pending and are retried');
+          this.d.log.error(
+            { err: errorText(err) },
+            'ingest batch failed; entries stay pending and are retried',
+          );
           await sleep(redisBackoff.next(), this.abort.signal);
         }
       }
@@ -126,7 +144,12 @@ export class IngestConsumer {
     const waiting = await this.d.dispatcher.queue.getWaitingCount();
     const full = waiting > this.d.maxWaitingJobs;
     if (full !== this.queueFull)
-      this.d.log.info({ waiting, bound: this.d.maxWaitingJobs }, full ? 'queue backlog above bound: pausing stream reads' : 'queue backlog drained: resuming stream reads');
+      this.d.log.info(
+        { waiting, bound: this.d.maxWaitingJobs },
+        full
+          ? 'queue backlog above bound: pausing stream reads'
+          : 'queue backlog drained: resuming stream reads',
+      );
     this.queueFull = full;
     return !full;
   }
@@ -136,11 +159,26 @@ export class IngestConsumer {
     this.lastClaimAt = Date.now();
     const out: RawEntry[] = [];
     for (const s of this.streams) {
-      const page = await autoClaim(this.d.redis, s, PERSISTER_GROUP, this.d.consumer, cfg.streams.claim_idle_ms, '0-0', cfg.streams.read_count);
+      const page = await autoClaim(
+        this.d.redis,
+        s,
+        PERSISTER_GROUP,
+        this.d.consumer,
+        cfg.streams.claim_idle_ms,
+        '0-0',
+        cfg.streams.read_count,
+      );
       out.push(...page.entries);
-      await removeIdleConsumers(this.d.redis, s, PERSISTER_GROUP, Math.max(10 * cfg.streams.claim_idle_ms, 60_000), this.d.consumer);
+      await removeIdleConsumers(
+        this.d.redis,
+        s,
+        PERSISTER_GROUP,
+        Math.max(10 * cfg.streams.claim_idle_ms, 60_000),
+        this.d.consumer,
+      );
     }
-    if (out.length > 0) this.d.log.info({ entries: out.length }, 'claimed entries left pending by another consumer');
+    if (out.length > 0)
+      this.d.log.info({ entries: out.length }, 'claimed entries left pending by another consumer');
     return out;
   }
 
@@ -152,7 +190,7 @@ export class IngestConsumer {
 
   /** One batch, start to XACK (also for entries read before: claimed or own pending after a restart). */
   async handleBatch(entries: RawEntry[]): Promise<void> {
-    this.rowStream.clear();
+    const rowStream = new Map<string, string>();
     const rows: NewMessage[] = [];
     const seen = new Set<string>();
     const durable = new Map<string, string[]>();
@@ -173,19 +211,26 @@ export class IngestConsumer {
       }
       if (seen.has(dec.row.id)) continue;
       seen.add(dec.row.id);
-      this.rowStream.set(dec.row.id, e.stream);
+      rowStream.set(dec.row.id, e.stream);
       rows.push(dec.row);
     }
     // persistBatch only moves a stream offset forward, so claimed (older) entries cannot move it back.
-    const offsets: OffsetUpdate[] = [...lastIds].map(([topic, offset]) => ({ group: PERSISTER_GROUP, topic, offset }));
+    const offsets: OffsetUpdate[] = [...lastIds].map(([topic, offset]) => ({
+      group: PERSISTER_GROUP,
+      topic,
+      offset,
+    }));
 
     for (const b of bad) await this.withPg(() => this.deadLetterEntry(b.entry, b.reason, b.fields));
     const persistStart = process.hrtime.bigint();
-    const { inserted, invalid } = await this.persist(rows, offsets);
+    const { inserted, invalid } = await this.persist(rows, offsets, rowStream);
     const persistSeconds = Number(process.hrtime.bigint() - persistStart) / 1e9;
     for (const id of invalid) {
       const row = rows.find((r) => r.id === id);
-      if (row) await this.withPg(() => this.deadLetterRow(row, 'text Postgres cannot store (NUL character)'));
+      if (row)
+        await this.withPg(() =>
+          this.deadLetterRow(row, rowStream, 'text Postgres cannot store (NUL character)'),
+        );
     }
 
     await this.withRedis(() => notifyDurable(this.d.redis, this.d.keys, durable));
@@ -205,7 +250,6 @@ export class IngestConsumer {
     m.persistBatchSize.observe(rows.length);
     m.persistBatch.observe(persistSeconds);
     m.pgQuery.observe({ op: 'persist_batch' }, persistSeconds);
-
   }
 
   private async deadLetterEntry(e: RawEntry, reason: string, fields: Record<string, string>): Promise<void> {
@@ -218,13 +262,20 @@ export class IngestConsumer {
    * persistBatch with retries: connection trouble waits with backoff (one log line per state change);
    * a batch Postgres refuses for its data is split so only the offending rows are dead-lettered.
    */
-  private async persist(rows: NewMessage[], offsets: OffsetUpdate[]): Promise<{ inserted: Set<string>; invalid: string[] }> {
+  private async persist(
+    rows: NewMessage[],
+    offsets: OffsetUpdate[],
+    rowStream: Map<string, string>,
+  ): Promise<{ inserted: Set<string>; invalid: string[] }> {
     try {
       const res = await this.withPg(() => this.d.queue.persistBatch(rows, offsets), true);
       return { inserted: new Set(res.inserted), invalid: res.invalid ?? [] };
     } catch (err) {
       if (err instanceof Stopped) throw err;
-      this.d.log.warn({ err: errorText(err), rows: rows.length }, 'batch refused by Postgres: persisting row by row');
+      this.d.log.warn(
+        { err: errorText(err), rows: rows.length },
+        'batch refused by Postgres: persisting row by row',
+      );
     }
     const inserted = new Set<string>();
     const invalid: string[] = [];
@@ -235,15 +286,24 @@ export class IngestConsumer {
         invalid.push(...(res.invalid ?? []));
       } catch (err) {
         if (err instanceof Stopped) throw err;
-        await this.withPg(() => this.deadLetterRow(row, `rejected by postgres: ${errorText(err)}`));
+        await this.withPg(() =>
+          this.deadLetterRow(row, rowStream, `rejected by postgres: ${errorText(err)}`),
+        );
       }
     }
     await this.withPg(() => this.d.queue.persistBatch([], offsets));
     return { inserted, invalid };
   }
 
-  private async deadLetterRow(row: NewMessage, reason: string): Promise<void> {
-    await this.d.queue.insertDeadEntry(this.rowStream.get(row.id) ?? '', row.streamId, reason, { i: row.id, topic: row.topic });
+  private async deadLetterRow(
+    row: NewMessage,
+    rowStream: Map<string, string>,
+    reason: string,
+  ): Promise<void> {
+    await this.d.queue.insertDeadEntry(rowStream.get(row.id) ?? '', row.streamId, reason, {
+      i: row.id,
+      topic: row.topic,
+    });
     this.d.metrics.deadEntries.inc({ reason: 'rejected by postgres' });
     this.d.log.warn({ id: row.id, streamId: row.streamId, reason }, 'stream entry dead-lettered');
   }
@@ -309,7 +369,9 @@ export function isRedisError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|Stream isn't writeable/i.test(err.message) ||
+    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|Stream isn't writeable/i.test(
+      err.message,
+    ) ||
     (typeof code === 'string' && code.startsWith('E'))
   );
 }

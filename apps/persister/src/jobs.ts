@@ -14,7 +14,11 @@ export function toJobMessage(msg: StoredMessage | NewMessage, attempt: number): 
  * Splits messages, in order, into job payloads of at most `batchSize` messages and `maxBytes` bytes of
  * encoded envelopes (a single message larger than `maxBytes` travels alone).
  */
-export function chunkJobMessages(messages: JobMessage[], batchSize: number, maxBytes: number): JobMessage[][] {
+export function chunkJobMessages(
+  messages: JobMessage[],
+  batchSize: number,
+  maxBytes: number,
+): JobMessage[][] {
   const chunks: JobMessage[][] = [];
   let cur: JobMessage[] = [];
   let bytes = 0;
@@ -37,7 +41,11 @@ export function chunkJobMessages(messages: JobMessage[], batchSize: number, maxB
  * The same messages dispatched for the same reason always get the same id, so a repeated add is a no-op
  * while the job exists. Hashing keeps ids short and free of ':' (BullMQ rejects it in custom ids).
  */
-export function batchJobId(kind: 'i' | 'r' | 's' | 'p' | 'd', messages: readonly { id: string }[], tag?: string | number): string {
+export function batchJobId(
+  kind: 'i' | 'r' | 's' | 'p' | 'd',
+  messages: readonly { id: string }[],
+  tag?: string | number,
+): string {
   const h = createHash('sha1');
   for (const m of messages) h.update(m.id).update('\n');
   const id = `${kind}-${h.digest('base64url')}`;

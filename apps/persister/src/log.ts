@@ -1,4 +1,4 @@
-import pino from 'pino';
+import { createLogger } from '@fleet/tracing';
 
 /** The logging surface the persister needs (pino-compatible: object first, then message). */
 export interface Logger {
@@ -9,7 +9,7 @@ export interface Logger {
 }
 
 export function defaultLogger(level = 'info'): Logger {
-  return pino({ level, base: { app: 'persister' } });
+  return createLogger({ name: 'persister', level });
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };

@@ -1,14 +1,15 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '@fleet/config';
-import { closeLogger, createLogger } from '@fleet/tracing';
+import { ConfigWatcher } from '@fleet/config';
+import { closeLogger, createLogger, setLogLevel } from '@fleet/tracing';
 import { errorText } from './log.js';
 import { startPersister } from './persister.js';
 
 /**
  * The persister process: `node --import tsx apps/persister/src/main.ts --config fleet.yaml`.
  * Migrates the schema (advisory lock: several persisters may start at once), consumes the streams,
- * serves the ops HTTP server, logs `{"msg":"ready"}`, and on SIGTERM/SIGINT finishes the batch in hand and exits 0.
+ * serves the ops HTTP server, logs `{"msg":"ready"}`, applies live config changes on hot reload, and on
+ * SIGTERM/SIGINT finishes the batch in hand and exits 0.
  */
 const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
 if (!values.config) {
@@ -16,18 +17,38 @@ if (!values.config) {
   process.exit(2);
 }
 
-const cfg = loadConfigFile(values.config);
-const logger = createLogger({ name: 'persister', level: cfg.logging.level, writers: cfg.logging.writers, async: cfg.logging.async });
+const watcher = new ConfigWatcher(values.config);
+const cfg = watcher.current;
+const logger = createLogger({
+  name: 'persister',
+  level: cfg.logging.level,
+  writers: cfg.logging.writers,
+  async: cfg.logging.async,
+});
 const consumerName = `${hostname()}-${process.pid}`;
 
 try {
   const persister = await startPersister(cfg, { logger, consumerName });
-  logger.info({ consumer: consumerName, ops: persister.opsUrl ?? null, queue: cfg.queue.name, shards: cfg.streams.shards }, 'ready');
+  watcher.watch((next, changed) => {
+    persister.reconfigure(next);
+    setLogLevel(logger, next.logging.level);
+    logger.info({ changed }, 'config reloaded');
+  });
+  logger.info(
+    {
+      consumer: consumerName,
+      ops: persister.opsUrl ?? null,
+      queue: cfg.queue.name,
+      shards: cfg.streams.shards,
+    },
+    'ready',
+  );
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
+    await watcher.stop();
     await persister.close();
     logger.info({}, 'stopped');
     await closeLogger(logger);
@@ -37,6 +58,7 @@ try {
   process.on('SIGINT', () => void stop('SIGINT'));
 } catch (err) {
   logger.fatal({ err: errorText(err) }, 'persister failed to start');
+  await watcher.stop();
   await closeLogger(logger);
   process.exit(1);
 }

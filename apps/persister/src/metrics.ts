@@ -1,5 +1,5 @@
 import type { FleetConfig } from '@fleet/config';
-import { TopicLabeler, createRegistry, persisterMetrics, registersOf } from '@fleet/metrics';
+import { createRegistry, persisterMetrics, registersOf, TopicLabeler } from '@fleet/metrics';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /**
@@ -34,7 +34,11 @@ export function createPersisterMetrics(cfg: FleetConfig, registry?: Registry) {
       help: 'Messages carried by added BullMQ jobs.',
       registers: regs,
     }),
-    swept: new Counter({ name: 'fleet_persister_swept_total', help: 'Rows re-dispatched by the sweep.', registers: regs }),
+    swept: new Counter({
+      name: 'fleet_persister_swept_total',
+      help: 'Rows re-dispatched by the sweep.',
+      registers: regs,
+    }),
     dependencyUp: new Gauge({
       name: 'fleet_persister_dependency_up',
       help: '1 while the dependency answers, 0 while the persister is backing off from it.',

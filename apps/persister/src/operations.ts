@@ -34,12 +34,19 @@ export async function replayRange(
   return { replayed, offset: after };
 }
 
-export function listDeadLetters(queue: QueueApi, opts: { limit?: number; topic?: string }): Promise<StoredMessage[]> {
+export function listDeadLetters(
+  queue: QueueApi,
+  opts: { limit?: number; topic?: string },
+): Promise<StoredMessage[]> {
   return queue.listDead({ limit: opts.limit ?? 100, ...(opts.topic ? { topic: opts.topic } : {}) });
 }
 
 /** DEAD -> PENDING (done by the queue API) and a fresh job for each; returns the ids replayed. */
-export async function replayDeadLetters(queue: QueueApi, dispatcher: Dispatcher, ids: string[] | 'all'): Promise<string[]> {
+export async function replayDeadLetters(
+  queue: QueueApi,
+  dispatcher: Dispatcher,
+  ids: string[] | 'all',
+): Promise<string[]> {
   const rows = await queue.replayDead(ids);
   await dispatcher.dispatchReplay('d', rows, Date.now().toString(36));
   return rows.map((r) => r.id);

@@ -17,15 +17,22 @@ export interface OpsContext {
 }
 
 export function openOpsContext(cfg: FleetConfig): OpsContext {
-  const pool = createPool(cfg.database.connection_string, { ...cfg.database.pool, min_connections: 0, max_connections: 2 }, {
-    applicationName: 'fleet-cli',
-  });
+  const pool = createPool(
+    cfg.database.connection_string,
+    { ...cfg.database.pool, min_connections: 0, max_connections: 2 },
+    {
+      applicationName: 'fleet-cli',
+    },
+  );
   const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
   const conn = new Redis(cfg.redis.url, { maxRetriesPerRequest: 1 });
   conn.on('error', () => {});
   const bull = new Queue(cfg.queue.name, { connection: conn, prefix: keys.bullPrefix() });
   bull.on('error', () => {});
-  const dispatcher = new Dispatcher(bull, () => ({ batchSize: cfg.queue.batch_size, maxJobBytes: cfg.queue.max_job_bytes }));
+  const dispatcher = new Dispatcher(bull, () => ({
+    batchSize: cfg.queue.batch_size,
+    maxJobBytes: cfg.queue.max_job_bytes,
+  }));
   return {
     queue: new PersistentQueue(pool),
     dispatcher,

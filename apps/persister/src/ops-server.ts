@@ -4,9 +4,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import fastifyBasicAuth from '@fastify/basic-auth';
 import type { FleetConfig } from '@fleet/config';
+import type { Registry } from '@fleet/metrics';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
 import type { Dispatcher } from './dispatcher.js';
 import { deadLetterView, listDeadLetters, purgeDeadLetters, replayDeadLetters } from './operations.js';
 import type { QueueApi } from './queue-api.js';
@@ -30,7 +30,11 @@ function same(a: string, b: string): boolean {
 }
 
 function idsFrom(body: unknown, query: unknown): string[] | 'all' | null {
-  const src = { ...((query as object) ?? {}), ...((body as object) ?? {}) } as { id?: unknown; ids?: unknown; all?: unknown };
+  const src = { ...((query as object) ?? {}), ...((body as object) ?? {}) } as {
+    id?: unknown;
+    ids?: unknown;
+    all?: unknown;
+  };
   if (src.all === true || src.all === 'true' || src.all === '1') return 'all';
   const ids = src.ids ?? src.id;
   if (typeof ids === 'string' && ids.length > 0) return ids.split(',');
@@ -50,7 +54,8 @@ export async function startOpsServer(d: OpsServerDeps): Promise<{ app: FastifyIn
     await app.register(fastifyBasicAuth, {
       authenticate: { realm: 'fleet-ops' },
       validate: async (username, password) => {
-        if (!(same(username, auth.username) && same(password, auth.password))) throw new Error('unauthorized');
+        if (!(same(username, auth.username) && same(password, auth.password)))
+          throw new Error('unauthorized');
       },
     });
     app.addHook('onRequest', (req, reply, done) => {

@@ -1,18 +1,18 @@
 import { hostname } from 'node:os';
 import type { FleetConfig } from '@fleet/config';
+import type { Registry } from '@fleet/metrics';
 import { FleetKeys } from '@fleet/protocol';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
-import type { Registry } from 'prom-client';
 import { StateLog } from './backoff.js';
 import { isSchemaCurrent, migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { PersistentQueue } from './db/queue.js';
 import { Dispatcher } from './dispatcher.js';
 import { IngestConsumer } from './ingest-consumer.js';
-import { type Logger, defaultLogger, errorText } from './log.js';
-import { type PersisterMetrics, createPersisterMetrics } from './metrics.js';
+import { defaultLogger, errorText, type Logger } from './log.js';
+import { createPersisterMetrics, type PersisterMetrics } from './metrics.js';
 import { sampleBacklog } from './monitor.js';
 import { startOpsServer } from './ops-server.js';
 import { every } from './repeat.js';
@@ -31,6 +31,8 @@ export interface PersisterOptions {
   /** Serve the ops HTTP server (default true); `opsPort` overrides ops.port (tests use 0). */
   ops?: boolean;
   opsPort?: number;
+  /** Batches in flight at once (each its own blocking reader; default 2): overlaps Postgres and Redis work. */
+  pipelines?: number;
   /** Stop pulling the stream while the queue holds more waiting jobs than this (default 10 000). */
   maxWaitingJobs?: number;
 }
@@ -81,7 +83,9 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
 
   const onRedisError = (err: Error) => redisState.failed(errorText(err));
   const redis = new Redis(cfg.redis.url, redisOptions).on('error', onRedisError);
-  const ingestReader = new Redis(cfg.redis.url, redisOptions).on('error', onRedisError);
+  const ingestReaders = Array.from({ length: Math.max(1, opts.pipelines ?? 2) }, () =>
+    new Redis(cfg.redis.url, redisOptions).on('error', onRedisError),
+  );
   const statusReader = new Redis(cfg.redis.url, redisOptions).on('error', onRedisError);
   const bullConn = new Redis(cfg.redis.url, { maxRetriesPerRequest: null }).on('error', onRedisError);
   const bull = new Queue(cfg.queue.name, { connection: bullConn, prefix: keys.bullPrefix() });
@@ -96,9 +100,9 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     },
   );
   const retries = new RetryScheduler(queue, dispatcher, config, metrics, log);
-  const sweeper = new Sweeper(queue, bull, dispatcher, config, metrics, log);
+  const sweeper = new Sweeper(queue, bull, dispatcher, config, metrics, log, redis, keys.statusStream());
   const ingest = new IngestConsumer({
-    reader: ingestReader,
+    readers: ingestReaders,
     redis,
     queue,
     dispatcher,
@@ -111,7 +115,19 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     pgState,
     redisState,
   });
-  const status = new StatusConsumer({ reader: statusReader, redis, queue, keys, consumer, config, log, metrics, retries, pgState, redisState });
+  const status = new StatusConsumer({
+    reader: statusReader,
+    redis,
+    queue,
+    keys,
+    consumer,
+    config,
+    log,
+    metrics,
+    retries,
+    pgState,
+    redisState,
+  });
   await ingest.start();
   await status.start();
 
@@ -135,18 +151,20 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       (err) => log.debug({ err: errorText(err) }, 'backlog sample failed'),
     ),
   ];
-  const retention = (queue as Partial<Pick<RetentionApi, 'deleteExpired'>>).deleteExpired;
-  if (retention)
-    timers.push(
-      every(
-        () => cfg.retention.interval_s * 1000,
-        async () => {
-          const n = await retention.call(queue, cfg.retention.completed_max_age_s, cfg.retention.dead_max_age_s, 5_000);
-          if (n > 0) log.info({ deleted: n }, 'retention deleted expired rows');
-        },
-        (err) => log.warn({ err: errorText(err) }, 'retention failed; next interval retries'),
-      ),
-    );
+  timers.push(
+    every(
+      () => cfg.retention.interval_s * 1000,
+      async () => {
+        const n = await queue.deleteExpired(
+          cfg.retention.completed_max_age_s,
+          cfg.retention.dead_max_age_s,
+          5_000,
+        );
+        if (n > 0) log.info({ deleted: n }, 'retention deleted expired rows');
+      },
+      (err) => log.warn({ err: errorText(err) }, 'retention failed; next interval retries'),
+    ),
+  );
 
   let ops: Awaited<ReturnType<typeof startOpsServer>> | null = null;
   if (opts.ops !== false) {
@@ -197,14 +215,10 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
         await ops?.app.close();
         await Promise.all([ingest.stop(), status.stop(), ...timers.map((t) => t.stop())]);
         await bull.close().catch(() => {});
-        for (const c of [redis, ingestReader, statusReader, bullConn]) c.disconnect();
+        for (const c of [redis, ...ingestReaders, statusReader, bullConn]) c.disconnect();
         await pool.end().catch(() => {});
       })();
       return closing;
     },
   };
-}
-
-interface RetentionApi {
-  deleteExpired(completedMaxAgeS: number, deadMaxAgeS: number, batch: number): Promise<number>;
 }

@@ -2,7 +2,16 @@
  * Whether a Postgres failure is about reaching the database (retry the same batch later with backoff)
  * rather than about the data (split the batch and dead-letter the row Postgres refuses).
  */
-const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'ENETUNREACH']);
+const TRANSIENT_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+]);
 
 export function isTransientPgError(err: unknown): boolean {
   if (!(err instanceof Error)) return true;

@@ -7,7 +7,10 @@ export type { NewMessage, OffsetUpdate, StatusUpdate, StoredMessage };
  * a structural interface, so the stream side depends only on the operations it calls.
  */
 export interface QueueApi {
-  persistBatch(rows: NewMessage[], offsets: OffsetUpdate[]): Promise<{ inserted: string[]; invalid?: string[] }>;
+  persistBatch(
+    rows: NewMessage[],
+    offsets: OffsetUpdate[],
+  ): Promise<{ inserted: string[]; invalid?: string[] }>;
   applyStatuses(updates: StatusUpdate[]): Promise<unknown>;
   reprocessFailed(maxRetries?: number): Promise<{ requeued: StoredMessage[]; dead: string[] }>;
   countPending(): Promise<number>;
@@ -18,5 +21,10 @@ export interface QueueApi {
   listDead(opts: { limit: number; topic?: string }): Promise<StoredMessage[]>;
   replayDead(ids: string[] | 'all'): Promise<StoredMessage[]>;
   purgeDead(ids: string[] | 'all'): Promise<number>;
-  insertDeadEntry(stream: string, streamId: string, reason: string, fields: Record<string, string>): Promise<void>;
+  insertDeadEntry(
+    stream: string,
+    streamId: string,
+    reason: string,
+    fields: Record<string, string>,
+  ): Promise<void>;
 }

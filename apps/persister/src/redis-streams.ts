@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { type RawEntry, fieldMap } from './stream-entry-decoder.js';
+import { fieldMap, type RawEntry } from './stream-entry-decoder.js';
 import { compareStreamIds, nextStreamId } from './stream-ids.js';
 
 /** Consumer-group plumbing over ioredis (binary-safe replies), shared by the ingest and status consumers. */
@@ -18,7 +18,8 @@ type RawStreamReply = [Buffer, [Buffer, Buffer[] | null][]][] | null;
 function toEntries(stream: string, list: [Buffer, Buffer[] | null][]): RawEntry[] {
   const out: RawEntry[] = [];
   // A null field list is an entry deleted (trimmed) while pending: nothing to persist; the caller acks it.
-  for (const [id, flat] of list) out.push({ stream, id: id.toString(), fields: flat ? fieldMap(flat) : new Map() });
+  for (const [id, flat] of list)
+    out.push({ stream, id: id.toString(), fields: flat ? fieldMap(flat) : new Map() });
   return out;
 }
 
@@ -52,12 +53,23 @@ export async function autoClaim(
   cursor: string,
   count: number,
 ): Promise<{ entries: RawEntry[]; cursor: string }> {
-  const reply = (await redis.callBuffer('XAUTOCLAIM', stream, group, consumer, minIdleMs, cursor, 'COUNT', count)) as [
-    Buffer,
-    [Buffer, Buffer[] | null][],
-    Buffer[]?,
-  ];
-  return { entries: toEntries(stream, reply[1].filter((e) => e !== null)), cursor: reply[0].toString() };
+  const reply = (await redis.callBuffer(
+    'XAUTOCLAIM',
+    stream,
+    group,
+    consumer,
+    minIdleMs,
+    cursor,
+    'COUNT',
+    count,
+  )) as [Buffer, [Buffer, Buffer[] | null][], Buffer[]?];
+  return {
+    entries: toEntries(
+      stream,
+      reply[1].filter((e) => e !== null),
+    ),
+    cursor: reply[0].toString(),
+  };
 }
 
 export interface GroupState {
@@ -115,7 +127,13 @@ export async function trimAcknowledged(redis: Redis, stream: string, groups: str
 }
 
 /** XGROUP DELCONSUMER for consumers with nothing pending, idle longer than `idleMs` (dead processes). */
-export async function removeIdleConsumers(redis: Redis, stream: string, group: string, idleMs: number, keep: string): Promise<number> {
+export async function removeIdleConsumers(
+  redis: Redis,
+  stream: string,
+  group: string,
+  idleMs: number,
+  keep: string,
+): Promise<number> {
   const consumers = (await redis.xinfo('CONSUMERS', stream, group)) as unknown[][];
   let removed = 0;
   for (const c of consumers) {

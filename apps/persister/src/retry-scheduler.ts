@@ -33,12 +33,18 @@ export class RetryScheduler {
     const { retry } = this.config();
     const { requeued, dead } = await this.queue.reprocessFailed(retry.max_retries);
     if (requeued.length > 0) {
-      await this.dispatcher.dispatchRetries(requeued, { backoffMs: retry.backoff_ms, backoffMaxMs: retry.backoff_max_ms });
+      await this.dispatcher.dispatchRetries(requeued, {
+        backoffMs: retry.backoff_ms,
+        backoffMaxMs: retry.backoff_max_ms,
+      });
       this.metrics.retries.inc(requeued.length);
     }
     if (dead.length > 0) {
       this.metrics.deadLetters.inc({ reason: 'max_retries' }, dead.length);
-      this.log.warn({ count: dead.length, maxRetries: retry.max_retries }, 'messages dead-lettered after the retry limit');
+      this.log.warn(
+        { count: dead.length, maxRetries: retry.max_retries },
+        'messages dead-lettered after the retry limit',
+      );
     }
   }
 }

@@ -2,12 +2,12 @@ import type { FleetConfig } from '@fleet/config';
 import { type FleetKeys, MessageStatus, STATUS_GROUP } from '@fleet/protocol';
 import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
-import { isRedisError } from './ingest-consumer.js';
-import { type Logger, errorText } from './log.js';
-import type { PersisterMetrics } from './metrics.js';
-import { isTransientPgError } from './pg-errors.js';
 import { collapseStatusUpdates } from './db/queue.js';
 import { toStatusUpdate } from './db/status-update.js';
+import { isRedisError } from './ingest-consumer.js';
+import { errorText, type Logger } from './log.js';
+import type { PersisterMetrics } from './metrics.js';
+import { isTransientPgError } from './pg-errors.js';
 import type { QueueApi, StatusUpdate } from './queue-api.js';
 import { autoClaim, ensureGroup, readGroup, trimAcknowledged } from './redis-streams.js';
 import type { RetryScheduler } from './retry-scheduler.js';
@@ -69,7 +69,15 @@ export class StatusConsumer {
         let entries: RawEntry[];
         if (Date.now() - this.lastClaimAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2)) {
           this.lastClaimAt = Date.now();
-          const page = await autoClaim(this.d.redis, this.stream, STATUS_GROUP, this.d.consumer, cfg.streams.claim_idle_ms, '0-0', cfg.streams.read_count);
+          const page = await autoClaim(
+            this.d.redis,
+            this.stream,
+            STATUS_GROUP,
+            this.d.consumer,
+            cfg.streams.claim_idle_ms,
+            '0-0',
+            cfg.streams.read_count,
+          );
           entries = page.entries;
         } else {
           entries = await readGroup(
@@ -94,7 +102,11 @@ export class StatusConsumer {
         const wait = backoff.next();
         if (isRedisError(err)) this.d.redisState.failed(errorText(err), wait);
         else if (isTransientPgError(err)) this.d.pgState.failed(errorText(err), wait);
-        else this.d.log.error({ err: errorText(err) }, 'status batch failed; entries stay pending and are retried');
+        else
+          this.d.log.error(
+            { err: errorText(err) },
+            'status batch failed; entries stay pending and are retried',
+          );
         await sleep(wait, this.abort.signal);
       }
     }
@@ -117,7 +129,8 @@ export class StatusConsumer {
       this.d.metrics.statusUpdates.inc({ status: u.status });
       if (u.status === MessageStatus.FAILED) failed = true;
       // DEAD from a worker (e.g. `unrouted`) is final: counted by reason, never retried.
-      if (u.status === MessageStatus.DEAD) this.d.metrics.deadLetters.inc({ reason: u.error === 'unrouted' ? 'unrouted' : 'worker' });
+      if (u.status === MessageStatus.DEAD)
+        this.d.metrics.deadLetters.inc({ reason: u.error === 'unrouted' ? 'unrouted' : 'worker' });
     }
     if (failed) await this.d.retries.run();
     await this.d.redis.xack(this.stream, STATUS_GROUP, ...entries.map((e) => e.id));

@@ -1,4 +1,4 @@
-import { EntryField, decodeEnvelope } from '@fleet/protocol';
+import { decodeEnvelope, EntryField } from '@fleet/protocol';
 import { errorText } from './log.js';
 import type { NewMessage } from './queue-api.js';
 
@@ -23,7 +23,11 @@ export function fieldMap(flat: Buffer[]): Map<string, Buffer> {
 /** Printable copy of an entry's fields for the dead_entries table (envelope as base64; NUL, which jsonb refuses, replaced). */
 function printable(fields: Map<string, Buffer>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of fields) out[k] = k === EntryField.envelope ? `base64:${v.toString('base64')}` : v.toString('utf8').replaceAll('\0', '\uFFFD');
+  for (const [k, v] of fields)
+    out[k] =
+      k === EntryField.envelope
+        ? `base64:${v.toString('base64')}`
+        : v.toString('utf8').replaceAll('\0', '\uFFFD');
   return out;
 }
 

@@ -2,12 +2,21 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stringify } from 'yaml';
 import { run as deadLetters } from '../../../packages/client/src/cli/commands/dead-letters.js';
 import { run as replay } from '../../../packages/client/src/cli/commands/replay.js';
 import { type Persister, startPersister } from '../src/persister.js';
-import { type Harness, allJobs, bullQueue, count, harness, memoryLogger, publish, waitUntil } from './harness.js';
+import {
+  allJobs,
+  bullQueue,
+  count,
+  type Harness,
+  harness,
+  memoryLogger,
+  publish,
+  waitUntil,
+} from './harness.js';
 
 async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
   let out = '';
@@ -64,27 +73,43 @@ describe('fleet replay / fleet dead-letters', () => {
   });
 
   it('replay re-enqueues a topic range and saves the group offset', async () => {
-    const { code, out } = await capture(() => replay(['--config', config, '--group', 'audit', '--topic', 'billing.paid']));
+    const { code, out } = await capture(() =>
+      replay(['--config', config, '--group', 'audit', '--topic', 'billing.paid']),
+    );
     expect(code).toBe(0);
     expect(out).toMatch(/replayed 4 message/);
     const jobs = await allJobs(q);
     expect(jobs.flatMap((j) => j.ids).sort()).toEqual(['c-1', 'c-2', 'c-3', 'c-4']);
     expect(jobs.every((j) => j.id.startsWith('p-'))).toBe(true);
     const seq = (await h.pool.query("SELECT seq FROM messages WHERE id = 'c-4'")).rows[0].seq;
-    const off = await h.pool.query("SELECT \"offset\" FROM consumer_offsets WHERE consumer_group = 'audit' AND topic = 'billing.paid'");
+    const off = await h.pool.query(
+      "SELECT \"offset\" FROM consumer_offsets WHERE consumer_group = 'audit' AND topic = 'billing.paid'",
+    );
     expect(off.rows[0].offset).toBe(String(seq));
     // Nothing new since the saved offset: nothing replayed.
-    expect((await capture(() => replay(['--config', config, '--group', 'audit', '--topic', 'billing.paid']))).out).toMatch(/replayed 0/);
+    expect(
+      (await capture(() => replay(['--config', config, '--group', 'audit', '--topic', 'billing.paid']))).out,
+    ).toMatch(/replayed 0/);
     await q.drain();
   });
 
   it('dead-letters list, replay, purge', async () => {
     await h.pool.query("UPDATE messages SET status = 'DEAD', last_error = 'boom' WHERE id IN ('c-1', 'c-2')");
     const list = await capture(() => deadLetters(['list', '--config', config, '--json']));
-    expect(list.out.trim().split('\n').map((l) => JSON.parse(l).id).sort()).toEqual(['c-1', 'c-2']);
-    expect((await capture(() => deadLetters(['replay', '--config', config, '--id', 'c-1']))).out).toMatch(/replayed 1/);
+    expect(
+      list.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id)
+        .sort(),
+    ).toEqual(['c-1', 'c-2']);
+    expect((await capture(() => deadLetters(['replay', '--config', config, '--id', 'c-1']))).out).toMatch(
+      /replayed 1/,
+    );
     expect((await allJobs(q)).flatMap((j) => j.ids)).toEqual(['c-1']);
-    expect((await capture(() => deadLetters(['purge', '--config', config, '--all']))).out).toMatch(/purged 1/);
+    expect((await capture(() => deadLetters(['purge', '--config', config, '--all']))).out).toMatch(
+      /purged 1/,
+    );
     expect(await count(h, 'SELECT count(*) AS n FROM messages')).toBe(4);
     await expect(deadLetters(['purge', '--config', config])).rejects.toThrow(/--id/);
   });

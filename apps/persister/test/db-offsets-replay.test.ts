@@ -68,4 +68,19 @@ describe('PersistentQueue offsets, replay and sweep', () => {
     await age(db.pool, [stalePending!.id], 120);
     expect((await db.queue.sweepStale(60_000, 1)).map((m) => m.id)).toEqual([stalePending!.id]);
   });
+
+  it('two persisters sweeping at once get disjoint rows', async () => {
+    await db.pool.query(`UPDATE messages SET status = 'COMPLETED'`);
+    const stale = messages(200);
+    await db.queue.persistBatch(stale, []);
+    await age(
+      db.pool,
+      stale.map((m) => m.id),
+      120,
+    );
+    const [a, b] = await Promise.all([db.queue.sweepStale(60_000, 150), db.queue.sweepStale(60_000, 150)]);
+    const ids = [...a!, ...b!].map((m) => m.id);
+    expect(ids.length).toBe(200);
+    expect(new Set(ids).size).toBe(200);
+  });
 });

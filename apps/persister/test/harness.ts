@@ -1,10 +1,25 @@
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
-import { EntryField, type Envelope, FleetKeys, JOB_NAME, type JobData, MessageStatus, StatusField, encodeEnvelope } from '@fleet/protocol';
+import {
+  EntryField,
+  type Envelope,
+  encodeEnvelope,
+  FleetKeys,
+  JOB_NAME,
+  type JobData,
+  MessageStatus,
+  StatusField,
+} from '@fleet/protocol';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { DeepPartial } from '../../../test/helpers/config.js';
-import { cleanupRedisPrefix, freshDatabase, maxPoolSize, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
+import {
+  cleanupRedisPrefix,
+  freshDatabase,
+  maxPoolSize,
+  redisUrl,
+  uniquePrefix,
+} from '../../../test/helpers/services.js';
 import type { Logger } from '../src/log.js';
 
 /** Shared fixtures of the stream-side persister tests: a database and a Redis prefix of their own. */
@@ -41,7 +56,12 @@ export async function harness(name: string, overrides: DeepPartial<FleetConfig> 
   };
 }
 
-export function testConfig(prefix: string, dbUrl: string, poolMax: number, overrides: DeepPartial<FleetConfig>): FleetConfig {
+export function testConfig(
+  prefix: string,
+  dbUrl: string,
+  poolMax: number,
+  overrides: DeepPartial<FleetConfig>,
+): FleetConfig {
   const base = {
     redis: { url: redisUrl(), key_prefix: prefix },
     database: { connection_string: dbUrl, pool: { max_connections: poolMax, min_connections: 0 } },
@@ -87,7 +107,14 @@ export async function publish(
   const stream = h.keys.ingestStream(opts.shard ?? 0);
   const pipe = h.redis.pipeline();
   for (const id of ids) {
-    const fields: (string | Buffer)[] = [EntryField.envelope, envelope(id, opts.topic), EntryField.id, id, EntryField.acceptedAt, String(Date.now())];
+    const fields: (string | Buffer)[] = [
+      EntryField.envelope,
+      envelope(id, opts.topic),
+      EntryField.id,
+      id,
+      EntryField.acceptedAt,
+      String(Date.now()),
+    ];
     if (opts.durable) fields.push(EntryField.durableAck, opts.durable);
     pipe.xadd(stream, '*', ...fields);
   }
@@ -98,7 +125,11 @@ export async function publish(
   });
 }
 
-export async function waitUntil(cond: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+export async function waitUntil(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;
@@ -113,12 +144,25 @@ export async function count(h: Harness, sql: string, values: unknown[] = []): Pr
 }
 
 export function bullQueue(h: Harness): Queue {
-  return new Queue(h.cfg.queue.name, { connection: new Redis(redisUrl(), { maxRetriesPerRequest: null }), prefix: h.keys.bullPrefix() });
+  return new Queue(h.cfg.queue.name, {
+    connection: new Redis(redisUrl(), { maxRetriesPerRequest: null }),
+    prefix: h.keys.bullPrefix(),
+  });
 }
 
 /** Every job now in the queue (any state) with its messages. */
-export async function allJobs(q: Queue): Promise<{ id: string; ids: string[]; attempts: number[]; delay: number }[]> {
-  const jobs = await q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'paused' as 'waiting']);
+export async function allJobs(
+  q: Queue,
+): Promise<{ id: string; ids: string[]; attempts: number[]; delay: number }[]> {
+  const jobs = await q.getJobs([
+    'waiting',
+    'active',
+    'delayed',
+    'prioritized',
+    'completed',
+    'failed',
+    'paused' as 'waiting',
+  ]);
   return jobs
     .filter((j) => j !== undefined && j !== null)
     .map((j) => ({
@@ -135,7 +179,11 @@ export type Outcome = 'COMPLETED' | 'FAILED' | { status: MessageStatus; error?: 
  * Stands in for apps/worker: a BullMQ Worker that reports each message's outcome on the status stream
  * (PROCESSING, then the outcome), the way the real worker does.
  */
-export function fakeWorker(h: Harness, outcome: (id: string, attempt: number) => Outcome, seen?: string[]): Worker {
+export function fakeWorker(
+  h: Harness,
+  outcome: (id: string, attempt: number) => Outcome,
+  seen?: string[],
+): Worker {
   const status = h.keys.statusStream();
   const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
   return new Worker(
@@ -147,8 +195,26 @@ export function fakeWorker(h: Harness, outcome: (id: string, attempt: number) =>
         seen?.push(m.id);
         const o = outcome(m.id, m.n);
         const s = typeof o === 'string' ? { status: o, error: o === 'FAILED' ? 'boom' : undefined } : o;
-        pipe.xadd(status, '*', StatusField.id, m.id, StatusField.status, MessageStatus.PROCESSING, StatusField.attempt, String(m.n));
-        const f = [StatusField.id, m.id, StatusField.status, s.status, StatusField.attempt, String(m.n), StatusField.at, String(Date.now())];
+        pipe.xadd(
+          status,
+          '*',
+          StatusField.id,
+          m.id,
+          StatusField.status,
+          MessageStatus.PROCESSING,
+          StatusField.attempt,
+          String(m.n),
+        );
+        const f = [
+          StatusField.id,
+          m.id,
+          StatusField.status,
+          s.status,
+          StatusField.attempt,
+          String(m.n),
+          StatusField.at,
+          String(Date.now()),
+        ];
         if (s.error) f.push(StatusField.error, s.error);
         pipe.xadd(status, '*', ...f);
       }

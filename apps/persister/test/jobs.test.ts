@@ -10,11 +10,11 @@ describe('job building', () => {
   it('chunks by batch size and by bytes; an oversized message travels alone', () => {
     const ms = Array.from({ length: 7 }, (_, i) => msg(`m${i}`));
     expect(chunkJobMessages(ms, 3, 1e9).map((c) => c.length)).toEqual([3, 3, 1]);
-    expect(chunkJobMessages([msg('a', 10), msg('b', 5000), msg('c', 10)], 100, 1000).map((c) => c.map((m) => m.id))).toEqual([
-      ['a'],
-      ['b'],
-      ['c'],
-    ]);
+    expect(
+      chunkJobMessages([msg('a', 10), msg('b', 5000), msg('c', 10)], 100, 1000).map((c) =>
+        c.map((m) => m.id),
+      ),
+    ).toEqual([['a'], ['b'], ['c']]);
   });
 
   it('job ids are deterministic, free of ":" and differ by kind and tag', () => {

@@ -3,7 +3,7 @@ import type { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../../../test/helpers/config.js';
 import { type AppProcess, spawnApp } from '../../../test/helpers/processes.js';
-import { type Harness, bullQueue, count, fakeWorker, harness, waitUntil } from './harness.js';
+import { bullQueue, count, fakeWorker, type Harness, harness, waitUntil } from './harness.js';
 
 const N = 20_000;
 
@@ -14,7 +14,8 @@ async function fill(h: Harness, n: number): Promise<string> {
   let last = '';
   for (let start = 0; start < n; start += 2_000) {
     const pipe = h.redis.pipeline();
-    for (let i = start; i < Math.min(n, start + 2_000); i++) pipe.xadd(stream, '*', 'e', envelope(`k-${i}`), 'i', `k-${i}`);
+    for (let i = start; i < Math.min(n, start + 2_000); i++)
+      pipe.xadd(stream, '*', 'e', envelope(`k-${i}`), 'i', `k-${i}`);
     const res = await pipe.exec();
     last = String(res?.at(-1)?.[1]);
   }
@@ -50,7 +51,11 @@ describe('kill -9 of a persister mid-batch, then restart', () => {
     const first = spawnApp('persister', { config: path });
     apps.push(first);
     await first.waitReady(30_000);
-    await waitUntil(async () => (await count(h, 'SELECT count(*) AS n FROM messages')) > 3_000, 30_000, 'first rows');
+    await waitUntil(
+      async () => (await count(h, 'SELECT count(*) AS n FROM messages')) > 3_000,
+      30_000,
+      'first rows',
+    );
     first.kill('SIGKILL');
     expect(await first.exited).toBeNull();
     const atKill = await count(h, 'SELECT count(*) AS n FROM messages');
@@ -59,13 +64,21 @@ describe('kill -9 of a persister mid-batch, then restart', () => {
     const second = spawnApp('persister', { config: path });
     apps.push(second);
     await second.waitReady(30_000);
-    await waitUntil(async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === N, 60_000, 'all rows');
+    await waitUntil(
+      async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === N,
+      60_000,
+      'all rows',
+    );
     expect(await count(h, 'SELECT count(DISTINCT id) AS n FROM messages')).toBe(N);
-    await waitUntil(async () => (await h.redis.xpending(h.keys.ingestStream(0), PERSISTER_GROUP))[0] === 0, 20_000, 'all acked');
-    const off = await h.pool.query('SELECT "offset" FROM consumer_offsets WHERE consumer_group = $1 AND topic = $2', [
-      PERSISTER_GROUP,
-      h.keys.ingestStream(0),
-    ]);
+    await waitUntil(
+      async () => (await h.redis.xpending(h.keys.ingestStream(0), PERSISTER_GROUP))[0] === 0,
+      20_000,
+      'all acked',
+    );
+    const off = await h.pool.query(
+      'SELECT "offset" FROM consumer_offsets WHERE consumer_group = $1 AND topic = $2',
+      [PERSISTER_GROUP, h.keys.ingestStream(0)],
+    );
     expect(off.rows[0]?.offset).toBe(lastId);
 
     // No doubled jobs: a worker sees each message once; rows committed but not enqueued at the kill are
@@ -73,10 +86,17 @@ describe('kill -9 of a persister mid-batch, then restart', () => {
     q = bullQueue(h);
     const seen: string[] = [];
     w = fakeWorker(h, () => 'COMPLETED', seen);
-    await waitUntil(async () => (await count(h, "SELECT count(*) AS n FROM messages WHERE status = 'COMPLETED'")) === N, 60_000, 'all completed');
+    await waitUntil(
+      async () => (await count(h, "SELECT count(*) AS n FROM messages WHERE status = 'COMPLETED'")) === N,
+      60_000,
+      'all completed',
+    );
     const times = new Map<string, number>();
     for (const id of seen) times.set(id, (times.get(id) ?? 0) + 1);
     expect(times.size).toBe(N);
     expect([...times.values()].filter((n) => n > 1)).toEqual([]);
+    // SIGTERM: graceful, exit 0.
+    expect(await second.stop(10_000)).toBe(0);
+    expect(second.output()).toMatch(/"msg":"stopped"/);
   }, 180_000);
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Persister, startPersister } from '../src/persister.js';
-import { type Harness, count, harness, memoryLogger, publish, waitUntil } from './harness.js';
+import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 
 const AUTH = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;
 
@@ -27,7 +27,13 @@ describe('persister ops HTTP server', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     for (const path of ['/readyz', '/metrics', '/ops/queues', '/ops/dead-letters']) {
       expect((await fetch(`${base}${path}`)).status, path).toBe(401);
-      expect((await fetch(`${base}${path}`, { headers: { authorization: `Basic ${Buffer.from('ops:wrong').toString('base64')}` } })).status).toBe(401);
+      expect(
+        (
+          await fetch(`${base}${path}`, {
+            headers: { authorization: `Basic ${Buffer.from('ops:wrong').toString('base64')}` },
+          })
+        ).status,
+      ).toBe(401);
     }
   });
 
@@ -41,7 +47,12 @@ describe('persister ops HTTP server', () => {
     await publish(h, ['m-1', 'm-2']);
     const metrics = async () => (await fetch(`${base}/metrics`, { headers: { authorization: AUTH } })).text();
     // Counters move once the batch is acknowledged, just after the rows are visible.
-    await waitUntil(async () => /fleet_persister_messages_persisted_total\{[^}]*topic="orders"[^}]*\} 2/.test(await metrics()), 10_000, 'metric');
+    await waitUntil(
+      async () =>
+        /fleet_persister_messages_persisted_total\{[^}]*topic="orders"[^}]*\} 2/.test(await metrics()),
+      10_000,
+      'metric',
+    );
     const text = await metrics();
     expect(text).toContain('fleet_persister_persist_batch_seconds');
   });
@@ -67,13 +78,21 @@ describe('persister ops HTTP server', () => {
       body: JSON.stringify({ ids: ['m-1'] }),
     });
     expect(await replay.json()).toEqual({ replayed: ['m-1'] });
-    expect((await h.pool.query("SELECT status FROM messages WHERE id = 'm-1'")).rows[0].status).toBe('PENDING');
+    expect((await h.pool.query("SELECT status FROM messages WHERE id = 'm-1'")).rows[0].status).toBe(
+      'PENDING',
+    );
     const jobs = await p.bull.getJobs(['waiting']);
     expect(jobs.some((j) => j.id?.startsWith('d-') && j.data.messages[0].id === 'm-1')).toBe(true);
-    const purge = await fetch(`${base}/ops/dead-letters?all=true`, { method: 'DELETE', headers: { authorization: AUTH } });
+    const purge = await fetch(`${base}/ops/dead-letters?all=true`, {
+      method: 'DELETE',
+      headers: { authorization: AUTH },
+    });
     expect(await purge.json()).toEqual({ purged: 1 });
     expect(await count(h, 'SELECT count(*) AS n FROM messages')).toBe(1);
-    const bad = await fetch(`${base}/ops/dead-letters`, { method: 'DELETE', headers: { authorization: AUTH } });
+    const bad = await fetch(`${base}/ops/dead-letters`, {
+      method: 'DELETE',
+      headers: { authorization: AUTH },
+    });
     expect(bad.status).toBe(400);
   });
 });

@@ -1,11 +1,20 @@
-import { EntryField, PERSISTER_GROUP, decodeDurableIds } from '@fleet/protocol';
+import { decodeDurableIds, EntryField, PERSISTER_GROUP } from '@fleet/protocol';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrl } from '../../../test/helpers/services.js';
 import { type Persister, startPersister } from '../src/persister.js';
 import { groupState } from '../src/redis-streams.js';
-import { type Harness, allJobs, bullQueue, count, harness, memoryLogger, publish, waitUntil } from './harness.js';
+import {
+  allJobs,
+  bullQueue,
+  count,
+  type Harness,
+  harness,
+  memoryLogger,
+  publish,
+  waitUntil,
+} from './harness.js';
 
 describe('persister: stream -> Postgres + offsets + BullMQ jobs', () => {
   let h: Harness;
@@ -27,18 +36,28 @@ describe('persister: stream -> Postgres + offsets + BullMQ jobs', () => {
   it('persists every entry once, saves the offset and enqueues batched jobs', async () => {
     const ids = Array.from({ length: 35 }, (_, i) => `flow-${i}`);
     const streamIds = await publish(h, ids);
-    await waitUntil(async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === 35, 20_000, 'rows');
-    await waitUntil(async () => (await h.redis.xpending(h.keys.ingestStream(0), PERSISTER_GROUP))[0] === 0, 10_000, 'acks');
-    const off = await h.pool.query('SELECT "offset" FROM consumer_offsets WHERE consumer_group = $1 AND topic = $2', [
-      PERSISTER_GROUP,
-      h.keys.ingestStream(0),
-    ]);
+    await waitUntil(
+      async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === 35,
+      20_000,
+      'rows',
+    );
+    await waitUntil(
+      async () => (await h.redis.xpending(h.keys.ingestStream(0), PERSISTER_GROUP))[0] === 0,
+      10_000,
+      'acks',
+    );
+    const off = await h.pool.query(
+      'SELECT "offset" FROM consumer_offsets WHERE consumer_group = $1 AND topic = $2',
+      [PERSISTER_GROUP, h.keys.ingestStream(0)],
+    );
     expect(off.rows[0]?.offset).toBe(streamIds.at(-1));
     const jobs = await allJobs(q);
     const jobbed = jobs.flatMap((j) => j.ids).sort();
     expect(jobbed).toEqual([...ids].sort());
     for (const j of jobs) expect(j.ids.length).toBeLessThanOrEqual(10);
-    const row = await h.pool.query('SELECT status, topic, retry_count FROM messages WHERE id = $1', ['flow-3']);
+    const row = await h.pool.query('SELECT status, topic, retry_count FROM messages WHERE id = $1', [
+      'flow-3',
+    ]);
     expect(row.rows[0]).toMatchObject({ status: 'PENDING', topic: 'orders.created', retry_count: 0 });
   });
 
@@ -46,8 +65,16 @@ describe('persister: stream -> Postgres + offsets + BullMQ jobs', () => {
     const before = (await allJobs(q)).length;
     // The same messages arrive again (a client resend / a re-read after a crash): new stream entries, same ids.
     await publish(h, ['flow-1', 'flow-2', 'flow-20']);
-    await waitUntil(async () => (await h.redis.xpending(h.keys.ingestStream(0), PERSISTER_GROUP))[0] === 0, 10_000, 'acks');
-    await waitUntil(async () => (await groupState(h.redis, h.keys.ingestStream(0), PERSISTER_GROUP))?.lag === 0, 5_000, 'lag');
+    await waitUntil(
+      async () => (await h.redis.xpending(h.keys.ingestStream(0), PERSISTER_GROUP))[0] === 0,
+      10_000,
+      'acks',
+    );
+    await waitUntil(
+      async () => (await groupState(h.redis, h.keys.ingestStream(0), PERSISTER_GROUP))?.lag === 0,
+      5_000,
+      'lag',
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(await count(h, 'SELECT count(*) AS n FROM messages')).toBe(35);
     expect((await allJobs(q)).length).toBe(before);
@@ -62,7 +89,9 @@ describe('persister: stream -> Postgres + offsets + BullMQ jobs', () => {
     await waitUntil(() => got.length >= 3, 10_000, 'durable notification');
     expect(got.sort()).toEqual(['dur-1', 'dur-2', 'flow-5']);
     // committed before notified
-    expect(await count(h, 'SELECT count(*) AS n FROM messages WHERE id = ANY($1)', [['dur-1', 'dur-2']])).toBe(2);
+    expect(
+      await count(h, 'SELECT count(*) AS n FROM messages WHERE id = ANY($1)', [['dur-1', 'dur-2']]),
+    ).toBe(2);
     sub.disconnect();
   });
 
@@ -71,7 +100,11 @@ describe('persister: stream -> Postgres + offsets + BullMQ jobs', () => {
     await h.redis.xadd(stream, '*', EntryField.id, 'no-envelope');
     await h.redis.xadd(stream, '*', EntryField.envelope, Buffer.from([1, 2, 3]), EntryField.id, 'garbage');
     await publish(h, ['after-bad']);
-    await waitUntil(async () => (await count(h, 'SELECT count(*) AS n FROM messages WHERE id = $1', ['after-bad'])) === 1, 10_000, 'row after bad');
+    await waitUntil(
+      async () => (await count(h, 'SELECT count(*) AS n FROM messages WHERE id = $1', ['after-bad'])) === 1,
+      10_000,
+      'row after bad',
+    );
     const dead = await h.pool.query('SELECT reason FROM dead_entries ORDER BY stream_id');
     expect(dead.rows.length).toBe(2);
     expect(dead.rows[0].reason).toMatch(/missing field/);

@@ -26,13 +26,19 @@ describe('Postgres unreachable under load', () => {
   it('stops acknowledging, logs one line down and one line up, resumes, loses nothing', async () => {
     const cfg = testConfig(h.cfg.redis.key_prefix, pgPrivate.url, 4, { streams: { read_count: 100 } });
     p = await startPersister(cfg, { logger: log, ops: false, consumerName: 'outage-a' });
-    await publish(h, Array.from({ length: 300 }, (_, i) => `before-${i}`));
+    await publish(
+      h,
+      Array.from({ length: 300 }, (_, i) => `before-${i}`),
+    );
     await waitUntil(async () => (await rows()) === 300, 20_000, 'rows before');
 
     await pgPrivate.stop();
     // The gateway keeps appending meanwhile.
     for (let round = 0; round < 10; round++) {
-      await publish(h, Array.from({ length: 200 }, (_, i) => `during-${round}-${i}`));
+      await publish(
+        h,
+        Array.from({ length: 200 }, (_, i) => `during-${round}-${i}`),
+      );
       await new Promise((r) => setTimeout(r, 200));
     }
     const stream = h.keys.ingestStream(0);
@@ -45,9 +51,15 @@ describe('Postgres unreachable under load', () => {
 
     await pgPrivate.start();
     await waitUntil(async () => (await rows().catch(() => 0)) === 2_300, 60_000, 'all rows after recovery');
-    await waitUntil(async () => (await groupState(h.redis, stream, PERSISTER_GROUP))?.pending === 0, 10_000, 'acks');
+    await waitUntil(
+      async () => (await groupState(h.redis, stream, PERSISTER_GROUP))?.pending === 0,
+      10_000,
+      'acks',
+    );
     expect(log.lines.filter((l) => /postgres unavailable/.test(l.msg)).length).toBe(1);
     expect(log.lines.filter((l) => /postgres available again/.test(l.msg)).length).toBe(1);
-    expect(Number((await p.pool.query('SELECT count(DISTINCT id) AS n FROM messages')).rows[0].n)).toBe(2_300);
+    expect(Number((await p.pool.query('SELECT count(DISTINCT id) AS n FROM messages')).rows[0].n)).toBe(
+      2_300,
+    );
   }, 150_000);
 });

@@ -1,7 +1,16 @@
 import type { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Persister, startPersister } from '../src/persister.js';
-import { type Harness, bullQueue, count, fakeWorker, harness, memoryLogger, publish, waitUntil } from './harness.js';
+import {
+  bullQueue,
+  count,
+  fakeWorker,
+  type Harness,
+  harness,
+  memoryLogger,
+  publish,
+  waitUntil,
+} from './harness.js';
 
 describe('persister: status flow, retries with backoff, dead letters', () => {
   let h: Harness;
@@ -11,7 +20,10 @@ describe('persister: status flow, retries with backoff, dead letters', () => {
   const seen: string[] = [];
 
   beforeAll(async () => {
-    h = await harness('status', { retry: { max_retries: 2, backoff_ms: 20, backoff_max_ms: 200 }, queue: { batch_size: 5 } });
+    h = await harness('status', {
+      retry: { max_retries: 2, backoff_ms: 20, backoff_max_ms: 200 },
+      queue: { batch_size: 5 },
+    });
     p = await startPersister(h.cfg, { logger: memoryLogger(), ops: false, consumerName: 'status-a' });
     q = bullQueue(h);
     w = fakeWorker(
@@ -34,12 +46,23 @@ describe('persister: status flow, retries with backoff, dead letters', () => {
 
   it('applies outcomes: COMPLETED, retried then COMPLETED, DEAD after the limit, unrouted stays DEAD', async () => {
     await publish(h, ['ok-1', 'ok-2', 'ok-3', 'flaky-1', 'flaky-2', 'bad-1', 'unrouted-1']);
-    const statusOf = async (id: string) => (await h.pool.query('SELECT status, retry_count, last_error FROM messages WHERE id = $1', [id])).rows[0];
-    await waitUntil(async () => (await count(h, "SELECT count(*) AS n FROM messages WHERE status IN ('COMPLETED','DEAD')")) === 7, 20_000, 'final statuses');
+    const statusOf = async (id: string) =>
+      (await h.pool.query('SELECT status, retry_count, last_error FROM messages WHERE id = $1', [id]))
+        .rows[0];
+    await waitUntil(
+      async () =>
+        (await count(h, "SELECT count(*) AS n FROM messages WHERE status IN ('COMPLETED','DEAD')")) === 7,
+      20_000,
+      'final statuses',
+    );
     expect(await statusOf('ok-1')).toMatchObject({ status: 'COMPLETED', retry_count: 0 });
     expect(await statusOf('flaky-1')).toMatchObject({ status: 'COMPLETED', retry_count: 1 });
     expect(await statusOf('bad-1')).toMatchObject({ status: 'DEAD', retry_count: 2, last_error: 'boom' });
-    expect(await statusOf('unrouted-1')).toMatchObject({ status: 'DEAD', retry_count: 0, last_error: 'unrouted' });
+    expect(await statusOf('unrouted-1')).toMatchObject({
+      status: 'DEAD',
+      retry_count: 0,
+      last_error: 'unrouted',
+    });
     // bad-1 ran 3 times (first try + 2 retries); unrouted once; ok once.
     expect(seen.filter((s) => s === 'bad-1').length).toBe(3);
     expect(seen.filter((s) => s === 'unrouted-1').length).toBe(1);
@@ -53,10 +76,18 @@ describe('persister: status flow, retries with backoff, dead letters', () => {
   it('retry jobs carry the retry count and a backoff delay', async () => {
     await w.pause();
     await publish(h, ['late-1']);
-    await waitUntil(async () => (await count(h, 'SELECT count(*) AS n FROM messages WHERE id = $1', ['late-1'])) === 1, 10_000, 'row');
+    await waitUntil(
+      async () => (await count(h, 'SELECT count(*) AS n FROM messages WHERE id = $1', ['late-1'])) === 1,
+      10_000,
+      'row',
+    );
     // Fail it by hand through the status stream, as a worker would.
     await h.redis.xadd(h.keys.statusStream(), '*', 'i', 'late-1', 's', 'FAILED', 'n', '0', 'x', 'nope');
-    await waitUntil(async () => (await q.getDelayedCount()) + (await q.getWaitingCount()) >= 2, 10_000, 'retry job');
+    await waitUntil(
+      async () => (await q.getDelayedCount()) + (await q.getWaitingCount()) >= 2,
+      10_000,
+      'retry job',
+    );
     const delayed = await q.getJobs(['delayed', 'waiting']);
     const retry = delayed.find((j) => j.id?.startsWith('r-'));
     expect(retry?.id).toMatch(/^r-.+-1$/);

@@ -1,7 +1,17 @@
 import type { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Persister, startPersister } from '../src/persister.js';
-import { type Harness, allJobs, bullQueue, count, fakeWorker, harness, memoryLogger, publish, waitUntil } from './harness.js';
+import {
+  allJobs,
+  bullQueue,
+  count,
+  fakeWorker,
+  type Harness,
+  harness,
+  memoryLogger,
+  publish,
+  waitUntil,
+} from './harness.js';
 
 /** Deletes every BullMQ key of the fleet's queue: what a Redis restart without AOF or a failover does to jobs. */
 async function flushQueueKeys(h: Harness): Promise<number> {
@@ -22,7 +32,10 @@ describe('persister: the sweep re-dispatches rows whose jobs Redis lost', () => 
   let w: Worker | undefined;
 
   beforeAll(async () => {
-    h = await harness('sweep', { retry: { sweep_age_ms: 1_000, sweep_interval_ms: 1_000 }, queue: { batch_size: 7 } });
+    h = await harness('sweep', {
+      retry: { sweep_age_ms: 1_000, sweep_interval_ms: 1_000 },
+      queue: { batch_size: 7 },
+    });
     p = await startPersister(h.cfg, { logger: memoryLogger(), ops: false, consumerName: 'sweep-a' });
     q = bullQueue(h);
   });
@@ -36,13 +49,21 @@ describe('persister: the sweep re-dispatches rows whose jobs Redis lost', () => 
   it('queue keys flushed mid-run: every message still completes, without duplicate jobs', async () => {
     const ids = Array.from({ length: 50 }, (_, i) => `sw-${i}`);
     await publish(h, ids);
-    await waitUntil(async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === 50, 20_000, 'rows');
+    await waitUntil(
+      async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === 50,
+      20_000,
+      'rows',
+    );
     await waitUntil(async () => (await allJobs(q)).flatMap((j) => j.ids).length === 50, 10_000, 'jobs');
     expect(await flushQueueKeys(h)).toBeGreaterThan(0);
     expect(await allJobs(q)).toEqual([]);
     const seen: string[] = [];
     w = fakeWorker(h, () => 'COMPLETED', seen);
-    await waitUntil(async () => (await count(h, "SELECT count(*) AS n FROM messages WHERE status = 'COMPLETED'")) === 50, 30_000, 'all completed');
+    await waitUntil(
+      async () => (await count(h, "SELECT count(*) AS n FROM messages WHERE status = 'COMPLETED'")) === 50,
+      30_000,
+      'all completed',
+    );
     expect([...new Set(seen)].sort()).toEqual([...ids].sort());
     // Sweeps that found nothing left (rows COMPLETED) dispatch nothing more.
     const jobsAfter = await allJobs(q);

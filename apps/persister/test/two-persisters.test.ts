@@ -1,7 +1,16 @@
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Persister, startPersister } from '../src/persister.js';
-import { type Harness, allJobs, bullQueue, count, harness, memoryLogger, publish, waitUntil } from './harness.js';
+import {
+  allJobs,
+  bullQueue,
+  count,
+  type Harness,
+  harness,
+  memoryLogger,
+  publish,
+  waitUntil,
+} from './harness.js';
 
 async function enqueued(p: Persister): Promise<number> {
   return (await p.metrics.messagesEnqueued.get()).values[0]?.value ?? 0;
@@ -38,7 +47,11 @@ describe('two persisters share the load', () => {
       // Resends of earlier ids land on the other shard: still one row each.
       if (round > 0) await publish(h, [`two-${round - 1}-0`, `two-${round - 1}-150`], { shard: round % 2 });
     }
-    await waitUntil(async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === ids.length, 30_000, 'rows');
+    await waitUntil(
+      async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === ids.length,
+      30_000,
+      'rows',
+    );
     await waitUntil(async () => (await enqueued(a)) + (await enqueued(b)) === ids.length, 10_000, 'enqueue');
     const jobbed = (await allJobs(q)).flatMap((j) => j.ids);
     expect(jobbed.length).toBe(ids.length);

@@ -53,7 +53,8 @@ export async function loadHandlerModules(
       throw new HandlerLoadError(spec, `failed to import: ${firstLine(err)}`);
     }
     const register = pickRegister(mod);
-    if (!register) throw new HandlerLoadError(spec, 'exports neither a default function nor a register function');
+    if (!register)
+      throw new HandlerLoadError(spec, 'exports neither a default function nor a register function');
     try {
       await register(router, ctx);
     } catch (err) {

@@ -1,4 +1,4 @@
-export { type StartWorkerOptions, startWorker, type WorkerApp } from './worker.js';
+export { type BatchDeps, type BatchResult, describeFailure, jobMessages, processBatch } from './batch.js';
 export {
   HandlerLoadError,
   type HandlerModuleContext,
@@ -6,5 +6,5 @@ export {
   type RegisterHandlers,
   resolveHandlerModule,
 } from './handler-loader.js';
-export { type BatchDeps, type BatchResult, describeFailure, jobMessages, processBatch } from './batch.js';
 export { Semaphore } from './semaphore.js';
+export { type StartWorkerOptions, startWorker, type WorkerApp } from './worker.js';

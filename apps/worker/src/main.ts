@@ -41,7 +41,11 @@ const telemetry = initTelemetry({
 });
 
 try {
-  const app = await startWorker(cfg, { watcher, handlersBaseDir: dirname(configPath), tracer: telemetry.tracer });
+  const app = await startWorker(cfg, {
+    watcher,
+    handlersBaseDir: dirname(configPath),
+    tracer: telemetry.tracer,
+  });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -55,5 +59,7 @@ try {
   process.on('SIGINT', () => void stop());
 } catch (err) {
   await watcher.stop();
-  fail(err instanceof HandlerLoadError ? err.message : `failed to start: ${errorMessage(err).split('\n')[0]}`);
+  fail(
+    err instanceof HandlerLoadError ? err.message : `failed to start: ${errorMessage(err).split('\n')[0]}`,
+  );
 }

@@ -1,4 +1,4 @@
-import { type FleetKeys, MessageStatus, StatusField } from '@fleet/protocol';
+import { type FleetKeys, type MessageStatus, StatusField } from '@fleet/protocol';
 import type { ChainableCommander } from 'ioredis';
 
 /** One message outcome for the persister (status stream entry). */

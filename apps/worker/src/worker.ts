@@ -73,7 +73,12 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
   const ownLogger = !opts.logger;
   const logger =
     opts.logger ??
-    createLogger({ name: 'worker', level: cfg.logging.level, writers: cfg.logging.writers, async: cfg.logging.async });
+    createLogger({
+      name: 'worker',
+      level: cfg.logging.level,
+      writers: cfg.logging.writers,
+      async: cfg.logging.async,
+    });
   const id = opts.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
   const baseRouter = opts.router ?? new TopicRouter();
@@ -81,7 +86,10 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
 
   const buildRouter = async (modules: readonly string[], config: FleetConfig): Promise<TopicRouter> => {
     const r = baseRouter.clone();
-    await loadHandlerModules(r, modules, baseDir, { logger: logger.child({ component: 'handlers' }), config });
+    await loadHandlerModules(r, modules, baseDir, {
+      logger: logger.child({ component: 'handlers' }),
+      config,
+    });
     return r;
   };
   let router: TopicRouter;
@@ -162,7 +170,9 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
         health: async () => ({ ok: commands.status === 'ready' && worker.isRunning() }),
       });
     }
-    void worker.run().catch((err) => logger.error({ error: (err as Error).message }, 'bullmq worker stopped'));
+    void worker
+      .run()
+      .catch((err) => logger.error({ error: (err as Error).message }, 'bullmq worker stopped'));
     await worker.waitUntilReady();
   } catch (err) {
     await worker.close(true).catch(() => {});
@@ -194,11 +204,13 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
   const onConfig = (next: FleetConfig) => {
     const prev = cfg;
     cfg = next;
-    if (next.thread_pools.work.workers !== prev.thread_pools.work.workers) setConcurrency(next.thread_pools.work.workers);
+    if (next.thread_pools.work.workers !== prev.thread_pools.work.workers)
+      setConcurrency(next.thread_pools.work.workers);
     if (next.thread_pools.work.queue_size !== prev.thread_pools.work.queue_size)
       slots.resize(next.thread_pools.work.queue_size);
     if (ownLogger && next.logging.level !== prev.logging.level) setLogLevel(logger, next.logging.level);
-    if (JSON.stringify(next.monitoring) !== JSON.stringify(prev.monitoring)) labeler.configure(labelerOptions(next));
+    if (JSON.stringify(next.monitoring) !== JSON.stringify(prev.monitoring))
+      labeler.configure(labelerOptions(next));
     if (JSON.stringify(next.handlers.modules) !== JSON.stringify(prev.handlers.modules))
       void reloadHandlers(next.handlers.modules);
   };
@@ -266,6 +278,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
  * applies at the next job completion.
  */
 function wakeMainLoop(worker: Worker): void {
-  const queue = (worker as unknown as { mainLoopQueue?: { add?: (p: Promise<unknown>) => void } }).mainLoopQueue;
+  const queue = (worker as unknown as { mainLoopQueue?: { add?: (p: Promise<unknown>) => void } })
+    .mainLoopQueue;
   if (queue && typeof queue.add === 'function') queue.add(Promise.resolve(undefined));
 }

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TopicRouter } from '@fleet/router';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { spawnApp } from '../../../test/helpers/processes.js';
 import { HandlerLoadError, loadHandlerModules } from '../src/index.js';
 import { testConfig } from './helpers.js';
-import { stringify } from 'yaml';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const ctx = { logger: console as never, config: testConfig() };
@@ -41,9 +41,18 @@ describe('handler modules', () => {
 
   it.each([
     ['missing.ts', /^handler module missing\.ts: not found \(.*missing\.ts\)$/],
-    ['no-export.ts', /^handler module no-export\.ts: exports neither a default function nor a register function$/],
-    ['throws-at-import.ts', /^handler module throws-at-import\.ts: failed to import: database password missing$/],
-    ['bad-pattern.ts', /^handler module bad-pattern\.ts: invalid subscription pattern "orders\*": .*whole segment/],
+    [
+      'no-export.ts',
+      /^handler module no-export\.ts: exports neither a default function nor a register function$/,
+    ],
+    [
+      'throws-at-import.ts',
+      /^handler module throws-at-import\.ts: failed to import: database password missing$/,
+    ],
+    [
+      'bad-pattern.ts',
+      /^handler module bad-pattern\.ts: invalid subscription pattern "orders\*": .*whole segment/,
+    ],
   ])('%s fails with one line naming the module', async (file, line) => {
     const err = await loadError(['good.ts', file]);
     expect(err.message).toMatch(line);
@@ -69,6 +78,8 @@ describe('worker process start with a broken handler module', () => {
     const app = spawnApp('worker', { config: path });
     expect(await app.exited).toBe(1);
     const errLines = app.lines.filter((l) => l.startsWith('[worker err]'));
-    expect(errLines).toEqual([`[worker err] worker: handler module ./nope.ts: not found (${join(dir, 'nope.ts')})`]);
+    expect(errLines).toEqual([
+      `[worker err] worker: handler module ./nope.ts: not found (${join(dir, 'nope.ts')})`,
+    ]);
   });
 });

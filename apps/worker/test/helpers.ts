@@ -1,7 +1,7 @@
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
 import {
-  encodeEnvelope,
   type Envelope,
+  encodeEnvelope,
   FleetKeys,
   JOB_NAME,
   type JobData,
@@ -12,7 +12,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
 
-export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
 
 /** A worker config for in-process tests: this run's Redis under a fresh prefix, metrics off. */
 export function testConfig(overrides: DeepPartial<FleetConfig> = {}): FleetConfig {
@@ -39,7 +43,11 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 }
 
 let seq = 0;
-export function envelope(topic: string, payload: string | object = '', extra: Partial<Envelope> = {}): Envelope {
+export function envelope(
+  topic: string,
+  payload: string | object = '',
+  extra: Partial<Envelope> = {},
+): Envelope {
   return {
     id: `m${seq++}-${Math.random().toString(36).slice(2, 8)}`,
     topic,
@@ -117,7 +125,8 @@ export class FleetProbe {
       }
       const missing = ids.filter((id) => !byId.has(id));
       if (missing.length === 0) return byId;
-      if (Date.now() > deadline) throw new Error(`no outcome for ${missing.length} of ${ids.length} messages (e.g. ${missing[0]})`);
+      if (Date.now() > deadline)
+        throw new Error(`no outcome for ${missing.length} of ${ids.length} messages (e.g. ${missing[0]})`);
       await sleep(50);
     }
   }
@@ -131,7 +140,11 @@ export class FleetProbe {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitUntil(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -22,7 +22,8 @@ describe('live config changes', () => {
     release = r;
   });
 
-  async function edit(change: (ms: Record<string, any>) => void): Promise<void> {
+  type Doc = { thread_pools: { work: { workers: number } }; handlers: { modules: string[] } };
+  async function edit(change: (ms: Doc) => void): Promise<void> {
     const doc = parse(await readFile(path, 'utf8'));
     change(doc.messaging_system);
     await writeFile(path, stringify(doc));
@@ -98,7 +99,12 @@ describe('live config changes', () => {
       ms.handlers.modules = [`${fixtures}named.ts`];
     });
     await waitUntil(() => app.router() !== before, 5_000, 'router swap');
-    expect(app.router().subscriptions().map((s) => s.pattern)).toEqual(['gate.#', 'named.*']);
+    expect(
+      app
+        .router()
+        .subscriptions()
+        .map((s) => s.pattern),
+    ).toEqual(['gate.#', 'named.*']);
     const n = jobMessage(envelope('named.x'));
     const f = jobMessage(envelope('fixture.a'));
     await probe.enqueue([[n, f]]);

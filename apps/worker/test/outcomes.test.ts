@@ -1,5 +1,6 @@
 import { decodeReply, formatReplyAddress } from '@fleet/protocol';
 import { TopicRouter } from '@fleet/router';
+import { TraceContext } from '@fleet/tracing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, type WorkerApp } from '../src/index.js';
@@ -10,6 +11,7 @@ describe('worker: per-message outcomes in the status stream', () => {
   const probe = new FleetProbe(cfg);
   let app: WorkerApp;
   const seen: string[] = [];
+  const traces: Array<[string, string | undefined]> = [];
 
   beforeAll(async () => {
     const router = new TopicRouter();
@@ -21,6 +23,9 @@ describe('worker: per-message outcomes in the status stream', () => {
     router.subscribe('math.add', (ctx) => {
       const { a, b } = ctx.json<{ a: number; b: number }>();
       return a + b;
+    });
+    router.subscribe('trace.check', (ctx) => {
+      traces.push([ctx.traceId, TraceContext.get()?.traceId]);
     });
     router.subscribe('math.fail', () => {
       throw new Error('no math today');
@@ -46,16 +51,34 @@ describe('worker: per-message outcomes in the status stream', () => {
     expect(one(ok1.id)).toEqual([{ id: ok1.id, status: 'COMPLETED', attempt: 2 }]);
     expect(one(ok2.id)[0]!.status).toBe('COMPLETED');
     expect(one(bad.id)).toEqual([{ id: bad.id, status: 'FAILED', attempt: 2, error: 'boom.*: kaput' }]);
-    expect(one(slow.id)[0]).toMatchObject({ status: 'FAILED', error: 'stuck: handler stuck timed out after 200 ms' });
+    expect(one(slow.id)[0]).toMatchObject({
+      status: 'FAILED',
+      error: 'stuck: timed out after 200 ms',
+    });
     expect(one(lost.id)).toEqual([{ id: lost.id, status: 'DEAD', attempt: 2, error: 'unrouted' }]);
     expect(seen).toEqual(expect.arrayContaining([ok1.id, ok2.id]));
     const processing = (await probe.statuses()).filter((s) => s.status === 'PROCESSING').map((s) => s.id);
     expect(processing.sort()).toEqual(msgs.map((m) => m.id).sort());
   });
 
+  it('handlers run inside the message trace (job traceparent, else the envelope one)', async () => {
+    const fromJob = '00-11111111111111111111111111111111-2222222222222222-01';
+    const fromEnv = '00-33333333333333333333333333333333-4444444444444444-01';
+    const a = jobMessage(envelope('trace.check'), { t: fromJob });
+    const b = jobMessage(envelope('trace.check', '', { traceparent: fromEnv }));
+    await probe.enqueue([[a], [b]]);
+    await probe.waitForOutcomes([a.id, b.id]);
+    expect(traces.sort()).toEqual([
+      ['11111111111111111111111111111111', '11111111111111111111111111111111'],
+      ['33333333333333333333333333333333', '33333333333333333333333333333333'],
+    ]);
+  });
+
   it('an undecodable envelope goes DEAD without failing the rest of its batch', async () => {
     const good = envelope('order.x');
-    await probe.enqueue([[{ id: 'garbage-1', e: Buffer.from('nope').toString('base64'), n: 0 }, jobMessage(good)]]);
+    await probe.enqueue([
+      [{ id: 'garbage-1', e: Buffer.from('nope').toString('base64'), n: 0 }, jobMessage(good)],
+    ]);
     const out = await probe.waitForOutcomes(['garbage-1', good.id]);
     expect(out.get('garbage-1')![0]).toMatchObject({ status: 'DEAD' });
     expect(out.get('garbage-1')![0]!.error).toMatch(/^undecodable envelope/);
@@ -79,7 +102,9 @@ describe('worker: per-message outcomes in the status stream', () => {
     ]);
     await waitUntil(() => replies.length === 3, 10_000, 'three replies');
     sub.disconnect();
-    const byId = new Map(replies.map((r) => [(r as { correlationId: string }).correlationId, r as Record<string, unknown>]));
+    const byId = new Map(
+      replies.map((r) => [(r as { correlationId: string }).correlationId, r as Record<string, unknown>]),
+    );
     expect(Buffer.from(byId.get('c-add')!.payload as Uint8Array).toString()).toBe('42');
     expect(byId.get('c-add')!.ok).toBe(true);
     expect(byId.get('c-fail')).toMatchObject({ ok: false, error: 'math.fail: no math today' });

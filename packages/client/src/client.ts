@@ -208,7 +208,8 @@ export class FleetClient extends EventEmitter {
   /** Waits (up to drainTimeoutMs) for every queued frame to be answered, then closes. Leftovers are rejected. */
   async close(opts: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.state === 'closed') return;
-    if (this.outstanding > 0 && this.state === 'open') {
+    if (this.outstanding > 0) {
+      // Also while reconnecting: the re-sent publishes may still be ACKed within the drain timeout.
       const drained = new Promise<void>((r) => this.drainWaiters.push(r));
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((r) => {
@@ -227,7 +228,7 @@ export class FleetClient extends EventEmitter {
 
   // ------------------------------------------------------------ connection lifecycle
 
-  /** Connects (with the reconnect policy's retries); rejects at once on an auth/version refusal. */
+  /** @internal Connects (with the reconnect policy's retries); rejects at once on an auth/version refusal. */
   async establish(): Promise<void> {
     const policy = this.reconnectPolicy;
     for (let attempt = 0; ; attempt++) {

@@ -2,6 +2,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import {
   AckLevel,
+  ErrorCode,
   encodeEnvelope,
   encodeFrame,
   encodePublish,
@@ -98,7 +99,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     }),
   };
   const template = publishTemplate(opts);
-  const conns = await Promise.all(Array.from({ length: opts.connections }, () => LoadConnection.open(opts)));
+  const opened = await Promise.allSettled(
+    Array.from({ length: opts.connections }, () => LoadConnection.open(opts)),
+  );
+  const conns = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) {
+    for (const c of conns) c.close();
+    throw FleetError.from(failed.reason);
+  }
 
   const start = performance.now();
   shared.running = true;
@@ -192,7 +201,14 @@ class LoadConnection {
         socket.destroy();
         reject(e);
       };
-      socket.once('error', fail);
+      const onError = (e: Error) =>
+        fail(
+          new FleetError(
+            ErrorCode.UNAVAILABLE,
+            `connection to ${opts.host}:${opts.port} failed: ${e.message}`,
+          ),
+        );
+      socket.once('error', onError);
       socket.once(ready, () => {
         const hello: Frame = { type: FrameType.HELLO, corr: 0, clientName: 'fleet-bench' };
         if (opts.token) hello.token = opts.token;
@@ -203,7 +219,7 @@ class LoadConnection {
           if (f.type === FrameType.ERROR) return fail(new FleetError(f.code, f.message));
           if (f.type === FrameType.WELCOME) {
             socket.off('data', onHandshake);
-            socket.off('error', fail);
+            socket.off('error', onError);
             conn.window = Math.min(opts.window, f.maxInFlight > 0 ? f.maxInFlight : opts.window, 0xffff);
             resolve(conn);
             return;
@@ -240,16 +256,16 @@ class LoadConnection {
     const now = performance.now();
     const s = this.shared;
     for (const f of frames) {
-      if (f.type !== FrameType.ACK && f.type !== FrameType.ERROR) continue;
-      const slot = f.corr - 1;
-      if (slot < 0 || slot >= this.window) continue;
-      if (f.type === FrameType.ACK) {
-        if (s.running) s.acked++;
-        s.hist.recordValue(Math.max(1, Math.round((now - this.sentAt[slot]!) * 1000)));
-      } else {
+      if (f.type === FrameType.ERROR) {
         s.errors++;
         const name = errorCodeName[f.code] ?? String(f.code);
         s.errorsByCode[name] = (s.errorsByCode[name] ?? 0) + 1;
+      } else if (f.type !== FrameType.ACK) continue;
+      const slot = f.corr - 1;
+      if (slot < 0 || slot >= this.window) continue; // corr 0: a connection-level ERROR
+      if (f.type === FrameType.ACK) {
+        if (s.running) s.acked++;
+        s.hist.recordValue(Math.max(1, Math.round((now - this.sentAt[slot]!) * 1000)));
       }
       this.free.push(slot);
       this.inFlight--;

@@ -49,4 +49,13 @@ describe('runLoad', () => {
     expect(res.errors).toBeGreaterThan(0);
     expect(res.errorsByCode.overloaded).toBe(res.errors);
   });
+
+  it('rejects with UNAVAILABLE when the gateway cannot be reached', async () => {
+    gw = await FakeGateway.start();
+    const port = gw.port;
+    await gw.close();
+    await expect(
+      runLoad({ host: '127.0.0.1', port, connections: 2, window: 1, size: 1, durationS: 0.1 }),
+    ).rejects.toMatchObject({ code: 11, codeName: 'unavailable' });
+  });
 });

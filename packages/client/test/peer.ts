@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import {
   decodeEnvelope,
   type Envelope,
@@ -23,6 +24,8 @@ export interface PeerOptions {
   maxFrameBytes?: number;
   idleTimeoutMs?: number;
   token?: string;
+  /** Serve TLS with this PEM certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
   /** Decides each PUBLISH: 'ack' now (default), 'hold' (the test answers later), or an error to send. */
   onPublish?: (
     f: PublishFrame,
@@ -88,7 +91,9 @@ export class FakeGateway {
 
   static async start(opts: PeerOptions = {}): Promise<FakeGateway> {
     const g = new FakeGateway(opts);
-    g.server = net.createServer((s) => g.accept(s));
+    g.server = opts.tls
+      ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key }, (s) => g.accept(s))
+      : net.createServer((s) => g.accept(s));
     await new Promise<void>((r) => g.server.listen(0, '127.0.0.1', r));
     g.port = (g.server.address() as net.AddressInfo).port;
     return g;

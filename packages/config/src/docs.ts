@@ -11,6 +11,26 @@ function showDefault(f: FieldInfo): string {
   return '`' + JSON.stringify(f.defaultValue) + '`';
 }
 
+/**
+ * Compares two renderings of the reference, ignoring what a markdown formatter (biome) changes: blank lines
+ * and the padding of table cells.
+ */
+export function normalizeDocs(md: string): string {
+  return md
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) =>
+      line.startsWith('|')
+        ? line
+            .split(/(?<!\\)\|/)
+            .map((c) => c.trim().replace(/^:?-{3,}:?$/, '---'))
+            .join('|')
+        : line,
+    )
+    .join('\n');
+}
+
 /** docs/configuration.md, rendered from the schema (a test fails when the file is stale). */
 export function renderConfigDocs(): string {
   const fields = listFields();
@@ -54,6 +74,7 @@ export function renderConfigDocs(): string {
     "`ConfigWatcher` (packages/config) watches the file's directory with chokidar, so saves by rename (vim,",
     'atomic writers) and a Kubernetes ConfigMap `..data` symlink swap are seen. Events are debounced 3 ms (no',
     '`awaitWriteFinish` 2 s window); the file is re-read and nothing happens when its text did not change.',
+    '',
     '- **live** fields: applied; subscribers get the new frozen config and the dotted paths that changed.',
     '- **restart** fields: a change logs one warning and is not applied (the delivered config keeps the running',
     '  value) until the process restarts.',

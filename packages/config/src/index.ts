@@ -1,5 +1,5 @@
 export { type ConfigDiff, diffConfig, keepFields, reloadModeOf } from './diff.js';
-export { CONFIG_DOCS_PATH, renderConfigDocs } from './docs.js';
+export { CONFIG_DOCS_PATH, normalizeDocs, renderConfigDocs } from './docs.js';
 export { applyEnvOverrides, ENV_ALIASES, ENV_PREFIX, envVarFor, readEnvOverrides } from './env-overrides.js';
 export * from './errors.js';
 export { deepFreeze } from './freeze.js';

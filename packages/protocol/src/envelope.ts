@@ -33,7 +33,6 @@ export const MAX_HEADERS = 64;
 export const MAX_PRIORITY = 5;
 const FLAG_TTL = 1;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function bad(message: string): never {
@@ -52,9 +51,24 @@ export function validateEnvelope(env: Envelope, opts: DecodeOptions = {}): void 
   if (env.traceparent !== undefined && !isTraceparent(env.traceparent)) bad('traceparent is not W3C format');
 }
 
-const TRACEPARENT_RE = /^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** W3C traceparent `vv-<32 hex trace id>-<16 hex span id>-ff`, all-zero ids invalid. A hand-written scan:
+ *  this runs once per message on every hop, and a regex costs ~10x more here. */
 export function isTraceparent(value: string): boolean {
-  return TRACEPARENT_RE.test(value);
+  if (value.length !== 55 || value.charCodeAt(2) !== 45 || value.charCodeAt(35) !== 45 || value.charCodeAt(52) !== 45)
+    return false;
+  let traceNonZero = false;
+  let spanNonZero = false;
+  for (let i = 0; i < 55; i++) {
+    if (i === 2 || i === 35 || i === 52) continue;
+    const c = value.charCodeAt(i);
+    const isHex = (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+    if (!isHex) return false;
+    if (c !== 48) {
+      if (i > 2 && i < 35) traceNonZero = true;
+      else if (i > 35 && i < 52) spanNonZero = true;
+    }
+  }
+  return traceNonZero && spanNonZero;
 }
 
 /** Layout (big-endian), documented in docs/protocol.md "Envelope":
@@ -63,14 +77,19 @@ export function isTraceparent(value: string): boolean {
  *  u16 header_count { str16 key | str16 value }* | u32 payload_length | payload
  *  str16 = u16 byte length + UTF-8 bytes; an empty string means "absent" for optional fields. */
 export function encodeEnvelope(env: Envelope): Buffer {
-  const strs = [env.id, env.topic, env.source ?? '', env.target ?? '', env.correlationId ?? '', env.traceparent ?? ''];
-  const strBufs = strs.map((s) => encoder.encode(s));
-  const headerEntries = Object.entries(env.headers);
-  const headerBufs = headerEntries.map(([k, v]) => [encoder.encode(k), encoder.encode(v)] as const);
+  // Sizes first, then one allocation; strings are written straight into it (no per-field buffers).
+  const id = env.id;
+  const topic = env.topic;
+  const source = env.source ?? '';
+  const target = env.target ?? '';
+  const correlationId = env.correlationId ?? '';
+  const traceparent = env.traceparent ?? '';
+  const headerKeys = Object.keys(env.headers);
   const hasTtl = env.ttl !== undefined;
-  let size = 12 + (hasTtl ? 4 : 0) + 2 + 4 + env.payload.byteLength;
-  for (const b of strBufs) size += 2 + b.byteLength;
-  for (const [k, v] of headerBufs) size += 4 + k.byteLength + v.byteLength;
+  let size = 12 + (hasTtl ? 4 : 0) + 12 + 2 + 4 + env.payload.byteLength;
+  size += strBytes(id) + strBytes(topic) + strBytes(source) + strBytes(target);
+  size += strBytes(correlationId) + strBytes(traceparent);
+  for (const k of headerKeys) size += 4 + strBytes(k) + strBytes(env.headers[k]!);
   const out = Buffer.allocUnsafe(size);
   let o = 0;
   out[o++] = ENVELOPE_VERSION;
@@ -84,22 +103,32 @@ export function encodeEnvelope(env: Envelope): Buffer {
     out.writeUInt32BE(env.ttl as number, o);
     o += 4;
   }
-  const writeStr = (b: Uint8Array) => {
-    if (b.byteLength > 0xffff) bad('string field longer than 65535 bytes');
-    out.writeUInt16BE(b.byteLength, o);
-    out.set(b, o + 2);
-    o += 2 + b.byteLength;
+  const writeStr = (s: string) => {
+    const n = s.length === 0 ? 0 : out.write(s, o + 2, 'utf8');
+    if (n > 0xffff) bad('string field longer than 65535 bytes');
+    out.writeUInt16BE(n, o);
+    o += 2 + n;
   };
-  for (const b of strBufs) writeStr(b);
-  out.writeUInt16BE(headerBufs.length, o);
+  writeStr(id);
+  writeStr(topic);
+  writeStr(source);
+  writeStr(target);
+  writeStr(correlationId);
+  writeStr(traceparent);
+  out.writeUInt16BE(headerKeys.length, o);
   o += 2;
-  for (const [k, v] of headerBufs) {
+  for (const k of headerKeys) {
     writeStr(k);
-    writeStr(v);
+    writeStr(env.headers[k]!);
   }
   out.writeUInt32BE(env.payload.byteLength, o);
   out.set(env.payload, o + 4);
   return out;
+}
+
+/** UTF-8 length of a string; ASCII (the common case for ids and topics) needs no scan by Buffer. */
+function strBytes(s: string): number {
+  return s.length === 0 ? 0 : Buffer.byteLength(s, 'utf8');
 }
 
 export interface DecodeOptions {
@@ -107,67 +136,89 @@ export interface DecodeOptions {
   allowEmptyId?: boolean;
 }
 
+/** Read position inside one envelope. Module-level helpers (not per-call closures) keep decoding cheap. */
+interface Cursor {
+  b: Buffer;
+  o: number;
+}
+
+function need(c: Cursor, n: number): void {
+  if (c.o + n > c.b.length) bad('envelope truncated');
+}
+
+function readStr(c: Cursor, max: number, field: string): string {
+  need(c, 2);
+  const b = c.b;
+  const len = b.readUInt16BE(c.o);
+  c.o += 2;
+  if (len > max) bad(`${field} longer than ${max} bytes`);
+  if (len === 0) return '';
+  need(c, len);
+  const start = c.o;
+  const end = start + len;
+  c.o = end;
+  // Fast path for the usual short ASCII ids and topics; anything else is strictly UTF-8 validated.
+  if (len <= 128) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (b[i]! > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return b.toString('latin1', start, end);
+  }
+  try {
+    return decoder.decode(b.subarray(start, end));
+  } catch {
+    bad(`${field} is not valid UTF-8`);
+  }
+}
+
 /** Decodes and validates an envelope. `payload` is a view into `buf` (no copy). Throws ProtocolError. */
 export function decodeEnvelope(buf: Uint8Array, opts: DecodeOptions = {}): Envelope {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  let o = 0;
-  const need = (n: number) => {
-    if (o + n > b.length) bad('envelope truncated');
-  };
-  need(12);
-  const version = b[o++]!;
-  if (version !== ENVELOPE_VERSION) throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, `envelope version ${version} not supported`);
-  const typeIdx = b[o++]!;
+  const c: Cursor = { b, o: 0 };
+  need(c, 12);
+  const version = b[0]!;
+  if (version !== ENVELOPE_VERSION)
+    throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, `envelope version ${version} not supported`);
+  const typeIdx = b[1]!;
   const type = MESSAGE_TYPES[typeIdx];
   if (type === undefined) bad(`unknown message type ${typeIdx}`);
-  const priority = b[o++]!;
-  const flags = b[o++]!;
+  const priority = b[2]!;
+  const flags = b[3]!;
   if (flags & ~FLAG_TTL) bad('unknown envelope flags');
-  const timestamp = b.readUInt32BE(o) * 0x1_0000_0000 + b.readUInt32BE(o + 4);
-  o += 8;
+  const timestamp = b.readUInt32BE(4) * 0x1_0000_0000 + b.readUInt32BE(8);
+  c.o = 12;
   let ttl: number | undefined;
   if (flags & FLAG_TTL) {
-    need(4);
-    ttl = b.readUInt32BE(o);
-    o += 4;
+    need(c, 4);
+    ttl = b.readUInt32BE(c.o);
+    c.o += 4;
   }
-  const readStr = (max: number, field: string): string => {
-    need(2);
-    const len = b.readUInt16BE(o);
-    o += 2;
-    if (len > max) bad(`${field} longer than ${max} bytes`);
-    need(len);
-    let s: string;
-    try {
-      s = decoder.decode(b.subarray(o, o + len));
-    } catch {
-      bad(`${field} is not valid UTF-8`);
-    }
-    o += len;
-    return s;
-  };
-  const id = readStr(MAX_ID_LENGTH, 'id');
-  const topic = readStr(MAX_TOPIC_LENGTH, 'topic');
-  const source = readStr(MAX_SHORT_STRING, 'source');
-  const target = readStr(MAX_SHORT_STRING, 'target');
-  const correlationId = readStr(MAX_SHORT_STRING, 'correlation_id');
-  const traceparent = readStr(64, 'traceparent');
-  need(2);
-  const headerCount = b.readUInt16BE(o);
-  o += 2;
+  const id = readStr(c, MAX_ID_LENGTH, 'id');
+  const topic = readStr(c, MAX_TOPIC_LENGTH, 'topic');
+  const source = readStr(c, MAX_SHORT_STRING, 'source');
+  const target = readStr(c, MAX_SHORT_STRING, 'target');
+  const correlationId = readStr(c, MAX_SHORT_STRING, 'correlation_id');
+  const traceparent = readStr(c, 64, 'traceparent');
+  need(c, 2);
+  const headerCount = b.readUInt16BE(c.o);
+  c.o += 2;
   if (headerCount > MAX_HEADERS) bad(`more than ${MAX_HEADERS} headers`);
   const headers: Record<string, string> = {};
   for (let i = 0; i < headerCount; i++) {
-    const k = readStr(MAX_SHORT_STRING, 'header key');
-    headers[k] = readStr(0xffff, 'header value');
+    const k = readStr(c, MAX_SHORT_STRING, 'header key');
+    headers[k] = readStr(c, 0xffff, 'header value');
   }
-  need(4);
-  const payloadLen = b.readUInt32BE(o);
-  o += 4;
-  need(payloadLen);
-  const payload = b.subarray(o, o + payloadLen);
-  o += payloadLen;
-  if (o !== b.length) bad('trailing bytes after envelope');
+  need(c, 4);
+  const payloadLen = b.readUInt32BE(c.o);
+  c.o += 4;
+  need(c, payloadLen);
+  const payload = b.subarray(c.o, c.o + payloadLen);
+  c.o += payloadLen;
+  if (c.o !== b.length) bad('trailing bytes after envelope');
   const env: Envelope = { id, topic, type, priority, timestamp, headers, payload };
   if (ttl !== undefined) env.ttl = ttl;
   if (source) env.source = source;

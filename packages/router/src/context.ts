@@ -37,12 +37,20 @@ export class MessageContext implements HandlerContext {
     return this.envelope.topic;
   }
 
-  readonly text = (): string => utf8.decode(this.envelope.payload);
+  text(): string {
+    return utf8.decode(this.envelope.payload);
+  }
 
-  readonly json = <T = unknown>(): T => JSON.parse(this.text()) as T;
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T;
+  }
 
   get logger(): RouterLogger {
-    this.childLogger ??= this.baseLogger.child({ handler: this.sub.name, topic: this.envelope.topic, msgId: this.envelope.id });
+    this.childLogger ??= this.baseLogger.child({
+      handler: this.sub.name,
+      topic: this.envelope.topic,
+      msgId: this.envelope.id,
+    });
     return this.childLogger;
   }
 
@@ -54,11 +62,12 @@ export class MessageContext implements HandlerContext {
     return this.controller.signal;
   }
 
-  readonly reply = (data: ReplyData): void => {
-    if (!this.slot.isRequest) throw new Error(`reply() called for ${this.envelope.topic}, which is not a request`);
+  reply(data: ReplyData): void {
+    if (!this.slot.isRequest)
+      throw new Error(`reply() called for ${this.envelope.topic}, which is not a request`);
     if (this.slot.reply !== undefined) return;
     this.slot.reply = replyBytes(data);
-  };
+  }
 
   /** Aborts the handler's signal (now, or when it is first read). */
   abort(reason: unknown): void {

@@ -1,11 +1,11 @@
-/** A handler ran past its timeout: its signal is aborted and the message fails with this error. */
+/** A handler ran past its timeout: its signal is aborted and the message fails with this error (the failure names the handler). */
 export class HandlerTimeoutError extends Error {
   override readonly name = 'HandlerTimeoutError';
   constructor(
     readonly handlerName: string,
     readonly timeoutMs: number,
   ) {
-    super(`handler ${handlerName} timed out after ${timeoutMs} ms`);
+    super(`timed out after ${timeoutMs} ms`);
   }
 }
 
@@ -13,7 +13,7 @@ export class HandlerTimeoutError extends Error {
 export class HandlerAbortedError extends Error {
   override readonly name = 'HandlerAbortedError';
   constructor(readonly handlerName: string) {
-    super(`handler ${handlerName} aborted by shutdown`);
+    super('aborted by shutdown');
   }
 }
 

@@ -1,9 +1,9 @@
-export { TopicRouter, DEFAULT_PRIORITY, DEFAULT_TIMEOUT_MS, MIN_PRIORITY, MAX_PRIORITY } from './router.js';
-export type { TopicRouterOptions } from './router.js';
-export { PatternError, parsePattern, patternError } from './pattern.js';
-export { HandlerTimeoutError, HandlerAbortedError, errorMessage } from './errors.js';
-export { replyBytes } from './reply.js';
+export { errorMessage, HandlerAbortedError, HandlerTimeoutError } from './errors.js';
 export { noopLogger } from './noop-logger.js';
+export { PatternError, parsePattern, patternError } from './pattern.js';
+export { replyBytes } from './reply.js';
+export type { TopicRouterOptions } from './router.js';
+export { DEFAULT_PRIORITY, DEFAULT_TIMEOUT_MS, MAX_PRIORITY, MIN_PRIORITY, TopicRouter } from './router.js';
 export type {
   Filter,
   Handler,

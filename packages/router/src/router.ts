@@ -51,7 +51,9 @@ export class TopicRouter {
     if (typeof handler !== 'function') throw new TypeError(`handler for ${pattern} is not a function`);
     const priority = opts.priority ?? DEFAULT_PRIORITY;
     if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY)
-      throw new RangeError(`priority of ${pattern} must be an integer ${MIN_PRIORITY}-${MAX_PRIORITY}, got ${priority}`);
+      throw new RangeError(
+        `priority of ${pattern} must be an integer ${MIN_PRIORITY}-${MAX_PRIORITY}, got ${priority}`,
+      );
     if (opts.filter !== undefined && typeof opts.filter !== 'function')
       throw new TypeError(`filter of ${pattern} is not a function`);
     const seq = this.seq++;
@@ -63,7 +65,9 @@ export class TopicRouter {
       handler,
       seq,
       ...(opts.filter ? { filter: opts.filter } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: checkTimeout(opts.timeoutMs, `timeoutMs of ${pattern}`) } : {}),
+      ...(opts.timeoutMs !== undefined
+        ? { timeoutMs: checkTimeout(opts.timeoutMs, `timeoutMs of ${pattern}`) }
+        : {}),
     };
     this.add(sub, segments);
     return sub.id;
@@ -197,14 +201,23 @@ function traceIdOf(traceparent: string | undefined): string {
 }
 
 function checkTimeout(ms: number, what: string): number {
-  if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`${what} must be a positive number of ms, got ${ms}`);
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new RangeError(`${what} must be a positive number of ms, got ${ms}`);
   return ms;
 }
 
 /** Runs one handler; records its failure in run.errors; never rejects. */
 async function runHandler(sub: Subscription, run: RunState): Promise<void> {
   run.handled++;
-  const ctx = new MessageContext(run.envelope, sub, run.slot, run.logger, run.traceId, run.traceparent, run.attempt);
+  const ctx = new MessageContext(
+    run.envelope,
+    sub,
+    run.slot,
+    run.logger,
+    run.traceId,
+    run.traceparent,
+    run.attempt,
+  );
   const fail = (error: unknown) => run.errors.push({ subscription: sub, error });
   let result: unknown;
   try {

@@ -3,8 +3,9 @@ import type { Subscription } from './types.js';
 /**
  * Subscriptions indexed by pattern segment. Matching walks the topic's segments down literal, `*` and
  * `#` children, so its cost follows the topic's length and the wildcards on its path, not the number
- * of subscriptions. `#` can consume any number of segments; a (node, position) visited set keeps
- * patterns with several `#` from exploring the same state twice (and from matching a subscription twice).
+ * of subscriptions. `#` can consume any number of segments; remembering the (`#` node, position) states
+ * already explored keeps patterns with several `#` from exploring a state twice (and from matching a
+ * subscription twice).
  */
 interface Node {
   readonly id: number;
@@ -14,16 +15,29 @@ interface Node {
   subs: Subscription[];
   readonly parent: Node | undefined;
   readonly key: string;
+  /** `#` nodes: positions already explored by the match of stamp `epoch`. */
+  epoch: number;
+  mask: number;
 }
 
 export class SubscriptionTrie {
   private nextNodeId = 0;
   private readonly root: Node = this.node(undefined, '');
-  /** Number of `#` nodes: without any, no (node, position) state can be reached twice. */
-  private hashNodes = 0;
+  /** Stamp of the latest match (see firstVisitOfHash). */
+  private epoch = 0;
 
   private node(parent: Node | undefined, key: string): Node {
-    return { id: this.nextNodeId++, children: new Map(), star: undefined, hash: undefined, subs: [], parent, key };
+    return {
+      id: this.nextNodeId++,
+      children: new Map(),
+      star: undefined,
+      hash: undefined,
+      subs: [],
+      parent,
+      key,
+      epoch: 0,
+      mask: 0,
+    };
   }
 
   insert(segments: readonly string[], sub: Subscription): void {
@@ -33,11 +47,7 @@ export class SubscriptionTrie {
       if (seg === '*') {
         next = n.star ??= this.node(n, seg);
       } else if (seg === '#') {
-        if (!n.hash) {
-          n.hash = this.node(n, seg);
-          this.hashNodes++;
-        }
-        next = n.hash;
+        next = n.hash ??= this.node(n, seg);
       } else {
         next = n.children.get(seg);
         if (!next) {
@@ -69,10 +79,8 @@ export class SubscriptionTrie {
     while (cur?.parent && cur.subs.length === 0 && cur.children.size === 0 && !cur.star && !cur.hash) {
       const p: Node = cur.parent;
       if (cur.key === '*') p.star = undefined;
-      else if (cur.key === '#') {
-        p.hash = undefined;
-        this.hashNodes--;
-      } else p.children.delete(cur.key);
+      else if (cur.key === '#') p.hash = undefined;
+      else p.children.delete(cur.key);
       cur = p;
     }
   }
@@ -80,31 +88,55 @@ export class SubscriptionTrie {
   /** Subscriptions whose pattern matches the topic's segments (unordered, each once). */
   match(segments: readonly string[]): Subscription[] {
     const out: Subscription[] = [];
-    const visited = this.hashNodes > 0 ? new Set<number>() : undefined;
-    visit(this.root, 0, segments, out, visited);
+    const state: MatchState = { segments, out, epoch: ++this.epoch, seen: undefined };
+    visit(this.root, 0, state);
     return out;
   }
 }
 
-function visit(
-  node: Node,
-  i: number,
-  segments: readonly string[],
-  out: Subscription[],
-  visited: Set<number> | undefined,
-): void {
-  const n = segments.length;
-  if (visited) {
-    const key = node.id * (n + 1) + i;
-    if (visited.has(key)) return;
-    visited.add(key);
+interface MatchState {
+  segments: readonly string[];
+  out: Subscription[];
+  /** Stamp of this match in the `#` nodes it entered. */
+  epoch: number;
+  /** (node, position) of `#` states for topics too long for the per-node bitmask. */
+  seen: Set<number> | undefined;
+}
+
+/**
+ * Only `#` can consume a varying number of segments, so a state (node, i) can be reached twice only
+ * through a `#` node: recording the (`#` node, position) states entered is enough to explore each state
+ * once. Positions below 31 live in a bitmask stamped with the match's epoch (no allocation per match).
+ */
+function firstVisitOfHash(node: Node, i: number, st: MatchState): boolean {
+  if (i < 31) {
+    if (node.epoch !== st.epoch) {
+      node.epoch = st.epoch;
+      node.mask = 0;
+    }
+    const bit = 1 << i;
+    if (node.mask & bit) return false;
+    node.mask |= bit;
+    return true;
   }
-  if (node.hash) for (let j = i; j <= n; j++) visit(node.hash, j, segments, out, visited);
+  st.seen ??= new Set();
+  const key = node.id * 512 + i;
+  if (st.seen.has(key)) return false;
+  st.seen.add(key);
+  return true;
+}
+
+function visit(node: Node, i: number, st: MatchState): void {
+  const n = st.segments.length;
+  if (node.hash) {
+    const h = node.hash;
+    for (let j = i; j <= n; j++) if (firstVisitOfHash(h, j, st)) visit(h, j, st);
+  }
   if (i === n) {
-    for (const s of node.subs) out.push(s);
+    for (const s of node.subs) st.out.push(s);
     return;
   }
-  const child = node.children.get(segments[i]!);
-  if (child) visit(child, i + 1, segments, out, visited);
-  if (node.star) visit(node.star, i + 1, segments, out, visited);
+  const child = node.children.get(st.segments[i]!);
+  if (child) visit(child, i + 1, st);
+  if (node.star) visit(node.star, i + 1, st);
 }

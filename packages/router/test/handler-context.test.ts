@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type HandlerContext, TopicRouter, noopLogger } from '../src/index.js';
+import { type HandlerContext, noopLogger, TopicRouter } from '../src/index.js';
 import { envelope } from './test-envelope.js';
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -14,7 +14,13 @@ describe('handler context and replies', () => {
       parsed = ctx.json();
     });
     const bindings: unknown[] = [];
-    const logger = { ...noopLogger, child: (b: Record<string, unknown>) => (bindings.push(b), noopLogger) };
+    const logger = {
+      ...noopLogger,
+      child: (b: Record<string, unknown>) => {
+        bindings.push(b);
+        return noopLogger;
+      },
+    };
     await r.route(envelope('order.created', { qty: 2 }, { traceparent: TP }), { attempt: 2, logger });
     expect(parsed).toEqual({ qty: 2 });
     expect(seen!.text()).toBe('{"qty":2}');
@@ -53,9 +59,11 @@ describe('handler context and replies', () => {
       return a + b;
     });
     r.subscribe('bytes', () => new Uint8Array([1, 2, 3]));
-    expect(Buffer.from((await r.route(envelope('math.add', { a: 2, b: 3 }), { isRequest: true })).reply!).toString()).toBe(
-      '5',
-    );
+    expect(
+      Buffer.from(
+        (await r.route(envelope('math.add', { a: 2, b: 3 }), { isRequest: true })).reply!,
+      ).toString(),
+    ).toBe('5');
     expect([...(await r.route(envelope('bytes'), { isRequest: true })).reply!]).toEqual([1, 2, 3]);
     // not a request: the return value is ignored
     expect((await r.route(envelope('bytes'))).reply).toBeUndefined();

@@ -55,19 +55,24 @@ describe('matching agrees with a reference matcher', () => {
 
   it('unsubscribing leaves the same matches as never subscribing', () => {
     fc.assert(
-      fc.property(fc.array(pattern, { minLength: 1, maxLength: 20 }), fc.array(fc.boolean()), topic, (ps, drop, t) => {
-        const r = new TopicRouter();
-        const ids = ps.map((p) => r.subscribe(p, () => {}));
-        r.match(t); // warm the cache: unsubscribe must invalidate it
-        const kept = ids.filter((id, i) => (drop[i] ? !r.unsubscribe(id) : true));
-        const expected = kept.filter((id) => referenceMatch(ps[ids.indexOf(id)]!, t));
-        expect(
-          r
-            .match(t)
-            .map((s) => s.id)
-            .sort(),
-        ).toEqual(expected.sort());
-      }),
+      fc.property(
+        fc.array(pattern, { minLength: 1, maxLength: 20 }),
+        fc.array(fc.boolean()),
+        topic,
+        (ps, drop, t) => {
+          const r = new TopicRouter();
+          const ids = ps.map((p) => r.subscribe(p, () => {}));
+          r.match(t); // warm the cache: unsubscribe must invalidate it
+          const kept = ids.filter((id, i) => (drop[i] ? !r.unsubscribe(id) : true));
+          const expected = kept.filter((id) => referenceMatch(ps[ids.indexOf(id)]!, t));
+          expect(
+            r
+              .match(t)
+              .map((s) => s.id)
+              .sort(),
+          ).toEqual(expected.sort());
+        },
+      ),
       { numRuns: 500 },
     );
   });

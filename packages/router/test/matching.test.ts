@@ -71,7 +71,9 @@ describe('wildcard rules', () => {
 
   it('matches many subscriptions of one topic together', () => {
     const r = new TopicRouter();
-    const ids = ['order.created', 'order.*', 'order.#', '#', '*.created', 'other.#'].map((p) => r.subscribe(p, noop));
+    const ids = ['order.created', 'order.*', 'order.#', '#', '*.created', 'other.#'].map((p) =>
+      r.subscribe(p, noop),
+    );
     expect(
       r
         .match('order.created')

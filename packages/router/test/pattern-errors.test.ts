@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PatternError, TopicRouter, patternError } from '../src/index.js';
+import { PatternError, patternError, TopicRouter } from '../src/index.js';
 
 const noop = () => {};
 

@@ -34,9 +34,13 @@ describe('priorities, filters, unsubscribe', () => {
     const seen: string[] = [];
     r.subscribe('order.#', () => void seen.push('eu'), { filter: (e) => e.headers.region === 'eu' });
     r.subscribe('order.#', () => void seen.push('us'), { filter: (e) => e.headers.region === 'us' });
-    expect((await r.route(envelope('order.created', '', { headers: { region: 'eu' } }))).status).toBe('completed');
+    expect((await r.route(envelope('order.created', '', { headers: { region: 'eu' } }))).status).toBe(
+      'completed',
+    );
     expect(seen).toEqual(['eu']);
-    expect((await r.route(envelope('order.created', '', { headers: { region: 'jp' } }))).status).toBe('unrouted');
+    expect((await r.route(envelope('order.created', '', { headers: { region: 'jp' } }))).status).toBe(
+      'unrouted',
+    );
   });
 
   it('a throwing filter fails the message, the other handlers still run', async () => {
@@ -54,7 +58,9 @@ describe('priorities, filters, unsubscribe', () => {
     const out = await r.route(envelope('x'));
     expect(out.status).toBe('failed');
     expect(ran).toBe(true);
-    expect(out.errors.map((e) => [e.subscription.name, (e.error as Error).message])).toEqual([['bad-filter', 'filter broke']]);
+    expect(out.errors.map((e) => [e.subscription.name, (e.error as Error).message])).toEqual([
+      ['bad-filter', 'filter broke'],
+    ]);
   });
 
   it('no subscription: unrouted', async () => {

@@ -24,9 +24,15 @@ function hook(): void {
     }
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
-  // Without these, a signal skips 'exit' and the children stay alive.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+  // A signal with no handler kills us without 'exit' and the children would stay alive. When someone else
+  // handles the signal (an app's graceful shutdown), that handler owns the shutdown and 'exit' cleans up.
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.on(signal, () => {
+      if (process.listenerCount(signal) === 1) process.exit(code);
+    });
   }
 }
 

@@ -1,4 +1,6 @@
+import { mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import type { FleetConfig } from '@fleet/config';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
@@ -71,9 +73,13 @@ const ASYNC_MIN_LENGTH = 4096;
 const ASYNC_FLUSH_MS = 1000;
 
 function destination(dest: number | string, sync: boolean): SonicBoomLike {
-  const opts = sync
-    ? { dest, sync: true, mkdir: true }
-    : { dest, sync: false, mkdir: true, minLength: ASYNC_MIN_LENGTH };
+  if (typeof dest === 'string' && !sync) {
+    // Open the file now (SonicBoom would open it asynchronously): lines logged right before an
+    // early exit then have an fd to be flushed to.
+    mkdirSync(dirname(dest), { recursive: true });
+    dest = openSync(dest, 'a');
+  }
+  const opts = sync ? { dest, sync: true, mkdir: true } : { dest, sync: false, minLength: ASYNC_MIN_LENGTH };
   return pino.destination(opts) as unknown as SonicBoomLike;
 }
 

@@ -59,7 +59,9 @@ export interface Telemetry {
   readonly memoryExporter?: InMemorySpanExporter;
   /** A new traceparent for a message without one; its sampled flag follows samplingRatio. */
   newTraceparent(): string;
+  /** Exports pending spans; never rejects (an unreachable collector loses them). */
   forceFlush(): Promise<void>;
+  /** Flushes and stops; never rejects. */
   shutdown(): Promise<void>;
 }
 
@@ -123,9 +125,10 @@ export function initTelemetry(opts: TelemetryOptions): Telemetry {
         rootSampler.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
       return formatTraceparent(traceId, generateSpanId(), sampled ? TRACE_FLAG_SAMPLED : 0);
     },
-    forceFlush: () => provider.forceFlush(),
+    // Export failures (collector down) lose spans but never fail the app's flush or shutdown.
+    forceFlush: () => provider.forceFlush().catch(() => {}),
     async shutdown() {
-      await provider.shutdown();
+      await provider.shutdown().catch(() => {});
       if (registered) {
         trace.disable();
         context.disable();

@@ -13,7 +13,9 @@ describe('async logger and process exit', () => {
     const script = fileURLToPath(new URL('./fixtures/exit-without-close.ts', import.meta.url));
     execFileSync(process.execPath, ['--import', 'tsx', script, path], { stdio: 'pipe', timeout: 20_000 });
     const lines = readLines(path);
-    expect(lines).toHaveLength(100);
-    expect(lines[99]!.i).toBe(99);
+    // All lines are there; a chunk whose async write was in flight at exit may land after the rest.
+    expect(lines.map((l) => l.i as number).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
   });
 });

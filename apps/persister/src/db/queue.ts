@@ -10,6 +10,10 @@ import type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage }
  * unnest / ANY), hence one transaction and one round trip. Hot statements are named, so each pooled
  * connection parses and plans them once.
  *
+ * Rows named by id are found through `unnest(ids) JOIN messages ON id` (a lookup per id on the unique
+ * index): `id = ANY(...) AND status IN (...)` tempts the planner into AND-ing a bitmap of the whole
+ * status index, tens of ms on a large table.
+ *
  * Row locks are always taken in `seq` order (ORDER BY seq FOR UPDATE in a materialized CTE) or skipped
  * (SKIP LOCKED), and inserts run in id order, so concurrent persisters cannot deadlock each other.
  */
@@ -131,13 +135,13 @@ const SQL = {
     FROM picked WHERE m.seq = picked.seq
     RETURNING ${cols('m')}`,
   markCompleted: `WITH lk AS MATERIALIZED (
-      SELECT seq FROM ${M} WHERE id = ANY($1::text[]) AND status IN ('PENDING', 'PROCESSING', 'FAILED')
-      ORDER BY seq FOR UPDATE)
+      SELECT m.seq FROM unnest($1::text[]) AS u(id) JOIN ${M} m ON m.id = u.id
+      WHERE m.status IN ('PENDING', 'PROCESSING', 'FAILED') ORDER BY m.seq FOR UPDATE OF m)
     UPDATE ${M} m SET status = 'COMPLETED', updated_at = now()
     FROM lk WHERE m.seq = lk.seq AND m.status IN ('PENDING', 'PROCESSING', 'FAILED')`,
   markFailed: `WITH lk AS MATERIALIZED (
-      SELECT seq FROM ${M} WHERE id = ANY($1::text[]) AND status IN ('PENDING', 'PROCESSING')
-      ORDER BY seq FOR UPDATE)
+      SELECT m.seq FROM unnest($1::text[]) AS u(id) JOIN ${M} m ON m.id = u.id
+      WHERE m.status IN ('PENDING', 'PROCESSING') ORDER BY m.seq FOR UPDATE OF m)
     UPDATE ${M} m SET status = 'FAILED', last_error = $2, updated_at = now()
     FROM lk WHERE m.seq = lk.seq AND m.status IN ('PENDING', 'PROCESSING')`,
   // A row moves when it is not terminal, the outcome is not from an older attempt, and within the
@@ -183,7 +187,8 @@ const SQL = {
     ORDER BY m.updated_at DESC LIMIT $1`,
   // A replay is one more attempt: retry_count + 1 keeps outcomes of the old attempts stale.
   replayDead: `WITH d AS MATERIALIZED (
-      SELECT seq FROM ${M} WHERE status = 'DEAD' AND id = ANY($1::text[]) ORDER BY seq FOR UPDATE)
+      SELECT m.seq FROM unnest($1::text[]) AS u(id) JOIN ${M} m ON m.id = u.id
+      WHERE m.status = 'DEAD' ORDER BY m.seq FOR UPDATE OF m)
     UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
     FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
     RETURNING ${cols('m')}`,
@@ -192,12 +197,12 @@ const SQL = {
     UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
     FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
     RETURNING ${cols('m')}`,
-  purgeDead: `DELETE FROM ${M} WHERE id = ANY($1::text[]) AND status = 'DEAD'`,
+  purgeDead: `DELETE FROM ${M} m USING unnest($1::text[]) AS u(id) WHERE m.id = u.id AND m.status = 'DEAD'`,
   // ctid = ANY(ARRAY(...)) keeps the delete a TID scan of exactly the picked rows; the outer WHERE
   // re-checks them in case one changed between the pick and the delete.
   deleteBatch: `DELETE FROM ${M} WHERE ctid = ANY(ARRAY(
-      SELECT ctid FROM ${M} WHERE status = $1 AND updated_at < now() - $2 * interval '1 second' LIMIT $3))
-    AND status = $1 AND updated_at < now() - $2 * interval '1 second'`,
+      SELECT ctid FROM ${M} WHERE status = $1 AND updated_at <= now() - $2 * interval '1 second' LIMIT $3))
+    AND status = $1 AND updated_at <= now() - $2 * interval '1 second'`,
   deleteDeadEntries: `DELETE FROM ${D} WHERE ctid = ANY(ARRAY(
       SELECT ctid FROM ${D} WHERE created_at < now() - $1 * interval '1 second' LIMIT $2))`,
   insertDeadEntry: `INSERT INTO ${D} (stream, stream_id, reason, fields) VALUES ($1, $2, $3, $4::jsonb)
@@ -231,10 +236,10 @@ export class PersistentQueue {
    * of Redis stream ids only move forward.
    */
   async persistBatch(rows: NewMessage[], offsets: OffsetUpdate[]): Promise<PersistResult> {
-    const invalid: string[] = [];
+    const invalid = new Set<string>();
     const byId = new Map<string, NewMessage>();
     for (const r of rows) {
-      if (byId.has(r.id)) continue;
+      if (byId.has(r.id) || invalid.has(r.id)) continue;
       if (
         !isPgText(r.id) ||
         !isPgText(r.topic) ||
@@ -242,7 +247,7 @@ export class PersistentQueue {
         !isPgText(r.streamId) ||
         !isPgText(r.replyTo ?? '')
       ) {
-        invalid.push(r.id);
+        invalid.add(r.id);
         continue;
       }
       byId.set(r.id, r);
@@ -298,7 +303,7 @@ export class PersistentQueue {
         envLen,
       ],
     });
-    return { inserted: res.rows.map((r) => r.id), invalid };
+    return { inserted: res.rows.map((r) => r.id), invalid: [...invalid] };
   }
 
   /** The design's single enqueue: true when the message is new. */

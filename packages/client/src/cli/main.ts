@@ -26,8 +26,14 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
     summary: 'load generator: acked msg/s and ACK latency against a gateway',
     load: () => import('./commands/bench.js'),
   },
-  'dead-letters': { summary: 'list, replay or purge DEAD messages (fleet dead-letters list --config FILE)', load: () => import('./commands/dead-letters.js') },
-  replay: { summary: 're-enqueue a topic from the durable log (fleet replay --config F --group G --topic T)', load: () => import('./commands/replay.js') },
+  'dead-letters': {
+    summary: 'list, replay or purge DEAD messages (fleet dead-letters list --config FILE)',
+    load: () => import('./commands/dead-letters.js'),
+  },
+  replay: {
+    summary: 're-enqueue a topic from the durable log (fleet replay --config F --group G --topic T)',
+    load: () => import('./commands/replay.js'),
+  },
 };
 
 function usage(): string {

@@ -30,11 +30,17 @@ export async function run(argv: string[]): Promise<number> {
   });
   const [sub] = positionals;
   if (sub !== 'list' && sub !== 'replay' && sub !== 'purge')
-    throw new UsageError(sub ? `unknown subcommand "${sub}" (list, replay, purge)` : 'missing subcommand (list, replay, purge)');
+    throw new UsageError(
+      sub ? `unknown subcommand "${sub}" (list, replay, purge)` : 'missing subcommand (list, replay, purge)',
+    );
   if (!values.config) throw new UsageError('--config FILE is required');
   const limit = values.limit === undefined ? 100 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
-  const ids: string[] | 'all' | null = values.all ? 'all' : values.id && values.id.length > 0 ? values.id : null;
+  const ids: string[] | 'all' | null = values.all
+    ? 'all'
+    : values.id && values.id.length > 0
+      ? values.id
+      : null;
   if (sub !== 'list' && ids === null) throw new UsageError(`${sub} needs --id ID (repeatable) or --all`);
 
   const { loadConfigFile } = await import('@fleet/config');
@@ -42,7 +48,10 @@ export async function run(argv: string[]): Promise<number> {
   const ctx = ops.openOpsContext(loadConfigFile(values.config));
   try {
     if (sub === 'list') {
-      const rows = await ops.listDeadLetters(ctx.queue, { limit, ...(values.topic ? { topic: values.topic } : {}) });
+      const rows = await ops.listDeadLetters(ctx.queue, {
+        limit,
+        ...(values.topic ? { topic: values.topic } : {}),
+      });
       for (const r of rows) {
         if (values.json) process.stdout.write(`${JSON.stringify(ops.deadLetterView(r))}\n`);
         else

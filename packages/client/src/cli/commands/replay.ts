@@ -28,9 +28,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.config) throw new UsageError('--config FILE is required');
   if (!values.group) throw new UsageError('--group is required');
   if (!values.topic) throw new UsageError('--topic is required');
-  if (values.from !== undefined && !/^\d+$/.test(values.from)) throw new UsageError('--from must be a messages.seq (an integer)');
+  if (values.from !== undefined && !/^\d+$/.test(values.from))
+    throw new UsageError('--from must be a messages.seq (an integer)');
   const limit = values.limit === undefined ? undefined : Number(values.limit);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('--limit must be a positive integer');
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new UsageError('--limit must be a positive integer');
 
   const { loadConfigFile } = await import('@fleet/config');
   const { openOpsContext, replayRange } = await import('@fleet/persister/ops');

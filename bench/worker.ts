@@ -1,0 +1,207 @@
+/**
+ * Worker throughput: messages/s through one fleet worker (TopicRouter, no-op handler, status stream) for batch_size 1 and 100, beside a bare BullMQ Worker with a no-op processor on one job per message.
+ *
+ * Each case pre-fills its own queue (jobs added directly, as the persister would) and then times one
+ * consumer draining it: the fleet worker is the real startWorker (concurrency thread_pools.work.workers = 8,
+ * PROCESSING + outcome XADDs per message, pipelined per job); the baseline is `new Worker(queue, async () => {})`
+ * with the same concurrency, prefix and job options. Done = every message has its outcome in the status
+ * stream (fleet) / every job completed (baseline). Each case stops at its time budget and reports what it
+ * drained. Env: BENCH_DURATION_S (default 60, bounds the run), FLEET_REDIS_URL (default local).
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
+import { encodeEnvelope, FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
+import { TopicRouter } from '@fleet/router';
+import { createLogger } from '@fleet/tracing';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { startWorker } from '../apps/worker/src/worker.js';
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const durationS = Number(process.env.BENCH_DURATION_S ?? argValue('--duration-s') ?? 60);
+const redisUrl = process.env.FLEET_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const CONCURRENCY = 8;
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const payload = Buffer.from('{"n":1}');
+function jobMessages(n: number, tag: string): JobMessage[] {
+  const now = Date.now();
+  return Array.from({ length: n }, (_, i) => {
+    const id = `${tag}-${i}`;
+    const e = encodeEnvelope({
+      id,
+      topic: 'bench.noop',
+      type: 'event',
+      priority: 1,
+      timestamp: now,
+      headers: {},
+      payload,
+    });
+    return { id, e: e.toString('base64'), n: 0 };
+  });
+}
+
+async function prefill(queue: Queue, messages: JobMessage[], batchSize: number): Promise<number> {
+  const jobs = [];
+  for (let i = 0; i < messages.length; i += batchSize) {
+    const chunk = messages.slice(i, i + batchSize);
+    jobs.push({
+      name: JOB_NAME,
+      data: { v: 1, messages: chunk } satisfies JobData,
+      opts: { jobId: `j-${chunk[0]!.id}`, attempts: 1, removeOnComplete: true, removeOnFail: true },
+    });
+  }
+  for (let i = 0; i < jobs.length; i += 1_000) await queue.addBulk(jobs.slice(i, i + 1_000));
+  return jobs.length;
+}
+
+interface CaseResult {
+  name: string;
+  batchSize: number;
+  messages: number;
+  seconds: number;
+  msgsPerS: number;
+  jobsPerS: number;
+  /** CPU time of this process (worker + polling) per message drained. */
+  cpuUsPerMsg: number;
+}
+
+/** Polls `done()` until it reaches `total` or the budget ends; returns messages done and seconds. */
+async function timeDrain(label: string, total: number, budgetMs: number, done: () => Promise<number>) {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let lastLog = t0;
+  let count = 0;
+  while (performance.now() - t0 < budgetMs) {
+    count = await done();
+    if (count >= total) break;
+    if (performance.now() - lastLog > 2_000) {
+      lastLog = performance.now();
+      progress(`  ${label}: ${count}/${total} after ${round((lastLog - t0) / 1000)} s`);
+    }
+    await sleep(20);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const drained = Math.min(count, total);
+  return {
+    count: drained,
+    seconds: (performance.now() - t0) / 1000,
+    cpuUsPerMsg: (cpu.user + cpu.system) / Math.max(1, drained),
+  };
+}
+
+async function fleetCase(batchSize: number, n: number, budgetMs: number): Promise<CaseResult> {
+  const prefix = `fleet-bench-worker-${randomBytes(4).toString('hex')}`;
+  const cfg: FleetConfig = messagingSystemSchema.parse({
+    redis: { url: redisUrl, key_prefix: prefix },
+    thread_pools: { work: { workers: CONCURRENCY, queue_size: 1_000 } },
+    queue: { batch_size: batchSize },
+    monitoring: { enabled: false },
+    logging: { level: 'silent' },
+  });
+  const keys = new FleetKeys(prefix, 1);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(cfg.queue.name, { connection: redis, prefix: keys.bullPrefix() });
+  try {
+    const jobs = await prefill(queue, jobMessages(n, `b${batchSize}`), batchSize);
+    progress(`fleet worker, batch_size ${batchSize}: ${n} messages in ${jobs} jobs queued; draining`);
+    const router = new TopicRouter();
+    router.subscribe('bench.#', () => {});
+    const logger = createLogger({ name: 'bench', level: 'silent' });
+    const app = await startWorker(cfg, { router, logger });
+    // A job is removed on completion, after its outcomes are in the status stream: done = jobs gone.
+    const r = await timeDrain(`batch_size ${batchSize}`, n, budgetMs, async () => {
+      const left = await queue.getJobCountByTypes('wait', 'active', 'prioritized', 'delayed');
+      return (jobs - left) * batchSize;
+    });
+    await app.close();
+    return {
+      name: `fleet worker, batch_size ${batchSize}`,
+      batchSize,
+      messages: r.count,
+      seconds: r.seconds,
+      msgsPerS: r.count / r.seconds,
+      jobsPerS: r.count / batchSize / r.seconds,
+      cpuUsPerMsg: r.cpuUsPerMsg,
+    };
+  } finally {
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    await redis.del(keys.statusStream());
+    redis.disconnect();
+  }
+}
+
+async function baselineCase(n: number, budgetMs: number): Promise<CaseResult> {
+  const prefix = `fleet-bench-worker-${randomBytes(4).toString('hex')}`;
+  const keys = new FleetKeys(prefix, 1);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue('messages', { connection: redis, prefix: keys.bullPrefix() });
+  try {
+    await prefill(queue, jobMessages(n, 'base'), 1);
+    progress(`bare BullMQ worker, one job per message: ${n} jobs queued; draining`);
+    let completed = 0;
+    const worker = new Worker('messages', async () => {}, {
+      connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+      prefix: keys.bullPrefix(),
+      concurrency: CONCURRENCY,
+    });
+    worker.on('completed', () => {
+      completed++;
+    });
+    worker.on('error', () => {});
+    const r = await timeDrain('baseline', n, budgetMs, async () => completed);
+    await worker.close();
+    return {
+      name: 'baseline: bare BullMQ Worker, no-op, 1 msg/job',
+      batchSize: 1,
+      messages: r.count,
+      seconds: r.seconds,
+      msgsPerS: r.count / r.seconds,
+      jobsPerS: r.count / r.seconds,
+      cpuUsPerMsg: r.cpuUsPerMsg,
+    };
+  } finally {
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    redis.disconnect();
+  }
+}
+
+const budget = (share: number) => Math.max(2_000, durationS * 1000 * share);
+const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, node ${process.version}`;
+progress(`worker bench: up to ${durationS} s on ${machine}`);
+const baseline = await baselineCase(20_000, budget(0.25));
+const b1 = await fleetCase(1, 20_000, budget(0.25));
+const b100 = await fleetCase(100, 300_000, budget(0.3));
+
+console.log(`\nmachine: ${machine}; concurrency ${CONCURRENCY}; Redis ${new URL(redisUrl).host}`);
+console.table(
+  [baseline, b1, b100].map((c) => ({
+    case: c.name,
+    messages: c.messages,
+    seconds: round(c.seconds, 2),
+    'msgs/s': Math.round(c.msgsPerS),
+    'jobs/s': Math.round(c.jobsPerS),
+    'cpu µs/msg': round(c.cpuUsPerMsg),
+    'ratio vs baseline': round(c.msgsPerS / baseline.msgsPerS, 2),
+  })),
+);
+console.log(
+  JSON.stringify({
+    bench: 'worker',
+    msgs_per_s: Math.round(b100.msgsPerS),
+    batch_size: 100,
+    baseline_per_s: Math.round(baseline.msgsPerS),
+    ratio: round(b100.msgsPerS / baseline.msgsPerS, 2),
+    msgs_per_s_batch1: Math.round(b1.msgsPerS),
+    ratio_batch1: round(b1.msgsPerS / baseline.msgsPerS, 2),
+  }),
+);
+process.exit(0);

@@ -1,0 +1,253 @@
+// The whole fleet as real processes (1 gateway, 2 persisters, 3 workers) on a private Redis (AOF) and a
+// private Postgres, under crashes: kill -9 of a worker, a persister and the gateway, restarts of Redis and
+// Postgres, while clients publish (with resend of un-ACKed messages under the same ids) and make requests.
+// At the end every ACKed id is in `messages` exactly once, COMPLETED (or DEAD for poison messages).
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type FleetClient, FleetError } from '@fleet/client';
+import { FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
+import {
+  createDatabase,
+  freePort,
+  type PrivatePostgres,
+  type PrivateRedis,
+  startPrivatePostgres,
+  startPrivateRedis,
+} from '@fleet/services';
+import { writeTestConfig } from '../helpers/config.js';
+import { type AppProcess, killAllApps, REPO_ROOT, spawnApp } from '../helpers/processes.js';
+
+const MESSAGES = Number(process.env.E2E_MESSAGES ?? 100_000);
+const REQUESTS = Number(process.env.E2E_REQUESTS ?? 200);
+const CLIENTS = 4;
+const MAX_RETRIES = 2;
+const TOPICS = ['order.created', 'order.paid', 'user.signup', 'audit.log.write'];
+const log = (line: string) => console.log(`[e2e] ${line}`);
+
+let redis: PrivateRedis;
+let postgres: PrivatePostgres;
+let configPath: string;
+let prefix: string;
+let dbUrl: string;
+let gatewayPort: number;
+const apps = new Map<string, AppProcess>();
+
+async function start(name: string, app: 'gateway' | 'persister' | 'worker'): Promise<void> {
+  const proc = spawnApp(app, { config: configPath });
+  apps.set(name, proc);
+  await proc.waitReady(60_000).catch((err) => {
+    throw new Error(`${name} did not get ready: ${(err as Error).message}\n${proc.output().slice(-4000)}`);
+  });
+}
+
+async function kill9(name: string): Promise<void> {
+  const proc = apps.get(name)!;
+  proc.kill('SIGKILL');
+  await proc.exited;
+}
+
+beforeAll(async () => {
+  redis = await startPrivateRedis({ aof: true });
+  postgres = await startPrivatePostgres();
+  dbUrl = await createDatabase(postgres.url, 'fleet_e2e');
+  gatewayPort = await freePort();
+  prefix = `fleet-e2e-${process.pid}`;
+  const written = await writeTestConfig({
+    network: { host: '127.0.0.1', port: gatewayPort, max_in_flight: 2000 },
+    redis: { url: redis.url, key_prefix: prefix },
+    database: { connection_string: dbUrl, pool: { max_connections: 4 } },
+    logging: { level: 'info' },
+    streams: { claim_idle_ms: 3_000, block_ms: 50 },
+    queue: { batch_size: 100 },
+    retry: { max_retries: MAX_RETRIES, backoff_ms: 50, backoff_max_ms: 500, sweep_interval_ms: 2_000, sweep_age_ms: 15_000 },
+    handlers: { modules: [`${REPO_ROOT}/examples/handlers/index.ts`], timeout_ms: 5_000, shutdown_timeout_ms: 2_000 },
+    requests: { default_timeout_ms: 20_000 },
+  });
+  configPath = written.path;
+  await start('persister-1', 'persister');
+  await Promise.all([start('persister-2', 'persister'), start('gateway', 'gateway')]);
+  await Promise.all([start('worker-1', 'worker'), start('worker-2', 'worker'), start('worker-3', 'worker')]);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all([...apps.values()].map((a) => a.stop(5_000).catch(() => undefined)));
+  killAllApps();
+  await redis?.stop();
+  await postgres?.stop();
+}, 60_000);
+
+describe('the whole fleet under crashes', () => {
+  it(`delivers ${MESSAGES} messages exactly once into Postgres and completes them`, async () => {
+    const clients: FleetClient[] = await Promise.all(
+      Array.from({ length: CLIENTS }, (_, i) =>
+        connect({
+          host: '127.0.0.1',
+          port: gatewayPort,
+          clientName: `e2e-${i}`,
+          window: 500,
+          reconnect: { retries: 1_000, minDelayMs: 50, maxDelayMs: 500 },
+          connectTimeoutMs: 5_000,
+        }),
+      ),
+    );
+    const acked = new Set<string>();
+    const poison = new Set<string>();
+    let published = 0;
+    let resends = 0;
+
+    // Publishes with the client's own resend; on an error answer (e.g. UNAVAILABLE while Redis restarts)
+    // the caller publishes again under the same id, as the protocol doc says a client should.
+    async function publishUntilAcked(client: FleetClient, topic: string, id: string, payload: object): Promise<void> {
+      for (;;) {
+        try {
+          await client.publish(topic, payload, { id });
+          acked.add(id);
+          return;
+        } catch (err) {
+          if (!(err instanceof FleetError)) throw err;
+          resends++;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+
+    const faults: Array<[number, string, () => Promise<void>]> = [
+      [0.15, 'kill -9 worker-1', () => kill9('worker-1')],
+      [0.3, 'kill -9 persister-1, start it again', async () => {
+        await kill9('persister-1');
+        await start('persister-1', 'persister');
+      }],
+      [0.45, 'kill -9 gateway, start it again', async () => {
+        await kill9('gateway');
+        await start('gateway', 'gateway');
+      }],
+      [0.6, 'restart Redis (AOF)', () => redis.restart()],
+      [0.75, 'restart Postgres', () => postgres.restart()],
+    ];
+    const done: string[] = [];
+    let faultChain = Promise.resolve();
+    let nextFault = 0;
+    const started = Date.now();
+    const progress = setInterval(() => log(`published ${published}/${MESSAGES}, acked ${acked.size}, resends ${resends}`), 5_000);
+
+    const perClient = Math.ceil(MESSAGES / CLIENTS);
+    await Promise.all(
+      clients.map(async (client, c) => {
+        const inflight = new Set<Promise<void>>();
+        for (let i = 0; i < perClient && c * perClient + i < MESSAGES; i++) {
+          const n = c * perClient + i;
+          const isPoison = n % 500 === 7;
+          const topic = isPoison ? `poison.e2e.${c}` : TOPICS[n % TOPICS.length]!;
+          const id = `e2e-${c}-${i}`;
+          if (isPoison) poison.add(id);
+          const p = publishUntilAcked(client, topic, id, { n }).finally(() => inflight.delete(p));
+          inflight.add(p);
+          published++;
+          while (nextFault < faults.length && published >= faults[nextFault]![0] * MESSAGES) {
+            const [, name, run] = faults[nextFault++]!;
+            faultChain = faultChain.then(async () => {
+              log(`fault: ${name} (at ${published} published)`);
+              await run();
+              done.push(name);
+            });
+          }
+          if (inflight.size >= 400) await Promise.race(inflight);
+        }
+        await Promise.all(inflight);
+      }),
+    );
+    await faultChain;
+    clearInterval(progress);
+    log(`all ${acked.size} publishes ACKed in ${((Date.now() - started) / 1000).toFixed(1)} s (${resends} resends); faults: ${done.join('; ')}`);
+    expect(done).toHaveLength(faults.length);
+
+    // Request/reply after the storm: every request gets a RESPONSE or a TIMEOUT error.
+    let responses = 0;
+    let timeouts = 0;
+    await Promise.all(
+      Array.from({ length: REQUESTS }, async (_, i) => {
+        try {
+          const r = await clients[i % CLIENTS]!.request('math.add', { a: i, b: 1 }, { timeoutMs: 20_000 });
+          expect(r.json<{ sum: number }>().sum).toBe(i + 1);
+          responses++;
+        } catch (err) {
+          expect((err as FleetError).codeName).toBe('timeout');
+          timeouts++;
+        }
+      }),
+    );
+    log(`requests: ${responses} responses, ${timeouts} timeouts`);
+    expect(responses + timeouts).toBe(REQUESTS);
+    await Promise.all(clients.map((c) => c.close()));
+
+    // Wait for every message to reach a final status.
+    const db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    const deadline = Date.now() + 240_000;
+    let counts: Record<string, number> = {};
+    for (;;) {
+      const { rows } = await db.query<{ status: string; n: string }>(
+        "SELECT status, count(*)::text AS n FROM messages WHERE id LIKE 'e2e-%' GROUP BY status",
+      );
+      counts = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+      const final = (counts.COMPLETED ?? 0) + (counts.DEAD ?? 0);
+      if (final >= acked.size || Date.now() > deadline) break;
+      log(`waiting for final statuses: ${JSON.stringify(counts)}`);
+      await new Promise((r) => setTimeout(r, 3_000));
+    }
+    log(`statuses: ${JSON.stringify(counts)}`);
+
+    const { rows: dup } = await db.query<{ total: string; distinct_ids: string }>(
+      'SELECT count(*)::text AS total, count(DISTINCT id)::text AS distinct_ids FROM messages',
+    );
+    expect(dup[0]!.total).toBe(dup[0]!.distinct_ids);
+
+    const { rows } = await db.query<{ id: string; status: string; retry_count: number; last_error: string | null }>(
+      "SELECT id, status, retry_count, last_error FROM messages WHERE id LIKE 'e2e-%'",
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const missing = [...acked].filter((id) => !byId.has(id));
+    expect(missing.slice(0, 10), `${missing.length} ACKed ids missing from messages`).toEqual([]);
+    const wrong = [...acked].filter((id) => byId.get(id)!.status !== (poison.has(id) ? 'DEAD' : 'COMPLETED'));
+    expect(
+      wrong.slice(0, 10).map((id) => byId.get(id)),
+      `${wrong.length} messages not in their final status`,
+    ).toEqual([]);
+    for (const id of poison) {
+      expect(byId.get(id)!.retry_count).toBe(MAX_RETRIES);
+      expect(byId.get(id)!.last_error).toBeTruthy();
+    }
+
+    // Consumer offsets match the streams, and the persisters trimmed what they had persisted.
+    const keys = new FleetKeys(prefix, 1);
+    const r = new Redis(redis.url);
+    for (const stream of keys.ingestStreams()) {
+      const { rows: off } = await db.query<{ offset: string }>(
+        'SELECT "offset" FROM consumer_offsets WHERE consumer_group = $1 AND topic = $2',
+        [PERSISTER_GROUP, stream],
+      );
+      const groups = (await r.xinfo('GROUPS', stream)) as unknown[][];
+      const group = groups.map((g) => Object.fromEntries(chunk(g))).find((g) => g.name === PERSISTER_GROUP)!;
+      expect(off[0]?.offset).toBe(group['last-delivered-id']);
+      let len = await r.xlen(stream);
+      for (let i = 0; i < 30 && len > 1000; i++) {
+        await new Promise((res) => setTimeout(res, 1_000));
+        len = await r.xlen(stream);
+      }
+      log(`${stream}: offset ${off[0]?.offset}, ${len} entries left after trimming`);
+      expect(len).toBeLessThanOrEqual(1000);
+    }
+    r.disconnect();
+    await db.end();
+    log(
+      `done: ${acked.size} ACKed, ${counts.COMPLETED ?? 0} COMPLETED, ${counts.DEAD ?? 0} DEAD (${poison.size} poison), no duplicates`,
+    );
+  }, 900_000);
+});
+
+function chunk(flat: unknown[]): Array<[string, unknown]> {
+  const out: Array<[string, unknown]> = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1]]);
+  return out;
+}
