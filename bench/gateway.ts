@@ -22,8 +22,8 @@ const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_
 const redisUrl = process.env.FLEET_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PAYLOAD = 100;
 const CASES = [
-  { connections: 1, window: 2_000 },
-  { connections: 10, window: 500 },
+  { connections: 1, window: 1_000 },
+  { connections: 10, window: 200 },
   { connections: 100, window: 100 },
 ] as const;
 /** Each case and the baseline get an equal share of the duration; setup time comes on top. */

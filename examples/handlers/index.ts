@@ -17,7 +17,7 @@ export default function register(router: TopicRouter, { logger }: HandlerModuleC
   router.subscribe(
     'order.#',
     (ctx) => {
-      ctx.logger.info({ bytes: ctx.payload.byteLength }, 'order event');
+      ctx.logger.debug({ bytes: ctx.payload.byteLength }, 'order event');
     },
     { name: 'order-audit' },
   );

@@ -22,7 +22,7 @@ const MESSAGES = Number(process.env.E2E_MESSAGES ?? 100_000);
 const REQUESTS = Number(process.env.E2E_REQUESTS ?? 200);
 const CLIENTS = 4;
 const MAX_RETRIES = 2;
-const TOPICS = ['order.created', 'order.paid', 'user.signup', 'audit.log.write'];
+const TOPICS = ['order.created', 'order.paid', 'order.eu.shipped', 'order.refunded'];
 const log = (line: string) => console.log(`[e2e] ${line}`);
 
 let redis: PrivateRedis;
@@ -61,7 +61,14 @@ beforeAll(async () => {
     streams: { claim_idle_ms: 3_000, block_ms: 50 },
     queue: { batch_size: 100 },
     retry: { max_retries: MAX_RETRIES, backoff_ms: 50, backoff_max_ms: 500, sweep_interval_ms: 2_000, sweep_age_ms: 15_000 },
-    handlers: { modules: [`${REPO_ROOT}/examples/handlers/index.ts`], timeout_ms: 5_000, shutdown_timeout_ms: 2_000 },
+    handlers: {
+      modules: [`${REPO_ROOT}/examples/handlers/index.ts`],
+      timeout_ms: 5_000,
+      shutdown_timeout_ms: 2_000,
+      // The killed worker's jobs come back after the lock expires: keep that short for the test.
+      lock_duration_ms: 5_000,
+      stalled_interval_ms: 2_000,
+    },
     requests: { default_timeout_ms: 20_000 },
   });
   configPath = written.path;
@@ -126,8 +133,19 @@ describe('the whole fleet under crashes', () => {
       [0.75, 'restart Postgres', () => postgres.restart()],
     ];
     const done: string[] = [];
-    let faultChain = Promise.resolve();
-    let nextFault = 0;
+    let gate = faults[0]![0] * MESSAGES;
+    const faultDriver = (async () => {
+      for (let k = 0; k < faults.length; k++) {
+        const [at, name, run] = faults[k]!;
+        while (published < at * MESSAGES) await new Promise((r) => setTimeout(r, 10));
+        gate = k + 1 < faults.length ? faults[k + 1]![0] * MESSAGES : Number.POSITIVE_INFINITY;
+        log(`fault: ${name} (at ${published} published, ${acked.size} acked)`);
+        await run();
+        done.push(name);
+        log(`fault done: ${name}`);
+      }
+      gate = Number.POSITIVE_INFINITY;
+    })();
     const started = Date.now();
     const progress = setInterval(() => log(`published ${published}/${MESSAGES}, acked ${acked.size}, resends ${resends}`), 5_000);
 
@@ -144,20 +162,15 @@ describe('the whole fleet under crashes', () => {
           const p = publishUntilAcked(client, topic, id, { n }).finally(() => inflight.delete(p));
           inflight.add(p);
           published++;
-          while (nextFault < faults.length && published >= faults[nextFault]![0] * MESSAGES) {
-            const [, name, run] = faults[nextFault++]!;
-            faultChain = faultChain.then(async () => {
-              log(`fault: ${name} (at ${published} published)`);
-              await run();
-              done.push(name);
-            });
-          }
+          // Publishing may run ahead only up to the next fault's mark until the running fault is done,
+          // so every fault happens under load.
+          while (published >= gate) await new Promise((r) => setTimeout(r, 10));
           if (inflight.size >= 400) await Promise.race(inflight);
         }
         await Promise.all(inflight);
       }),
     );
-    await faultChain;
+    await faultDriver;
     clearInterval(progress);
     log(`all ${acked.size} publishes ACKed in ${((Date.now() - started) / 1000).toFixed(1)} s (${resends} resends); faults: ${done.join('; ')}`);
     expect(done).toHaveLength(faults.length);
@@ -169,10 +182,10 @@ describe('the whole fleet under crashes', () => {
       Array.from({ length: REQUESTS }, async (_, i) => {
         try {
           const r = await clients[i % CLIENTS]!.request('math.add', { a: i, b: 1 }, { timeoutMs: 20_000 });
-          expect(r.json<{ sum: number }>().sum).toBe(i + 1);
+          expect(r.json<number>()).toBe(i + 1);
           responses++;
         } catch (err) {
-          expect((err as FleetError).codeName).toBe('timeout');
+          expect((err as FleetError).codeName, String(err)).toBe('timeout');
           timeouts++;
         }
       }),

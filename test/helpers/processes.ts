@@ -76,9 +76,12 @@ export function spawnScript<Name extends string>(
   script: string,
   scriptArgs: string[] = [],
   env?: Record<string, string>,
+  opts: { typescript?: boolean } = {},
 ): AppProcess & { readonly app: Name } {
   killAllOnExit();
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...scriptArgs], {
+  // typescript: false runs plain node, as production runs the bundles in apps/<app>/dist.
+  const loader = opts.typescript === false ? [] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...loader, script, ...scriptArgs], {
     cwd: REPO_ROOT,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],

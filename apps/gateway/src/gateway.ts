@@ -26,7 +26,14 @@ import {
   type PublishFrame,
   type RequestFrame,
 } from '@fleet/protocol';
-import { createLogger, generateTraceparent, type Logger } from '@fleet/tracing';
+import {
+  createLogger,
+  generateTraceparent,
+  type Logger,
+  NOOP_TRACER,
+  startBatchSpan,
+  type Telemetry,
+} from '@fleet/tracing';
 import { Appender, type PendingAppend } from './appender.js';
 import { TokenAuth } from './auth.js';
 import { Connection, type Waiter, WaitKind } from './connection.js';
@@ -48,6 +55,13 @@ export interface GatewayOptions {
   shutdownGraceMs?: number;
   /** Entries per xadd-batch script call. Default 1000. */
   maxBatch?: number;
+  /** Script calls in flight before new entries wait for a reply (group commit). Default 4. */
+  maxOutstandingCalls?: number;
+  /**
+   * Trace ids for messages without one (`newTraceparent`: sampled flag from tracing.sampling_ratio) and
+   * one `append` span per Redis batch linked to its messages' traces. Default: ids only, no spans.
+   */
+  telemetry?: Pick<Telemetry, 'tracer' | 'newTraceparent'>;
 }
 
 export interface GatewayStats {
@@ -81,6 +95,8 @@ interface Entry extends PendingAppend {
   conn: Connection;
   corr: number;
   waiter: Waiter | null;
+  /** The message's traceparent (the envelope's or the gateway's): the append span links to it. */
+  trace: string;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -109,6 +125,8 @@ class GatewayServer implements Gateway {
   private readonly requests = new Map<string, Waiter>();
   private readonly durables = new Map<string, Waiter[]>();
   private readonly instruments: GatewayInstruments;
+  private readonly tracer: Telemetry['tracer'];
+  private readonly newTraceparent: () => string;
   private auth: TokenAuth;
   private server!: Server;
   private readonly conns = new Set<Connection>();
@@ -141,6 +159,8 @@ class GatewayServer implements Gateway {
     });
     this.instruments =
       opts.instruments ?? (opts.registry ? prometheusInstruments(opts.registry, cfg) : NOOP_INSTRUMENTS);
+    this.tracer = opts.telemetry?.tracer ?? NOOP_TRACER;
+    this.newTraceparent = opts.telemetry?.newTraceparent ?? generateTraceparent;
     this.keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
     this.auth = new TokenAuth(cfg.auth.tokens);
     this.applyLimits(cfg);
@@ -151,6 +171,7 @@ class GatewayServer implements Gateway {
       this.keys,
       { onAppended: (b, ids) => this.onAppended(b, ids), onFailed: (b, err) => this.onAppendFailed(b, err) },
       opts.maxBatch ?? 1_000,
+      opts.maxOutstandingCalls ?? 4,
     );
     this.wheel = new TimerWheel<Waiter>(TIMER_TICK_MS, (w) => this.onWaiterExpired(w));
     this.shutdownGraceMs = opts.shutdownGraceMs ?? 2_000;
@@ -168,6 +189,7 @@ class GatewayServer implements Gateway {
     this.cfg = cfg;
     this.auth = new TokenAuth(cfg.auth.tokens);
     this.applyLimits(cfg);
+    this.instruments.configure?.(cfg);
     this.resumeEligible();
   }
 
@@ -447,13 +469,15 @@ class GatewayServer implements Gateway {
       }
       list.push(waiter);
     }
+    const generated = env.traceparent ? '' : this.newTraceparent();
     const entry: Entry = {
       conn,
       corr: f.corr,
       waiter,
+      trace: env.traceparent || generated,
       messageId: env.id,
       envelope: bytes,
-      traceparent: env.traceparent ? '' : generateTraceparent(),
+      traceparent: generated,
       replyTo: '',
       durable: waiter ? this.gatewayId : '',
       readAt: this.chunkReadAt,
@@ -476,13 +500,15 @@ class GatewayServer implements Gateway {
     const timeout = Math.min(f.timeoutMs || rq.default_timeout_ms, rq.max_timeout_ms);
     const waiter = this.addWaiter(conn, f.corr, WaitKind.REQUEST, correlationId, timeout);
     this.requests.set(correlationId, waiter);
+    const generated = env.traceparent ? '' : this.newTraceparent();
     const entry: Entry = {
       conn,
       corr: f.corr,
       waiter,
+      trace: env.traceparent || generated,
       messageId: env.id,
       envelope: bytes,
-      traceparent: env.traceparent ? '' : generateTraceparent(),
+      traceparent: generated,
       replyTo: formatReplyAddress({ gatewayId: this.gatewayId, correlationId }),
       durable: '',
       readAt: this.chunkReadAt,
@@ -530,6 +556,7 @@ class GatewayServer implements Gateway {
   // ------------------------------------------------------------------ Redis results
 
   private onAppended(batch: Entry[], ids: string[]): void {
+    if (this.tracer !== NOOP_TRACER) this.appendSpan(batch);
     const now = performance.now();
     let stream = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -550,7 +577,17 @@ class GatewayServer implements Gateway {
     this.instruments.appendBatch(batch.length);
   }
 
+  /** One span per Redis batch, from its first frame read to Redis's answer, linked to each message's trace. */
+  private appendSpan(batch: Entry[], error?: string): void {
+    const traces = new Array<string>(Math.min(batch.length, 128));
+    for (let i = 0; i < traces.length; i++) traces[i] = batch[i]!.trace;
+    const span = startBatchSpan(this.tracer, 'append', traces, { 'fleet.batch.size': batch.length }, batch[0]!.readAt);
+    if (error !== undefined) span.setStatus({ code: 2, message: error });
+    span.end();
+  }
+
   private onAppendFailed(batch: Entry[], err: Error): void {
+    if (this.tracer !== NOOP_TRACER) this.appendSpan(batch, err.message);
     const msg = err.message;
     const code = /OOM/.test(msg) ? ErrorCode.OVERLOADED : ErrorCode.UNAVAILABLE;
     const text = code === ErrorCode.OVERLOADED ? 'redis is out of memory' : 'redis unavailable';
@@ -701,7 +738,7 @@ class GatewayServer implements Gateway {
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const conn of this.conns) conn.socket.pause();
     // Everything already read goes to Redis and is answered.
-    this.appender.flush();
+    this.appender.flush(true);
     await this.appender.idle();
     // Requests and durable publishes get a short grace, then SHUTTING_DOWN.
     const graceEnd = Date.now() + this.shutdownGraceMs;

@@ -1,3 +1,5 @@
+import type { FleetConfig } from '@fleet/config';
+
 /**
  * What the gateway reports to metrics. The hot path only bumps plain numbers here (per chunk, per batch
  * or per message); metrics.ts turns them into prom-client updates once a second, so Prometheus costs the
@@ -23,6 +25,8 @@ export interface GatewayInstruments {
   sample(inFlight: number, pausedSockets: number, connections: number): void;
   /** Pushes what is aggregated to the metrics backend (timer and shutdown). */
   flush(): void;
+  /** Live config change (monitoring.topic_labels and friends). */
+  configure?(cfg: FleetConfig): void;
 }
 
 const noop = () => {};

@@ -2,18 +2,32 @@
  * Gateway process: `node --import tsx apps/gateway/src/main.ts --config fleet.yaml`.
  * thread_pools.io.workers > 1 forks that many gateway processes sharing the listening port (node:cluster);
  * each is a full gateway with its own id. Prints a JSON log line with "msg":"ready" and the port once it
- * serves. SIGTERM/SIGINT: stop accepting, finish and ACK what was read, close, exit 0.
+ * serves. Live config fields (limits, timeouts, tokens, log level) apply on save (ConfigWatcher); new limits
+ * on frame size and idle timeout apply to new connections. SIGTERM/SIGINT: stop accepting, finish and ACK
+ * what was read, close, exit 0.
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { type FleetConfig, loadConfigFile } from '@fleet/config';
-import { createRegistry, isRegistryEnabled, type MetricsServer, startMetricsServer } from '@fleet/metrics';
-import { closeLogger, createLogger, type Logger } from '@fleet/tracing';
+import { ConfigWatcher, type FleetConfig } from '@fleet/config';
+import {
+  configReloadMetrics,
+  createRegistry,
+  isRegistryEnabled,
+  type MetricsServer,
+  type Registry,
+  startMetricsServer,
+} from '@fleet/metrics';
+import { closeLogger, createLogger, initTelemetry, type Logger, setLogLevel } from '@fleet/tracing';
+import { AggregatorRegistry } from 'prom-client';
 import { startGateway } from './gateway.js';
 
 const USAGE = 'usage: gateway --config FILE';
 
-function readConfig(): FleetConfig {
+/** Counts each reload attempt in fleet_config_reloads_total once the registry exists. */
+let countReload: (ok: boolean) => void = () => {};
+
+/** Loads the config (and keeps watching it: live fields are applied on save). Exits 2 when invalid. */
+function openConfig(): ConfigWatcher {
   const { values } = parseArgs({
     options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
   });
@@ -27,7 +41,7 @@ function readConfig(): FleetConfig {
     process.exit(2);
   }
   try {
-    return loadConfigFile(path);
+    return new ConfigWatcher(path, { onReload: (ok) => countReload(ok) });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
@@ -44,31 +58,54 @@ function makeLogger(cfg: FleetConfig): Logger {
   });
 }
 
-/** One gateway process: gateway + metrics server, graceful on SIGTERM. */
-async function runGateway(cfg: FleetConfig, log: Logger): Promise<void> {
+/** One gateway process: gateway + metrics server, hot reload, graceful on SIGTERM. */
+async function runGateway(watcher: ConfigWatcher, log: Logger): Promise<void> {
+  const cfg = watcher.current;
   const registry = createRegistry({ app: 'gateway', enabled: cfg.monitoring.enabled });
-  const gw = await startGateway(cfg, { logger: log, registry });
+  const { reloads } = configReloadMetrics(registry);
+  countReload = (ok) => reloads.inc({ result: ok ? 'applied' : 'rejected' });
+  const telemetry = initTelemetry({
+    serviceName: `${cfg.tracing.service_name}-gateway`,
+    exporter: cfg.tracing.exporter,
+    otlpEndpoint: cfg.tracing.otlp_endpoint,
+    samplingRatio: cfg.tracing.sampling_ratio,
+    enabled: cfg.tracing.enabled,
+  });
+  const gw = await startGateway(cfg, { logger: log, registry, telemetry });
   let metrics: MetricsServer | undefined;
-  if (isRegistryEnabled(registry)) {
-    // Cluster workers each serve their own metrics port (base + worker index) unless the base is 0.
-    const base = cfg.ops.gateway_metrics_port;
-    const port = base === 0 || !cluster.isWorker ? base : base + (cluster.worker?.id ?? 1) - 1;
+  if (cluster.isWorker) {
+    // The primary serves every worker's metrics, aggregated (prom-client cluster support over IPC).
+    new AggregatorRegistry(); // installs the worker's IPC responder
+    AggregatorRegistry.setRegistries([registry]);
+  } else if (isRegistryEnabled(registry)) {
     metrics = await startMetricsServer({
       host: cfg.ops.host,
-      port,
+      port: cfg.ops.gateway_metrics_port,
       registry,
       health: async () => ({ ok: gw.stats().redisReady, details: { connections: gw.stats().connections } }),
     });
   }
-  log.info({ port: gw.port, gateway_id: gw.gatewayId, metrics_port: metrics?.port }, 'ready');
+  // In a cluster only the primary says "ready" (once every worker listens); workers report to it.
+  log.info(
+    { port: gw.port, gateway_id: gw.gatewayId, metrics_port: metrics?.port },
+    cluster.isWorker ? 'worker ready' : 'ready',
+  );
   if (cluster.isWorker) process.send?.({ ready: true, port: gw.port });
+
+  watcher.watch((next, changed) => {
+    gw.reconfigure(next);
+    setLogLevel(log, next.logging.level);
+    log.info({ changed }, 'config reloaded');
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    await watcher.stop();
     await gw.close();
+    await telemetry.shutdown();
     await metrics?.close();
     await closeLogger(log);
     process.exit(0);
@@ -81,21 +118,33 @@ async function runGateway(cfg: FleetConfig, log: Logger): Promise<void> {
   });
 }
 
-/** Cluster primary: forks the workers, restarts one that dies, relays shutdown. */
-function runPrimary(cfg: FleetConfig, log: Logger): void {
+/** Cluster primary: forks the workers, serves their aggregated metrics, restarts one that dies, relays shutdown. */
+async function runPrimary(cfg: FleetConfig, log: Logger): Promise<void> {
   const count = cfg.thread_pools.io.workers;
   let stopping = false;
   let ready = 0;
+  let metrics: MetricsServer | undefined;
+  if (cfg.monitoring.enabled) {
+    const aggregator = new AggregatorRegistry();
+    // startMetricsServer only calls metrics() and reads contentType.
+    const registry = {
+      contentType: aggregator.contentType,
+      metrics: () => aggregator.clusterMetrics(),
+    } as unknown as Registry;
+    metrics = await startMetricsServer({ host: cfg.ops.host, port: cfg.ops.gateway_metrics_port, registry });
+  }
   const fork = () => {
     const w = cluster.fork();
     w.on('message', (m: { ready?: boolean; port?: number }) => {
-      if (m?.ready && ++ready === count) log.info({ port: m.port, workers: count }, 'ready');
+      if (m?.ready && ++ready === count)
+        log.info({ port: m.port, workers: count, metrics_port: metrics?.port }, 'ready');
     });
   };
   for (let i = 0; i < count; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) void closeLogger(log).then(() => process.exit(0));
+      if (Object.keys(cluster.workers ?? {}).length === 0)
+        void Promise.allSettled([metrics?.close(), closeLogger(log)]).then(() => process.exit(0));
       return;
     }
     log.error({ worker: worker.id, code, signal }, 'gateway worker died; restarting');
@@ -114,12 +163,17 @@ function runPrimary(cfg: FleetConfig, log: Logger): void {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-const cfg = readConfig();
+const watcher = openConfig();
+const cfg = watcher.current;
 const log = makeLogger(cfg);
 if (cfg.thread_pools.io.workers > 1 && cluster.isPrimary) {
-  runPrimary(cfg, log);
+  runPrimary(cfg, log).catch(async (err) => {
+    log.fatal({ err }, 'gateway primary failed to start');
+    await closeLogger(log);
+    process.exit(1);
+  });
 } else {
-  runGateway(cfg, log).catch(async (err) => {
+  runGateway(watcher, log).catch(async (err) => {
     log.fatal({ err }, 'gateway failed to start');
     await closeLogger(log);
     process.exit(1);

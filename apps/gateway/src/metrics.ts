@@ -15,11 +15,12 @@ FRAME_NAMES[0] = 'invalid';
  */
 export function prometheusInstruments(registry: Registry, cfg: FleetConfig): GatewayInstruments {
   const m = gatewayMetrics(registry);
-  const labeler = new TopicLabeler({
-    topicLabels: cfg.monitoring.topic_labels,
-    segments: cfg.monitoring.topic_label_segments,
-    maxLabels: cfg.monitoring.max_topic_labels,
+  const labelerOptions = (c: FleetConfig) => ({
+    topicLabels: c.monitoring.topic_labels,
+    segments: c.monitoring.topic_label_segments,
+    maxLabels: c.monitoring.max_topic_labels,
   });
+  const labeler = new TopicLabeler(labelerOptions(cfg));
   const framesIn = cachedLabels(m.framesIn);
   const framesOut = cachedLabels(m.framesOut);
   const errors = cachedLabels(m.errors);
@@ -73,6 +74,9 @@ export function prometheusInstruments(registry: Registry, cfg: FleetConfig): Gat
     sample(inFlight, paused) {
       m.inflight.set(inFlight);
       m.pausedSockets.set(paused);
+    },
+    configure(next) {
+      labeler.configure(labelerOptions(next));
     },
     flush() {
       if (opened) m.connectionsTotal.inc(opened);

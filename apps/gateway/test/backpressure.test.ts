@@ -8,6 +8,7 @@ import {
   gatewayConfig,
   RawClient,
   redisUrl,
+  sleep,
   waitUntil,
   withGateway,
 } from './helpers.js';
@@ -15,6 +16,10 @@ import {
 const FLOOD = 30_000;
 /** One socket read (64 KiB) holds at most this many of the flood's frames: what may be read past a limit. */
 const ONE_CHUNK = Math.ceil(65_536 / 60);
+
+function encodeEncoded(): Buffer {
+  return encodeEnvelope(envelope({ id: 'x', payload: Buffer.alloc(10) }));
+}
 
 /** Writes FLOOD publishes at once, ignoring the window, and waits for every answer. */
 async function flood(gw: Gateway): Promise<number> {
@@ -64,6 +69,34 @@ describe('backpressure', () => {
     expect(acks).toBe(FLOOD);
     expect(gw.stats().peakInFlight).toBeLessThanOrEqual(16 + ONE_CHUNK);
   });
+
+  it('stops reading a client that does not read its ACKs', async () => {
+    const cfg = gatewayConfig({ network: { max_in_flight: 1_024 } });
+    prefix = cfg.redis.key_prefix;
+    gw = await withGateway(cfg);
+    const c = await RawClient.open(gw.port);
+    c.socket.pause(); // never reads: ACKs fill the kernel buffers, then the gateway's socket buffer
+    const env = encodeEncoded();
+    const total = 200_000;
+    const frames: Buffer[] = [];
+    for (let i = 0; i < total; i++) frames.push(encodePublish(c.corr(), 0, undefined, env));
+    c.write(Buffer.concat(frames));
+    // The gateway answers until the socket's write buffer is full, then pauses reading that socket.
+    expect(
+      await waitUntil(() => gw!.stats().pausedConnections === 1 && gw!.stats().inFlight === 0, 20_000),
+    ).toBe(true);
+    const stalledAt = gw.stats().acked;
+    await sleep(300);
+    expect(gw.stats().acked).toBe(stalledAt);
+    expect(stalledAt).toBeLessThan(total);
+    expect(gw.stats().peakInFlight).toBeLessThanOrEqual(1_024 + ONE_CHUNK);
+    // Reading again drains everything.
+    const last = c.answer(total + 1);
+    c.socket.resume();
+    await last;
+    expect(c.frames.filter((f) => f.type === FrameType.ACK).length).toBe(total);
+    await c.close();
+  }, 60_000);
 
   it('holds 1,000 idle connections in bounded memory and still serves', async () => {
     const cfg = gatewayConfig();

@@ -1,6 +1,8 @@
+import { writeFile } from 'node:fs/promises';
 import { ErrorCode, encodeEnvelope, encodePublish, FleetKeys, FrameType } from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { writeTestConfig } from '../../../test/helpers/config.js';
 import { spawnApp } from '../../../test/helpers/processes.js';
 import { cleanupRedisPrefix, envelope, RawClient, redisUrl } from './helpers.js';
@@ -47,6 +49,26 @@ describe('gateway process', () => {
     expect(acks).toBeGreaterThan(1);
   }, 60_000);
 
+  it('applies live config changes (auth tokens) without a restart', async () => {
+    const { path, config } = await writeTestConfig();
+    prefixes.push(config.redis!.key_prefix!);
+    const app = spawnApp('gateway', { config: path });
+    const ready = JSON.parse(await app.waitReady(30_000));
+    const before = await RawClient.connect(ready.port);
+    expect((await before.hello()).type).toBe(FrameType.WELCOME);
+    await writeFile(
+      path,
+      stringify({ messaging_system: { ...config, auth: { tokens: ['fresh-token-0123456789'] } } }),
+    );
+    await app.waitForLine(/"msg":"config reloaded"/, 10_000);
+    const after = await RawClient.connect(ready.port);
+    expect(await after.hello()).toMatchObject({ type: FrameType.ERROR, code: ErrorCode.AUTH_REQUIRED });
+    // Connections already admitted keep working.
+    expect((await before.publish(envelope())).type).toBe(FrameType.ACK);
+    await before.close();
+    expect(await app.stop(15_000)).toBe(0);
+  }, 60_000);
+
   it('runs thread_pools.io.workers processes on one port', async () => {
     const { path, config } = await writeTestConfig({ thread_pools: { io: { workers: 2 } } });
     prefixes.push(config.redis!.key_prefix!);
@@ -62,6 +84,20 @@ describe('gateway process', () => {
       await c.close();
     }
     expect(ids.size).toBe(2);
+    // The primary serves both workers' metrics, summed (workers push counters to prom-client each second).
+    const ackedSeries = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${ready.metrics_port}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('fleet_gateway_frames_out_total{') && l.includes('"ack"'));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    let acked = 0;
+    for (let i = 0; i < 40 && acked < 6; i++) {
+      acked = await ackedSeries();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(acked).toBe(6);
     expect(await app.stop(15_000)).toBe(0);
   }, 60_000);
 });

@@ -1,4 +1,5 @@
 export { retryDelayMs } from './backoff.js';
+export * from './db/index.js';
 export { Dispatcher } from './dispatcher.js';
 export { batchJobId, buildJobs, chunkJobMessages, toJobMessage } from './jobs.js';
 export {

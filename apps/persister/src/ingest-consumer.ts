@@ -1,5 +1,6 @@
 import type { FleetConfig } from '@fleet/config';
 import { type FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
+import { NOOP_TRACER, startBatchSpan, type Telemetry } from '@fleet/tracing';
 import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -29,6 +30,8 @@ export interface IngestConsumerDeps {
   /** Stop pulling while Postgres or Redis is failing (state shared with the status consumer). */
   pgState: StateLog;
   redisState: StateLog;
+  /** OpenTelemetry: one `persist` and one `enqueue` span per batch, linked to each message's trace. */
+  tracer?: Telemetry['tracer'];
 }
 
 class Stopped extends Error {}
@@ -51,6 +54,9 @@ export class IngestConsumer {
   private lastTrimAt = 0;
   private waitingCheckedAt = 0;
   private queueFull = false;
+  private lastWaiting = 0;
+  /** Jobs this process added since the last waiting count: the estimate that triggers a recount. */
+  private addedSinceCheck = 0;
   private readonly streams: string[];
   batches = 0;
 
@@ -136,16 +142,28 @@ export class IngestConsumer {
     }
   }
 
-  /** Bounded queue: pause pulling while the queue's waiting backlog is above the bound (checked at most every 250 ms). */
+  /**
+   * Bounded queue: pause pulling while the queue's waiting backlog is above the bound. The count is taken
+   * at most every 250 ms unless the jobs added since the last count could have crossed the bound.
+   */
   private async hasQueueRoom(): Promise<boolean> {
     const now = Date.now();
-    if (now - this.waitingCheckedAt < 250) return !this.queueFull;
+    const bound = this.d.maxWaitingJobs;
+    if (
+      !this.queueFull &&
+      now - this.waitingCheckedAt < 250 &&
+      this.lastWaiting + this.addedSinceCheck <= bound
+    )
+      return true;
+    if (this.queueFull && now - this.waitingCheckedAt < 100) return false;
     this.waitingCheckedAt = now;
+    this.addedSinceCheck = 0;
     const waiting = await this.d.dispatcher.queue.getWaitingCount();
-    const full = waiting > this.d.maxWaitingJobs;
+    this.lastWaiting = waiting;
+    const full = waiting > bound;
     if (full !== this.queueFull)
       this.d.log.info(
-        { waiting, bound: this.d.maxWaitingJobs },
+        { waiting, bound },
         full
           ? 'queue backlog above bound: pausing stream reads'
           : 'queue backlog drained: resuming stream reads',
@@ -222,9 +240,17 @@ export class IngestConsumer {
     }));
 
     for (const b of bad) await this.withPg(() => this.deadLetterEntry(b.entry, b.reason, b.fields));
+    const tracer = this.d.tracer ?? NOOP_TRACER;
+    const traceparents = tracer === NOOP_TRACER ? [] : rows.map((r) => r.traceparent);
+    const persistSpan = startBatchSpan(tracer, 'persist', traceparents, { 'fleet.batch.size': rows.length });
     const persistStart = process.hrtime.bigint();
-    const { inserted, invalid } = await this.persist(rows, offsets, rowStream);
+    const { inserted, invalid } = await this.persist(rows, offsets, rowStream).catch((err) => {
+      endSpan(persistSpan, err);
+      throw err;
+    });
     const persistSeconds = Number(process.hrtime.bigint() - persistStart) / 1e9;
+    persistSpan.setAttribute('fleet.batch.inserted', inserted.size);
+    persistSpan.end();
     for (const id of invalid) {
       const row = rows.find((r) => r.id === id);
       if (row)
@@ -235,7 +261,22 @@ export class IngestConsumer {
 
     await this.withRedis(() => notifyDurable(this.d.redis, this.d.keys, durable));
     const fresh = rows.filter((r) => inserted.has(r.id));
-    await this.withRedis(() => this.d.dispatcher.dispatchNew(fresh));
+    const enqueueSpan =
+      fresh.length === 0
+        ? undefined
+        : startBatchSpan(
+            tracer,
+            'enqueue',
+            tracer === NOOP_TRACER ? [] : fresh.map((r) => r.traceparent),
+            { 'fleet.batch.size': fresh.length },
+          );
+    const jobs = await this.withRedis(() => this.d.dispatcher.dispatchNew(fresh)).catch((err) => {
+      if (enqueueSpan) endSpan(enqueueSpan, err);
+      throw err;
+    });
+    enqueueSpan?.setAttribute('fleet.jobs', jobs);
+    enqueueSpan?.end();
+    this.addedSinceCheck += jobs;
     await this.withRedis(() => this.ack(entries));
 
     this.batches++;
@@ -361,6 +402,12 @@ export class IngestConsumer {
     const results = await pipe.exec();
     for (const [err] of results ?? []) if (err) throw err;
   }
+}
+
+/** Ends a batch span that failed (status ERROR). */
+function endSpan(span: ReturnType<typeof startBatchSpan>, err: unknown): void {
+  span.setStatus({ code: 2, message: errorText(err) });
+  span.end();
 }
 
 /** ioredis connection-level failures (as opposed to a command's own error reply). */

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigWatcher } from '@fleet/config';
-import { closeLogger, createLogger, setLogLevel } from '@fleet/tracing';
+import { configReloadMetrics } from '@fleet/metrics';
+import { closeLogger, createLogger, initTelemetry, setLogLevel } from '@fleet/tracing';
 import { errorText } from './log.js';
 import { startPersister } from './persister.js';
 
@@ -17,7 +18,9 @@ if (!values.config) {
   process.exit(2);
 }
 
-const watcher = new ConfigWatcher(values.config);
+// Reload attempts count in fleet_config_reloads_total once the persister's registry exists.
+let countReload: (ok: boolean) => void = () => {};
+const watcher = new ConfigWatcher(values.config, { onReload: (ok) => countReload(ok) });
 const cfg = watcher.current;
 const logger = createLogger({
   name: 'persister',
@@ -26,9 +29,18 @@ const logger = createLogger({
   async: cfg.logging.async,
 });
 const consumerName = `${hostname()}-${process.pid}`;
+const telemetry = initTelemetry({
+  serviceName: `${cfg.tracing.service_name}-persister`,
+  exporter: cfg.tracing.exporter,
+  otlpEndpoint: cfg.tracing.otlp_endpoint,
+  samplingRatio: cfg.tracing.sampling_ratio,
+  enabled: cfg.tracing.enabled,
+});
 
 try {
-  const persister = await startPersister(cfg, { logger, consumerName });
+  const persister = await startPersister(cfg, { logger, consumerName, tracer: telemetry.tracer });
+  const { reloads } = configReloadMetrics(persister.metrics.registry);
+  countReload = (ok) => reloads.inc({ result: ok ? 'applied' : 'rejected' });
   watcher.watch((next, changed) => {
     persister.reconfigure(next);
     setLogLevel(logger, next.logging.level);
@@ -50,6 +62,7 @@ try {
     logger.info({ signal }, 'stopping');
     await watcher.stop();
     await persister.close();
+    await telemetry.shutdown();
     logger.info({}, 'stopped');
     await closeLogger(logger);
     process.exit(0);

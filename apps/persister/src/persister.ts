@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { FleetConfig } from '@fleet/config';
 import type { Registry } from '@fleet/metrics';
+import type { Telemetry } from '@fleet/tracing';
 import { FleetKeys } from '@fleet/protocol';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -35,6 +36,8 @@ export interface PersisterOptions {
   pipelines?: number;
   /** Stop pulling the stream while the queue holds more waiting jobs than this (default 10 000). */
   maxWaitingJobs?: number;
+  /** OpenTelemetry tracer for the per-batch `persist` / `enqueue` spans (default: none recorded). */
+  tracer?: Telemetry['tracer'];
 }
 
 export interface Persister {
@@ -114,6 +117,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     maxWaitingJobs: opts.maxWaitingJobs ?? 10_000,
     pgState,
     redisState,
+    ...(opts.tracer ? { tracer: opts.tracer } : {}),
   });
   const status = new StatusConsumer({
     reader: statusReader,
@@ -143,6 +147,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     every(
       () => cfg.monitoring.interval_ms,
       async () => {
+        if (!cfg.monitoring.enabled) return;
         metrics.pgPoolTotal.set(pool.totalCount);
         metrics.pgPoolIdle.set(pool.idleCount);
         metrics.pgPoolWaiting.set(pool.waitingCount);

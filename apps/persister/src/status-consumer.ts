@@ -20,6 +20,13 @@ function textFields(e: RawEntry): Record<string, string> {
   return out;
 }
 
+/** A failure of a Postgres call (told apart from Redis trouble: both speak ECONNREFUSED). */
+class PostgresFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super(errorText(cause));
+  }
+}
+
 export interface StatusConsumerDeps {
   reader: Redis;
   redis: Redis;
@@ -100,8 +107,14 @@ export class StatusConsumer {
       } catch (err) {
         if (this.abort.signal.aborted) break;
         const wait = backoff.next();
-        if (isRedisError(err)) this.d.redisState.failed(errorText(err), wait);
-        else if (isTransientPgError(err)) this.d.pgState.failed(errorText(err), wait);
+        if (err instanceof PostgresFailure) {
+          if (isTransientPgError(err.cause)) this.d.pgState.failed(errorText(err.cause), wait);
+          else
+            this.d.log.error(
+              { err: errorText(err.cause) },
+              'status batch refused by Postgres; entries stay pending and are retried',
+            );
+        } else if (isRedisError(err)) this.d.redisState.failed(errorText(err), wait);
         else
           this.d.log.error(
             { err: errorText(err) },
@@ -121,7 +134,9 @@ export class StatusConsumer {
     }
     const collapsed = collapseStatusUpdates(updates);
     if (collapsed.length > 0) {
-      await this.d.queue.applyStatuses(collapsed);
+      await this.d.queue.applyStatuses(collapsed).catch((err: unknown) => {
+        throw new PostgresFailure(err);
+      });
       this.d.pgState.ok();
     }
     let failed = false;
@@ -132,7 +147,12 @@ export class StatusConsumer {
       if (u.status === MessageStatus.DEAD)
         this.d.metrics.deadLetters.inc({ reason: u.error === 'unrouted' ? 'unrouted' : 'worker' });
     }
-    if (failed) await this.d.retries.run();
+    if (failed)
+      await this.d.retries.run().catch((err: unknown) => {
+        // Not acknowledged: the batch is applied again (idempotent) and the retry pass reruns.
+        if (isRedisError(err)) throw err;
+        throw new PostgresFailure(err);
+      });
     await this.d.redis.xack(this.stream, STATUS_GROUP, ...entries.map((e) => e.id));
     this.d.redisState.ok();
   }

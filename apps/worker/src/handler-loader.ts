@@ -28,6 +28,22 @@ function firstLine(err: unknown): string {
   return errorMessage(err).split('\n')[0]!.trim();
 }
 
+const TS_FILE = /\.[mc]?tsx?$/;
+let tsLoader: Promise<void> | undefined;
+
+/**
+ * Handler modules may be TypeScript. Under tsx (development, tests) they load as they are; the bundled
+ * production worker (dist/main.js on plain node) registers tsx's loader once, on the first .ts module.
+ */
+function ensureTypeScriptLoader(): Promise<void> {
+  const underTsx = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('tsx'));
+  if (underTsx) return Promise.resolve();
+  tsLoader ??= import('tsx/esm/api').then(({ register }) => {
+    register();
+  });
+  return tsLoader;
+}
+
 /** Resolves a configured module path against the config file's directory. */
 export function resolveHandlerModule(spec: string, baseDir: string): string {
   return resolve(baseDir, spec);
@@ -48,6 +64,7 @@ export async function loadHandlerModules(
     if (!existsSync(file)) throw new HandlerLoadError(spec, `not found (${file})`);
     let mod: Record<string, unknown>;
     try {
+      if (TS_FILE.test(file)) await ensureTypeScriptLoader();
       mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (err) {
       throw new HandlerLoadError(spec, `failed to import: ${firstLine(err)}`);

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigWatcher, isConfigError } from '@fleet/config';
+import { configReloadMetrics } from '@fleet/metrics';
 import { errorMessage } from '@fleet/router';
 import { initTelemetry } from '@fleet/tracing';
 import { HandlerLoadError } from './handler-loader.js';
@@ -25,9 +26,11 @@ function fail(line: string): never {
   process.exit(1);
 }
 
+// Reload attempts count in fleet_config_reloads_total once the worker's registry exists.
+let countReload: (ok: boolean) => void = () => {};
 let watcher: ConfigWatcher;
 try {
-  watcher = new ConfigWatcher(configPath);
+  watcher = new ConfigWatcher(configPath, { onReload: (ok) => countReload(ok) });
 } catch (err) {
   fail(isConfigError(err) ? err.problems.join('\n') : errorMessage(err));
 }
@@ -46,6 +49,8 @@ try {
     handlersBaseDir: dirname(configPath),
     tracer: telemetry.tracer,
   });
+  const { reloads } = configReloadMetrics(app.registry);
+  countReload = (ok) => reloads.inc({ result: ok ? 'applied' : 'rejected' });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

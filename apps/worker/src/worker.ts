@@ -5,6 +5,7 @@ import {
   createRegistry,
   isRegistryEnabled,
   type MetricsServer,
+  type Registry,
   startMetricsServer,
   TopicLabeler,
   workerMetrics,
@@ -37,6 +38,8 @@ export interface WorkerApp {
   readonly id: string;
   /** Port of /metrics and /healthz (undefined when monitoring is disabled). */
   readonly metricsPort: number | undefined;
+  /** The worker's Prometheus registry (main.ts adds the config reload counter to it). */
+  readonly registry: Registry;
   /** The config in force (live fields follow reloads). */
   config(): FleetConfig;
   /** The router in force (replaced when the handler module list changes). */
@@ -260,6 +263,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     get metricsPort() {
       return metricsServer?.port;
     },
+    registry,
     config: () => cfg,
     router: () => router,
     setConcurrency,

@@ -25,6 +25,7 @@ export {
   NOOP_TRACER,
   spanLinksFor,
   spanTraceparent,
+  startBatchSpan,
   startSpanFromTraceparent,
   type Telemetry,
   type TelemetryExporter,

@@ -7,6 +7,7 @@ import {
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
+  type TimeInput,
   type SpanOptions,
   type Tracer,
   trace,
@@ -210,6 +211,26 @@ export function spanLinksFor(
     links.push({ context: ctx });
   }
   return links;
+}
+
+/**
+ * One span for a batch of messages (gateway append, persister persist/enqueue): a new trace (the root
+ * sampler decides) with a link to each message's trace. The no-op span when spans are off, without
+ * looking at the traceparents. `startTime` may be a performance.now() value (e.g. when the batch's first
+ * frame was read).
+ */
+export function startBatchSpan(
+  tracer: Tracer,
+  name: string,
+  traceparents: readonly (string | undefined | null)[],
+  attributes?: Attributes,
+  startTime?: TimeInput,
+): Span {
+  if (tracer === NOOP_TRACER) return NOOP_SPAN;
+  const options: SpanOptions = { links: spanLinksFor(traceparents) };
+  if (attributes) options.attributes = attributes;
+  if (startTime !== undefined) options.startTime = startTime;
+  return tracer.startSpan(name, options, ROOT_CONTEXT);
 }
 
 /** The traceparent that names a span (to hand downstream); undefined for a non-recording no-op span. */

@@ -1,0 +1,42 @@
+import { PERSISTER_GROUP } from '@fleet/protocol';
+import type { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Persister, startPersister } from '../src/persister.js';
+import { groupState } from '../src/redis-streams.js';
+import { bullQueue, count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
+
+describe('backpressure from the queue', () => {
+  let h: Harness;
+  let p: Persister;
+  let q: Queue;
+  const log = memoryLogger();
+
+  beforeAll(async () => {
+    h = await harness('bp', { streams: { read_count: 2 }, queue: { batch_size: 1 } });
+    p = await startPersister(h.cfg, { logger: log, ops: false, consumerName: 'bp-a', maxWaitingJobs: 5 });
+    q = bullQueue(h);
+  });
+  afterAll(async () => {
+    await p?.close();
+    await q?.close();
+    await h?.close();
+  });
+
+  it('stops pulling while the waiting backlog is above the bound, resumes when it drains', async () => {
+    await publish(
+      h,
+      Array.from({ length: 40 }, (_, i) => `bp-${i}`),
+    );
+    await waitUntil(() => log.lines.some((l) => /pausing stream reads/.test(l.msg)), 10_000, 'pause');
+    await new Promise((r) => setTimeout(r, 500));
+    const waiting = await q.getWaitingCount();
+    // The bound (5) plus at most one batch (2) per pipeline in hand when it was crossed.
+    expect(waiting).toBeLessThanOrEqual(12);
+    expect((await groupState(h.redis, h.keys.ingestStream(0), PERSISTER_GROUP))?.lag).toBeGreaterThan(0);
+    while ((await count(h, 'SELECT count(*) AS n FROM messages')) < 40) {
+      await q.drain();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(log.lines.some((l) => /resuming stream reads/.test(l.msg))).toBe(true);
+  });
+});

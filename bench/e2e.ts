@@ -1,0 +1,432 @@
+/**
+ * End to end: publish -> COMPLETED in Postgres (msg/s, p50/p95/p99) for batch_size 1 and the default, beside gateway-only and persister-only figures.
+ *
+ * Everything runs on this machine as separate processes, started the way the tests start them
+ * (test/helpers/processes.ts: `node --import tsx apps/<app>/src/main.ts --config FILE`): one gateway, one
+ * persister, BENCH_WORKERS workers (default 1), the local Redis and Postgres, and the load generator
+ * (@fleet/client runLoad, bench/_gateway-load.ts) in a process of its own. Phases, each on its own Redis
+ * key prefix, one database created for the run and dropped at the end:
+ *   A. gateway only: stream ACKs with no persister draining (the bench XTRIMs the stream instead);
+ *   B. persister only: a pre-filled stream drained into Postgres + BullMQ (no workers, no load);
+ *   C. end to end, batch_size 1;  D. end to end, the default batch_size (config default, 100).
+ * C and D publish with `durable` ACKs (the ACK waits for the Postgres commit), so the load is closed-loop on
+ * durability and the backlog between publish and COMPLETED stays bounded. Latency is
+ * `messages.updated_at - sent_at` (envelope timestamp -> the status UPDATE that made the row COMPLETED),
+ * over messages sent in the measured window after a 1 s warm-up; after the load stops the bench waits for
+ * the stragglers so slow messages are not left out. msg/s = rows that became COMPLETED inside the window.
+ * Env: BENCH_DURATION_S (default 60: load time, split over the phases; process start-up comes on top),
+ * BENCH_WORKERS, BENCH_CONNECTIONS (8), BENCH_WINDOW (500 publishes in flight per connection), BENCH_SIZE.
+ * Writes docs/bench-e2e.svg (completed msg/s and p99 latency per second for C and D).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoadResult } from '@fleet/client';
+import { messagingSystemSchema } from '@fleet/config';
+import { EntryField, encodeEnvelope, FleetKeys } from '@fleet/protocol';
+import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from '@fleet/services';
+import * as hdr from 'hdr-histogram-js';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { type AppProcess, killAllApps, REPO_ROOT, spawnApp, spawnScript } from '../test/helpers/processes.js';
+import { cleanupRedisPrefix } from '../test/helpers/services.js';
+import { lineChartSvg } from './lib/svg-plot.js';
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const envInt = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
+
+const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 60);
+const WORKERS = envInt('BENCH_WORKERS', 1);
+const CONNECTIONS = envInt('BENCH_CONNECTIONS', 8);
+const WINDOW = envInt('BENCH_WINDOW', 500);
+const SIZE = envInt('BENCH_SIZE', 100);
+const DEFAULT_BATCH = messagingSystemSchema.parse({}).queue.batch_size;
+const WARMUP_S = 1;
+const phase = {
+  gatewayS: Math.max(3, Math.round(durationS * 0.15)),
+  drainS: Math.max(5, Math.round(durationS * 0.15)),
+  batch1S: Math.max(5, Math.round(durationS * 0.25)),
+  defaultS: Math.max(8, Math.round(durationS * 0.45)),
+};
+
+const redisUrl = process.env.FLEET_REDIS_URL ?? LOCAL_REDIS_URL;
+const server = process.env.FLEET_BENCH_POSTGRES_URL ?? LOCAL_POSTGRES_URL;
+const tag = randomBytes(3).toString('hex');
+const dbName = `fleet_bench_e2e_${tag}`;
+const dir = mkdtempSync(join(os.tmpdir(), `fleet-bench-e2e-${tag}-`));
+const prefixes: string[] = [];
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+let dbUrl = '';
+let db: pg.Client | undefined;
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+
+/** A config file for one phase: its own key prefix, this run's database, every port picked by the OS. */
+function writeConfig(name: string, batchSize: number): { path: string; prefix: string } {
+  const prefix = `fleet-bench-e2e-${tag}-${name}`;
+  prefixes.push(prefix);
+  const path = join(dir, `${name}.yaml`);
+  const config = {
+    network: { host: '127.0.0.1', port: 0, max_in_flight: 4096 },
+    redis: { url: redisUrl, key_prefix: prefix },
+    database: { connection_string: dbUrl, pool: { max_connections: 8 } },
+    // info: the apps' "ready" line is info; nothing is logged per message at info.
+    logging: { level: 'info', writers: [{ type: 'console' }] },
+    streams: { read_count: 2000, block_ms: 50 },
+    queue: { batch_size: batchSize },
+    tracing: { exporter: 'none' },
+    ops: { host: '127.0.0.1', port: 0, gateway_metrics_port: 0, worker_metrics_port: 0 },
+    handlers: { modules: [join(REPO_ROOT, 'examples/handlers/index.ts')] },
+  };
+  writeFileSync(path, stringify({ messaging_system: config }));
+  return { path, prefix };
+}
+
+async function startApps(config: string, which: Array<'gateway' | 'persister' | 'worker'>): Promise<AppProcess[]> {
+  const apps = which.map((app) => spawnApp(app, { config }));
+  await Promise.all(
+    apps.map((a) =>
+      a.waitReady(90_000).catch((err: Error) => {
+        throw new Error(`${a.app} did not start: ${err.message}`);
+      }),
+    ),
+  );
+  return apps;
+}
+
+async function stopApps(apps: AppProcess[]): Promise<void> {
+  await Promise.all(apps.map((a) => a.stop(10_000)));
+}
+
+function portOf(readyLine: string): number {
+  const m = readyLine.match(/"port":(\d+)/);
+  if (!m) throw new Error(`no port in ready line: ${readyLine}`);
+  return Number(m[1]);
+}
+
+/** runLoad in its own process; its per-second progress lines go to `onLine`. */
+async function runLoadProcess(
+  port: number,
+  seconds: number,
+  topic: string,
+  ack: 'stream' | 'durable',
+  onProgress: (line: string) => void,
+): Promise<LoadResult> {
+  const opts = { host: '127.0.0.1', port, connections: CONNECTIONS, window: WINDOW, size: SIZE, durationS: seconds, topic, ack };
+  const load = spawnScript('load', 'bench/_gateway-load.ts', [JSON.stringify(opts)]);
+  let seen = 0;
+  const timer = setInterval(() => {
+    const progress = load.lines.filter((l) => l.includes('acked/s'));
+    if (progress.length > seen) onProgress(progress[progress.length - 1]!.replace(/^\[load err\]\s*/, ''));
+    seen = progress.length;
+  }, 250);
+  const code = await load.exited;
+  clearInterval(timer);
+  const last = load.lines.filter((l) => l.startsWith('[load out] {')).pop();
+  if (code !== 0 || !last) throw new Error(`load generator exited ${code}:\n${load.output().slice(-2000)}`);
+  return JSON.parse(last.slice('[load out] '.length)) as LoadResult;
+}
+
+// ---- A. gateway only ----------------------------------------------------------------------------------
+async function gatewayOnly(): Promise<LoadResult> {
+  const { path, prefix } = writeConfig('gw', DEFAULT_BATCH);
+  const stream = new FleetKeys(prefix, 1).ingestStream(0);
+  const [gw] = await startApps(path, ['gateway']);
+  // No persister: keep the stream short the way the persister would.
+  const trim = setInterval(() => void redis.xtrim(stream, 'MAXLEN', '~', 100_000).catch(() => {}), 500);
+  try {
+    return await runLoadProcess(portOf(await gw!.waitReady()), phase.gatewayS, 'order.e2e.gw', 'stream', (l) =>
+      log(`  A gateway only   ${l}`),
+    );
+  } finally {
+    clearInterval(trim);
+    await stopApps([gw!]);
+    await cleanupRedisPrefix(prefix, redisUrl);
+  }
+}
+
+// ---- B. persister only --------------------------------------------------------------------------------
+async function prefill(stream: string, n: number, topic: string): Promise<void> {
+  const payload = randomBytes(SIZE);
+  const chunk = 5_000;
+  for (let start = 0; start < n; start += chunk) {
+    const pipe = redis.pipeline();
+    for (let i = start; i < Math.min(n, start + chunk); i++) {
+      const id = `drain-${tag}-${i}`;
+      const env = encodeEnvelope({ id, topic, type: 'event', priority: 0, timestamp: Date.now(), headers: {}, payload });
+      pipe.xadd(stream, '*', EntryField.envelope, env, EntryField.id, id, EntryField.acceptedAt, String(Date.now()));
+    }
+    await pipe.exec();
+  }
+}
+
+async function countTopic(topic: string, status?: string): Promise<number> {
+  const { rows } = await db!.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM messages WHERE topic = $1${status ? ' AND status = $2' : ''}`,
+    status ? [topic, status] : [topic],
+  );
+  return Number(rows[0]!.n);
+}
+
+async function persisterOnly(): Promise<{ perS: number; n: number; persisted: number; seconds: number }> {
+  const { path, prefix } = writeConfig('drain', DEFAULT_BATCH);
+  const stream = new FleetKeys(prefix, 1).ingestStream(0);
+  const topic = 'order.e2e.drain';
+  // Enough entries for the phase at ~50K/s; the drain is timed from the first row to the last.
+  const n = envInt('BENCH_DRAIN_N', Math.min(300_000, phase.drainS * 40_000));
+  const t0 = Date.now();
+  await prefill(stream, n, topic);
+  log(`  B persister only  pre-filled ${fmt(n)} entries in ${round((Date.now() - t0) / 1000)} s`);
+  const [persister] = await startApps(path, ['persister']);
+  try {
+    let first = 0;
+    let firstAt = 0;
+    let done = 0;
+    const deadline = Date.now() + (phase.drainS + 10) * 1000;
+    let lastLog = Date.now();
+    while (done < n && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      done = await countTopic(topic);
+      if (done > 0 && firstAt === 0) {
+        first = done;
+        firstAt = Date.now();
+      }
+      if (Date.now() - lastLog >= 1000) {
+        log(`  B persister only  persisted ${fmt(done)}/${fmt(n)}`);
+        lastLog = Date.now();
+      }
+    }
+    const seconds = (Date.now() - firstAt) / 1000;
+    return { perS: (done - first) / Math.max(0.001, seconds), n, persisted: done, seconds };
+  } finally {
+    await stopApps([persister!]);
+    await cleanupRedisPrefix(prefix, redisUrl);
+  }
+}
+
+// ---- C/D. end to end ----------------------------------------------------------------------------------
+interface E2eResult {
+  batchSize: number;
+  load: LoadResult;
+  completedPerS: number;
+  windowS: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  measured: number;
+  notCompleted: number;
+  timeline: Array<{ s: number; n: number; p99: number }>;
+}
+
+async function endToEnd(name: string, batchSize: number, seconds: number): Promise<E2eResult> {
+  const { path, prefix } = writeConfig(name, batchSize);
+  const topic = `order.e2e.${name}`;
+  const apps = await startApps(path, ['persister', 'gateway', ...Array<'worker'>(WORKERS).fill('worker')]);
+  const gwPort = portOf(await apps[1]!.waitReady());
+  try {
+    const keys = new FleetKeys(prefix, 1);
+    let state = '';
+    const poll = setInterval(() => {
+      void Promise.all([
+        db!.query<{ status: string; n: string }>(
+          'SELECT status, count(*)::text AS n FROM messages WHERE topic = $1 GROUP BY 1',
+          [topic],
+        ),
+        redis.llen(`${keys.bullPrefix()}:messages:wait`),
+        redis.xlen(keys.statusStream()),
+      ]).then(([byStatus, waitingJobs, statusLen]) => {
+        const c = Object.fromEntries(byStatus.rows.map((r) => [r.status, Number(r.n)]));
+        state = `| COMPLETED ${fmt(c.COMPLETED ?? 0)} PENDING ${fmt(c.PENDING ?? 0)} PROCESSING ${fmt(c.PROCESSING ?? 0)}, jobs waiting ${waitingJobs}, status stream ${statusLen}`;
+      }, () => {});
+    }, 1000);
+    let t0 = 0;
+    const load = await runLoadProcess(gwPort, seconds, topic, 'durable', (l) => {
+      // runLoad reports once a second from its start: the first line dates the start of the load.
+      if (t0 === 0) t0 = Date.now() - 1000;
+      log(`  ${name} batch ${String(batchSize).padEnd(3)}  ${l}  ${state}`);
+    });
+    clearInterval(poll);
+    const t1 = t0 + Math.round(load.durationS * 1000);
+    // Wait (bounded) for messages still on their way so slow ones count in the latency.
+    const drainDeadline = Date.now() + 30_000;
+    let open = 0;
+    do {
+      const { rows } = await db!.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM messages WHERE topic = $1 AND status <> 'COMPLETED'",
+        [topic],
+      );
+      open = Number(rows[0]!.n);
+      if (open > 0) await new Promise((r) => setTimeout(r, 500));
+    } while (open > 0 && Date.now() < drainDeadline);
+
+    const from = t0 + WARMUP_S * 1000;
+    const windowS = (t1 - from) / 1000;
+    const completed = await db!.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM messages WHERE topic = $1 AND status = 'COMPLETED'
+         AND updated_at >= to_timestamp($2::double precision / 1000) AND updated_at < to_timestamp($3::double precision / 1000)`,
+      [topic, from, t1],
+    );
+    // Latency of every message sent in the window, bucketed to whole ms in SQL (small result), into HDR.
+    const lat = await db!.query<{ ms: string; n: string }>(
+      `SELECT greatest(0, round(extract(epoch FROM updated_at - sent_at) * 1000))::bigint::text AS ms, count(*)::text AS n
+         FROM messages WHERE topic = $1 AND status = 'COMPLETED'
+          AND sent_at >= to_timestamp($2::double precision / 1000) AND sent_at < to_timestamp($3::double precision / 1000)
+        GROUP BY 1`,
+      [topic, from, t1],
+    );
+    const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 3 });
+    let measured = 0;
+    for (const r of lat.rows) {
+      h.recordValueWithCount(Math.max(1, Number(r.ms)), Number(r.n));
+      measured += Number(r.n);
+    }
+    const timeline = await db!.query<{ s: string; n: string; p99: string }>(
+      `SELECT floor(extract(epoch FROM updated_at) - $2::double precision / 1000)::int::text AS s, count(*)::text AS n,
+              (percentile_disc(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM updated_at - sent_at) * 1000))::text AS p99
+         FROM messages WHERE topic = $1 AND status = 'COMPLETED' GROUP BY 1 ORDER BY 1`,
+      [topic, t0],
+    );
+    const result: E2eResult = {
+      batchSize,
+      load,
+      completedPerS: Number(completed.rows[0]!.n) / windowS,
+      windowS,
+      p50: h.getValueAtPercentile(50),
+      p95: h.getValueAtPercentile(95),
+      p99: h.getValueAtPercentile(99),
+      max: h.maxValue,
+      measured,
+      notCompleted: open,
+      timeline: timeline.rows.map((r) => ({ s: Number(r.s), n: Number(r.n), p99: round(Number(r.p99)) })),
+    };
+    h.destroy();
+    return result;
+  } finally {
+    await stopApps(apps);
+    await cleanupRedisPrefix(prefix, redisUrl);
+  }
+}
+
+// ---- run ----------------------------------------------------------------------------------------------
+const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
+const machine = `${cpu}, ${os.cpus().length} cores, node ${process.version}, ${os.platform()} ${os.release()}`;
+let exitCode = 0;
+try {
+  log(
+    `e2e bench: ${machine}; processes: 1 gateway, 1 persister, ${WORKERS} worker(s), load generator ` +
+      `(${CONNECTIONS} conn x ${WINDOW} in flight, ${SIZE}-byte payloads); phases A ${phase.gatewayS}s, ` +
+      `B <=${phase.drainS}s, C ${phase.batch1S}s, D ${phase.defaultS}s; load average ${os.loadavg()[0]!.toFixed(1)}`,
+  );
+  dbUrl = await createDatabase(server, dbName);
+  db = new pg.Client({ connectionString: dbUrl });
+  await db.connect();
+
+  const gw = await gatewayOnly();
+  const drain = await persisterOnly();
+  const b1 = await endToEnd('b1', 1, phase.batch1S);
+  const bd = await endToEnd(`b${DEFAULT_BATCH}`, DEFAULT_BATCH, phase.defaultS);
+
+  const ms = (v: number) => round(v, 0);
+  console.log(`\nmachine: ${machine}; load average now ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    'All on one box: Redis, Postgres, gateway, persister, worker(s) and the load generator share the cores.\n',
+  );
+  console.table([
+    {
+      case: 'A gateway only: stream ACKs, nothing drains',
+      'msg/s': fmt(gw.ackedPerS),
+      'ratio to A': '1.00',
+      p50_ms: gw.latencyMs.p50,
+      p95_ms: '-',
+      p99_ms: gw.latencyMs.p99,
+      note: 'ACK latency',
+    },
+    {
+      case: `B persister only: drain of a pre-filled stream`,
+      'msg/s': fmt(drain.perS),
+      'ratio to A': (drain.perS / gw.ackedPerS).toFixed(2),
+      p50_ms: '-',
+      p95_ms: '-',
+      p99_ms: '-',
+      note: `${fmt(drain.persisted)}/${fmt(drain.n)} in ${round(drain.seconds)} s`,
+    },
+    ...[b1, bd].map((r) => ({
+      case: `${r === b1 ? 'C' : 'D'} end to end, batch_size ${r.batchSize}: publish -> COMPLETED`,
+      'msg/s': fmt(r.completedPerS),
+      'ratio to A': (r.completedPerS / gw.ackedPerS).toFixed(2),
+      p50_ms: ms(r.p50),
+      p95_ms: ms(r.p95),
+      p99_ms: ms(r.p99),
+      note: `durable ACK p99 ${r.load.latencyMs.p99} ms; ${fmt(r.measured)} measured, ${r.notCompleted} not completed`,
+    })),
+  ]);
+  const bottleneck =
+    bd.completedPerS >= 0.8 * Math.min(gw.ackedPerS, drain.perS)
+      ? `end to end reaches ${Math.round((100 * bd.completedPerS) / Math.min(gw.ackedPerS, drain.perS))}% of the slower single stage (${gw.ackedPerS < drain.perS ? 'gateway' : 'persister'})`
+      : `end to end is well below both single stages: the stages compete for the same ${os.cpus().length} cores`;
+  console.log(`bottleneck: ${bottleneck}`);
+
+  const svg = lineChartSvg({
+    title: `Fleet end to end on ${os.cpus().length} cores: publish -> COMPLETED in Postgres`,
+    xLabel: 'seconds since the load started',
+    panels: [
+      {
+        title: 'messages reaching COMPLETED per second',
+        yLabel: 'msg/s',
+        series: [
+          { name: `batch_size ${DEFAULT_BATCH}`, color: '#1f77b4', points: bd.timeline.map((t) => [t.s, t.n]) },
+          { name: 'batch_size 1', color: '#d62728', points: b1.timeline.map((t) => [t.s, t.n]) },
+        ],
+      },
+      {
+        title: 'p99 latency (envelope timestamp -> COMPLETED) of the messages completed in that second',
+        yLabel: 'ms',
+        series: [
+          { name: `batch_size ${DEFAULT_BATCH}`, color: '#1f77b4', points: bd.timeline.map((t) => [t.s, t.p99]) },
+          { name: 'batch_size 1', color: '#d62728', points: b1.timeline.map((t) => [t.s, t.p99]) },
+        ],
+      },
+    ],
+  });
+  const svgPath = fileURLToPath(new URL('../docs/bench-e2e.svg', import.meta.url));
+  writeFileSync(svgPath, svg);
+  log(`plot written to docs/bench-e2e.svg`);
+
+  console.log(
+    JSON.stringify({
+      bench: 'e2e',
+      msgs_per_s: Math.round(bd.completedPerS),
+      p50_ms: ms(bd.p50),
+      p95_ms: ms(bd.p95),
+      p99_ms: ms(bd.p99),
+      batch_size: DEFAULT_BATCH,
+      batch1_msgs_per_s: Math.round(b1.completedPerS),
+      batch1_p50_ms: ms(b1.p50),
+      batch1_p99_ms: ms(b1.p99),
+      gateway_only_per_s: Math.round(gw.ackedPerS),
+      persister_only_per_s: Math.round(drain.perS),
+      workers: WORKERS,
+      machine: { cpu, cores: os.cpus().length, node: process.version },
+    }),
+  );
+} catch (err) {
+  log(`e2e bench failed: ${(err as Error).message}`);
+  exitCode = 1;
+} finally {
+  killAllApps();
+  await db?.end().catch(() => {});
+  for (const p of prefixes) await cleanupRedisPrefix(p, redisUrl).catch(() => 0);
+  redis.disconnect();
+  if (dbUrl) await dropDatabase(server, dbName).catch((e: Error) => log(`could not drop ${dbName}: ${e.message}`));
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(exitCode);
