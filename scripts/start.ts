@@ -2,12 +2,21 @@
 // and N workers as separate processes with prefixed logs. Ctrl-C stops them all cleanly.
 //   npm start [-- --config FILE] [--workers N]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, type FleetConfig, loadConfigFile, redactUrl } from '@fleet/config';
-import { createDatabase, ensurePostgres, ensureRedis, type ServiceHandle } from '@fleet/services';
+import {
+  createDatabase,
+  ensurePostgres,
+  ensureRedis,
+  LOCAL_POSTGRES_URL,
+  LOCAL_REDIS_URL,
+  type ServiceHandle,
+  withDatabase,
+} from '@fleet/services';
+import pg from 'pg';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const colors = { gateway: 36, persister: 35, worker: 33 } as const;
@@ -26,7 +35,8 @@ if (values.help) {
 }
 const configPath = resolve(values.config);
 const workers = Number(values.workers);
-if (!Number.isInteger(workers) || workers < 1) fail(`--workers must be a positive integer, got "${values.workers}"`);
+if (!Number.isInteger(workers) || workers < 1)
+  fail(`--workers must be a positive integer, got "${values.workers}"`);
 
 function fail(line: string): never {
   console.error(`[fleet] ${line}`);
@@ -45,71 +55,136 @@ const services: ServiceHandle[] = [];
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
+/** The ready line's JSON fields (ports and URLs the app actually bound). */
+type Ready = Record<string, unknown>;
+
+/** Creates `name` on the server unless it exists (a fresh server has only `postgres`). */
+async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) return await createDatabase(serverUrl, name);
+  } finally {
+    await client.end().catch(() => {});
+  }
+  return withDatabase(serverUrl, name);
+}
+
 async function main(): Promise<void> {
   const log = (line: string) => console.log(`[fleet] ${line}`);
   let redis: ServiceHandle;
-  let pg: ServiceHandle;
+  let pgServer: ServiceHandle;
+  // The configured database may not exist yet: probe its server through the `postgres` database.
+  const configuredDb = new URL(cfg.database.connection_string);
+  const dbName = decodeURIComponent(configuredDb.pathname.slice(1)) || 'fleet';
+  const serverUrl = withDatabase(cfg.database.connection_string, 'postgres');
+  // cfg already carries FLEET_REDIS_URL / FLEET_DATABASE_URL (loadConfigFile applies them): hide them from
+  // ensure*, which would otherwise prefer them over the server URL derived here.
+  const env = { ...process.env, FLEET_REDIS_URL: undefined, FLEET_DATABASE_URL: undefined };
   try {
-    redis = await ensureRedis({ url: cfg.redis.url, log });
+    // The stock local URLs are "find or start": unreachable, they fall back to a private instance.
+    // Any other URL is the user's choice and must be reachable.
+    redis = await ensureRedis({
+      log,
+      env,
+      ...(cfg.redis.url === LOCAL_REDIS_URL ? {} : { url: cfg.redis.url }),
+    });
     services.push(redis);
-    pg = await ensurePostgres({ url: cfg.database.connection_string, log });
-    services.push(pg);
+    pgServer = await ensurePostgres({
+      log,
+      env,
+      ...(serverUrl === LOCAL_POSTGRES_URL ? {} : { url: serverUrl }),
+    });
+    services.push(pgServer);
   } catch (err) {
-    fail((err as Error).message);
+    return stopWith((err as Error).message);
   }
-  // A configured database may not exist yet on a fresh server: create it.
-  let databaseUrl = pg.url;
-  if (pg.kind === 'configured' || pg.kind === 'local') {
-    const u = new URL(cfg.database.connection_string);
-    const name = u.pathname.slice(1) || 'fleet';
-    await createDatabase(pg.url, name).catch(() => undefined);
-    const target = new URL(pg.url);
-    target.pathname = `/${name}`;
-    databaseUrl = target.toString();
+  // PGlite serves one database; a real server gets the configured database, created when missing.
+  let databaseUrl = pgServer.url;
+  if (pgServer.kind !== 'embedded') {
+    try {
+      databaseUrl = await ensureDatabase(pgServer.url, dbName);
+    } catch (err) {
+      return stopWith(`cannot create database "${dbName}": ${(err as Error).message.split('\n')[0]}`);
+    }
   }
   log(`redis    ${redactUrl(redis.url)} (${redis.kind})`);
-  log(`postgres ${redactUrl(databaseUrl)} (${pg.kind})`);
+  log(`postgres ${redactUrl(databaseUrl)} (${pgServer.kind})`);
 
-  const env = { ...process.env, FLEET_REDIS_URL: redis.url, FLEET_DATABASE_URL: databaseUrl };
+  const appEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    FLEET_REDIS_URL: redis.url,
+    FLEET_DATABASE_URL: databaseUrl,
+  };
+  // Readiness is the apps' `"msg":"ready"` info line: a quieter level would hide it and start would wait forever.
+  if (['warn', 'error', 'fatal', 'silent'].includes(cfg.logging.level)) {
+    log(`logging.level ${cfg.logging.level} would hide the apps' ready line: running them at info`);
+    appEnv.FLEET_LOGGING__LEVEL = 'info';
+  }
   // The persister migrates the schema: start it first, then the rest.
-  await startApp('persister', 'persister', env);
-  await startApp('gateway', 'gateway', env);
-  await Promise.all(
+  const persister = await startApp('persister', 'persister', appEnv);
+  const gateway = await startApp('gateway', 'gateway', appEnv);
+  const workerReady = await Promise.all(
     Array.from({ length: workers }, (_, i) =>
       startApp('worker', workers > 1 ? `worker-${i + 1}` : 'worker', {
-        ...env,
-        FLEET_OPS__WORKER_METRICS_PORT: String(cfg.ops.worker_metrics_port === 0 ? 0 : cfg.ops.worker_metrics_port + i),
+        ...appEnv,
+        FLEET_OPS__WORKER_METRICS_PORT: String(
+          cfg.ops.worker_metrics_port === 0 ? 0 : cfg.ops.worker_metrics_port + i,
+        ),
       }),
     ),
   );
 
-  const ops = `http://${cfg.ops.host}:${cfg.ops.port}`;
+  // Ports as bound (a config may say 0: the OS picks).
+  const ops = typeof persister.ops === 'string' ? persister.ops.replace(/\/$/, '') : null;
+  const host = cfg.network.host === '0.0.0.0' || cfg.network.host === '::' ? '127.0.0.1' : cfg.network.host;
+  const metricsUrl = (port: unknown) => (port ? `http://${cfg.ops.host}:${port}/metrics` : 'off');
   console.log(
     [
       '',
       'Fleet is running:',
-      `  gateway (TCP${cfg.tls.enabled ? '+TLS' : ''})  ${cfg.network.host}:${cfg.network.port}`,
-      `  ops / Bull Board   ${ops}/ops/queues   health ${ops}/healthz   metrics ${ops}/metrics`,
-      `  gateway metrics    http://${cfg.ops.host}:${cfg.ops.gateway_metrics_port}/metrics`,
-      `  worker metrics     http://${cfg.ops.host}:${cfg.ops.worker_metrics_port}${workers > 1 ? `..${cfg.ops.worker_metrics_port + workers - 1}` : ''}/metrics`,
-      `  try: npx fleet demo --port ${cfg.network.port}      stop: Ctrl-C`,
+      `  gateway (TCP${cfg.tls.enabled ? '+TLS' : ''})  ${cfg.network.host}:${gateway.port}`,
+      ops
+        ? `  ops / Bull Board   ${ops}/ops/queues   health ${ops}/healthz   metrics ${ops}/metrics`
+        : '  ops                off',
+      `  gateway metrics    ${metricsUrl(gateway.metrics_port)}`,
+      `  worker metrics     ${workerReady.map((w) => metricsUrl(w.metrics_port)).join('  ')}`,
+      `  try: npx fleet demo --host ${host} --port ${gateway.port}${ops ? ` --ops ${ops}` : ''}      stop: Ctrl-C`,
       '',
     ].join('\n'),
   );
 }
 
-function startApp(app: App, name: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, `apps/${app}/src/main.ts`), '--config', configPath], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** A problem before the apps run: one line, stop what was started, exit 1. */
+async function stopWith(line: string): Promise<void> {
+  console.error(`[fleet] ${line}`);
+  await shutdown(1);
+}
+
+function startApp(app: App, name: string, env: NodeJS.ProcessEnv): Promise<Ready> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(root, `apps/${app}/src/main.ts`), '--config', configPath],
+    {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.set(name, child);
   const tag = `\x1b[${colors[app]}m${name.padEnd(10)}\x1b[0m|`;
   return new Promise((resolveReady, reject) => {
     const onLine = (line: string) => {
       console.log(`${tag} ${line}`);
-      if (line.includes('"msg":"ready"')) resolveReady();
+      if (line.includes('"msg":"ready"')) {
+        try {
+          resolveReady(JSON.parse(line) as Ready);
+        } catch {
+          resolveReady({});
+        }
+      }
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);
@@ -125,7 +200,7 @@ function startApp(app: App, name: string, env: NodeJS.ProcessEnv): Promise<void>
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log('[fleet] stopping ...');
+  if (children.size > 0) console.log('[fleet] stopping ...');
   const exits = [...children.values()].map((c) => new Promise((r) => c.once('exit', r)));
   for (const c of children.values()) c.kill('SIGTERM');
   const timer = setTimeout(() => {

@@ -77,7 +77,9 @@ export function lineChartSvg(o: ChartOptions): string {
     );
     panel.series.forEach((s, k) => {
       if (s.points.length > 0) {
-        const d = s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(Math.min(y, yMax)).toFixed(1)}`).join(' ');
+        const d = s.points
+          .map(([x, y]) => `${sx(x).toFixed(1)},${sy(Math.min(y, yMax)).toFixed(1)}`)
+          .join(' ');
         out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.8" points="${d}"/>`);
       }
       const ly = top + 14 + k * 16;

@@ -12,15 +12,23 @@ afterAll(async () => {
 });
 
 describe('production bundles', () => {
-  it.each(apps)('%s builds and starts from dist/main.js on plain node', async (app) => {
-    execFileSync(process.execPath, [`${REPO_ROOT}/scripts/build-app.mjs`], { cwd: `${REPO_ROOT}/apps/${app}` });
-    const { path } = await writeTestConfig({
-      handlers: { modules: [`${REPO_ROOT}/examples/handlers/index.ts`] },
-    });
-    const proc = spawnScript(app, `apps/${app}/dist/main.js`, ['--config', path], undefined, { typescript: false });
-    running.push(proc);
-    const ready = await proc.waitReady(60_000);
-    expect(JSON.parse(ready).msg).toBe('ready');
-    expect(await proc.stop(10_000)).toBe(0);
-  }, 120_000);
+  it.each(apps)(
+    '%s builds and starts from dist/main.js on plain node',
+    async (app) => {
+      execFileSync(process.execPath, [`${REPO_ROOT}/scripts/build-app.mjs`], {
+        cwd: `${REPO_ROOT}/apps/${app}`,
+      });
+      const { path } = await writeTestConfig({
+        handlers: { modules: [`${REPO_ROOT}/examples/handlers/index.ts`] },
+      });
+      const proc = spawnScript(app, `apps/${app}/dist/main.js`, ['--config', path], undefined, {
+        typescript: false,
+      });
+      running.push(proc);
+      const ready = await proc.waitReady(60_000);
+      expect(JSON.parse(ready).msg).toBe('ready');
+      expect(await proc.stop(10_000)).toBe(0);
+    },
+    120_000,
+  );
 });

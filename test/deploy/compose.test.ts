@@ -18,7 +18,14 @@ function configFor(service: string) {
 
 describe('docker-compose.yml', () => {
   it('has the whole stack', () => {
-    expect(Object.keys(services).sort()).toEqual(['gateway', 'persister', 'postgres', 'prometheus', 'redis', 'worker']);
+    expect(Object.keys(services).sort()).toEqual([
+      'gateway',
+      'persister',
+      'postgres',
+      'prometheus',
+      'redis',
+      'worker',
+    ]);
   });
 
   it('runs Redis with AOF and noeviction, and health-checks Redis and Postgres', () => {
@@ -55,7 +62,10 @@ describe('docker-compose.yml', () => {
   it('publishes the ports the config says', () => {
     const gw = configFor('gateway');
     expect(gw.network.host).toBe('0.0.0.0');
-    expect(services.gateway.ports).toEqual([`${gw.network.port}:${gw.network.port}`, `${gw.ops.gateway_metrics_port}:${gw.ops.gateway_metrics_port}`]);
+    expect(services.gateway.ports).toEqual([
+      `${gw.network.port}:${gw.network.port}`,
+      `${gw.ops.gateway_metrics_port}:${gw.ops.gateway_metrics_port}`,
+    ]);
     const ps = configFor('persister');
     expect(services.persister.ports).toEqual([`${ps.ops.port}:${ps.ops.port}`]);
     expect(services.persister.healthcheck.test.join(' ')).toContain(`:${ps.ops.port}/healthz`);
@@ -73,7 +83,10 @@ describe('docker-compose.yml', () => {
     expect(jobs.gateway.static_configs[0].targets).toEqual([`gateway:${cfg.ops.gateway_metrics_port}`]);
     expect(jobs.persister.static_configs[0].targets).toEqual([`persister:${cfg.ops.port}`]);
     // Scaled workers are found through Docker's DNS, every replica on the same port.
-    expect(jobs.worker.dns_sd_configs[0]).toMatchObject({ names: ['worker'], port: cfg.ops.worker_metrics_port });
+    expect(jobs.worker.dns_sd_configs[0]).toMatchObject({
+      names: ['worker'],
+      port: cfg.ops.worker_metrics_port,
+    });
   });
 });
 
@@ -86,6 +99,9 @@ describe('Dockerfile', () => {
   });
 
   it('copies everything the compose services run', () => {
-    for (const dir of ['packages', 'apps', 'config', 'examples']) expect(dockerfile).toContain(`COPY ${dir === 'packages' || dir === 'apps' ? '--from=build /app/' + dir : dir}`);
+    for (const dir of ['packages', 'apps', 'config', 'examples'])
+      expect(dockerfile).toContain(
+        `COPY ${dir === 'packages' || dir === 'apps' ? '--from=build /app/' + dir : dir}`,
+      );
   });
 });

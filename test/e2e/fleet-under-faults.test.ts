@@ -2,9 +2,7 @@
 // private Postgres, under crashes: kill -9 of a worker, a persister and the gateway, restarts of Redis and
 // Postgres, while clients publish (with resend of un-ACKed messages under the same ids) and make requests.
 // At the end every ACKed id is in `messages` exactly once, COMPLETED (or DEAD for poison messages).
-import { Redis } from 'ioredis';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { connect, type FleetClient, FleetError } from '@fleet/client';
 import { FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
 import {
@@ -15,6 +13,9 @@ import {
   startPrivatePostgres,
   startPrivateRedis,
 } from '@fleet/services';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../helpers/config.js';
 import { type AppProcess, killAllApps, REPO_ROOT, spawnApp } from '../helpers/processes.js';
 
@@ -60,7 +61,13 @@ beforeAll(async () => {
     logging: { level: 'info' },
     streams: { claim_idle_ms: 3_000, block_ms: 50 },
     queue: { batch_size: 100 },
-    retry: { max_retries: MAX_RETRIES, backoff_ms: 50, backoff_max_ms: 500, sweep_interval_ms: 2_000, sweep_age_ms: 15_000 },
+    retry: {
+      max_retries: MAX_RETRIES,
+      backoff_ms: 50,
+      backoff_max_ms: 500,
+      sweep_interval_ms: 2_000,
+      sweep_age_ms: 15_000,
+    },
     handlers: {
       modules: [`${REPO_ROOT}/examples/handlers/index.ts`],
       timeout_ms: 5_000,
@@ -105,7 +112,12 @@ describe('the whole fleet under crashes', () => {
 
     // Publishes with the client's own resend; on an error answer (e.g. UNAVAILABLE while Redis restarts)
     // the caller publishes again under the same id, as the protocol doc says a client should.
-    async function publishUntilAcked(client: FleetClient, topic: string, id: string, payload: object): Promise<void> {
+    async function publishUntilAcked(
+      client: FleetClient,
+      topic: string,
+      id: string,
+      payload: object,
+    ): Promise<void> {
       for (;;) {
         try {
           await client.publish(topic, payload, { id });
@@ -121,14 +133,22 @@ describe('the whole fleet under crashes', () => {
 
     const faults: Array<[number, string, () => Promise<void>]> = [
       [0.15, 'kill -9 worker-1', () => kill9('worker-1')],
-      [0.3, 'kill -9 persister-1, start it again', async () => {
-        await kill9('persister-1');
-        await start('persister-1', 'persister');
-      }],
-      [0.45, 'kill -9 gateway, start it again', async () => {
-        await kill9('gateway');
-        await start('gateway', 'gateway');
-      }],
+      [
+        0.3,
+        'kill -9 persister-1, start it again',
+        async () => {
+          await kill9('persister-1');
+          await start('persister-1', 'persister');
+        },
+      ],
+      [
+        0.45,
+        'kill -9 gateway, start it again',
+        async () => {
+          await kill9('gateway');
+          await start('gateway', 'gateway');
+        },
+      ],
       [0.6, 'restart Redis (AOF)', () => redis.restart()],
       [0.75, 'restart Postgres', () => postgres.restart()],
     ];
@@ -147,7 +167,10 @@ describe('the whole fleet under crashes', () => {
       gate = Number.POSITIVE_INFINITY;
     })();
     const started = Date.now();
-    const progress = setInterval(() => log(`published ${published}/${MESSAGES}, acked ${acked.size}, resends ${resends}`), 5_000);
+    const progress = setInterval(
+      () => log(`published ${published}/${MESSAGES}, acked ${acked.size}, resends ${resends}`),
+      5_000,
+    );
 
     const perClient = Math.ceil(MESSAGES / CLIENTS);
     await Promise.all(
@@ -172,7 +195,9 @@ describe('the whole fleet under crashes', () => {
     );
     await faultDriver;
     clearInterval(progress);
-    log(`all ${acked.size} publishes ACKed in ${((Date.now() - started) / 1000).toFixed(1)} s (${resends} resends); faults: ${done.join('; ')}`);
+    log(
+      `all ${acked.size} publishes ACKed in ${((Date.now() - started) / 1000).toFixed(1)} s (${resends} resends); faults: ${done.join('; ')}`,
+    );
     expect(done).toHaveLength(faults.length);
 
     // Request/reply after the storm: every request gets a RESPONSE or a TIMEOUT error.
@@ -216,9 +241,12 @@ describe('the whole fleet under crashes', () => {
     );
     expect(dup[0]!.total).toBe(dup[0]!.distinct_ids);
 
-    const { rows } = await db.query<{ id: string; status: string; retry_count: number; last_error: string | null }>(
-      "SELECT id, status, retry_count, last_error FROM messages WHERE id LIKE 'e2e-%'",
-    );
+    const { rows } = await db.query<{
+      id: string;
+      status: string;
+      retry_count: number;
+      last_error: string | null;
+    }>("SELECT id, status, retry_count, last_error FROM messages WHERE id LIKE 'e2e-%'");
     const byId = new Map(rows.map((r) => [r.id, r]));
     const missing = [...acked].filter((id) => !byId.has(id));
     expect(missing.slice(0, 10), `${missing.length} ACKed ids missing from messages`).toEqual([]);

@@ -92,9 +92,14 @@ describe('Bull Board in headless Chromium', () => {
       // The board is a single-page app: the queue card appears once its API call answered.
       const card = page.getByText(cfg.queue.name, { exact: true }).first();
       await card.waitFor({ timeout: 20_000 });
-      await page.getByText(/waiting/i).first().waitFor({ timeout: 20_000 });
+      await page
+        .getByText(/waiting/i)
+        .first()
+        .waitFor({ timeout: 20_000 });
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text keeps labels and counts apart
       const text = await page.locator('body').innerText();
       expect(text).toMatch(new RegExp(`waiting\\s*${JOBS}\\b|\\b${JOBS}\\s*waiting`, 'i'));
+      expect(text).toMatch(new RegExp(`\\b${JOBS} jobs\\b`, 'i'));
       const dir = join(REPO_ROOT, 'test-output');
       await mkdir(dir, { recursive: true });
       await page.screenshot({ path: join(dir, 'bull-board.png'), fullPage: true });

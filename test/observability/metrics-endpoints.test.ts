@@ -23,7 +23,11 @@ interface Fleet {
   gateway: AppProcess;
   persister: AppProcess;
   worker: AppProcess;
-  ready: { gateway: Record<string, unknown>; persister: Record<string, unknown>; worker: Record<string, unknown> };
+  ready: {
+    gateway: Record<string, unknown>;
+    persister: Record<string, unknown>;
+    worker: Record<string, unknown>;
+  };
   configPath: string;
   prefix: string;
   db: FreshDatabase;
@@ -68,7 +72,11 @@ async function scrape(url: string): Promise<Map<string, MetricFamily>> {
 }
 
 /** Polls until every name has at least one sample (labelled series appear after their first update). */
-async function scrapeUntil(url: string, names: string[], timeoutMs = 20_000): Promise<Map<string, MetricFamily>> {
+async function scrapeUntil(
+  url: string,
+  names: string[],
+  timeoutMs = 20_000,
+): Promise<Map<string, MetricFamily>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const families = await scrape(url);
@@ -83,7 +91,11 @@ function labelValues(f: MetricFamily | undefined, label: string): string[] {
   return [...new Set((f?.samples ?? []).map((s) => s.labels[label]).filter((v): v is string => !!v))];
 }
 
-const PROCESS_METRICS = ['fleet_process_cpu_user_seconds_total', 'fleet_process_resident_memory_bytes', 'fleet_nodejs_eventloop_lag_seconds'];
+const PROCESS_METRICS = [
+  'fleet_process_cpu_user_seconds_total',
+  'fleet_process_resident_memory_bytes',
+  'fleet_nodejs_eventloop_lag_seconds',
+];
 
 describe('/metrics of every app', () => {
   it('serves the fleet metrics after traffic, parseable by a strict Prometheus parser', async () => {
@@ -135,7 +147,10 @@ describe('/metrics of every app', () => {
     expect(labelValues(gw.get('fleet_gateway_messages_received_total'), 'topic')).toContain('obs.ok');
     expect(gw.get('fleet_gateway_ack_latency_seconds')?.type).toBe('histogram');
     expect(labelValues(gw.get('fleet_gateway_errors_total'), 'code').length).toBeGreaterThan(0);
-    expect(labelValues(gw.get('fleet_config_reloads_total'), 'result').sort()).toEqual(['applied', 'rejected']);
+    expect(labelValues(gw.get('fleet_config_reloads_total'), 'result').sort()).toEqual([
+      'applied',
+      'rejected',
+    ]);
     for (const fam of gw.values()) for (const s of fam.samples) expect(s.labels.app).toBe('gateway');
 
     const wk = await scrapeUntil(workerMetrics, [

@@ -10,7 +10,14 @@ import { type FleetConfig, loadConfigFile } from '@fleet/config';
 import { type Gateway, startGateway } from '@fleet/gateway';
 import { type Persister, startPersister } from '@fleet/persister';
 import { decodeEnvelope, EntryField, FleetKeys } from '@fleet/protocol';
-import { createLogger, flushLogger, initTelemetry, type Logger, type Telemetry } from '@fleet/tracing';
+import {
+  closeLogger,
+  createLogger,
+  flushLogger,
+  initTelemetry,
+  type Logger,
+  type Telemetry,
+} from '@fleet/tracing';
 import { startWorker, type WorkerApp } from '@fleet/worker';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Redis } from 'ioredis';
@@ -45,6 +52,8 @@ let prefix: string;
 let logPath: string;
 let configDir: string;
 let workerLog: Logger;
+let gatewayLogPath: string;
+let gatewayLog: Logger;
 const tel: Record<'gateway' | 'persister' | 'worker', Telemetry> = {} as never;
 let gateway: Gateway | undefined;
 let persister: Persister | undefined;
@@ -69,6 +78,12 @@ beforeAll(async () => {
   cfg = loadConfigFile(written.path, {});
   logPath = join(written.dir, 'worker.log');
   workerLog = createLogger({ name: 'worker', level: 'debug', writers: [{ type: 'file', path: logPath }] });
+  gatewayLogPath = join(written.dir, 'gateway.log');
+  gatewayLog = createLogger({
+    name: 'gateway',
+    level: 'debug',
+    writers: [{ type: 'file', path: gatewayLogPath }],
+  });
   // 'memory' is the test exporter of @fleet/tracing (not a config value): spans are kept per app.
   for (const app of ['gateway', 'persister', 'worker'] as const)
     tel[app] = initTelemetry({
@@ -80,7 +95,7 @@ beforeAll(async () => {
     });
   redis = new Redis(cfg.redis.url);
   gateway = await startGateway(cfg, {
-    logger: createLogger({ name: 'gateway', level: 'warn' }),
+    logger: gatewayLog,
     telemetry: tel.gateway,
   });
   client = await connect({ host: '127.0.0.1', port: gateway.port, clientName: 'obs-trace' });
@@ -92,6 +107,7 @@ afterAll(async () => {
   await persister?.close();
   await gateway?.close();
   for (const t of Object.values(tel)) await t?.shutdown();
+  for (const log of [gatewayLog, workerLog]) if (log) await closeLogger(log);
   redis?.disconnect();
   await cleanupRedisPrefix(prefix).catch(() => {});
   await db?.drop().catch(() => {});
@@ -125,7 +141,11 @@ describe('trace propagation, client to handler and back', () => {
     // Only the gateway runs yet: the entries stay in the stream (the persister trims acknowledged ones).
     await c.publish('obs.published', { n: 1 }, { id: ids.givenPub, traceparent: given });
     await c.publish('obs.published', { n: 2 }, { id: ids.genPub });
-    const givenReply = c.request('obs.request', { n: 3 }, { id: ids.givenReq, traceparent: given, timeoutMs: 30_000 });
+    const givenReply = c.request(
+      'obs.request',
+      { n: 3 },
+      { id: ids.givenReq, traceparent: given, timeoutMs: 30_000 },
+    );
     const genReply = c.request('obs.request', { n: 4 }, { id: ids.genReq, timeoutMs: 30_000 });
 
     // 1. Stream entries: the client's traceparent inside the envelope, the gateway's in field `t`.
@@ -202,6 +222,21 @@ describe('trace propagation, client to handler and back', () => {
       const mine = lines.filter((l) => l.msg_id === id && l.marker?.startsWith('obs-'));
       expect(mine.map((l) => l.marker).sort()).toEqual(['obs-ctx', 'obs-module']);
       for (const l of mine) expect(l.trace_id).toBe(traceId);
+    }
+
+    // The MessageLogger's debug lines: `message received` (gateway) and `message processed` (worker).
+    await flushLogger(gatewayLog);
+    const gatewayLines = (await readFile(gatewayLogPath, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg?: string; msg_id?: string; trace_id?: string });
+    for (const [id, traceId] of Object.entries(expected)) {
+      const received = gatewayLines.find((l) => l.msg === 'message received' && l.msg_id === id);
+      expect(received?.trace_id).toBe(traceId);
+      const processed = lines.find(
+        (l) => (l as { msg?: string }).msg === 'message processed' && l.msg_id === id,
+      );
+      expect(processed?.trace_id).toBe(traceId);
     }
 
     // 6. Spans: the worker's `handle <topic>` span is in the message's trace (child of its traceparent);

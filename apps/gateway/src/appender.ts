@@ -1,4 +1,5 @@
 import { EntryField, type FleetKeys } from '@fleet/protocol';
+import { generateTraceparent } from '@fleet/tracing';
 import { type GatewayRedis, XADD_BATCH_SHA } from './redis.js';
 import { encodeEvalshaBatch, PrebuiltCommand } from './resp.js';
 
@@ -6,8 +7,9 @@ import { encodeEvalshaBatch, PrebuiltCommand } from './resp.js';
 export interface PendingAppend {
   messageId: string;
   envelope: Buffer;
-  /** Gateway-assigned traceparent ('' = the envelope carries one). */
-  traceparent: string;
+  /** Gateway-assigned traceparent ('' = the envelope carries one; a number = trace flags of an id the
+   *  command writer generates in place, see resp.ts). */
+  traceparent: string | number;
   /** Reply address for REQUESTs ('' otherwise). */
   replyTo: string;
   /** Gateway id for `durable` publishes ('' otherwise). */
@@ -122,7 +124,10 @@ export class Appender<E extends PendingAppend> {
   /** The script's arguments as an ioredis argument list (the NOSCRIPT path). */
   private args(batch: E[], at: string): Array<string | Buffer> {
     const args: Array<string | Buffer> = [...FIELD_NAMES, at];
-    for (const e of batch) args.push(e.envelope, e.messageId, e.traceparent, e.replyTo, e.durable);
+    for (const e of batch) {
+      const tp = typeof e.traceparent === 'number' ? generateTraceparent(e.traceparent) : e.traceparent;
+      args.push(e.envelope, e.messageId, tp, e.replyTo, e.durable);
+    }
     return args;
   }
 

@@ -30,7 +30,9 @@ import {
   createLogger,
   generateTraceparent,
   type Logger,
+  logReceived,
   NOOP_TRACER,
+  parseTraceparent,
   startBatchSpan,
   type Telemetry,
 } from '@fleet/tracing';
@@ -127,6 +129,8 @@ class GatewayServer implements Gateway {
   private readonly instruments: GatewayInstruments;
   private readonly tracer: Telemetry['tracer'];
   private readonly newTraceparent: () => string;
+  /** Trace flags of the trace ids this gateway makes when it records no spans (null: it makes none). */
+  private readonly lazyTraceFlags: number | null;
   private auth: TokenAuth;
   private server!: Server;
   private readonly conns = new Set<Connection>();
@@ -161,6 +165,9 @@ class GatewayServer implements Gateway {
       opts.instruments ?? (opts.registry ? prometheusInstruments(opts.registry, cfg) : NOOP_INSTRUMENTS);
     this.tracer = opts.telemetry?.tracer ?? NOOP_TRACER;
     this.newTraceparent = opts.telemetry?.newTraceparent ?? generateTraceparent;
+    // Without span recording, sampling decides nothing per message: the flags are the same for every id.
+    const sample = this.tracer === NOOP_TRACER ? this.newTraceparent() : '';
+    this.lazyTraceFlags = sample ? (parseTraceparent(sample)?.flags ?? null) : null;
     this.keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
     this.auth = new TokenAuth(cfg.auth.tokens);
     this.applyLimits(cfg);
@@ -469,12 +476,12 @@ class GatewayServer implements Gateway {
       }
       list.push(waiter);
     }
-    const generated = env.traceparent ? '' : this.newTraceparent();
+    const generated = env.traceparent ? '' : this.assignTraceparent();
     const entry: Entry = {
       conn,
       corr: f.corr,
       waiter,
-      trace: env.traceparent || generated,
+      trace: env.traceparent || (typeof generated === 'string' ? generated : ''),
       messageId: env.id,
       envelope: bytes,
       traceparent: generated,
@@ -482,6 +489,7 @@ class GatewayServer implements Gateway {
       durable: waiter ? this.gatewayId : '',
       readAt: this.chunkReadAt,
     };
+    logReceived(this.log, { topic: env.topic, size: bytes.length, id: env.id, traceparent: entry.trace });
     this.appender.enqueue(this.keys.shardOf(f.partitionKey || env.topic), entry);
   }
 
@@ -500,12 +508,12 @@ class GatewayServer implements Gateway {
     const timeout = Math.min(f.timeoutMs || rq.default_timeout_ms, rq.max_timeout_ms);
     const waiter = this.addWaiter(conn, f.corr, WaitKind.REQUEST, correlationId, timeout);
     this.requests.set(correlationId, waiter);
-    const generated = env.traceparent ? '' : this.newTraceparent();
+    const generated = env.traceparent ? '' : this.assignTraceparent();
     const entry: Entry = {
       conn,
       corr: f.corr,
       waiter,
-      trace: env.traceparent || generated,
+      trace: env.traceparent || (typeof generated === 'string' ? generated : ''),
       messageId: env.id,
       envelope: bytes,
       traceparent: generated,
@@ -513,6 +521,7 @@ class GatewayServer implements Gateway {
       durable: '',
       readAt: this.chunkReadAt,
     };
+    logReceived(this.log, { topic: env.topic, size: bytes.length, id: env.id, traceparent: entry.trace });
     this.appender.enqueue(this.keys.shardOf(f.partitionKey || env.topic), entry);
   }
 
@@ -577,11 +586,27 @@ class GatewayServer implements Gateway {
     this.instruments.appendBatch(batch.length);
   }
 
+  /**
+   * The traceparent for a message that came without one. On the common path (no spans recorded, no debug
+   * log line to carry it) the id is not made here: the flags are handed on and the Redis command writer
+   * writes a fresh id straight into the stream entry (resp.ts), which is most of a trace id's cost saved.
+   */
+  private assignTraceparent(): string | number {
+    if (this.lazyTraceFlags !== null && !this.log.isLevelEnabled('debug')) return this.lazyTraceFlags;
+    return this.newTraceparent();
+  }
+
   /** One span per Redis batch, from its first frame read to Redis's answer, linked to each message's trace. */
   private appendSpan(batch: Entry[], error?: string): void {
     const traces = new Array<string>(Math.min(batch.length, 128));
     for (let i = 0; i < traces.length; i++) traces[i] = batch[i]!.trace;
-    const span = startBatchSpan(this.tracer, 'append', traces, { 'fleet.batch.size': batch.length }, batch[0]!.readAt);
+    const span = startBatchSpan(
+      this.tracer,
+      'append',
+      traces,
+      { 'fleet.batch.size': batch.length },
+      batch[0]!.readAt,
+    );
     if (error !== undefined) span.setStatus({ code: 2, message: error });
     span.end();
   }

@@ -1,3 +1,4 @@
+import { TRACEPARENT_LENGTH, writeTraceparent } from '@fleet/tracing';
 import { Command } from 'ioredis';
 
 /**
@@ -11,7 +12,9 @@ import { Command } from 'ioredis';
 export interface BatchItem {
   envelope: Buffer;
   messageId: string;
-  traceparent: string;
+  /** The gateway-assigned traceparent, '' for none, or a TraceFlags value (a number): write a fresh
+   *  traceparent with these flags straight into the command (no string made on the hot path). */
+  traceparent: string | number;
   replyTo: string;
   durable: string;
 }
@@ -87,7 +90,8 @@ export function encodeEvalshaBatch(
   for (let i = 0, j = 0; i < n; i++, j += 4) {
     const it = items[i]!;
     const a = it.messageId.length === 0 ? 0 : Buffer.byteLength(it.messageId);
-    const b = it.traceparent.length === 0 ? 0 : Buffer.byteLength(it.traceparent);
+    const tp = it.traceparent;
+    const b = typeof tp === 'number' ? TRACEPARENT_LENGTH : tp.length === 0 ? 0 : Buffer.byteLength(tp);
     const c = it.replyTo.length === 0 ? 0 : Buffer.byteLength(it.replyTo);
     const d = it.durable.length === 0 ? 0 : Buffer.byteLength(it.durable);
     lens[j] = a;
@@ -103,7 +107,14 @@ export function encodeEvalshaBatch(
     const it = items[i]!;
     off = writeBytes(buf, off, it.envelope);
     off = writeString(buf, off, it.messageId, lens[j]!);
-    off = writeString(buf, off, it.traceparent, lens[j + 1]!);
+    const tp = it.traceparent;
+    if (typeof tp === 'number') {
+      off = writeHeader(buf, off, 36, TRACEPARENT_LENGTH);
+      writeTraceparent(buf, off, tp);
+      off += TRACEPARENT_LENGTH;
+      buf[off++] = 13;
+      buf[off++] = 10;
+    } else off = writeString(buf, off, tp, lens[j + 1]!);
     off = writeString(buf, off, it.replyTo, lens[j + 2]!);
     off = writeString(buf, off, it.durable, lens[j + 3]!);
   }

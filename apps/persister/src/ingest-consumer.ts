@@ -264,12 +264,9 @@ export class IngestConsumer {
     const enqueueSpan =
       fresh.length === 0
         ? undefined
-        : startBatchSpan(
-            tracer,
-            'enqueue',
-            tracer === NOOP_TRACER ? [] : fresh.map((r) => r.traceparent),
-            { 'fleet.batch.size': fresh.length },
-          );
+        : startBatchSpan(tracer, 'enqueue', tracer === NOOP_TRACER ? [] : fresh.map((r) => r.traceparent), {
+            'fleet.batch.size': fresh.length,
+          });
     const jobs = await this.withRedis(() => this.d.dispatcher.dispatchNew(fresh)).catch((err) => {
       if (enqueueSpan) endSpan(enqueueSpan, err);
       throw err;

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import type { FleetConfig } from '@fleet/config';
 import type { Registry } from '@fleet/metrics';
-import type { Telemetry } from '@fleet/tracing';
 import { FleetKeys } from '@fleet/protocol';
+import type { Telemetry } from '@fleet/tracing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type pg from 'pg';

@@ -18,6 +18,8 @@ import {
   type TopicRouter,
 } from '@fleet/router';
 import {
+  type Logger,
+  logProcessed,
   NOOP_SPAN,
   NOOP_TRACER,
   spanTraceparent,
@@ -170,16 +172,24 @@ async function handleMessage(
   const handlerTrace = spanTraceparent(span) ?? traceparent;
   const t0 = performance.now();
   const outcome: RouteOutcome = await withSpan(span, () =>
-    withTrace(handlerTrace, () =>
-      router.route(env, {
+    withTrace(handlerTrace, async () => {
+      const routed = await router.route(env, {
         attempt,
         traceparent: handlerTrace,
         logger: d.logger,
         signal: d.shutdown,
         isRequest: replyTo !== null,
         timeoutMs: cfg.handlers.timeout_ms,
-      }),
-    ),
+      });
+      // The design's MessageLogger, inside the trace (trace_id on the line); free above debug.
+      logProcessed(d.logger as Logger, {
+        topic: env.topic,
+        id: m.id,
+        latencyMs: performance.now() - t0,
+        status: routed.status,
+      });
+      return routed;
+    }),
   );
   const seconds = (performance.now() - t0) / 1000;
   if (outcome.status === 'aborted') {

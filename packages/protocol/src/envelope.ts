@@ -54,7 +54,12 @@ export function validateEnvelope(env: Envelope, opts: DecodeOptions = {}): void 
 /** W3C traceparent `vv-<32 hex trace id>-<16 hex span id>-ff`, all-zero ids invalid. A hand-written scan:
  *  this runs once per message on every hop, and a regex costs ~10x more here. */
 export function isTraceparent(value: string): boolean {
-  if (value.length !== 55 || value.charCodeAt(2) !== 45 || value.charCodeAt(35) !== 45 || value.charCodeAt(52) !== 45)
+  if (
+    value.length !== 55 ||
+    value.charCodeAt(2) !== 45 ||
+    value.charCodeAt(35) !== 45 ||
+    value.charCodeAt(52) !== 45
+  )
     return false;
   let traceNonZero = false;
   let spanNonZero = false;

@@ -13,7 +13,8 @@ export class FleetKeys {
     readonly prefix: string,
     readonly shards: number,
   ) {
-    if (!Number.isInteger(shards) || shards < 1) throw new Error(`shards must be a positive integer, got ${shards}`);
+    if (!Number.isInteger(shards) || shards < 1)
+      throw new Error(`shards must be a positive integer, got ${shards}`);
   }
 
   /** Ingest stream for one shard: `<prefix>:{ingest-<n>}`. */

@@ -18,7 +18,9 @@ export function encodeReply(r: ReplyMessage): string {
   return JSON.stringify({
     c: r.correlationId,
     o: r.ok ? 1 : 0,
-    p: r.payload ? Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString('base64') : undefined,
+    p: r.payload
+      ? Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString('base64')
+      : undefined,
     x: r.error,
     t: r.traceparent,
   });

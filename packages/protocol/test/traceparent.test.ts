@@ -28,6 +28,10 @@ describe('isTraceparent', () => {
   });
 
   it('agrees with the reference grammar on arbitrary strings', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 60 }), (s) => expect(isTraceparent(s)).toBe(REFERENCE.test(s))));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60 }), (s) => {
+        expect(isTraceparent(s)).toBe(REFERENCE.test(s));
+      }),
+    );
   });
 });

@@ -40,6 +40,8 @@ export {
   generateTraceparent,
   parseTraceparent,
   TRACE_FLAG_SAMPLED,
+  TRACEPARENT_LENGTH,
   type TraceInfo,
   toTraceInfo,
+  writeTraceparent,
 } from './traceparent.js';

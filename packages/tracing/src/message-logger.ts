@@ -7,6 +7,8 @@ export interface ReceivedFields {
   topic: string;
   size: number;
   id: string;
+  /** Written as `trace_id` (for callers outside the message's trace scope, e.g. the gateway). */
+  traceparent?: string;
 }
 
 export interface ProcessedFields {
@@ -19,7 +21,9 @@ export interface ProcessedFields {
 /** The design's MessageLogger: one debug line per received message (free at info). */
 export function logReceived(logger: Logger, m: ReceivedFields): void {
   if (logger.levelVal > DEBUG) return;
-  logger.debug({ topic: m.topic, size: m.size, msg_id: m.id }, 'message received');
+  const fields: Record<string, unknown> = { topic: m.topic, size: m.size, msg_id: m.id };
+  if (m.traceparent) fields.trace_id = m.traceparent.slice(3, 35);
+  logger.debug(fields, 'message received');
 }
 
 /** One debug line per processed message with its latency and outcome (free at info). */

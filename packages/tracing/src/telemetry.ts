@@ -7,8 +7,8 @@ import {
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
-  type TimeInput,
   type SpanOptions,
+  type TimeInput,
   type Tracer,
   trace,
 } from '@opentelemetry/api';
@@ -29,8 +29,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import {
   formatTraceparent,
-  generateSpanId,
-  generateTraceId,
+  generateTraceparent,
   parseTraceparent,
   TRACE_FLAG_SAMPLED,
   type TraceInfo,
@@ -85,7 +84,7 @@ export function initTelemetry(opts: TelemetryOptions): Telemetry {
       recording: false,
       tracer: NOOP_TRACER,
       // Propagation stays on: ids still flow through stream, row, job, logs and reply.
-      newTraceparent: () => formatTraceparent(generateTraceId(), generateSpanId(), opts.enabled ? 1 : 0),
+      newTraceparent: () => generateTraceparent(opts.enabled ? TRACE_FLAG_SAMPLED : 0),
       forceFlush: async () => {},
       shutdown: async () => {},
     };
@@ -120,11 +119,14 @@ export function initTelemetry(opts: TelemetryOptions): Telemetry {
     tracer,
     memoryExporter,
     newTraceparent() {
-      const traceId = generateTraceId();
-      // Same decision the ratio sampler makes for a root span with this trace id.
+      // One hex encode for both ids (generateTraceparent), then the flag the ratio sampler would give a
+      // root span with this trace id.
+      const tp = generateTraceparent(TRACE_FLAG_SAMPLED);
+      if (ratio >= 1) return tp;
       const sampled =
-        rootSampler.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
-      return formatTraceparent(traceId, generateSpanId(), sampled ? TRACE_FLAG_SAMPLED : 0);
+        rootSampler.shouldSample(ROOT_CONTEXT, tp.slice(3, 35)).decision ===
+        SamplingDecision.RECORD_AND_SAMPLED;
+      return sampled ? tp : `${tp.slice(0, 53)}00`;
     },
     // Export failures (collector down) lose spans but never fail the app's flush or shutdown.
     forceFlush: () => provider.forceFlush().catch(() => {}),

@@ -26,6 +26,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
     summary: 'load generator: acked msg/s and ACK latency against a gateway',
     load: () => import('./commands/bench.js'),
   },
+  demo: {
+    summary: 'publish sample traffic to a running fleet and show it flowing (fleet demo --count N)',
+    load: () => import('./commands/demo.js'),
+  },
   'dead-letters': {
     summary: 'list, replay or purge DEAD messages (fleet dead-letters list --config FILE)',
     load: () => import('./commands/dead-letters.js'),

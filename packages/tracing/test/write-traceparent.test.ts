@@ -1,0 +1,23 @@
+import { isTraceparent } from '@fleet/protocol';
+import { describe, expect, it } from 'vitest';
+import { parseTraceparent, TRACEPARENT_LENGTH, writeTraceparent } from '../src/index.js';
+
+describe('writeTraceparent', () => {
+  it('writes valid, distinct traceparents in place with the given flags', () => {
+    const seen = new Set<string>();
+    const buf = Buffer.alloc(TRACEPARENT_LENGTH + 4, 0x7e);
+    for (let i = 0; i < 10_000; i++) {
+      const flags = i % 2;
+      writeTraceparent(buf, 2, flags);
+      const s = buf.toString('latin1', 2, 2 + TRACEPARENT_LENGTH);
+      expect(isTraceparent(s)).toBe(true);
+      expect(parseTraceparent(s)!.flags).toBe(flags);
+      seen.add(s.slice(3, 35));
+    }
+    expect(seen.size).toBe(10_000);
+    // Nothing outside the 55 bytes is touched.
+    expect([buf[0], buf[1], buf[TRACEPARENT_LENGTH + 2], buf[TRACEPARENT_LENGTH + 3]]).toEqual([
+      0x7e, 0x7e, 0x7e, 0x7e,
+    ]);
+  });
+});

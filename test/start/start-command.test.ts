@@ -1,0 +1,195 @@
+// `npm start` (node scripts/start.mjs) as a user runs it: finds the services, creates the configured database,
+// starts gateway, persister and N workers, prints the "Fleet is running" banner with the real ports, serves
+// publish and request/reply, and on Ctrl-C (SIGINT) stops every child and exits 0. An unreachable configured
+// Redis is one clear line and a non-zero exit.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { connect } from '@fleet/client';
+import { dropDatabase, freePort, withDatabase } from '@fleet/services';
+import { afterAll, describe, expect, it } from 'vitest';
+import { onProcessExit } from '../helpers/cleanup.js';
+import { writeTestConfig } from '../helpers/config.js';
+import { REPO_ROOT } from '../helpers/processes.js';
+import { RUN_ENV, runDatabaseName } from '../helpers/run-env.js';
+import { redisUrl, runId } from '../helpers/services.js';
+
+const serverUrl = process.env[RUN_ENV.postgresServerUrl] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const embedded = process.env[RUN_ENV.postgresKind] === 'embedded';
+const createdDatabases: string[] = [];
+
+afterAll(async () => {
+  for (const name of createdDatabases) await dropDatabase(serverUrl, name).catch(() => {});
+});
+
+interface Started {
+  child: ChildProcess;
+  lines: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitFor(re: RegExp, timeoutMs: number): Promise<string>;
+}
+
+/** Runs `node scripts/start.mjs ARGS` in its own process group (so a failed test can kill the whole tree). */
+function startFleet(args: string[], env: Record<string, string>): Started {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('FLEET_') || k.startsWith('VITEST') || k === 'NODE_OPTIONS') continue;
+    base[k] = v;
+  }
+  const child = spawn(process.execPath, ['scripts/start.mjs', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const unhook = onProcessExit(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  const lines: string[] = [];
+  const waiters = new Set<{ re: RegExp; resolve: (l: string) => void }>();
+  const onLine = (line: string) => {
+    lines.push(line);
+    for (const w of waiters)
+      if (w.re.test(line)) {
+        waiters.delete(w);
+        w.resolve(line);
+      }
+  };
+  createInterface({ input: child.stdout! }).on('line', onLine);
+  createInterface({ input: child.stderr! }).on('line', onLine);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      unhook();
+      resolve({ code, signal });
+    }),
+  );
+  const waitFor = (re: RegExp, timeoutMs: number) => {
+    const past = lines.find((l) => re.test(l));
+    if (past) return Promise.resolve(past);
+    return new Promise<string>((resolve, reject) => {
+      const w: { re: RegExp; resolve: (l: string) => void } = { re, resolve };
+      const timer = setTimeout(() => {
+        waiters.delete(w);
+        reject(new Error(`no line matching ${re} in ${timeoutMs} ms:\n${lines.slice(-60).join('\n')}`));
+      }, timeoutMs);
+      w.resolve = (l: string) => {
+        clearTimeout(timer);
+        resolve(l);
+      };
+      waiters.add(w);
+      void exited.then(({ code }) => {
+        if (!waiters.delete(w)) return;
+        clearTimeout(timer);
+        reject(new Error(`start exited (${code}) before ${re}:\n${lines.slice(-60).join('\n')}`));
+      });
+    });
+  };
+  return { child, lines, exited, waitFor };
+}
+
+/** Pids whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A config with free ports and the example handlers; the database is named in FLEET_DATABASE_URL. */
+async function fleetConfig(): Promise<{ path: string; port: number; dbUrl: string }> {
+  const port = await freePort();
+  const { path } = await writeTestConfig({
+    network: { port },
+    ops: { port: await freePort(), gateway_metrics_port: 0, worker_metrics_port: 0 },
+    handlers: { modules: [`${REPO_ROOT}/examples/handlers/index.ts`] },
+  });
+  // A database that does not exist yet: start must create it.
+  const name = `${runDatabaseName(runId())}_start_${randomBytes(3).toString('hex')}`;
+  createdDatabases.push(name);
+  return { path, port, dbUrl: embedded ? serverUrl : withDatabase(serverUrl, name) };
+}
+
+async function runAndStop(workers: number): Promise<void> {
+  const { path, port, dbUrl } = await fleetConfig();
+  const fleet = startFleet(['--config', path, '--workers', String(workers)], {
+    FLEET_REDIS_URL: redisUrl(),
+    FLEET_DATABASE_URL: dbUrl,
+  });
+  await fleet.waitFor(/Fleet is running/, 150_000);
+  const gatewayLine = await fleet.waitFor(/gateway \(TCP\)/, 5_000);
+  expect(gatewayLine).toContain(`:${port}`);
+  const workerLine = await fleet.waitFor(/worker metrics/, 5_000);
+  expect(workerLine.match(/http:\/\/[^ ]+\/metrics/g)).toHaveLength(workers);
+  // Every child (the apps, and tsx's esbuild service) must be gone after exit; the apps are 2 + workers.
+  const children = childrenOf(fleet.child.pid!);
+  const apps = children.filter((pid) => cmdline(pid).includes('/src/main.ts'));
+  expect(apps.length, fleet.lines.join('\n')).toBe(2 + workers);
+
+  const client = await connect({ host: '127.0.0.1', port, reconnect: false });
+  try {
+    const ack = await client.publish('order.created', { order: 1 });
+    expect(ack.id).toBeTruthy();
+    const reply = await client.request('math.add', { a: 2, b: 3 }, { timeoutMs: 20_000 });
+    expect(reply.json<number>()).toBe(5);
+  } finally {
+    await client.close();
+  }
+
+  const t0 = Date.now();
+  fleet.child.kill('SIGINT');
+  const { code } = await fleet.exited;
+  expect(code, fleet.lines.slice(-40).join('\n')).toBe(0);
+  expect(Date.now() - t0).toBeLessThan(30_000);
+  expect(children.filter(alive), 'children still running after exit').toEqual([]);
+}
+
+describe('npm start (scripts/start.mjs)', () => {
+  it('runs the fleet, serves publish and request/reply, and stops every child on SIGINT', async () => {
+    await runAndStop(1);
+  }, 240_000);
+
+  it('runs --workers 2 worker processes', async () => {
+    await runAndStop(2);
+  }, 240_000);
+
+  it('prints one line and exits non-zero when the configured Redis is unreachable', async () => {
+    const deadPort = await freePort();
+    const { path } = await writeTestConfig({ redis: { url: `redis://127.0.0.1:${deadPort}` } });
+    const fleet = startFleet(['--config', path], {});
+    const { code } = await fleet.exited;
+    expect(code).not.toBe(0);
+    const output = fleet.lines.filter((l) => l.trim() !== '');
+    expect(output, output.join('\n')).toHaveLength(1);
+    expect(output[0]).toMatch(/Redis not reachable at 127\.0\.0\.1:\d+/);
+    expect(output.join('\n')).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
