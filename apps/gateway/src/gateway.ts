@@ -476,21 +476,7 @@ class GatewayServer implements Gateway {
       }
       list.push(waiter);
     }
-    const generated = env.traceparent ? '' : this.assignTraceparent();
-    const entry: Entry = {
-      conn,
-      corr: f.corr,
-      waiter,
-      trace: env.traceparent || (typeof generated === 'string' ? generated : ''),
-      messageId: env.id,
-      envelope: bytes,
-      traceparent: generated,
-      replyTo: '',
-      durable: waiter ? this.gatewayId : '',
-      readAt: this.chunkReadAt,
-    };
-    logReceived(this.log, { topic: env.topic, size: bytes.length, id: env.id, traceparent: entry.trace });
-    this.appender.enqueue(this.keys.shardOf(f.partitionKey || env.topic), entry);
+    this.append(conn, f.corr, waiter, env, bytes, f.partitionKey, '', waiter ? this.gatewayId : '');
   }
 
   private onRequest(conn: Connection, f: RequestFrame): void {
@@ -508,21 +494,36 @@ class GatewayServer implements Gateway {
     const timeout = Math.min(f.timeoutMs || rq.default_timeout_ms, rq.max_timeout_ms);
     const waiter = this.addWaiter(conn, f.corr, WaitKind.REQUEST, correlationId, timeout);
     this.requests.set(correlationId, waiter);
+    const replyTo = formatReplyAddress({ gatewayId: this.gatewayId, correlationId });
+    this.append(conn, f.corr, waiter, env, bytes, f.partitionKey, replyTo, '');
+  }
+
+  /** Queues one validated message for the next Redis batch of its shard. */
+  private append(
+    conn: Connection,
+    corr: number,
+    waiter: Waiter | null,
+    env: Envelope,
+    bytes: Buffer,
+    partitionKey: string | undefined,
+    replyTo: string,
+    durable: string,
+  ): void {
     const generated = env.traceparent ? '' : this.assignTraceparent();
     const entry: Entry = {
       conn,
-      corr: f.corr,
+      corr,
       waiter,
       trace: env.traceparent || (typeof generated === 'string' ? generated : ''),
       messageId: env.id,
       envelope: bytes,
       traceparent: generated,
-      replyTo: formatReplyAddress({ gatewayId: this.gatewayId, correlationId }),
-      durable: '',
+      replyTo,
+      durable,
       readAt: this.chunkReadAt,
     };
     logReceived(this.log, { topic: env.topic, size: bytes.length, id: env.id, traceparent: entry.trace });
-    this.appender.enqueue(this.keys.shardOf(f.partitionKey || env.topic), entry);
+    this.appender.enqueue(this.keys.shardOf(partitionKey || env.topic), entry);
   }
 
   /** Counts a frame that will get exactly one answer later. */

@@ -17,7 +17,7 @@ import {
   type Registry,
   startMetricsServer,
 } from '@fleet/metrics';
-import { closeLogger, createLogger, initTelemetry, type Logger, setLogLevel } from '@fleet/tracing';
+import { closeLogger, createLogger, initTelemetryFromConfig, type Logger, setLogLevel } from '@fleet/tracing';
 import { AggregatorRegistry } from 'prom-client';
 import { startGateway } from './gateway.js';
 
@@ -64,13 +64,7 @@ async function runGateway(watcher: ConfigWatcher, log: Logger): Promise<void> {
   const registry = createRegistry({ app: 'gateway', enabled: cfg.monitoring.enabled });
   const { reloads } = configReloadMetrics(registry);
   countReload = (ok) => reloads.inc({ result: ok ? 'applied' : 'rejected' });
-  const telemetry = initTelemetry({
-    serviceName: `${cfg.tracing.service_name}-gateway`,
-    exporter: cfg.tracing.exporter,
-    otlpEndpoint: cfg.tracing.otlp_endpoint,
-    samplingRatio: cfg.tracing.sampling_ratio,
-    enabled: cfg.tracing.enabled,
-  });
+  const telemetry = initTelemetryFromConfig(cfg.tracing, 'gateway');
   const gw = await startGateway(cfg, { logger: log, registry, telemetry });
   let metrics: MetricsServer | undefined;
   if (cluster.isWorker) {

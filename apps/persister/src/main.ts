@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigWatcher } from '@fleet/config';
 import { configReloadMetrics } from '@fleet/metrics';
-import { closeLogger, createLogger, initTelemetry, setLogLevel } from '@fleet/tracing';
+import { closeLogger, createLogger, initTelemetryFromConfig, setLogLevel } from '@fleet/tracing';
 import { errorText } from './log.js';
 import { startPersister } from './persister.js';
 
@@ -29,13 +29,7 @@ const logger = createLogger({
   async: cfg.logging.async,
 });
 const consumerName = `${hostname()}-${process.pid}`;
-const telemetry = initTelemetry({
-  serviceName: `${cfg.tracing.service_name}-persister`,
-  exporter: cfg.tracing.exporter,
-  otlpEndpoint: cfg.tracing.otlp_endpoint,
-  samplingRatio: cfg.tracing.sampling_ratio,
-  enabled: cfg.tracing.enabled,
-});
+const telemetry = initTelemetryFromConfig(cfg.tracing, 'persister');
 
 try {
   const persister = await startPersister(cfg, { logger, consumerName, tracer: telemetry.tracer });

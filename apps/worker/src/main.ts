@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigWatcher, isConfigError } from '@fleet/config';
 import { configReloadMetrics } from '@fleet/metrics';
 import { errorMessage } from '@fleet/router';
-import { initTelemetry } from '@fleet/tracing';
+import { initTelemetryFromConfig } from '@fleet/tracing';
 import { HandlerLoadError } from './handler-loader.js';
 import { startWorker } from './worker.js';
 
@@ -35,13 +35,7 @@ try {
   fail(isConfigError(err) ? err.problems.join('\n') : errorMessage(err));
 }
 const cfg = watcher.current;
-const telemetry = initTelemetry({
-  serviceName: `${cfg.tracing.service_name}-worker`,
-  exporter: cfg.tracing.exporter,
-  otlpEndpoint: cfg.tracing.otlp_endpoint,
-  samplingRatio: cfg.tracing.sampling_ratio,
-  enabled: cfg.tracing.enabled,
-});
+const telemetry = initTelemetryFromConfig(cfg.tracing, 'worker');
 
 try {
   const app = await startWorker(cfg, {

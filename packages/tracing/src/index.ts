@@ -20,6 +20,7 @@ export { censor, REDACT_PATHS, REDACTED, redactUrl } from './redact.js';
 export {
   contextFromTraceparent,
   initTelemetry,
+  initTelemetryFromConfig,
   MAX_SPAN_LINKS,
   NOOP_SPAN,
   NOOP_TRACER,

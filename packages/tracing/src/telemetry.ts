@@ -1,3 +1,4 @@
+import type { FleetConfig } from '@fleet/config';
 import {
   type Attributes,
   type Context,
@@ -75,6 +76,17 @@ export const NOOP_TRACER: Tracer = {
   startSpan: () => NOOP_SPAN,
   startActiveSpan: noopStartActiveSpan as Tracer['startActiveSpan'],
 };
+
+/** Telemetry for one app from the config's `tracing` section (service name `<service_name>-<app>`). */
+export function initTelemetryFromConfig(tracing: FleetConfig['tracing'], app: string): Telemetry {
+  return initTelemetry({
+    serviceName: `${tracing.service_name}-${app}`,
+    exporter: tracing.exporter,
+    otlpEndpoint: tracing.otlp_endpoint,
+    samplingRatio: tracing.sampling_ratio,
+    enabled: tracing.enabled,
+  });
+}
 
 export function initTelemetry(opts: TelemetryOptions): Telemetry {
   const ratio = Math.min(1, Math.max(0, opts.samplingRatio));
