@@ -14,7 +14,11 @@ if (dir) {
   session.post('Profiler.start');
   process.on('exit', () => {
     session.post('Profiler.stop', (err, res) => {
-      if (!err) writeFileSync(join(dir, `${process.argv[1]?.split('/').at(-3) ?? 'node'}-${process.pid}.cpuprofile`), JSON.stringify(res.profile));
+      if (!err)
+        writeFileSync(
+          join(dir, `${process.argv[1]?.split('/').at(-3) ?? 'node'}-${process.pid}.cpuprofile`),
+          JSON.stringify(res.profile),
+        );
     });
   });
 }

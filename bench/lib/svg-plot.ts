@@ -39,7 +39,7 @@ const fmt = (v: number) =>
 export function lineChartSvg(o: ChartOptions): string {
   const width = o.width ?? 760;
   const ph = o.panelHeight ?? 220;
-  const m = { left: 70, right: 150, top: 40, bottom: 40, gap: 50 };
+  const m = { left: 70, right: 170, top: 56, bottom: 40, gap: 56 };
   const height = m.top + o.panels.length * ph + (o.panels.length - 1) * m.gap + m.bottom;
   const all = o.panels.flatMap((p) => p.series.flatMap((s) => s.points.map(([x]) => x)));
   const xMin = Math.min(0, ...all);

@@ -124,29 +124,35 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A config with free ports and the example handlers; the database is named in FLEET_DATABASE_URL. */
-async function fleetConfig(): Promise<{ path: string; port: number; dbUrl: string }> {
-  const port = await freePort();
+/**
+ * A config with the example handlers and every port 0 (the OS picks; a free port picked ahead could be taken
+ * by a parallel test before the app binds it): the banner must then print the ports actually bound. The
+ * database is named in FLEET_DATABASE_URL and does not exist yet.
+ */
+async function fleetConfig(): Promise<{ path: string; dbUrl: string }> {
   const { path } = await writeTestConfig({
-    network: { port },
-    ops: { port: await freePort(), gateway_metrics_port: 0, worker_metrics_port: 0 },
+    network: { port: 0 },
+    ops: { port: 0, gateway_metrics_port: 0, worker_metrics_port: 0 },
     handlers: { modules: [`${REPO_ROOT}/examples/handlers/index.ts`] },
   });
-  // A database that does not exist yet: start must create it.
   const name = `${runDatabaseName(runId())}_start_${randomBytes(3).toString('hex')}`;
   createdDatabases.push(name);
-  return { path, port, dbUrl: embedded ? serverUrl : withDatabase(serverUrl, name) };
+  return { path, dbUrl: embedded ? serverUrl : withDatabase(serverUrl, name) };
 }
 
 async function runAndStop(workers: number): Promise<void> {
-  const { path, port, dbUrl } = await fleetConfig();
+  const { path, dbUrl } = await fleetConfig();
   const fleet = startFleet(['--config', path, '--workers', String(workers)], {
     FLEET_REDIS_URL: redisUrl(),
     FLEET_DATABASE_URL: dbUrl,
   });
   await fleet.waitFor(/Fleet is running/, 150_000);
   const gatewayLine = await fleet.waitFor(/gateway \(TCP\)/, 5_000);
-  expect(gatewayLine).toContain(`:${port}`);
+  const port = Number(gatewayLine.match(/:(\d+)\s*$/)?.[1]);
+  expect(port, gatewayLine).toBeGreaterThan(0);
+  const opsLine = await fleet.waitFor(/ops \/ Bull Board/, 5_000);
+  const ops = opsLine.match(/(http:\/\/[^ ]+)\/ops\/queues/)?.[1];
+  expect((await fetch(`${ops}/healthz`)).status, opsLine).toBe(200);
   const workerLine = await fleet.waitFor(/worker metrics/, 5_000);
   expect(workerLine.match(/http:\/\/[^ ]+\/metrics/g)).toHaveLength(workers);
   // Every child (the apps, and tsx's esbuild service) must be gone after exit; the apps are 2 + workers.

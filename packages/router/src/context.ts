@@ -1,4 +1,5 @@
 import type { Envelope } from '@fleet/protocol';
+import { LazyChildLogger } from './lazy-logger.js';
 import { replyBytes } from './reply.js';
 import type { HandlerContext, ReplyData, RouterLogger, Subscription } from './types.js';
 
@@ -46,7 +47,7 @@ export class MessageContext implements HandlerContext {
   }
 
   get logger(): RouterLogger {
-    this.childLogger ??= this.baseLogger.child({
+    this.childLogger ??= new LazyChildLogger(this.baseLogger, {
       handler: this.sub.name,
       topic: this.envelope.topic,
       msgId: this.envelope.id,

@@ -3,6 +3,8 @@ import type { Envelope } from '@fleet/protocol';
 /** The logger a handler receives: a pino logger satisfies it (tests may pass noopLogger). */
 export interface RouterLogger {
   child(bindings: Record<string, unknown>): RouterLogger;
+  /** pino's level check; loggers without it are treated as writing every level. */
+  isLevelEnabled?(level: string): boolean;
   trace(obj: unknown, msg?: string): void;
   debug(obj: unknown, msg?: string): void;
   info(obj: unknown, msg?: string): void;

@@ -28,7 +28,9 @@ describe('handler context and replies', () => {
     expect(seen!.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(seen!.traceparent).toBe(TP);
     expect(seen!.attempt).toBe(2);
-    expect(seen!.logger).toBe(noopLogger);
+    // The message-bound child is made when a line is written (LazyChildLogger), not per message.
+    expect(bindings).toEqual([]);
+    seen!.logger.info('handled');
     expect(bindings).toEqual([{ handler: 'order.*', topic: 'order.created', msgId: seen!.envelope.id }]);
   });
 
