@@ -175,7 +175,13 @@ async function runAndStop(workers: number): Promise<void> {
   const { code } = await fleet.exited;
   expect(code, fleet.lines.slice(-40).join('\n')).toBe(0);
   expect(Date.now() - t0).toBeLessThan(30_000);
-  expect(children.filter(alive), 'children still running after exit').toEqual([]);
+  // tsx's esbuild service notices its parent's exit through its stdin closing: give it a moment.
+  const deadline = Date.now() + 5_000;
+  while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(
+    children.filter(alive).map((pid) => `${pid} ${cmdline(pid)}`),
+    'children still running after exit',
+  ).toEqual([]);
 }
 
 describe('npm start (scripts/start.mjs)', () => {
