@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult } from '@fleet/client';
 import { messagingSystemSchema } from '@fleet/config';
-import { EntryField, encodeEnvelope, FleetKeys } from '@fleet/protocol';
+import { FleetKeys } from '@fleet/protocol';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from '@fleet/services';
 import * as hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
@@ -33,6 +33,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { type AppProcess, killAllApps, REPO_ROOT, spawnApp, spawnScript } from '../test/helpers/processes.js';
 import { cleanupRedisPrefix } from '../test/helpers/services.js';
+import { prefillIngestStream } from './lib/prefill-stream.js';
 import { lineChartSvg } from './lib/svg-plot.js';
 
 function argValue(name: string): string | undefined {
@@ -237,35 +238,17 @@ async function gatewayOnly(): Promise<LoadResult> {
 }
 
 // ---- B. persister only --------------------------------------------------------------------------------
-async function prefill(stream: string, n: number, topic: string): Promise<void> {
+function prefill(stream: string, n: number, topic: string): Promise<void> {
   const payload = randomBytes(SIZE);
-  const chunk = 5_000;
-  for (let start = 0; start < n; start += chunk) {
-    const pipe = redis.pipeline();
-    for (let i = start; i < Math.min(n, start + chunk); i++) {
-      const id = `drain-${tag}-${i}`;
-      const env = encodeEnvelope({
-        id,
-        topic,
-        type: 'event',
-        priority: 0,
-        timestamp: Date.now(),
-        headers: {},
-        payload,
-      });
-      pipe.xadd(
-        stream,
-        '*',
-        EntryField.envelope,
-        env,
-        EntryField.id,
-        id,
-        EntryField.acceptedAt,
-        String(Date.now()),
-      );
-    }
-    await pipe.exec();
-  }
+  return prefillIngestStream(redis, stream, n, (i) => ({
+    id: `drain-${tag}-${i}`,
+    topic,
+    type: 'event',
+    priority: 0,
+    timestamp: Date.now(),
+    headers: {},
+    payload,
+  }));
 }
 
 async function countTopic(topic: string, status?: string): Promise<number> {

@@ -8,15 +8,17 @@
  * P50/P95/P99 come from measureQueueOps (bench/persister-ops.ts). Own database and Redis prefix, removed
  * at the end. Env: BENCH_DURATION_S (default 40, bounds the whole run), BENCH_N (entries, default 250000).
  */
+
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { messagingSystemSchema } from '@fleet/config';
-import { EntryField, encodeEnvelope, FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
+import { FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from '@fleet/services';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { silentLogger } from '../apps/persister/src/log.js';
 import { startPersister } from '../apps/persister/src/persister.js';
+import { prefillIngestStream } from './lib/prefill-stream.js';
 import { measureQueueOps, measureRawInsert } from './persister-ops.js';
 
 function argValue(name: string): string | undefined {
@@ -29,37 +31,17 @@ const N = Number(process.env.BENCH_N ?? 250_000);
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-async function prefill(redis: Redis, stream: string, n: number): Promise<void> {
-  const payload = randomBytes(128);
-  const chunk = 5_000;
-  for (let start = 0; start < n; start += chunk) {
-    const pipe = redis.pipeline();
-    for (let i = start; i < Math.min(n, start + chunk); i++) {
-      const id = `b-${i}`;
-      const env = encodeEnvelope({
-        id,
-        topic: i % 2 ? 'bench.orders.created' : 'bench.orders.paid',
-        type: 'event',
-        priority: 1,
-        timestamp: Date.now(),
-        headers: { tenant: 'bench' },
-        payload,
-        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-      });
-      pipe.xadd(
-        stream,
-        '*',
-        EntryField.envelope,
-        env,
-        EntryField.id,
-        id,
-        EntryField.acceptedAt,
-        String(Date.now()),
-      );
-    }
-    await pipe.exec();
-  }
-}
+const payload = randomBytes(128);
+const benchEnvelope = (i: number) => ({
+  id: `b-${i}`,
+  topic: i % 2 ? 'bench.orders.created' : 'bench.orders.paid',
+  type: 'event' as const,
+  priority: 1,
+  timestamp: Date.now(),
+  headers: { tenant: 'bench' },
+  payload,
+  traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+});
 
 async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
@@ -85,7 +67,7 @@ async function main(): Promise<void> {
     const stream = keys.ingestStream(0);
 
     let t = Date.now();
-    await prefill(redis, stream, N);
+    await prefillIngestStream(redis, stream, N, benchEnvelope);
     progress(`  pre-filled ${N} entries in ${((Date.now() - t) / 1000).toFixed(1)}s`);
 
     const p = await startPersister(cfg, {

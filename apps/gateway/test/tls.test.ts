@@ -1,41 +1,16 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { EntryField, FleetKeys, FrameType } from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../../../test/helpers/tls.js';
 import type { Gateway } from '../src/index.js';
 import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, redisUrl, withGateway } from './helpers.js';
 
 // tls.enabled serves the same protocol over TLS with the configured certificate and key.
 describe('tls', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-gw-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const tls = selfSignedCertificate();
+  const cert = tls.certPath;
+  const key = tls.keyPath;
   const cfg = gatewayConfig({ tls: { enabled: true, cert_path: cert, key_path: key } });
   let gw: Gateway;
 
@@ -45,7 +20,7 @@ describe('tls', () => {
   afterAll(async () => {
     await gw.close();
     await cleanupRedisPrefix(cfg.redis.key_prefix);
-    rmSync(dir, { recursive: true, force: true });
+    tls.remove();
   });
 
   it('round-trips HELLO, PUBLISH and ACK over TLS', async () => {

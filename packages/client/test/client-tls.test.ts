@@ -1,49 +1,21 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ErrorCode } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../../../test/helpers/tls.js';
 import { connect, runLoad } from '../src/index.js';
 import { FakeGateway } from './peer.js';
 
 describe('client over TLS', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-client-tls-'));
-  const certPath = join(dir, 'cert.pem');
-  const keyPath = join(dir, 'key.pem');
+  const tls = selfSignedCertificate();
   let gw: FakeGateway;
   let ca: Buffer;
 
   beforeAll(async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    ca = readFileSync(certPath);
-    gw = await FakeGateway.start({ tls: { cert: ca, key: readFileSync(keyPath) } });
+    ca = tls.cert;
+    gw = await FakeGateway.start({ tls: { cert: tls.cert, key: tls.key } });
   });
   afterAll(async () => {
     await gw?.close();
-    rmSync(dir, { recursive: true, force: true });
+    tls.remove();
   });
 
   it('publishes over TLS with a trusted CA (servername from host)', async () => {
