@@ -3,7 +3,7 @@ import { type FleetKeys, MessageStatus, STATUS_GROUP } from '@fleet/protocol';
 import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
 import { collapseStatusUpdates } from './db/queue.js';
-import { toStatusUpdate } from './db/status-update.js';
+import { toStatusUpdates } from './db/status-update.js';
 import { isRedisError } from './ingest-consumer.js';
 import { errorText, type Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
@@ -128,8 +128,8 @@ export class StatusConsumer {
   private async handle(entries: RawEntry[]): Promise<void> {
     const updates: StatusUpdate[] = [];
     for (const e of entries) {
-      const u = toStatusUpdate(textFields(e));
-      if (u) updates.push(u);
+      const u = toStatusUpdates(textFields(e));
+      if (u) for (const one of u) updates.push(one);
       else if (e.fields.size > 0) this.d.log.warn({ streamId: e.id }, 'malformed status entry skipped');
     }
     const collapsed = collapseStatusUpdates(updates);

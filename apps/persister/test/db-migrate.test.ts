@@ -41,16 +41,29 @@ describe('db migrations', () => {
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
     );
     expect(tables.rows.map((r) => r.table_name)).toEqual(
-      expect.arrayContaining([Table.messages, Table.consumerOffsets, Table.deadEntries, Table.migrations]),
-    );
-    const idx = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'messages'`);
-    expect(idx.rows.map((r) => r.indexname)).toEqual(
       expect.arrayContaining([
-        'messages_status_updated_at_idx',
-        'messages_topic_seq_idx',
-        'messages_failed_dead_idx',
+        Table.messages,
+        Table.messagesOpen,
+        Table.consumerOffsets,
+        Table.deadEntries,
+        Table.migrations,
       ]),
     );
+    const idx = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'messages'`);
+    expect(idx.rows.map((r) => r.indexname).sort()).toEqual([
+      'messages_created_at_idx',
+      'messages_id_key',
+      'messages_pkey',
+      'messages_topic_seq_idx',
+    ]);
+    // Status changes stay HOT: no index names a column they change, and pages keep room for them.
+    const hotBlocking = await pool.query(
+      `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+        WHERE i.indrelid = 'messages'::regclass AND a.attname IN ('status', 'updated_at', 'retry_count', 'last_error')`,
+    );
+    expect(hotBlocking.rows).toEqual([]);
+    const opts = await pool.query(`SELECT reloptions FROM pg_class WHERE relname = 'messages'`);
+    expect(opts.rows[0].reloptions).toEqual(expect.arrayContaining(['fillfactor=50']));
     await expect(
       pool.query(
         `INSERT INTO messages (id, topic, type, sent_at, envelope, status) VALUES ('x', 't', 'event', now(), '\\x00', 'BOGUS')`,

@@ -51,7 +51,7 @@ describe('PersistentQueue.deleteExpired (retention)', () => {
       const client = await connect();
       const query = client.query.bind(client) as (...args: unknown[]) => unknown;
       client.query = ((cfg: { name?: string }, ...rest: unknown[]) => {
-        if (cfg?.name === 'fleet_delete_batch') deletes++;
+        if (cfg?.name?.startsWith('fleet_delete_')) deletes++;
         return query(cfg, ...rest);
       }) as typeof client.query;
       return client;

@@ -1,6 +1,6 @@
 import { StatusField } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toStatusUpdate } from '../src/db/status-update.js';
+import { toStatusUpdates } from '../src/db/status-update.js';
 import type { StatusUpdate } from '../src/db/types.js';
 import { messages, migratedDatabase, newMessage, type QueueDb, rowState } from './db-fixtures.js';
 
@@ -128,34 +128,22 @@ describe('PersistentQueue status changes', () => {
   });
 });
 
-describe('toStatusUpdate', () => {
-  it('reads a status-stream entry and rejects malformed ones', () => {
+describe('toStatusUpdates', () => {
+  it('expands a status-stream entry into one update per message id; null when malformed', () => {
     expect(
-      toStatusUpdate({
-        [StatusField.id]: 'm1',
+      toStatusUpdates({
+        [StatusField.ids]: JSON.stringify(['m1', 'm2']),
         [StatusField.status]: 'FAILED',
         [StatusField.error]: 'e',
         [StatusField.attempt]: '2',
       }),
-    ).toEqual({
-      id: 'm1',
-      status: 'FAILED',
-      error: 'e',
-      attempt: 2,
-    });
-    expect(toStatusUpdate({ [StatusField.id]: 'm1', [StatusField.status]: 'COMPLETED' })).toEqual({
-      id: 'm1',
-      status: 'COMPLETED',
-      attempt: 0,
-    });
-    expect(toStatusUpdate({ [StatusField.id]: 'm1', [StatusField.status]: 'WAT' })).toBeNull();
-    expect(toStatusUpdate({ [StatusField.status]: 'COMPLETED' })).toBeNull();
-    expect(
-      toStatusUpdate({
-        [StatusField.id]: 'm1',
-        [StatusField.status]: 'COMPLETED',
-        [StatusField.attempt]: '-1',
-      }),
-    ).toBeNull();
+    ).toEqual([
+      { id: 'm1', status: 'FAILED', error: 'e', attempt: 2 },
+      { id: 'm2', status: 'FAILED', error: 'e', attempt: 2 },
+    ]);
+    expect(toStatusUpdates({ [StatusField.id]: 'm1', [StatusField.status]: 'COMPLETED' })).toEqual([
+      { id: 'm1', status: 'COMPLETED', attempt: 0 },
+    ]);
+    expect(toStatusUpdates({ [StatusField.id]: 'm1', [StatusField.status]: 'WAT' })).toBeNull();
   });
 });

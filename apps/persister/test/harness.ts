@@ -3,11 +3,11 @@ import {
   EntryField,
   type Envelope,
   encodeEnvelope,
+  encodeStatusEntry,
   FleetKeys,
   JOB_NAME,
   type JobData,
   MessageStatus,
-  StatusField,
 } from '@fleet/protocol';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -198,25 +198,19 @@ export function fakeWorker(
         pipe.xadd(
           status,
           '*',
-          StatusField.id,
-          m.id,
-          StatusField.status,
-          MessageStatus.PROCESSING,
-          StatusField.attempt,
-          String(m.n),
+          ...encodeStatusEntry({ ids: [m.id], status: MessageStatus.PROCESSING, attempt: m.n }),
         );
-        const f = [
-          StatusField.id,
-          m.id,
-          StatusField.status,
-          s.status,
-          StatusField.attempt,
-          String(m.n),
-          StatusField.at,
-          String(Date.now()),
-        ];
-        if (s.error) f.push(StatusField.error, s.error);
-        pipe.xadd(status, '*', ...f);
+        pipe.xadd(
+          status,
+          '*',
+          ...encodeStatusEntry({
+            ids: [m.id],
+            status: s.status as MessageStatus,
+            attempt: m.n,
+            at: Date.now(),
+            ...(s.error ? { error: s.error } : {}),
+          }),
+        );
       }
       await pipe.exec();
     },

@@ -30,7 +30,7 @@ import {
 } from '@fleet/tracing';
 import type { Redis } from 'ioredis';
 import type { Semaphore } from './semaphore.js';
-import { checkPipeline, queueStatus, type StatusUpdate } from './status.js';
+import { checkPipeline, queueStatuses, type StatusUpdate } from './status.js';
 
 /** What processing a batch needs from the running worker (getters: config and router change live). */
 export interface BatchDeps {
@@ -90,13 +90,11 @@ export async function processBatch(messages: readonly JobMessage[], d: BatchDeps
   let processingSent: Promise<Array<[Error | null, unknown]> | null> | undefined;
   const processingTimer = setTimeout(() => {
     const processing = d.redis.pipeline();
-    for (const m of messages)
-      queueStatus(processing, d.keys, {
-        id: m.id,
-        status: MessageStatus.PROCESSING,
-        attempt: m.n ?? 0,
-        at: startedAt,
-      });
+    queueStatuses(
+      processing,
+      d.keys,
+      messages.map((m) => ({ id: m.id, status: MessageStatus.PROCESSING, attempt: m.n ?? 0, at: startedAt })),
+    );
     processingSent = processing.exec();
   }, PROCESSING_AFTER_MS);
 
@@ -125,7 +123,7 @@ export async function processBatch(messages: readonly JobMessage[], d: BatchDeps
 
   const reported = updates.filter((u): u is StatusUpdate => u !== undefined);
   const outcomes = d.redis.pipeline();
-  for (const u of reported) queueStatus(outcomes, d.keys, u);
+  queueStatuses(outcomes, d.keys, reported);
   const [sentProcessing, sentOutcomes] = await Promise.all([
     processingSent,
     reported.length > 0 ? outcomes.exec() : [],

@@ -1,32 +1,17 @@
-import { type FleetKeys, type MessageStatus, StatusField } from '@fleet/protocol';
+import { encodeStatusEntry, type FleetKeys, groupOutcomes, type MessageOutcome } from '@fleet/protocol';
 import type { ChainableCommander } from 'ioredis';
 
-/** One message outcome for the persister (status stream entry). */
-export interface StatusUpdate {
-  id: string;
-  status: MessageStatus;
-  attempt: number;
-  error?: string;
-  at: number;
-}
+/** One message outcome for the persister. */
+export type StatusUpdate = MessageOutcome & { at: number };
 
-/** Longest error text put in a status entry (the full error is in the worker's log). */
-export const MAX_STATUS_ERROR = 1_000;
-
-/** Queues one XADD of a status entry on a pipeline. */
-export function queueStatus(pipe: ChainableCommander, keys: FleetKeys, u: StatusUpdate): void {
-  const fields: string[] = [
-    StatusField.id,
-    u.id,
-    StatusField.status,
-    u.status,
-    StatusField.attempt,
-    String(u.attempt),
-    StatusField.at,
-    String(u.at),
-  ];
-  if (u.error !== undefined) fields.push(StatusField.error, u.error.slice(0, MAX_STATUS_ERROR));
-  pipe.xadd(keys.statusStream(), '*', ...fields);
+/** Queues the XADDs of a job's outcomes on a pipeline: one status entry per distinct outcome. */
+export function queueStatuses(
+  pipe: ChainableCommander,
+  keys: FleetKeys,
+  updates: readonly StatusUpdate[],
+): void {
+  for (const entry of groupOutcomes(updates))
+    pipe.xadd(keys.statusStream(), '*', ...encodeStatusEntry(entry));
 }
 
 /** Throws when any command of an exec()'d pipeline failed. */

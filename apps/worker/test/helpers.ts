@@ -1,12 +1,12 @@
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
 import {
+  decodeStatusEntry,
   type Envelope,
   encodeEnvelope,
   FleetKeys,
   JOB_NAME,
   type JobData,
   type JobMessage,
-  StatusField,
 } from '@fleet/protocol';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -98,17 +98,17 @@ export class FleetProbe {
 
   async statuses(): Promise<StatusEntry[]> {
     const entries = await this.redis.xrange(this.keys.statusStream(), '-', '+');
-    return entries.map(([, fields]) => {
-      const f = new Map<string, string>();
-      for (let i = 0; i < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
-      const e: StatusEntry = {
-        id: f.get(StatusField.id)!,
-        status: f.get(StatusField.status)!,
-        attempt: Number(f.get(StatusField.attempt)),
-      };
-      const error = f.get(StatusField.error);
-      if (error !== undefined) e.error = error;
-      return e;
+    // One entry per job outcome; one StatusEntry per message id here.
+    return entries.flatMap(([, fields]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      const d = decodeStatusEntry(f);
+      if (!d) throw new Error(`malformed status entry: ${JSON.stringify(f)}`);
+      return d.ids.map((id) => {
+        const e: StatusEntry = { id, status: d.status, attempt: d.attempt };
+        if (d.error !== undefined) e.error = d.error;
+        return e;
+      });
     });
   }
 

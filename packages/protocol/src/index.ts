@@ -4,5 +4,6 @@ export * from './frames.js';
 export * from './job.js';
 export * from './keys.js';
 export * from './reply.js';
+export * from './status-entry.js';
 export * from './stream-entry.js';
 export * from './topic.js';

@@ -32,9 +32,12 @@ export const MessageStatus = {
 } as const;
 export type MessageStatus = (typeof MessageStatus)[keyof typeof MessageStatus];
 
-/** Fields of one status-stream entry (worker -> persister). */
+/** Fields of one status-stream entry (worker -> persister); codec in status-entry.ts. */
 export const StatusField = {
+  /** One message id (an entry for a single message). */
   id: 'i',
+  /** JSON array of message ids sharing the entry's status, attempt and error (one entry per job). */
+  ids: 'I',
   /** PROCESSING | COMPLETED | FAILED | DEAD */
   status: 's',
   /** Error text for FAILED / DEAD (e.g. `unrouted`). */

@@ -16,5 +16,5 @@ export {
 } from './queue.js';
 export { AdvisoryLock, DeadEntryColumn, MessageColumn, OffsetColumn, Table } from './schema.js';
 export { isPgText, toPgJsonMap, toPgText } from './sql-text.js';
-export { toStatusUpdate, toStatusUpdates } from './status-update.js';
+export { toStatusUpdates } from './status-update.js';
 export type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage } from './types.js';

@@ -10,15 +10,20 @@ import type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage }
  * unnest / ANY), hence one transaction and one round trip. Hot statements are named, so each pooled
  * connection parses and plans them once.
  *
- * Rows named by id are found through `unnest(ids) JOIN messages ON id` (a lookup per id on the unique
- * index): `id = ANY(...) AND status IN (...)` tempts the planner into AND-ing a bitmap of the whole
- * status index, tens of ms on a large table.
+ * Status changes are HOT updates (see the hot-status-updates migration): no index of `messages` names a
+ * column they change, and rows that are not COMPLETED are found through `messages_open` (seq only), which
+ * every statement here keeps in step: a row enters it at insert and leaves it when it becomes COMPLETED
+ * or is deleted. Readers always join `messages` and re-check the status, so a stale entry is harmless.
  *
- * Row locks are always taken in `seq` order (ORDER BY seq FOR UPDATE in a materialized CTE) or skipped
- * (SKIP LOCKED), and inserts run in id order, so concurrent persisters cannot deadlock each other.
+ * Rows named by id are found through `unnest(ids) JOIN messages ON id` (a lookup per id on the unique
+ * index). Rows changed by id are changed in id order (the caller's list is sorted; a nested loop over
+ * the unique index locks them in that order) and rows picked by a scan are locked in seq order or
+ * skipped (SKIP LOCKED), and inserts run in id order, so concurrent persisters do not deadlock each
+ * other in practice; if Postgres ever reports one, the error is transient and the batch is retried.
  */
 
 const M = Table.messages;
+const OPEN = Table.messagesOpen;
 const O = Table.consumerOffsets;
 const D = Table.deadEntries;
 
@@ -121,7 +126,9 @@ const SQL = {
                   $8::text[], $9::text[], $10::text[])
            AS u(id, stream_id, topic, type, priority, ts, env_at, env_len, headers, traceparent, reply_to)
       ON CONFLICT (id) DO NOTHING
-      RETURNING id
+      RETURNING seq, id
+    ), opened AS (
+      INSERT INTO ${OPEN} (seq) SELECT seq FROM ins
     ), off AS (
       INSERT INTO ${O} (consumer_group, topic, "offset", updated_at)
       SELECT g, t, o, now() FROM unnest($11::text[], $12::text[], $13::text[]) AS x(g, t, o)
@@ -130,51 +137,56 @@ const SQL = {
     )
     SELECT id FROM ins`,
   dequeueBatch: `WITH picked AS MATERIALIZED (
-      SELECT seq FROM ${M} WHERE status = 'PENDING' ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+      SELECT m.seq FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
+      WHERE m.status = 'PENDING' ORDER BY m.updated_at LIMIT $1 FOR UPDATE OF m SKIP LOCKED)
     UPDATE ${M} m SET status = 'PROCESSING', updated_at = now()
     FROM picked WHERE m.seq = picked.seq
     RETURNING ${cols('m')}`,
-  markCompleted: `WITH lk AS MATERIALIZED (
-      SELECT m.seq FROM unnest($1::text[]) AS u(id) JOIN ${M} m ON m.id = u.id
-      WHERE m.status IN ('PENDING', 'PROCESSING', 'FAILED') ORDER BY m.seq FOR UPDATE OF m)
-    UPDATE ${M} m SET status = 'COMPLETED', updated_at = now()
-    FROM lk WHERE m.seq = lk.seq AND m.status IN ('PENDING', 'PROCESSING', 'FAILED')`,
-  markFailed: `WITH lk AS MATERIALIZED (
-      SELECT m.seq FROM unnest($1::text[]) AS u(id) JOIN ${M} m ON m.id = u.id
-      WHERE m.status IN ('PENDING', 'PROCESSING') ORDER BY m.seq FOR UPDATE OF m)
-    UPDATE ${M} m SET status = 'FAILED', last_error = $2, updated_at = now()
-    FROM lk WHERE m.seq = lk.seq AND m.status IN ('PENDING', 'PROCESSING')`,
+  markCompleted: `WITH up AS (
+      UPDATE ${M} m SET status = 'COMPLETED', updated_at = now()
+      FROM unnest($1::text[]) AS u(id)
+      WHERE m.id = u.id AND m.status IN ('PENDING', 'PROCESSING', 'FAILED')
+      RETURNING m.seq
+    ), closed AS (
+      DELETE FROM ${OPEN} o USING up WHERE o.seq = up.seq
+    )
+    SELECT count(*)::int AS n FROM up`,
+  markFailed: `UPDATE ${M} m SET status = 'FAILED', last_error = $2, updated_at = now()
+    FROM unnest($1::text[]) AS u(id)
+    WHERE m.id = u.id AND m.status IN ('PENDING', 'PROCESSING')`,
   // A row moves when it is not terminal, the outcome is not from an older attempt, and within the
   // same attempt the outcome does not rank lower (a late PROCESSING never undoes FAILED).
-  applyStatuses: `WITH u AS (
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS u(id, status, error, attempt)
-    ), lk AS MATERIALIZED (
-      SELECT m.seq FROM ${M} m JOIN u ON m.id = u.id
-      WHERE m.status NOT IN ('COMPLETED', 'DEAD') AND u.attempt >= m.retry_count
-      ORDER BY m.seq FOR UPDATE OF m)
-    UPDATE ${M} m SET status = u.status,
-      last_error = CASE WHEN u.status IN ('FAILED', 'DEAD') THEN u.error ELSE m.last_error END,
-      retry_count = GREATEST(m.retry_count, u.attempt), updated_at = now()
-    FROM lk, u
-    WHERE m.seq = lk.seq AND m.id = u.id
-      AND m.status NOT IN ('COMPLETED', 'DEAD') AND u.attempt >= m.retry_count
-      AND (u.attempt > m.retry_count OR ${rank('u.status')} >= ${rank('m.status')})`,
+  // (Postgres re-checks the WHERE on the newest version of a row another transaction just changed.)
+  applyStatuses: `WITH up AS (
+      UPDATE ${M} m SET status = u.status,
+        last_error = CASE WHEN u.status IN ('FAILED', 'DEAD') THEN u.error ELSE m.last_error END,
+        retry_count = GREATEST(m.retry_count, u.attempt), updated_at = now()
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS u(id, status, error, attempt)
+      WHERE m.id = u.id
+        AND m.status NOT IN ('COMPLETED', 'DEAD') AND u.attempt >= m.retry_count
+        AND (u.attempt > m.retry_count OR ${rank('u.status')} >= ${rank('m.status')})
+      RETURNING m.seq, m.status
+    ), closed AS (
+      DELETE FROM ${OPEN} o USING up WHERE o.seq = up.seq AND up.status = 'COMPLETED'
+    )
+    SELECT count(*)::int AS n FROM up`,
   reprocessFailed: `WITH f AS MATERIALIZED (
-      SELECT seq FROM ${M} WHERE status = 'FAILED' ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+      SELECT m.seq FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
+      WHERE m.status = 'FAILED' ORDER BY m.updated_at LIMIT $2 FOR UPDATE OF m SKIP LOCKED)
     UPDATE ${M} m SET
       status = CASE WHEN m.retry_count < $1 THEN 'PENDING' ELSE 'DEAD' END,
       retry_count = CASE WHEN m.retry_count < $1 THEN m.retry_count + 1 ELSE m.retry_count END,
       updated_at = now()
     FROM f WHERE m.seq = f.seq AND m.status = 'FAILED'
     RETURNING ${cols('m')}`,
-  countPending: `SELECT count(*)::int AS n FROM ${M} WHERE status = 'PENDING'`,
+  countPending: `SELECT count(*)::int AS n FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq WHERE m.status = 'PENDING'`,
   saveOffset: `INSERT INTO ${O} (consumer_group, topic, "offset", updated_at) VALUES ($1, $2, $3, now())
     ON CONFLICT (consumer_group, topic) DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = EXCLUDED.updated_at`,
   loadOffset: `SELECT "offset" FROM ${O} WHERE consumer_group = $1 AND topic = $2`,
   sweepStale: `WITH s AS MATERIALIZED (
-      SELECT seq FROM ${M}
-      WHERE status IN ('PENDING', 'PROCESSING') AND updated_at < now() - $1 * interval '1 millisecond'
-      LIMIT $2 FOR UPDATE SKIP LOCKED)
+      SELECT m.seq FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
+      WHERE m.status IN ('PENDING', 'PROCESSING') AND m.updated_at < now() - $1 * interval '1 millisecond'
+      ORDER BY m.seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED)
     UPDATE ${M} m SET updated_at = now()
     FROM s WHERE m.seq = s.seq AND m.status IN ('PENDING', 'PROCESSING')
     RETURNING ${cols('m')}`,
@@ -182,9 +194,10 @@ const SQL = {
     WHERE m.seq > $1 AND m.created_at <= now() - $3 * interval '1 millisecond' ORDER BY m.seq LIMIT $2`,
   readFromTopic: `SELECT ${cols('m')} FROM ${M} m
     WHERE m.topic = $4 AND m.seq > $1 AND m.created_at <= now() - $3 * interval '1 millisecond' ORDER BY m.seq LIMIT $2`,
-  listDead: `SELECT ${cols('m')} FROM ${M} m WHERE m.status = 'DEAD' ORDER BY m.updated_at DESC LIMIT $1`,
-  listDeadTopic: `SELECT ${cols('m')} FROM ${M} m WHERE m.status = 'DEAD' AND m.topic = $2
-    ORDER BY m.updated_at DESC LIMIT $1`,
+  listDead: `SELECT ${cols('m')} FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
+    WHERE m.status = 'DEAD' ORDER BY m.updated_at DESC LIMIT $1`,
+  listDeadTopic: `SELECT ${cols('m')} FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
+    WHERE m.status = 'DEAD' AND m.topic = $2 ORDER BY m.updated_at DESC LIMIT $1`,
   // A replay is one more attempt: retry_count + 1 keeps outcomes of the old attempts stale.
   replayDead: `WITH d AS MATERIALIZED (
       SELECT m.seq FROM unnest($1::text[]) AS u(id) JOIN ${M} m ON m.id = u.id
@@ -193,16 +206,46 @@ const SQL = {
     FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
     RETURNING ${cols('m')}`,
   replayDeadAll: `WITH d AS MATERIALIZED (
-      SELECT seq FROM ${M} WHERE status = 'DEAD' ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+      SELECT m.seq FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
+      WHERE m.status = 'DEAD' ORDER BY m.seq LIMIT $1 FOR UPDATE OF m SKIP LOCKED)
     UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
     FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
     RETURNING ${cols('m')}`,
-  purgeDead: `DELETE FROM ${M} m USING unnest($1::text[]) AS u(id) WHERE m.id = u.id AND m.status = 'DEAD'`,
-  // ctid = ANY(ARRAY(...)) keeps the delete a TID scan of exactly the picked rows; the outer WHERE
-  // re-checks them in case one changed between the pick and the delete.
-  deleteBatch: `DELETE FROM ${M} WHERE ctid = ANY(ARRAY(
-      SELECT ctid FROM ${M} WHERE status = $1 AND updated_at <= now() - $2 * interval '1 second' LIMIT $3))
-    AND status = $1 AND updated_at <= now() - $2 * interval '1 second'`,
+  purgeDead: `WITH del AS (
+      DELETE FROM ${M} m USING unnest($1::text[]) AS u(id) WHERE m.id = u.id AND m.status = 'DEAD'
+      RETURNING m.seq
+    ), closed AS (
+      DELETE FROM ${OPEN} o USING del WHERE o.seq = del.seq
+    )
+    SELECT count(*)::int AS n FROM del`,
+  // Retention. COMPLETED rows: the oldest by created_at (an updated_at this old implies a created_at as
+  // old); DEAD rows: through messages_open. ctid = ANY(ARRAY(...)) keeps the delete a TID scan of exactly
+  // the picked rows; the outer WHERE re-checks them in case one changed between the pick and the delete.
+  deleteCompletedBatch: `WITH del AS (
+      DELETE FROM ${M} WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM ${M} WHERE created_at <= now() - $1 * interval '1 second'
+          AND status = 'COMPLETED' AND updated_at <= now() - $1 * interval '1 second'
+        ORDER BY created_at LIMIT $2))
+      AND status = 'COMPLETED' AND updated_at <= now() - $1 * interval '1 second'
+      RETURNING seq
+    ), closed AS (
+      DELETE FROM ${OPEN} o USING del WHERE o.seq = del.seq
+    )
+    SELECT count(*)::int AS n FROM del`,
+  deleteDeadBatch: `WITH del AS (
+      DELETE FROM ${M} WHERE ctid = ANY(ARRAY(
+        SELECT m.ctid FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
+        WHERE m.status = 'DEAD' AND m.updated_at <= now() - $1 * interval '1 second' LIMIT $2))
+      AND status = 'DEAD' AND updated_at <= now() - $1 * interval '1 second'
+      RETURNING seq
+    ), closed AS (
+      DELETE FROM ${OPEN} o USING del WHERE o.seq = del.seq
+    )
+    SELECT count(*)::int AS n FROM del`,
+  // Entries whose row completed or went away by other means than the statements above.
+  pruneOpen: `DELETE FROM ${OPEN} WHERE seq = ANY(ARRAY(
+      SELECT o.seq FROM ${OPEN} o LEFT JOIN ${M} m ON m.seq = o.seq
+      WHERE m.seq IS NULL OR m.status = 'COMPLETED' LIMIT $1))`,
   deleteDeadEntries: `DELETE FROM ${D} WHERE ctid = ANY(ARRAY(
       SELECT ctid FROM ${D} WHERE created_at < now() - $1 * interval '1 second' LIMIT $2))`,
   insertDeadEntry: `INSERT INTO ${D} (stream, stream_id, reason, fields) VALUES ($1, $2, $3, $4::jsonb)
@@ -325,12 +368,12 @@ export class PersistentQueue {
   /** PENDING / PROCESSING / FAILED -> COMPLETED. Returns rows changed. */
   async markCompleted(ids: string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    const res = await this.pool.query({
+    const res = await this.pool.query<{ n: number }>({
       name: 'fleet_mark_completed',
       text: SQL.markCompleted,
-      values: [ids],
+      values: [[...ids].sort()],
     });
-    return res.rowCount ?? 0;
+    return res.rows[0]?.n ?? 0;
   }
 
   /** PENDING / PROCESSING -> FAILED with `error`. Returns rows changed. */
@@ -339,7 +382,7 @@ export class PersistentQueue {
     const res = await this.pool.query({
       name: 'fleet_mark_failed',
       text: SQL.markFailed,
-      values: [ids, toPgText(error)],
+      values: [[...ids].sort(), toPgText(error)],
     });
     return res.rowCount ?? 0;
   }
@@ -351,9 +394,10 @@ export class PersistentQueue {
    * collapse to the one that wins by those rules. Unknown statuses are dropped. Returns rows changed.
    */
   async applyStatuses(updates: StatusUpdate[]): Promise<number> {
-    const winners = collapseStatusUpdates(updates);
+    // In id order: concurrent calls lock shared rows in the same order.
+    const winners = collapseStatusUpdates(updates).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (winners.length === 0) return 0;
-    const res = await this.pool.query({
+    const res = await this.pool.query<{ n: number }>({
       name: 'fleet_apply_statuses',
       text: SQL.applyStatuses,
       values: [
@@ -363,7 +407,7 @@ export class PersistentQueue {
         winners.map((u) => u.attempt),
       ],
     });
-    return res.rowCount ?? 0;
+    return res.rows[0]?.n ?? 0;
   }
 
   /**
@@ -469,7 +513,16 @@ export class PersistentQueue {
   async purgeDead(ids: string[] | 'all'): Promise<number> {
     if (ids === 'all') return this.deleteInBatches(MessageStatus.DEAD, 0, 10_000);
     if (ids.length === 0) return 0;
-    const res = await this.pool.query(SQL.purgeDead, [ids]);
+    const res = await this.pool.query<{ n: number }>(SQL.purgeDead, [[...ids].sort()]);
+    return res.rows[0]?.n ?? 0;
+  }
+
+  /**
+   * Drops up to `limit` messages_open entries whose row is COMPLETED or gone (left by changes made
+   * outside this class); the sweeper calls it. Returns entries dropped.
+   */
+  async pruneOpen(limit = 10_000): Promise<number> {
+    const res = await this.pool.query({ name: 'fleet_prune_open', text: SQL.pruneOpen, values: [limit] });
     return res.rowCount ?? 0;
   }
 
@@ -541,19 +594,20 @@ export class PersistentQueue {
   }
 
   private async deleteInBatches(
-    status: MessageStatus,
+    status: typeof MessageStatus.COMPLETED | typeof MessageStatus.DEAD,
     maxAgeS: number,
     batch: number,
     client: pg.ClientBase | pg.Pool = this.pool,
   ): Promise<number> {
+    const completed = status === MessageStatus.COMPLETED;
     let total = 0;
     for (;;) {
-      const res = await client.query({
-        name: 'fleet_delete_batch',
-        text: SQL.deleteBatch,
-        values: [status, maxAgeS, batch],
+      const res = await client.query<{ n: number }>({
+        name: completed ? 'fleet_delete_completed_batch' : 'fleet_delete_dead_batch',
+        text: completed ? SQL.deleteCompletedBatch : SQL.deleteDeadBatch,
+        values: [maxAgeS, batch],
       });
-      const n = res.rowCount ?? 0;
+      const n = res.rows[0]?.n ?? 0;
       total += n;
       if (n < batch) return total;
     }

@@ -4,6 +4,8 @@
  */
 export const Table = {
   messages: 'messages',
+  /** Seq of every `messages` row that is not COMPLETED (see the hot-status-updates migration). */
+  messagesOpen: 'messages_open',
   consumerOffsets: 'consumer_offsets',
   deadEntries: 'dead_entries',
   /** node-pg-migrate's bookkeeping table. */
