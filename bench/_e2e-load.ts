@@ -2,7 +2,7 @@
  * Fixed-rate (open-loop) load generator process for bench/e2e.ts: publishes `rate` messages/s with
  * @fleet/client for `durationS`, whatever the fleet's speed, so a fleet that keeps up shows its latency at
  * that rate and one that does not shows a growing backlog. Usage:
- *   node --import tsx bench/_e2e-load.ts '{"host":"127.0.0.1","port":7400,"rate":5000,"durationS":10,"topic":"t","size":100}'
+ *   node --import tsx bench/_e2e-load.ts '{"host":"127.0.0.1","port":7400,"rate":5000,"durationS":10,"topic":"t","size":100,"rampS":4}'
  * Progress lines ("... acked/s ...") go to stderr; the result is one JSON line on stdout.
  */
 import { connect } from '@fleet/client';
@@ -14,6 +14,8 @@ interface Opts {
   durationS: number;
   topic: string;
   size: number;
+  /** Seconds over which the rate climbs linearly from 0 to `rate` (warm-up); 0 = full rate at once. */
+  rampS?: number;
 }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Opts;
@@ -47,7 +49,10 @@ await new Promise<void>((resolve) => {
       resolve();
       return;
     }
-    const due = Math.floor(((now - start) / 1000) * opts.rate);
+    const t = (now - start) / 1000;
+    const ramp = opts.rampS ?? 0;
+    // Messages due by t: the integral of a rate that climbs linearly over `ramp`, then stays at `rate`.
+    const due = Math.floor(opts.rate * (t < ramp ? (t * t) / (2 * ramp) : t - ramp / 2));
     for (; sent < due; sent++) {
       client.publish(opts.topic, payload).then(
         () => {

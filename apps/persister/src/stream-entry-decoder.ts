@@ -16,7 +16,11 @@ export type DecodedEntry =
 /** Turns an XREAD reply's flat [field, value, ...] buffer list into a map. */
 export function fieldMap(flat: Buffer[]): Map<string, Buffer> {
   const m = new Map<string, Buffer>();
-  for (let i = 0; i + 1 < flat.length; i += 2) m.set(flat[i]!.toString(), flat[i + 1]!);
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    // Field names are one letter (EntryField): V8 keeps one-character strings, so no allocation here.
+    m.set(name.length === 1 ? String.fromCharCode(name[0]!) : name.toString(), flat[i + 1]!);
+  }
   return m;
 }
 
@@ -31,6 +35,10 @@ function printable(fields: Map<string, Buffer>): Record<string, string> {
   return out;
 }
 
+function rejected(fields: Map<string, Buffer>, reason: string): DecodedEntry {
+  return { ok: false, reason, fields: printable(fields) };
+}
+
 /**
  * Decodes one ingest entry into a `messages` row. Anything the persister cannot trust (missing fields,
  * undecodable envelope, id disagreeing with the envelope) comes back as a reason for dead-lettering.
@@ -39,16 +47,17 @@ export function decodeEntry(entry: RawEntry): DecodedEntry {
   const { fields } = entry;
   const bytes = fields.get(EntryField.envelope);
   const idField = fields.get(EntryField.id)?.toString('utf8');
-  const bad = (reason: string): DecodedEntry => ({ ok: false, reason, fields: printable(fields) });
-  if (!bytes || bytes.length === 0) return bad(`missing field '${EntryField.envelope}' (envelope)`);
-  if (!idField) return bad(`missing field '${EntryField.id}' (message id)`);
+  if (!bytes || bytes.length === 0)
+    return rejected(fields, `missing field '${EntryField.envelope}' (envelope)`);
+  if (!idField) return rejected(fields, `missing field '${EntryField.id}' (message id)`);
   let env: ReturnType<typeof decodeEnvelope>;
   try {
     env = decodeEnvelope(bytes);
   } catch (err) {
-    return bad(`undecodable envelope: ${errorText(err)}`);
+    return rejected(fields, `undecodable envelope: ${errorText(err)}`);
   }
-  if (env.id !== idField) return bad(`id field '${idField}' differs from the envelope id '${env.id}'`);
+  if (env.id !== idField)
+    return rejected(fields, `id field '${idField}' differs from the envelope id '${env.id}'`);
   const row: NewMessage = {
     id: env.id,
     streamId: entry.id,

@@ -5,7 +5,22 @@ function parts(id: string): [bigint, bigint] {
   return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))];
 }
 
+/** Decimal digit strings without leading zeros compare by length, then as text. */
+function compareDecimal(a: string, b: string): number | null {
+  if ((a.length > 1 && a.charCodeAt(0) === 48) || (b.length > 1 && b.charCodeAt(0) === 48)) return null;
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
 export function compareStreamIds(a: string, b: string): number {
+  if (a === b) return 0;
+  // Fast path (every id Redis hands out): no BigInt per comparison on the per-entry hot path.
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  if (da > 0 && db > 0) {
+    const ms = compareDecimal(a.slice(0, da), b.slice(0, db));
+    const seq = ms === 0 ? compareDecimal(a.slice(da + 1), b.slice(db + 1)) : ms;
+    if (seq !== null) return Math.sign(seq);
+  }
   const [am, as] = parts(a);
   const [bm, bs] = parts(b);
   if (am !== bm) return am < bm ? -1 : 1;

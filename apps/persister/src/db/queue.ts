@@ -1,7 +1,7 @@
 import { MessageStatus } from '@fleet/protocol';
 import type pg from 'pg';
 import { AdvisoryLock, Table } from './schema.js';
-import { isPgText, toPgJsonMap, toPgText } from './sql-text.js';
+import { isPgText, toPgJsonMap, toPgNumberArray, toPgText, toPgTextArray } from './sql-text.js';
 import type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage } from './types.js';
 
 /**
@@ -329,21 +329,21 @@ export class PersistentQueue {
       name: 'fleet_persist_batch',
       text: SQL.persistBatch,
       values: [
-        ids,
-        streamIds,
-        topics,
-        types,
-        priorities,
-        timestamps,
+        toPgTextArray(ids),
+        toPgTextArray(streamIds),
+        toPgTextArray(topics),
+        toPgTextArray(types),
+        toPgNumberArray(priorities),
+        toPgNumberArray(timestamps),
         Buffer.concat(envelopes, at - 1),
-        headers,
-        traceparents,
-        replyTos,
+        toPgTextArray(headers),
+        toPgTextArray(traceparents),
+        toPgTextArray(replyTos),
         off.map((o) => o.group),
         off.map((o) => o.topic),
         off.map((o) => o.offset),
-        envAt,
-        envLen,
+        toPgNumberArray(envAt),
+        toPgNumberArray(envLen),
       ],
     });
     return { inserted: res.rows.map((r) => r.id), invalid: [...invalid] };
@@ -401,10 +401,10 @@ export class PersistentQueue {
       name: 'fleet_apply_statuses',
       text: SQL.applyStatuses,
       values: [
-        winners.map((u) => u.id),
-        winners.map((u) => u.status),
-        winners.map((u) => (u.error === undefined ? null : toPgText(u.error))),
-        winners.map((u) => u.attempt),
+        toPgTextArray(winners.map((u) => u.id)),
+        toPgTextArray(winners.map((u) => u.status)),
+        toPgTextArray(winners.map((u) => (u.error === undefined ? null : toPgText(u.error)))),
+        toPgNumberArray(winners.map((u) => u.attempt)),
       ],
     });
     return res.rows[0]?.n ?? 0;
