@@ -71,7 +71,6 @@ export class Sweeper {
 
   /** One pass; returns the number of rows re-dispatched. */
   async runOnce(): Promise<number> {
-    await this.queue.pruneOpen(SWEEP_PAGE);
     let total = 0;
     for (;;) {
       const age = await this.staleAfterMs();

@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { run as deadLetters } from '../../../packages/client/src/cli/commands/dead-letters.js';
 import { run as replay } from '../../../packages/client/src/cli/commands/replay.js';
 import { type Persister, startPersister } from '../src/persister.js';
+import { forceStatus } from './db-fixtures.js';
 import {
   allJobs,
   bullQueue,
@@ -94,7 +95,7 @@ describe('fleet replay / fleet dead-letters', () => {
   });
 
   it('dead-letters list, replay, purge', async () => {
-    await h.pool.query("UPDATE messages SET status = 'DEAD', last_error = 'boom' WHERE id IN ('c-1', 'c-2')");
+    await forceStatus(h.pool, ['c-1', 'c-2'], 'DEAD', { lastError: 'boom' });
     const list = await capture(() => deadLetters(['list', '--config', config, '--json']));
     expect(
       list.out

@@ -78,7 +78,34 @@ export async function rowState(
 /** Moves rows' updated_at / created_at into the past (ages are what sweep and retention look at). */
 export async function age(pool: pg.Pool, ids: string[], seconds: number): Promise<void> {
   await pool.query(
-    `UPDATE messages SET updated_at = now() - $2 * interval '1 second', created_at = now() - $2 * interval '1 second' WHERE id = ANY($1)`,
+    `WITH up AS (
+       UPDATE messages SET updated_at = now() - $2 * interval '1 second', created_at = now() - $2 * interval '1 second'
+       WHERE id = ANY($1) RETURNING seq, updated_at
+     )
+     UPDATE messages_open o SET updated_at = up.updated_at FROM up WHERE o.seq = up.seq`,
     [ids, seconds],
+  );
+}
+
+/**
+ * Puts rows straight into a state (a test's shortcut past the workers), keeping messages_open in step as
+ * the persistent queue does: COMPLETED rows leave it, the others are mirrored there.
+ */
+export async function forceStatus(
+  pool: pg.Pool,
+  ids: string[] | 'all',
+  status: string,
+  set: { lastError?: string; retryCount?: number } = {},
+): Promise<void> {
+  await pool.query(
+    `WITH up AS (
+       UPDATE messages SET status = $2, last_error = coalesce($3, last_error), retry_count = coalesce($4, retry_count)
+       WHERE $1::text[] IS NULL OR id = ANY($1) RETURNING seq, status, updated_at
+     ), closed AS (
+       DELETE FROM messages_open o USING up WHERE o.seq = up.seq AND up.status = 'COMPLETED'
+     )
+     INSERT INTO messages_open (seq, status, updated_at) SELECT seq, status, updated_at FROM up WHERE status <> 'COMPLETED'
+     ON CONFLICT (seq) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
+    [ids === 'all' ? null : ids, status, set.lastError ?? null, set.retryCount ?? null],
   );
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { age, messages, migratedDatabase, type QueueDb, rowState } from './db-fixtures.js';
+import { age, forceStatus, messages, migratedDatabase, type QueueDb, rowState } from './db-fixtures.js';
 
 describe('PersistentQueue offsets, replay and sweep', () => {
   let db: QueueDb;
@@ -53,7 +53,7 @@ describe('PersistentQueue offsets, replay and sweep', () => {
   });
 
   it('sweepStale returns PENDING/PROCESSING rows idle for too long, once per period', async () => {
-    await db.pool.query(`UPDATE messages SET status = 'COMPLETED'`);
+    await forceStatus(db.pool, 'all', 'COMPLETED');
     const [stalePending, staleProcessing, staleFailed, fresh] = messages(4);
     await db.queue.persistBatch([stalePending!, staleProcessing!, staleFailed!, fresh!], []);
     await db.queue.applyStatuses([{ id: staleProcessing!.id, status: 'PROCESSING', attempt: 0 }]);
@@ -70,7 +70,7 @@ describe('PersistentQueue offsets, replay and sweep', () => {
   });
 
   it('two persisters sweeping at once get disjoint rows', async () => {
-    await db.pool.query(`UPDATE messages SET status = 'COMPLETED'`);
+    await forceStatus(db.pool, 'all', 'COMPLETED');
     const stale = messages(200);
     await db.queue.persistBatch(stale, []);
     await age(

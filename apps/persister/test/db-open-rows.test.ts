@@ -37,16 +37,27 @@ describe('PersistentQueue open rows (messages_open) and HOT status updates', () 
     expect((await db.queue.listDead({ limit: 10 })).map((m) => m.id)).toEqual([]);
   });
 
-  it('pruneOpen drops entries of rows completed or deleted behind its back', async () => {
-    const [a, b] = messages(2);
-    await db.queue.persistBatch([a!, b!], []);
-    await db.pool.query(`UPDATE ${Table.messages} SET status = 'COMPLETED' WHERE id = $1`, [a!.id]);
-    await db.pool.query(`DELETE FROM ${Table.messages} WHERE id = $1`, [b!.id]);
-    const before = (await db.pool.query(`SELECT count(*)::int AS n FROM ${Table.messagesOpen}`)).rows[0].n;
-    expect(await db.queue.pruneOpen()).toBe(2);
-    expect((await db.pool.query(`SELECT count(*)::int AS n FROM ${Table.messagesOpen}`)).rows[0].n).toBe(
-      before - 2,
+  it('messages_open mirrors the status and updated_at of every row that is not COMPLETED', async () => {
+    const batch = messages(6);
+    await db.queue.persistBatch(batch, []);
+    const [a, b, c, d] = batch;
+    await db.queue.applyStatuses([
+      { id: a!.id, status: 'PROCESSING', attempt: 0 },
+      { id: b!.id, status: 'FAILED', error: 'e', attempt: 0 },
+      { id: c!.id, status: 'DEAD', error: 'x', attempt: 0 },
+    ]);
+    await db.queue.markFailed([d!.id], 'boom');
+    await db.queue.reprocessFailed(0, 100); // FAILED past a limit of 0 -> DEAD
+    await db.queue.replayDead([c!.id]);
+    await db.queue.dequeueBatch(1);
+    await db.queue.sweepStale(0, 100);
+    const mismatched = await db.pool.query(
+      `SELECT m.id, m.status, o.status AS open_status FROM ${Table.messages} m
+         LEFT JOIN ${Table.messagesOpen} o ON o.seq = m.seq
+        WHERE (m.status = 'COMPLETED') <> (o.seq IS NULL)
+           OR (o.seq IS NOT NULL AND (o.status <> m.status OR o.updated_at <> m.updated_at))`,
     );
+    expect(mismatched.rows).toEqual([]);
   });
 
   it('status updates are heap-only (HOT): no index entry is written for them', async () => {

@@ -2,7 +2,14 @@ import { StatusField } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toStatusUpdates } from '../src/db/status-update.js';
 import type { StatusUpdate } from '../src/db/types.js';
-import { messages, migratedDatabase, newMessage, type QueueDb, rowState } from './db-fixtures.js';
+import {
+  forceStatus,
+  messages,
+  migratedDatabase,
+  newMessage,
+  type QueueDb,
+  rowState,
+} from './db-fixtures.js';
 
 describe('PersistentQueue status changes', () => {
   let db: QueueDb;
@@ -107,8 +114,8 @@ describe('PersistentQueue status changes', () => {
 
   it('reprocessFailed: under the limit -> PENDING with retry_count + 1 (returned), else DEAD', async () => {
     const [young, old] = [await fresh(), await fresh()];
-    await db.pool.query(`UPDATE messages SET status = 'FAILED', retry_count = 2 WHERE id = $1`, [young]);
-    await db.pool.query(`UPDATE messages SET status = 'FAILED', retry_count = 3 WHERE id = $1`, [old]);
+    await forceStatus(db.pool, [young], 'FAILED', { retryCount: 2 });
+    await forceStatus(db.pool, [old], 'FAILED', { retryCount: 3 });
     const { requeued, dead } = await db.queue.reprocessFailed(3);
     const r = requeued.find((m) => m.id === young);
     expect(r).toMatchObject({ status: 'PENDING', retryCount: 3 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Persister, startPersister } from '../src/persister.js';
+import { forceStatus } from './db-fixtures.js';
 import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 
 const AUTH = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;
@@ -68,7 +69,7 @@ describe('persister ops HTTP server', () => {
   });
 
   it('lists, replays and purges dead letters', async () => {
-    await h.pool.query("UPDATE messages SET status = 'DEAD', last_error = 'boom' WHERE id IN ('m-1', 'm-2')");
+    await forceStatus(h.pool, ['m-1', 'm-2'], 'DEAD', { lastError: 'boom' });
     const list = await fetch(`${base}/ops/dead-letters`, { headers: { authorization: AUTH } });
     const { deadLetters } = (await list.json()) as { deadLetters: { id: string; lastError: string }[] };
     expect(deadLetters.map((d) => d.id).sort()).toEqual(['m-1', 'm-2']);

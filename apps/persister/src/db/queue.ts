@@ -11,9 +11,10 @@ import type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage }
  * connection parses and plans them once.
  *
  * Status changes are HOT updates (see the hot-status-updates migration): no index of `messages` names a
- * column they change, and rows that are not COMPLETED are found through `messages_open` (seq only), which
- * every statement here keeps in step: a row enters it at insert and leaves it when it becomes COMPLETED
- * or is deleted. Readers always join `messages` and re-check the status, so a stale entry is harmless.
+ * column they change. The rows that are not COMPLETED are indexed by status in `messages_open`, which
+ * every statement here keeps in step with `messages` in the same statement: a row enters it at insert,
+ * follows each status change and leaves it when it becomes COMPLETED or is deleted. Change statuses only
+ * through this class (a hand-made UPDATE of messages.status leaves messages_open behind).
  *
  * Rows named by id are found through `unnest(ids) JOIN messages ON id` (a lookup per id on the unique
  * index). Rows changed by id are changed in id order (the caller's list is sorted; a nested loop over
@@ -116,8 +117,6 @@ const OFFSET_FORWARD = `${O}."offset" !~ '^\\d+-\\d+$' OR EXCLUDED."offset" !~ '
      >= (split_part(${O}."offset", '-', 1)::numeric, split_part(${O}."offset", '-', 2)::numeric)`;
 
 const SQL = {
-  // Envelopes travel as ONE binary parameter (node-postgres sends a Buffer in binary format) cut apart by
-  // offset/length arrays: a bytea[] would go as hex text, twice the bytes and a slow parse.
   persistBatch: `WITH ins AS (
       INSERT INTO ${M} (id, stream_id, topic, type, priority, sent_at, envelope, headers, traceparent, reply_to)
       SELECT u.id, u.stream_id, u.topic, u.type, u.priority, timestamptz 'epoch' + u.ts * interval '1 millisecond',
@@ -126,9 +125,9 @@ const SQL = {
                   $8::text[], $9::text[], $10::text[])
            AS u(id, stream_id, topic, type, priority, ts, env_at, env_len, headers, traceparent, reply_to)
       ON CONFLICT (id) DO NOTHING
-      RETURNING seq, id
+      RETURNING seq, id, updated_at
     ), opened AS (
-      INSERT INTO ${OPEN} (seq) SELECT seq FROM ins
+      INSERT INTO ${OPEN} (seq, status, updated_at) SELECT seq, 'PENDING', updated_at FROM ins
     ), off AS (
       INSERT INTO ${O} (consumer_group, topic, "offset", updated_at)
       SELECT g, t, o, now() FROM unnest($11::text[], $12::text[], $13::text[]) AS x(g, t, o)
@@ -136,12 +135,25 @@ const SQL = {
       WHERE ${OFFSET_FORWARD}
     )
     SELECT id FROM ins`,
+  // Pickers walk messages_open's (status, updated_at) index and lock the `messages` rows (SKIP LOCKED), then
+  // update `messages` and mirror the change into messages_open: every statement locks a message's row
+  // before its messages_open row, so pickers and status updates cannot deadlock each other. The lock sits
+  // in a LATERAL subquery so `messages` is only ever probed by seq for the rows taken, and the candidates
+  // are bounded (4x the limit; rows other pickers hold are skipped), so the plan is an index scan of
+  // messages_open even with stale statistics (a table that grew fast since its last analyze).
   dequeueBatch: `WITH picked AS MATERIALIZED (
-      SELECT m.seq FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
-      WHERE m.status = 'PENDING' ORDER BY m.updated_at LIMIT $1 FOR UPDATE OF m SKIP LOCKED)
-    UPDATE ${M} m SET status = 'PROCESSING', updated_at = now()
-    FROM picked WHERE m.seq = picked.seq
-    RETURNING ${cols('m')}`,
+      SELECT m.seq FROM (SELECT seq FROM ${OPEN} WHERE status = 'PENDING' ORDER BY updated_at LIMIT $1 * 4 + 100) o
+      CROSS JOIN LATERAL (
+        SELECT seq FROM ${M} WHERE seq = o.seq AND status = 'PENDING' FOR UPDATE SKIP LOCKED) m
+      LIMIT $1
+    ), moved AS (
+      UPDATE ${M} m SET status = 'PROCESSING', updated_at = now()
+      FROM picked WHERE m.seq = picked.seq AND m.status = 'PENDING'
+      RETURNING ${cols('m')}
+    ), mirrored AS (
+      UPDATE ${OPEN} o SET status = moved.status, updated_at = moved.updated_at FROM moved WHERE o.seq = moved.seq
+    )
+    SELECT * FROM moved`,
   markCompleted: `WITH up AS (
       UPDATE ${M} m SET status = 'COMPLETED', updated_at = now()
       FROM unnest($1::text[]) AS u(id)
@@ -151,9 +163,15 @@ const SQL = {
       DELETE FROM ${OPEN} o USING up WHERE o.seq = up.seq
     )
     SELECT count(*)::int AS n FROM up`,
-  markFailed: `UPDATE ${M} m SET status = 'FAILED', last_error = $2, updated_at = now()
-    FROM unnest($1::text[]) AS u(id)
-    WHERE m.id = u.id AND m.status IN ('PENDING', 'PROCESSING')`,
+  markFailed: `WITH up AS (
+      UPDATE ${M} m SET status = 'FAILED', last_error = $2, updated_at = now()
+      FROM unnest($1::text[]) AS u(id)
+      WHERE m.id = u.id AND m.status IN ('PENDING', 'PROCESSING')
+      RETURNING m.seq, m.status, m.updated_at
+    ), mirrored AS (
+      UPDATE ${OPEN} o SET status = up.status, updated_at = up.updated_at FROM up WHERE o.seq = up.seq
+    )
+    SELECT count(*)::int AS n FROM up`,
   // A row moves when it is not terminal, the outcome is not from an older attempt, and within the
   // same attempt the outcome does not rank lower (a late PROCESSING never undoes FAILED).
   // (Postgres re-checks the WHERE on the newest version of a row another transaction just changed.)
@@ -165,52 +183,80 @@ const SQL = {
       WHERE m.id = u.id
         AND m.status NOT IN ('COMPLETED', 'DEAD') AND u.attempt >= m.retry_count
         AND (u.attempt > m.retry_count OR ${rank('u.status')} >= ${rank('m.status')})
-      RETURNING m.seq, m.status
+      RETURNING m.seq, m.status, m.updated_at
     ), closed AS (
       DELETE FROM ${OPEN} o USING up WHERE o.seq = up.seq AND up.status = 'COMPLETED'
+    ), mirrored AS (
+      UPDATE ${OPEN} o SET status = up.status, updated_at = up.updated_at
+      FROM up WHERE o.seq = up.seq AND up.status <> 'COMPLETED'
     )
     SELECT count(*)::int AS n FROM up`,
   reprocessFailed: `WITH f AS MATERIALIZED (
-      SELECT m.seq FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
-      WHERE m.status = 'FAILED' ORDER BY m.updated_at LIMIT $2 FOR UPDATE OF m SKIP LOCKED)
-    UPDATE ${M} m SET
-      status = CASE WHEN m.retry_count < $1 THEN 'PENDING' ELSE 'DEAD' END,
-      retry_count = CASE WHEN m.retry_count < $1 THEN m.retry_count + 1 ELSE m.retry_count END,
-      updated_at = now()
-    FROM f WHERE m.seq = f.seq AND m.status = 'FAILED'
-    RETURNING ${cols('m')}`,
-  countPending: `SELECT count(*)::int AS n FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq WHERE m.status = 'PENDING'`,
+      SELECT m.seq FROM (SELECT seq FROM ${OPEN} WHERE status = 'FAILED' ORDER BY updated_at LIMIT $2 * 4 + 100) o
+      CROSS JOIN LATERAL (
+        SELECT seq FROM ${M} WHERE seq = o.seq AND status = 'FAILED' FOR UPDATE SKIP LOCKED) m
+      LIMIT $2
+    ), moved AS (
+      UPDATE ${M} m SET
+        status = CASE WHEN m.retry_count < $1 THEN 'PENDING' ELSE 'DEAD' END,
+        retry_count = CASE WHEN m.retry_count < $1 THEN m.retry_count + 1 ELSE m.retry_count END,
+        updated_at = now()
+      FROM f WHERE m.seq = f.seq AND m.status = 'FAILED'
+      RETURNING ${cols('m')}
+    ), mirrored AS (
+      UPDATE ${OPEN} o SET status = moved.status, updated_at = moved.updated_at FROM moved WHERE o.seq = moved.seq
+    )
+    SELECT * FROM moved`,
+  countPending: `SELECT count(*)::int AS n FROM ${OPEN} WHERE status = 'PENDING'`,
   saveOffset: `INSERT INTO ${O} (consumer_group, topic, "offset", updated_at) VALUES ($1, $2, $3, now())
     ON CONFLICT (consumer_group, topic) DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = EXCLUDED.updated_at`,
   loadOffset: `SELECT "offset" FROM ${O} WHERE consumer_group = $1 AND topic = $2`,
   sweepStale: `WITH s AS MATERIALIZED (
-      SELECT m.seq FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
-      WHERE m.status IN ('PENDING', 'PROCESSING') AND m.updated_at < now() - $1 * interval '1 millisecond'
-      ORDER BY m.seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED)
-    UPDATE ${M} m SET updated_at = now()
-    FROM s WHERE m.seq = s.seq AND m.status IN ('PENDING', 'PROCESSING')
-    RETURNING ${cols('m')}`,
+      SELECT m.seq FROM (
+        SELECT seq FROM ${OPEN}
+        WHERE status IN ('PENDING', 'PROCESSING') AND updated_at < now() - $1 * interval '1 millisecond'
+        LIMIT $2 * 4 + 100) o
+      CROSS JOIN LATERAL (
+        SELECT seq FROM ${M} WHERE seq = o.seq AND status IN ('PENDING', 'PROCESSING') FOR UPDATE SKIP LOCKED) m
+      LIMIT $2
+    ), touched AS (
+      UPDATE ${M} m SET updated_at = now()
+      FROM s WHERE m.seq = s.seq AND m.status IN ('PENDING', 'PROCESSING')
+      RETURNING ${cols('m')}
+    ), mirrored AS (
+      UPDATE ${OPEN} o SET updated_at = touched.updated_at FROM touched WHERE o.seq = touched.seq
+    )
+    SELECT * FROM touched`,
   readFrom: `SELECT ${cols('m')} FROM ${M} m
     WHERE m.seq > $1 AND m.created_at <= now() - $3 * interval '1 millisecond' ORDER BY m.seq LIMIT $2`,
   readFromTopic: `SELECT ${cols('m')} FROM ${M} m
     WHERE m.topic = $4 AND m.seq > $1 AND m.created_at <= now() - $3 * interval '1 millisecond' ORDER BY m.seq LIMIT $2`,
   listDead: `SELECT ${cols('m')} FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
-    WHERE m.status = 'DEAD' ORDER BY m.updated_at DESC LIMIT $1`,
+    WHERE o.status = 'DEAD' AND m.status = 'DEAD' ORDER BY o.updated_at DESC LIMIT $1`,
   listDeadTopic: `SELECT ${cols('m')} FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
-    WHERE m.status = 'DEAD' AND m.topic = $2 ORDER BY m.updated_at DESC LIMIT $1`,
+    WHERE o.status = 'DEAD' AND m.status = 'DEAD' AND m.topic = $2 ORDER BY o.updated_at DESC LIMIT $1`,
   // A replay is one more attempt: retry_count + 1 keeps outcomes of the old attempts stale.
-  replayDead: `WITH d AS MATERIALIZED (
-      SELECT m.seq FROM unnest($1::text[]) AS u(id) JOIN ${M} m ON m.id = u.id
-      WHERE m.status = 'DEAD' ORDER BY m.seq FOR UPDATE OF m)
-    UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
-    FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
-    RETURNING ${cols('m')}`,
+  replayDead: `WITH moved AS (
+      UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
+      FROM unnest($1::text[]) AS u(id) WHERE m.id = u.id AND m.status = 'DEAD'
+      RETURNING ${cols('m')}
+    ), mirrored AS (
+      UPDATE ${OPEN} o SET status = moved.status, updated_at = moved.updated_at FROM moved WHERE o.seq = moved.seq
+    )
+    SELECT * FROM moved`,
   replayDeadAll: `WITH d AS MATERIALIZED (
-      SELECT m.seq FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
-      WHERE m.status = 'DEAD' ORDER BY m.seq LIMIT $1 FOR UPDATE OF m SKIP LOCKED)
-    UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
-    FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
-    RETURNING ${cols('m')}`,
+      SELECT m.seq FROM (SELECT seq FROM ${OPEN} WHERE status = 'DEAD' ORDER BY seq LIMIT $1 * 4 + 100) o
+      CROSS JOIN LATERAL (
+        SELECT seq FROM ${M} WHERE seq = o.seq AND status = 'DEAD' FOR UPDATE SKIP LOCKED) m
+      LIMIT $1
+    ), moved AS (
+      UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
+      FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
+      RETURNING ${cols('m')}
+    ), mirrored AS (
+      UPDATE ${OPEN} o SET status = moved.status, updated_at = moved.updated_at FROM moved WHERE o.seq = moved.seq
+    )
+    SELECT * FROM moved`,
   purgeDead: `WITH del AS (
       DELETE FROM ${M} m USING unnest($1::text[]) AS u(id) WHERE m.id = u.id AND m.status = 'DEAD'
       RETURNING m.seq
@@ -221,31 +267,21 @@ const SQL = {
   // Retention. COMPLETED rows: the oldest by created_at (an updated_at this old implies a created_at as
   // old); DEAD rows: through messages_open. ctid = ANY(ARRAY(...)) keeps the delete a TID scan of exactly
   // the picked rows; the outer WHERE re-checks them in case one changed between the pick and the delete.
-  deleteCompletedBatch: `WITH del AS (
-      DELETE FROM ${M} WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM ${M} WHERE created_at <= now() - $1 * interval '1 second'
-          AND status = 'COMPLETED' AND updated_at <= now() - $1 * interval '1 second'
-        ORDER BY created_at LIMIT $2))
-      AND status = 'COMPLETED' AND updated_at <= now() - $1 * interval '1 second'
-      RETURNING seq
-    ), closed AS (
-      DELETE FROM ${OPEN} o USING del WHERE o.seq = del.seq
-    )
-    SELECT count(*)::int AS n FROM del`,
+  deleteCompletedBatch: `DELETE FROM ${M} WHERE ctid = ANY(ARRAY(
+      SELECT ctid FROM ${M} WHERE created_at <= now() - $1 * interval '1 second'
+        AND status = 'COMPLETED' AND updated_at <= now() - $1 * interval '1 second'
+      ORDER BY created_at LIMIT $2))
+    AND status = 'COMPLETED' AND updated_at <= now() - $1 * interval '1 second'`,
   deleteDeadBatch: `WITH del AS (
       DELETE FROM ${M} WHERE ctid = ANY(ARRAY(
         SELECT m.ctid FROM ${OPEN} o JOIN ${M} m ON m.seq = o.seq
-        WHERE m.status = 'DEAD' AND m.updated_at <= now() - $1 * interval '1 second' LIMIT $2))
+        WHERE o.status = 'DEAD' AND o.updated_at <= now() - $1 * interval '1 second' LIMIT $2))
       AND status = 'DEAD' AND updated_at <= now() - $1 * interval '1 second'
       RETURNING seq
     ), closed AS (
       DELETE FROM ${OPEN} o USING del WHERE o.seq = del.seq
     )
     SELECT count(*)::int AS n FROM del`,
-  // Entries whose row completed or went away by other means than the statements above.
-  pruneOpen: `DELETE FROM ${OPEN} WHERE seq = ANY(ARRAY(
-      SELECT o.seq FROM ${OPEN} o LEFT JOIN ${M} m ON m.seq = o.seq
-      WHERE m.seq IS NULL OR m.status = 'COMPLETED' LIMIT $1))`,
   deleteDeadEntries: `DELETE FROM ${D} WHERE ctid = ANY(ARRAY(
       SELECT ctid FROM ${D} WHERE created_at < now() - $1 * interval '1 second' LIMIT $2))`,
   insertDeadEntry: `INSERT INTO ${D} (stream, stream_id, reason, fields) VALUES ($1, $2, $3, $4::jsonb)
@@ -379,12 +415,12 @@ export class PersistentQueue {
   /** PENDING / PROCESSING -> FAILED with `error`. Returns rows changed. */
   async markFailed(ids: string[], error: string): Promise<number> {
     if (ids.length === 0) return 0;
-    const res = await this.pool.query({
+    const res = await this.pool.query<{ n: number }>({
       name: 'fleet_mark_failed',
       text: SQL.markFailed,
       values: [[...ids].sort(), toPgText(error)],
     });
-    return res.rowCount ?? 0;
+    return res.rows[0]?.n ?? 0;
   }
 
   /**
@@ -505,7 +541,7 @@ export class PersistentQueue {
     const res =
       ids === 'all'
         ? await this.pool.query<MessageRow>(SQL.replayDeadAll, [limit ?? null])
-        : await this.pool.query<MessageRow>(SQL.replayDead, [ids]);
+        : await this.pool.query<MessageRow>(SQL.replayDead, [[...ids].sort()]);
     return toStoredSorted(res.rows);
   }
 
@@ -515,15 +551,6 @@ export class PersistentQueue {
     if (ids.length === 0) return 0;
     const res = await this.pool.query<{ n: number }>(SQL.purgeDead, [[...ids].sort()]);
     return res.rows[0]?.n ?? 0;
-  }
-
-  /**
-   * Drops up to `limit` messages_open entries whose row is COMPLETED or gone (left by changes made
-   * outside this class); the sweeper calls it. Returns entries dropped.
-   */
-  async pruneOpen(limit = 10_000): Promise<number> {
-    const res = await this.pool.query({ name: 'fleet_prune_open', text: SQL.pruneOpen, values: [limit] });
-    return res.rowCount ?? 0;
   }
 
   /** Keeps an undecodable stream entry for ops (once per stream entry). */
@@ -607,7 +634,7 @@ export class PersistentQueue {
         text: completed ? SQL.deleteCompletedBatch : SQL.deleteDeadBatch,
         values: [maxAgeS, batch],
       });
-      const n = res.rows[0]?.n ?? 0;
+      const n = completed ? (res.rowCount ?? 0) : (res.rows[0]?.n ?? 0);
       total += n;
       if (n < batch) return total;
     }

@@ -4,7 +4,7 @@
  */
 export const Table = {
   messages: 'messages',
-  /** Seq of every `messages` row that is not COMPLETED (see the hot-status-updates migration). */
+  /** Status and updated_at of every `messages` row that is not COMPLETED (the hot-status-updates migration). */
   messagesOpen: 'messages_open',
   consumerOffsets: 'consumer_offsets',
   deadEntries: 'dead_entries',
