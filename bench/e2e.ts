@@ -18,7 +18,9 @@
  * the load stops the bench waits for
  * the stragglers so slow messages are not left out. msg/s = rows that became COMPLETED inside the window.
  * Env: BENCH_DURATION_S (default 60: load time, split over the phases; process start-up comes on top),
- * BENCH_WORKERS, BENCH_CONNECTIONS (8), BENCH_WINDOW (500 publishes in flight per connection), BENCH_SIZE.
+ * BENCH_WORKERS, BENCH_CONNECTIONS (8), BENCH_WINDOW (500 publishes in flight per connection), BENCH_SIZE,
+ * BENCH_BATCH (batch_size of D/E), BENCH_ONLY=B|D|E (one phase and its figures, for iterating; E at
+ * BENCH_RATE msg/s), BENCH_SPLIT=1 (latency split: sent -> inserted, inserted -> COMPLETED).
  * Writes docs/bench-e2e.svg (completed msg/s and p99 latency per second for C and D).
  */
 import { randomBytes } from 'node:crypto';
@@ -402,6 +404,18 @@ async function endToEnd(name: string, batchSize: number, seconds: number, rate?:
          AND updated_at >= to_timestamp($2::double precision / 1000) AND updated_at < to_timestamp($3::double precision / 1000)`,
       [topic, from, t1],
     );
+    if (process.env.BENCH_SPLIT) {
+      // Where latency goes: sent -> row inserted (gateway, stream, persister) and inserted -> COMPLETED.
+      const split = await db!.query(
+        `SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - sent_at) * 1000) AS ingest,
+                percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM updated_at - created_at) * 1000) AS process
+           FROM messages WHERE topic = $1 AND sent_at >= to_timestamp($2::double precision / 1000)`,
+        [topic, t0 + WARMUP_S * 1000],
+      );
+      log(
+        `  ${name} latency split (p50, p99 ms): ingest ${split.rows[0].ingest}, processing ${split.rows[0].process}`,
+      );
+    }
     // Latency of every message sent in the window, bucketed to whole ms in SQL (small result), into HDR.
     const lat = await db!.query<{ ms: string; n: string }>(
       `SELECT greatest(0, round(extract(epoch FROM updated_at - sent_at) * 1000))::bigint::text AS ms, count(*)::text AS n

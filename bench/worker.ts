@@ -3,7 +3,7 @@
  *
  * Each case pre-fills its own queue (jobs added directly, as the persister would) and then times one
  * consumer draining it: the fleet worker is the real startWorker (concurrency thread_pools.work.workers = 8,
- * PROCESSING + outcome XADDs per message, pipelined per job); the baseline is `new Worker(queue, async () => {})`
+ * one status entry per job outcome, PROCESSING first for jobs past 50 ms); the baseline is `new Worker(queue, async () => {})`
  * with the same concurrency, prefix and job options. Done = every message has its outcome in the status
  * stream (fleet) / every job completed (baseline). Each case stops at its time budget and reports what it
  * drained. Env: BENCH_DURATION_S (default 60, bounds the run), FLEET_REDIS_URL (default local).
