@@ -117,6 +117,8 @@ const OFFSET_FORWARD = `${O}."offset" !~ '^\\d+-\\d+$' OR EXCLUDED."offset" !~ '
      >= (split_part(${O}."offset", '-', 1)::numeric, split_part(${O}."offset", '-', 2)::numeric)`;
 
 const SQL = {
+  // Envelopes travel as ONE binary parameter (node-postgres sends a Buffer in binary format) cut apart by
+  // offset/length arrays: a bytea[] would go as hex text, twice the bytes and a slow parse.
   persistBatch: `WITH ins AS (
       INSERT INTO ${M} (id, stream_id, topic, type, priority, sent_at, envelope, headers, traceparent, reply_to)
       SELECT u.id, u.stream_id, u.topic, u.type, u.priority, timestamptz 'epoch' + u.ts * interval '1 millisecond',
