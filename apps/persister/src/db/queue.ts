@@ -116,6 +116,30 @@ const OFFSET_FORWARD = `${O}."offset" !~ '^\\d+-\\d+$' OR EXCLUDED."offset" !~ '
   OR (split_part(EXCLUDED."offset", '-', 1)::numeric, split_part(EXCLUDED."offset", '-', 2)::numeric)
      >= (split_part(${O}."offset", '-', 1)::numeric, split_part(${O}."offset", '-', 2)::numeric)`;
 
+/**
+ * Picks up to `limit` rows through messages_open (`where` on its columns, `order` first) and locks their
+ * `messages` rows, skipping rows another transaction holds. The lock sits in a LATERAL subquery, so
+ * `messages` is only probed by seq for the rows taken, and the candidates are bounded (4x the limit), so
+ * the plan stays an index scan of messages_open even with stale statistics (a table that grew fast since
+ * its last analyze). Every statement locks a message's `messages` row before its messages_open row, so
+ * pickers and status updates cannot deadlock each other.
+ */
+function pickOpen(where: string, messageStatus: string, limit: string, order?: string): string {
+  const candidates = `SELECT seq FROM ${OPEN} WHERE ${where}${order ? ` ORDER BY ${order}` : ''} LIMIT ${limit} * 4 + 100`;
+  return `SELECT m.seq FROM (${candidates}) o
+      CROSS JOIN LATERAL (
+        SELECT seq FROM ${M} WHERE seq = o.seq AND ${messageStatus} FOR UPDATE SKIP LOCKED) m
+      LIMIT ${limit}`;
+}
+
+/** The CTE that copies status and updated_at of the rows the CTE `changed` returned into messages_open. */
+function mirror(changed: string, filter = ''): string {
+  return `mirrored AS (
+      UPDATE ${OPEN} o SET status = ${changed}.status, updated_at = ${changed}.updated_at
+      FROM ${changed} WHERE o.seq = ${changed}.seq${filter}
+    )`;
+}
+
 const SQL = {
   // Envelopes travel as ONE binary parameter (node-postgres sends a Buffer in binary format) cut apart by
   // offset/length arrays: a bytea[] would go as hex text, twice the bytes and a slow parse.
@@ -137,24 +161,13 @@ const SQL = {
       WHERE ${OFFSET_FORWARD}
     )
     SELECT id FROM ins`,
-  // Pickers walk messages_open's (status, updated_at) index and lock the `messages` rows (SKIP LOCKED), then
-  // update `messages` and mirror the change into messages_open: every statement locks a message's row
-  // before its messages_open row, so pickers and status updates cannot deadlock each other. The lock sits
-  // in a LATERAL subquery so `messages` is only ever probed by seq for the rows taken, and the candidates
-  // are bounded (4x the limit; rows other pickers hold are skipped), so the plan is an index scan of
-  // messages_open even with stale statistics (a table that grew fast since its last analyze).
   dequeueBatch: `WITH picked AS MATERIALIZED (
-      SELECT m.seq FROM (SELECT seq FROM ${OPEN} WHERE status = 'PENDING' ORDER BY updated_at LIMIT $1 * 4 + 100) o
-      CROSS JOIN LATERAL (
-        SELECT seq FROM ${M} WHERE seq = o.seq AND status = 'PENDING' FOR UPDATE SKIP LOCKED) m
-      LIMIT $1
+      ${pickOpen("status = 'PENDING'", "status = 'PENDING'", '$1', 'updated_at')}
     ), moved AS (
       UPDATE ${M} m SET status = 'PROCESSING', updated_at = now()
       FROM picked WHERE m.seq = picked.seq AND m.status = 'PENDING'
       RETURNING ${cols('m')}
-    ), mirrored AS (
-      UPDATE ${OPEN} o SET status = moved.status, updated_at = moved.updated_at FROM moved WHERE o.seq = moved.seq
-    )
+    ), ${mirror('moved')}
     SELECT * FROM moved`,
   markCompleted: `WITH up AS (
       UPDATE ${M} m SET status = 'COMPLETED', updated_at = now()
@@ -170,9 +183,7 @@ const SQL = {
       FROM unnest($1::text[]) AS u(id)
       WHERE m.id = u.id AND m.status IN ('PENDING', 'PROCESSING')
       RETURNING m.seq, m.status, m.updated_at
-    ), mirrored AS (
-      UPDATE ${OPEN} o SET status = up.status, updated_at = up.updated_at FROM up WHERE o.seq = up.seq
-    )
+    ), ${mirror('up')}
     SELECT count(*)::int AS n FROM up`,
   // A row moves when it is not terminal, the outcome is not from an older attempt, and within the
   // same attempt the outcome does not rank lower (a late PROCESSING never undoes FAILED).
@@ -188,16 +199,10 @@ const SQL = {
       RETURNING m.seq, m.status, m.updated_at
     ), closed AS (
       DELETE FROM ${OPEN} o USING up WHERE o.seq = up.seq AND up.status = 'COMPLETED'
-    ), mirrored AS (
-      UPDATE ${OPEN} o SET status = up.status, updated_at = up.updated_at
-      FROM up WHERE o.seq = up.seq AND up.status <> 'COMPLETED'
-    )
+    ), ${mirror('up', " AND up.status <> 'COMPLETED'")}
     SELECT count(*)::int AS n FROM up`,
   reprocessFailed: `WITH f AS MATERIALIZED (
-      SELECT m.seq FROM (SELECT seq FROM ${OPEN} WHERE status = 'FAILED' ORDER BY updated_at LIMIT $2 * 4 + 100) o
-      CROSS JOIN LATERAL (
-        SELECT seq FROM ${M} WHERE seq = o.seq AND status = 'FAILED' FOR UPDATE SKIP LOCKED) m
-      LIMIT $2
+      ${pickOpen("status = 'FAILED'", "status = 'FAILED'", '$2', 'updated_at')}
     ), moved AS (
       UPDATE ${M} m SET
         status = CASE WHEN m.retry_count < $1 THEN 'PENDING' ELSE 'DEAD' END,
@@ -205,29 +210,23 @@ const SQL = {
         updated_at = now()
       FROM f WHERE m.seq = f.seq AND m.status = 'FAILED'
       RETURNING ${cols('m')}
-    ), mirrored AS (
-      UPDATE ${OPEN} o SET status = moved.status, updated_at = moved.updated_at FROM moved WHERE o.seq = moved.seq
-    )
+    ), ${mirror('moved')}
     SELECT * FROM moved`,
   countPending: `SELECT count(*)::int AS n FROM ${OPEN} WHERE status = 'PENDING'`,
   saveOffset: `INSERT INTO ${O} (consumer_group, topic, "offset", updated_at) VALUES ($1, $2, $3, now())
     ON CONFLICT (consumer_group, topic) DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = EXCLUDED.updated_at`,
   loadOffset: `SELECT "offset" FROM ${O} WHERE consumer_group = $1 AND topic = $2`,
   sweepStale: `WITH s AS MATERIALIZED (
-      SELECT m.seq FROM (
-        SELECT seq FROM ${OPEN}
-        WHERE status IN ('PENDING', 'PROCESSING') AND updated_at < now() - $1 * interval '1 millisecond'
-        LIMIT $2 * 4 + 100) o
-      CROSS JOIN LATERAL (
-        SELECT seq FROM ${M} WHERE seq = o.seq AND status IN ('PENDING', 'PROCESSING') FOR UPDATE SKIP LOCKED) m
-      LIMIT $2
+      ${pickOpen(
+        "status IN ('PENDING', 'PROCESSING') AND updated_at < now() - $1 * interval '1 millisecond'",
+        "status IN ('PENDING', 'PROCESSING')",
+        '$2',
+      )}
     ), touched AS (
       UPDATE ${M} m SET updated_at = now()
       FROM s WHERE m.seq = s.seq AND m.status IN ('PENDING', 'PROCESSING')
       RETURNING ${cols('m')}
-    ), mirrored AS (
-      UPDATE ${OPEN} o SET updated_at = touched.updated_at FROM touched WHERE o.seq = touched.seq
-    )
+    ), ${mirror('touched')}
     SELECT * FROM touched`,
   readFrom: `SELECT ${cols('m')} FROM ${M} m
     WHERE m.seq > $1 AND m.created_at <= now() - $3 * interval '1 millisecond' ORDER BY m.seq LIMIT $2`,
@@ -242,22 +241,15 @@ const SQL = {
       UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
       FROM unnest($1::text[]) AS u(id) WHERE m.id = u.id AND m.status = 'DEAD'
       RETURNING ${cols('m')}
-    ), mirrored AS (
-      UPDATE ${OPEN} o SET status = moved.status, updated_at = moved.updated_at FROM moved WHERE o.seq = moved.seq
-    )
+    ), ${mirror('moved')}
     SELECT * FROM moved`,
   replayDeadAll: `WITH d AS MATERIALIZED (
-      SELECT m.seq FROM (SELECT seq FROM ${OPEN} WHERE status = 'DEAD' ORDER BY seq LIMIT $1 * 4 + 100) o
-      CROSS JOIN LATERAL (
-        SELECT seq FROM ${M} WHERE seq = o.seq AND status = 'DEAD' FOR UPDATE SKIP LOCKED) m
-      LIMIT $1
+      ${pickOpen("status = 'DEAD'", "status = 'DEAD'", '$1', 'seq')}
     ), moved AS (
       UPDATE ${M} m SET status = 'PENDING', retry_count = m.retry_count + 1, updated_at = now()
       FROM d WHERE m.seq = d.seq AND m.status = 'DEAD'
       RETURNING ${cols('m')}
-    ), mirrored AS (
-      UPDATE ${OPEN} o SET status = moved.status, updated_at = moved.updated_at FROM moved WHERE o.seq = moved.seq
-    )
+    ), ${mirror('moved')}
     SELECT * FROM moved`,
   purgeDead: `WITH del AS (
       DELETE FROM ${M} m USING unnest($1::text[]) AS u(id) WHERE m.id = u.id AND m.status = 'DEAD'
