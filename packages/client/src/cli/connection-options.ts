@@ -45,6 +45,21 @@ export function intFlag(name: string, value: string, min: number, max: number): 
   return n;
 }
 
+/** `--ack stream|durable` (default stream). */
+export function ackFlag(value: string | undefined): 'stream' | 'durable' {
+  const ack = value ?? 'stream';
+  if (ack !== 'stream' && ack !== 'durable') throw new UsageError('--ack must be stream or durable');
+  return ack;
+}
+
+/** The `<topic> <payload|@file>` positionals of publish and request. */
+export function topicAndPayload(positionals: string[]): { topic: string; payloadArg: string } {
+  const [topic, payloadArg, ...extra] = positionals;
+  if (!topic || payloadArg === undefined || extra.length)
+    throw new UsageError('expected <topic> <payload|@file>');
+  return { topic, payloadArg };
+}
+
 /** `@path` reads a file (bytes as-is), `@-` reads stdin, anything else is the literal text. */
 export function readPayloadArg(arg: string): Buffer {
   if (arg === '@-') return readFileSync(0);

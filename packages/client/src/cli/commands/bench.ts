@@ -2,7 +2,13 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { type LoadResult, runLoad } from '../../load.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, connectionOptions, intFlag } from '../connection-options.js';
+import {
+  ackFlag,
+  CONNECTION_FLAGS,
+  CONNECTION_HELP,
+  connectionOptions,
+  intFlag,
+} from '../connection-options.js';
 import { reportFleetErrors } from '../fleet-errors.js';
 
 export const help = `Usage: fleet bench [options]
@@ -42,8 +48,7 @@ async function runCommand(argv: string[]): Promise<number> {
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const ack = values.ack ?? 'stream';
-  if (ack !== 'stream' && ack !== 'durable') throw new UsageError('--ack must be stream or durable');
+  const ack = ackFlag(values.ack);
   const durationS = Number(values['duration-s'] ?? process.env.BENCH_DURATION_S ?? 10);
   if (!(durationS > 0 && durationS <= 86_400))
     throw new UsageError('--duration-s must be a number of seconds > 0');

@@ -3,12 +3,14 @@ import { connect } from '../../client.js';
 import { FleetError } from '../../errors.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
 import {
+  ackFlag,
   CONNECTION_FLAGS,
   CONNECTION_HELP,
   connectionOptions,
   headerFlags,
   intFlag,
   readPayloadArg,
+  topicAndPayload,
 } from '../connection-options.js';
 import { reportFleetErrors } from '../fleet-errors.js';
 
@@ -53,11 +55,8 @@ async function runCommand(argv: string[]): Promise<number> {
       'ttl-ms': { type: 'string' },
     },
   });
-  const [topic, payloadArg, ...extra] = positionals;
-  if (!topic || payloadArg === undefined || extra.length)
-    throw new UsageError('expected <topic> <payload|@file>');
-  const ack = values.ack ?? 'stream';
-  if (ack !== 'stream' && ack !== 'durable') throw new UsageError('--ack must be stream or durable');
+  const { topic, payloadArg } = topicAndPayload(positionals);
+  const ack = ackFlag(values.ack);
   const count = intFlag('count', values.count ?? '1', 1, 100_000_000);
   if (values.id && count > 1) throw new UsageError('--id needs --count 1 (ids must be unique)');
   const payload = readPayloadArg(payloadArg);

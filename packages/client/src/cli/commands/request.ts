@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { connect } from '../../client.js';
-import { EXIT_OK, UsageError } from '../command.js';
+import { EXIT_OK } from '../command.js';
 import {
   CONNECTION_FLAGS,
   CONNECTION_HELP,
@@ -8,6 +8,7 @@ import {
   headerFlags,
   intFlag,
   readPayloadArg,
+  topicAndPayload,
 } from '../connection-options.js';
 import { reportFleetErrors } from '../fleet-errors.js';
 
@@ -44,9 +45,7 @@ async function runCommand(argv: string[]): Promise<number> {
       verbose: { type: 'boolean' },
     },
   });
-  const [topic, payloadArg, ...extra] = positionals;
-  if (!topic || payloadArg === undefined || extra.length)
-    throw new UsageError('expected <topic> <payload|@file>');
+  const { topic, payloadArg } = topicAndPayload(positionals);
   const timeoutMs = intFlag('timeout-ms', values['timeout-ms'] ?? '30000', 1, 0xffff_ffff);
   const client = await connect({ ...connectionOptions(values), clientName: 'fleet-cli', reconnect: false });
   try {
