@@ -16,13 +16,13 @@ function isPlain(value: unknown): value is Plain {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Objects merge key by key; arrays and scalars from `over` replace. */
-function merge(base: Plain, over: Plain): Plain {
+/** Objects merge key by key; arrays and scalars from `over` replace (undefined leaves `base`'s value). */
+export function deepMerge(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
   for (const [key, value] of Object.entries(over)) {
     if (value === undefined) continue;
     const current = out[key];
-    out[key] = isPlain(current) && isPlain(value) ? merge(current, value) : value;
+    out[key] = isPlain(current) && isPlain(value) ? deepMerge(current, value) : value;
   }
   return out;
 }
@@ -54,7 +54,7 @@ export async function writeTestConfig(
 ): Promise<{ path: string; dir: string; config: DeepPartial<FleetConfig> }> {
   const dir = await testTempDir('config');
   const path = join(dir, 'fleet.yaml');
-  const config = merge(testConfigDefaults() as Plain, overrides as Plain) as DeepPartial<FleetConfig>;
+  const config = deepMerge(testConfigDefaults() as Plain, overrides as Plain) as DeepPartial<FleetConfig>;
   await writeFile(path, stringify({ messaging_system: config }));
   return { path, dir, config };
 }

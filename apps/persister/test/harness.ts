@@ -12,7 +12,7 @@ import {
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import type { DeepPartial } from '../../../test/helpers/config.js';
+import { type DeepPartial, deepMerge } from '../../../test/helpers/config.js';
 import {
   cleanupRedisPrefix,
   freshDatabase,
@@ -70,19 +70,7 @@ export function testConfig(
     ops: { port: 0 },
     logging: { level: 'warn' },
   };
-  return messagingSystemSchema.parse(merge(base, overrides as Record<string, unknown>));
-}
-
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const cur = out[k];
-    out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object'
-        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
-        : v;
-  }
-  return out;
+  return messagingSystemSchema.parse(deepMerge(base, overrides as Record<string, unknown>));
 }
 
 export function envelope(id: string, topic = 'orders.created', over: Partial<Envelope> = {}): Buffer {

@@ -10,13 +10,8 @@ import {
 } from '@fleet/protocol';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { type DeepPartial, deepMerge } from '../../../test/helpers/config.js';
 import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
-
-export type DeepPartial<T> = T extends readonly unknown[]
-  ? T
-  : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
-    : T;
 
 /** A worker config for in-process tests: this run's Redis under a fresh prefix, metrics off. */
 export function testConfig(overrides: DeepPartial<FleetConfig> = {}): FleetConfig {
@@ -27,19 +22,7 @@ export function testConfig(overrides: DeepPartial<FleetConfig> = {}): FleetConfi
     ops: { host: '127.0.0.1', worker_metrics_port: 0 },
     handlers: { shutdown_timeout_ms: 2_000 },
   };
-  return messagingSystemSchema.parse(merge(base, overrides as Record<string, unknown>));
-}
-
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const cur = out[k];
-    out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object'
-        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
-        : v;
-  }
-  return out;
+  return messagingSystemSchema.parse(deepMerge(base, overrides as Record<string, unknown>));
 }
 
 let seq = 0;
