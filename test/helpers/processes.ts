@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { onProcessExit } from './cleanup.js';
+import { onProcessExit } from '@fleet/services';
 
 /**
  * Runs a Fleet app as a real process, the way production does: `node --import tsx apps/<app>/src/main.ts

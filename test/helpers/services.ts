@@ -8,10 +8,10 @@ import {
   dropDatabase,
   LOCAL_POSTGRES_URL,
   LOCAL_REDIS_URL,
+  onProcessExit,
   startEmbeddedPostgres,
 } from '@fleet/services';
 import { Redis } from 'ioredis';
-import { onProcessExit } from './cleanup.js';
 import { RUN_ENV, runDatabaseName, runRedisPrefix } from './run-env.js';
 
 /**

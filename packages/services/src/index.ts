@@ -1,3 +1,4 @@
+export { onProcessExit } from './children.js';
 export { createDatabase, dropDatabase, withDatabase } from './databases.js';
 export {
   EMBEDDED_MAX_CONNECTIONS,
