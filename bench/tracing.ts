@@ -26,7 +26,7 @@ import type { LoadResult } from '@fleet/client';
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
 import { startGateway } from '@fleet/gateway';
 import { createRegistry } from '@fleet/metrics';
-import { encodeEnvelope, FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
+import { FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
 import { TopicRouter } from '@fleet/router';
 import {
   createLogger,
@@ -39,6 +39,7 @@ import { startWorker } from '@fleet/worker';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { benchJobMessage } from './lib/job-message.js';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -148,17 +149,7 @@ function jobs(n: number, mode: Mode): Array<{ name: string; data: JobData; opts:
   for (let j = 0; j < n / JOB_SIZE; j++) {
     const messages: JobMessage[] = [];
     for (let i = 0; i < JOB_SIZE; i++) {
-      const id = `m-${j}-${i}`;
-      const e = encodeEnvelope({
-        id,
-        topic: 'bench.noop',
-        type: 'event',
-        priority: 1,
-        timestamp: now,
-        headers: {},
-        payload,
-      });
-      const m: JobMessage = { id, e: e.toString('base64'), n: 0 };
+      const m = benchJobMessage(`m-${j}-${i}`, payload, now);
       if (mode !== 'off') m.t = generateTraceparent(); // what the gateway and persister hand on
       messages.push(m);
     }

@@ -11,12 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
-import { encodeEnvelope, FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
+import { FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
 import { TopicRouter } from '@fleet/router';
 import { createLogger } from '@fleet/tracing';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startWorker } from '../apps/worker/src/worker.js';
+import { benchJobMessage } from './lib/job-message.js';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -32,19 +33,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const payload = Buffer.from('{"n":1}');
 function jobMessages(n: number, tag: string): JobMessage[] {
   const now = Date.now();
-  return Array.from({ length: n }, (_, i) => {
-    const id = `${tag}-${i}`;
-    const e = encodeEnvelope({
-      id,
-      topic: 'bench.noop',
-      type: 'event',
-      priority: 1,
-      timestamp: now,
-      headers: {},
-      payload,
-    });
-    return { id, e: e.toString('base64'), n: 0 };
-  });
+  return Array.from({ length: n }, (_, i) => benchJobMessage(`${tag}-${i}`, payload, now));
 }
 
 async function prefill(queue: Queue, messages: JobMessage[], batchSize: number): Promise<number> {
