@@ -269,29 +269,16 @@ const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}%`;
 console.log(
   `\nmachine: ${machine}; shared with other work: figures are noisy. Medians of ${rounds} alternating rounds; overheads are medians of per-round ratios vs off.`,
 );
-console.table(
-  MODES.flatMap((m) => [
-    {
-      component: 'gateway (10 conns)',
-      mode: m === 'off' ? 'off (baseline)' : m === 'on' ? 'on (defaults)' : 'full (100% spans)',
-      'msg/s': Math.round(G.perS(m)),
-      'ratio vs off': (G.perS(m) / G.perS('off')).toFixed(3),
-      'throughput overhead': m === 'off' ? '-' : pct(G.overhead(m)),
-      'cpu µs/msg': G.cpu(m).toFixed(2),
-      'cpu overhead': m === 'off' ? '-' : pct(G.cpuOverhead(m)),
-    },
-  ]).concat(
-    MODES.map((m) => ({
-      component: 'worker (jobs of 100)',
-      mode: m === 'off' ? 'off (baseline)' : m === 'on' ? 'on (defaults)' : 'full (100% spans)',
-      'msg/s': Math.round(W.perS(m)),
-      'ratio vs off': (W.perS(m) / W.perS('off')).toFixed(3),
-      'throughput overhead': m === 'off' ? '-' : pct(W.overhead(m)),
-      'cpu µs/msg': W.cpu(m).toFixed(2),
-      'cpu overhead': m === 'off' ? '-' : pct(W.cpuOverhead(m)),
-    })),
-  ),
-);
+const row = (component: string, S: typeof G) => (m: Mode) => ({
+  component,
+  mode: m === 'off' ? 'off (baseline)' : m === 'on' ? 'on (defaults)' : 'full (100% spans)',
+  'msg/s': Math.round(S.perS(m)),
+  'ratio vs off': (S.perS(m) / S.perS('off')).toFixed(3),
+  'throughput overhead': m === 'off' ? '-' : pct(S.overhead(m)),
+  'cpu µs/msg': S.cpu(m).toFixed(2),
+  'cpu overhead': m === 'off' ? '-' : pct(S.cpuOverhead(m)),
+});
+console.table([...MODES.map(row('gateway (10 conns)', G)), ...MODES.map(row('worker (jobs of 100)', W))]);
 const round2 = (x: number) => Math.round(x * 100) / 100;
 console.log(
   JSON.stringify({
