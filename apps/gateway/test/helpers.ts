@@ -13,23 +13,21 @@ import {
   type InvalidFrame,
 } from '@fleet/protocol';
 import pino from 'pino';
+import { type DeepPartial, deepMerge } from '../../../test/helpers/config.js';
 import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
 import { type Gateway, type GatewayOptions, startGateway } from '../src/index.js';
 
 export { cleanupRedisPrefix, redisUrl, uniquePrefix };
 
-type Overrides = { [K in keyof FleetConfig]?: Record<string, unknown> };
-
 /** A validated config for a gateway under test: port 0, this run's Redis under a fresh prefix, quiet logs. */
-export function gatewayConfig(overrides: Overrides = {}, redis = redisUrl()): FleetConfig {
-  const base: Record<string, Record<string, unknown>> = {
+export function gatewayConfig(overrides: DeepPartial<FleetConfig> = {}, redis = redisUrl()): FleetConfig {
+  const base = {
     network: { host: '127.0.0.1', port: 0 },
     redis: { url: redis, key_prefix: uniquePrefix('gw') },
     logging: { level: 'silent' },
     ops: { gateway_metrics_port: 0 },
   };
-  for (const [k, v] of Object.entries(overrides)) base[k] = { ...(base[k] ?? {}), ...v };
-  return messagingSystemSchema.parse(base);
+  return messagingSystemSchema.parse(deepMerge(base, overrides as Record<string, unknown>));
 }
 
 export const silentLogger = pino({ level: 'silent' });
