@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, type FleetConfig, parseConfig } from '../src/index.js';
+import { onTestFinished } from 'vitest';
+import { ConfigError, ConfigWatcher, type FleetConfig, parseConfig } from '../src/index.js';
 
 /** The problem lines of parsing `text` as file `f.yaml` with an empty environment (fails if it parses). */
 export function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
@@ -34,6 +35,23 @@ export function tempDir(): {
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A temp dir for the running test, removed when the test finishes. */
+export function testTempDir(): ReturnType<typeof tempDir> {
+  const t = tempDir();
+  onTestFinished(t.cleanup);
+  return t;
+}
+
+/** A ConfigWatcher on `file` for the running test, stopped when the test finishes. */
+export function testWatcher(
+  file: string,
+  opts: ConstructorParameters<typeof ConfigWatcher>[1],
+): ConfigWatcher {
+  const w = new ConfigWatcher(file, opts);
+  onTestFinished(() => w.stop());
+  return w;
 }
 
 /** Lines of a YAML document, joined (keeps tests readable). */

@@ -1,28 +1,21 @@
 import { writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ConfigError, ConfigWatcher } from '../src/index.js';
-import { levelAndPort, recordingLogger, tempDir, waitFor } from './helpers.js';
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+import { levelAndPort, recordingLogger, testTempDir, testWatcher, waitFor } from './helpers.js';
 
 describe('ConfigWatcher rejects an invalid file', () => {
   it('keeps the last good config, logs one error and counts the failure', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     const file = t.file('fleet.yaml', levelAndPort('info'));
     const { logger, lines } = recordingLogger();
     const invalid: ConfigError[] = [];
     const outcomes: boolean[] = [];
-    const w = new ConfigWatcher(file, {
+    const w = testWatcher(file, {
       env: {},
       logger,
       onInvalid: (e) => invalid.push(e),
       onReload: (ok) => outcomes.push(ok),
     });
-    cleanups.push(() => w.stop());
     const seen: string[][] = [];
     w.watch((_cfg, keys) => seen.push(keys));
     await w.ready();
@@ -49,12 +42,10 @@ describe('ConfigWatcher rejects an invalid file', () => {
   });
 
   it('a deleted file keeps the config and counts a failure; the file coming back reloads', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     const file = t.file('fleet.yaml', levelAndPort('info'));
     const { logger, lines } = recordingLogger();
-    const w = new ConfigWatcher(file, { env: {}, logger, settleMs: 10 });
-    cleanups.push(() => w.stop());
+    const w = testWatcher(file, { env: {}, logger, settleMs: 10 });
     w.watch(() => {});
     await w.ready();
     const { rmSync } = await import('node:fs');
@@ -66,8 +57,7 @@ describe('ConfigWatcher rejects an invalid file', () => {
   });
 
   it('the constructor throws a ConfigError for an invalid initial file', () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     const file = t.file('fleet.yaml', levelAndPort('loud'));
     expect(() => new ConfigWatcher(file, { env: {} })).toThrow(/got "loud"/);
   });

@@ -1,22 +1,15 @@
 import { writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigWatcher, type FleetConfig } from '../src/index.js';
-import { levelAndPort, recordingLogger, sleep, tempDir, waitFor } from './helpers.js';
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+import { describe, expect, it } from 'vitest';
+import type { FleetConfig } from '../src/index.js';
+import { levelAndPort, recordingLogger, sleep, testTempDir, testWatcher, waitFor } from './helpers.js';
 
 describe('ConfigWatcher applies a valid change', () => {
   it('calls subscribers with the new config and the changed live keys', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     const file = t.file('fleet.yaml', levelAndPort('info'));
     const { logger, lines } = recordingLogger();
     const reloads: boolean[] = [];
-    const w = new ConfigWatcher(file, { env: {}, logger, onReload: (ok) => reloads.push(ok) });
-    cleanups.push(() => w.stop());
+    const w = testWatcher(file, { env: {}, logger, onReload: (ok) => reloads.push(ok) });
     expect(w.current.logging.level).toBe('info');
     const seen: [FleetConfig, string[]][] = [];
     w.watch((cfg, keys) => seen.push([cfg, keys]));
@@ -40,11 +33,9 @@ describe('ConfigWatcher applies a valid change', () => {
   });
 
   it('does nothing when the text is unchanged or only comments change; unsubscribe stops delivery', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     const file = t.file('fleet.yaml', levelAndPort('info'));
-    const w = new ConfigWatcher(file, { env: {} });
-    cleanups.push(() => w.stop());
+    const w = testWatcher(file, { env: {} });
     const seen: string[][] = [];
     const unsubscribe = w.watch((_cfg, keys) => seen.push(keys));
     await w.ready();
@@ -61,11 +52,9 @@ describe('ConfigWatcher applies a valid change', () => {
   });
 
   it('uses the environment captured at construction for overrides', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     const file = t.file('fleet.yaml', levelAndPort('info'));
-    const w = new ConfigWatcher(file, { env: { FLEET_QUEUE__BATCH_SIZE: '9' } });
-    cleanups.push(() => w.stop());
+    const w = testWatcher(file, { env: { FLEET_QUEUE__BATCH_SIZE: '9' } });
     const seen: string[][] = [];
     w.watch((_cfg, keys) => seen.push(keys));
     await w.ready();

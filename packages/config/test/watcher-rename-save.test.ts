@@ -1,20 +1,12 @@
 import { renameSync, writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigWatcher } from '../src/index.js';
-import { levelAndPort, tempDir, waitFor } from './helpers.js';
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+import { describe, expect, it } from 'vitest';
+import { levelAndPort, testTempDir, testWatcher, waitFor } from './helpers.js';
 
 describe('ConfigWatcher survives editors that save by rename', () => {
   it('atomic write: temp file renamed over the config, several times in a row', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     const file = t.file('fleet.yaml', levelAndPort('info'));
-    const w = new ConfigWatcher(file, { env: {} });
-    cleanups.push(() => w.stop());
+    const w = testWatcher(file, { env: {} });
     const seen: string[] = [];
     w.watch((cfg) => seen.push(cfg.logging.level));
     await w.ready();
@@ -27,11 +19,9 @@ describe('ConfigWatcher survives editors that save by rename', () => {
   });
 
   it('vim style: original moved to a backup, new file written at the path', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     const file = t.file('fleet.yaml', levelAndPort('info'));
-    const w = new ConfigWatcher(file, { env: {} });
-    cleanups.push(() => w.stop());
+    const w = testWatcher(file, { env: {} });
     const seen: string[][] = [];
     w.watch((_cfg, keys) => seen.push(keys));
     await w.ready();

@@ -1,21 +1,14 @@
 import { writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigWatcher, diffConfig, reloadModeOf } from '../src/index.js';
-import { levelAndPort, parse, recordingLogger, sleep, tempDir, waitFor } from './helpers.js';
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+import { describe, expect, it } from 'vitest';
+import { diffConfig, reloadModeOf } from '../src/index.js';
+import { levelAndPort, parse, recordingLogger, sleep, testTempDir, testWatcher, waitFor } from './helpers.js';
 
 describe('restart-only fields', () => {
   it('a change warns once and is not applied; live fields in the same change are', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     const file = t.file('fleet.yaml', levelAndPort('info', 7400));
     const { logger, lines } = recordingLogger();
-    const w = new ConfigWatcher(file, { env: {}, logger });
-    cleanups.push(() => w.stop());
+    const w = testWatcher(file, { env: {}, logger });
     const seen: string[][] = [];
     w.watch((_cfg, keys) => seen.push(keys));
     await w.ready();

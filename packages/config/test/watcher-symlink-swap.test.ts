@@ -1,13 +1,7 @@
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigWatcher } from '../src/index.js';
-import { levelAndPort, tempDir, waitFor } from './helpers.js';
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+import { describe, expect, it } from 'vitest';
+import { levelAndPort, testTempDir, testWatcher, waitFor } from './helpers.js';
 
 /** What the kubelet does for a ConfigMap volume: files under ..<version>, ..data -> it, swapped by rename. */
 function configMapVersion(dir: string, version: string, text: string): void {
@@ -19,14 +13,12 @@ function configMapVersion(dir: string, version: string, text: string): void {
 
 describe('ConfigWatcher follows a Kubernetes ConfigMap symlink swap', () => {
   it('sees ..data swapped to a new version directory', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
+    const t = testTempDir();
     configMapVersion(t.dir, 'v1', levelAndPort('info'));
     symlinkSync('..data/fleet.yaml', join(t.dir, 'fleet.yaml'));
     const file = join(t.dir, 'fleet.yaml');
 
-    const w = new ConfigWatcher(file, { env: {} });
-    cleanups.push(() => w.stop());
+    const w = testWatcher(file, { env: {} });
     const seen: string[][] = [];
     w.watch((_cfg, keys) => seen.push(keys));
     await w.ready();
