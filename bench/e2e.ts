@@ -483,35 +483,25 @@ async function endToEnd(name: string, batchSize: number, seconds: number, rate?:
 // ---- run ----------------------------------------------------------------------------------------------
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
 const machine = `${cpu}, ${os.cpus().length} cores, node ${process.version}, ${os.platform()} ${os.release()}`;
-let exitCode = 0;
-try {
-  log(
-    `e2e bench: ${machine}; processes: 1 gateway, 1 persister, ${WORKERS} worker(s), load generator; ` +
-      `${SIZE}-byte payloads; handlers ${process.env.BENCH_HANDLERS === 'noop' ? 'no-op' : 'examples/handlers'}; phases A ${phase.gatewayS}s, B <=${phase.drainS}s, C ${phase.batch1S}s, ` +
-      `D ${phase.defaultS}s, E ${phase.rateS}s; load average ${os.loadavg()[0]!.toFixed(1)}`,
-  );
-  dbUrl = await createDatabase(server, dbName);
-  db = new pg.Client({ connectionString: dbUrl });
-  await db.connect();
 
-  if (process.env.BENCH_ONLY === 'B') {
+/** BENCH_ONLY: one phase and its figures, for iterating on the pipeline (no plot, no JSON line). */
+async function onePhase(only: string): Promise<void> {
+  if (only === 'B') {
     const b = await persisterOnly();
     console.log(`B: ${fmt(b.perS)} msg/s (${fmt(b.persisted)}/${fmt(b.n)} in ${round(b.seconds)} s)`);
-    throw Object.assign(new Error('BENCH_ONLY=B: done'), { quiet: true });
-  }
-  if (process.env.BENCH_ONLY === 'E') {
+  } else if (only === 'E') {
     const r = await endToEnd(`r${DEFAULT_BATCH}`, DEFAULT_BATCH, phase.rateS, envInt('BENCH_RATE', 10_000));
     console.log(`E: ${fmt(r.completedPerS)} msg/s, p50 ${round(r.p50, 0)} ms, p99 ${round(r.p99, 0)} ms`);
     console.log(r.timeline.map((t) => `${t.s}s ${t.n}/s p99 ${t.p99}`).join('\n'));
-    throw Object.assign(new Error('BENCH_ONLY=E: done'), { quiet: true });
-  }
-  if (process.env.BENCH_ONLY === 'D') {
-    // Iterating on the pipeline: only phase D, its figures and its CPU table (no plot, no JSON line).
+  } else if (only === 'D') {
     const d = await endToEnd(`b${DEFAULT_BATCH}`, DEFAULT_BATCH, phase.defaultS);
     console.log(`D: ${fmt(d.completedPerS)} msg/s, p50 ${round(d.p50, 0)} ms, p99 ${round(d.p99, 0)} ms`);
     console.table(d.cpu.map((c) => ({ ...c, 'µs/msg': Math.round((c.cores * 1e6) / d.completedPerS) })));
-    throw Object.assign(new Error('BENCH_ONLY=D: done'), { quiet: true });
-  }
+  } else throw new Error(`BENCH_ONLY must be B, D or E, got "${only}"`);
+}
+
+/** Every phase, the tables, the plot and the JSON line. */
+async function allPhases(): Promise<void> {
   const gw = await gatewayOnly();
   const drain = await persisterOnly();
   const b1 = await endToEnd('b1', 1, phase.batch1S);
@@ -657,11 +647,24 @@ try {
       machine: { cpu, cores: os.cpus().length, node: process.version },
     }),
   );
+}
+
+let exitCode = 0;
+try {
+  log(
+    `e2e bench: ${machine}; processes: 1 gateway, 1 persister, ${WORKERS} worker(s), load generator; ` +
+      `${SIZE}-byte payloads; handlers ${process.env.BENCH_HANDLERS === 'noop' ? 'no-op' : 'examples/handlers'}; phases A ${phase.gatewayS}s, B <=${phase.drainS}s, C ${phase.batch1S}s, ` +
+      `D ${phase.defaultS}s, E ${phase.rateS}s; load average ${os.loadavg()[0]!.toFixed(1)}`,
+  );
+  dbUrl = await createDatabase(server, dbName);
+  db = new pg.Client({ connectionString: dbUrl });
+  await db.connect();
+
+  if (process.env.BENCH_ONLY) await onePhase(process.env.BENCH_ONLY);
+  else await allPhases();
 } catch (err) {
-  if (!(err as { quiet?: boolean }).quiet) {
-    log(`e2e bench failed: ${(err as Error).message}`);
-    exitCode = 1;
-  }
+  log(`e2e bench failed: ${(err as Error).message}`);
+  exitCode = 1;
 } finally {
   killAllApps();
   await db?.end().catch(() => {});
