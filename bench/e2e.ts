@@ -348,7 +348,7 @@ async function endToEnd(name: string, batchSize: number, seconds: number, rate?:
         redis.xlen(keys.ingestStream(0)),
       ]).then(
         ([c, waitingJobs, statusLen, ingestLen]) => {
-          state = `| ingest stream ${fmt(ingestLen)}, rows inserted ${fmt(c.ins - base.ins)}, status updates ${fmt(c.upd - base.upd)}, jobs waiting ${waitingJobs}, status stream ${statusLen}`;
+          state = `| ingest entries ${fmt(ingestLen)}, rows inserted ${fmt(c.ins - base.ins)}, status updates ${fmt(c.upd - base.upd)}, jobs waiting ${waitingJobs}, status entries ${statusLen}`;
         },
         () => {},
       );

@@ -1,10 +1,16 @@
-import { EntryField, type Envelope, encodeEnvelope } from '@fleet/protocol';
+import {
+  ENTRY_MAX_MESSAGES,
+  EntryField,
+  type Envelope,
+  encodeEnvelope,
+  encodeIngestBatch,
+} from '@fleet/protocol';
 import type { Redis } from 'ioredis';
 
 /**
- * Appends `n` entries to an ingest stream the way the gateway writes them (binary envelope, id, accepted
- * time), pipelined in chunks, so a benchmark can time a persister draining a backlog.
- * `envelopeFor(i)` gives the i-th message (its id must be unique).
+ * Appends `n` messages to an ingest stream the way a busy gateway writes them (entries of
+ * ENTRY_MAX_MESSAGES packed messages and the accepted time), pipelined in chunks, so a benchmark can time
+ * a persister draining a backlog. `envelopeFor(i)` gives the i-th message (its id must be unique).
  */
 export async function prefillIngestStream(
   redis: Redis,
@@ -12,18 +18,21 @@ export async function prefillIngestStream(
   n: number,
   envelopeFor: (i: number) => Envelope,
 ): Promise<void> {
-  const chunk = 5_000;
+  const chunk = 50 * ENTRY_MAX_MESSAGES;
   for (let start = 0; start < n; start += chunk) {
     const pipe = redis.pipeline();
-    for (let i = start; i < Math.min(n, start + chunk); i++) {
-      const env = envelopeFor(i);
+    const end = Math.min(n, start + chunk);
+    for (let first = start; first < end; first += ENTRY_MAX_MESSAGES) {
+      const records = [];
+      for (let i = first; i < Math.min(end, first + ENTRY_MAX_MESSAGES); i++) {
+        const env = envelopeFor(i);
+        records.push({ envelope: encodeEnvelope(env), id: env.id });
+      }
       pipe.xadd(
         stream,
         '*',
-        EntryField.envelope,
-        encodeEnvelope(env),
-        EntryField.id,
-        env.id,
+        EntryField.batch,
+        encodeIngestBatch(records),
         EntryField.acceptedAt,
         String(Date.now()),
       );

@@ -1,7 +1,6 @@
-import { EntryField, type FleetKeys } from '@fleet/protocol';
-import { generateTraceparent } from '@fleet/tracing';
-import { type GatewayRedis, XADD_BATCH_SHA } from './redis.js';
-import { encodeEvalshaBatch, PrebuiltCommand } from './resp.js';
+import { ENTRY_MAX_BYTES, ENTRY_MAX_MESSAGES, type FleetKeys } from '@fleet/protocol';
+import type { Redis } from 'ioredis';
+import { encodeXaddBatch, PrebuiltCommand } from './resp.js';
 
 /** One message read from a socket and waiting for its XADD. */
 export interface PendingAppend {
@@ -19,41 +18,58 @@ export interface PendingAppend {
 }
 
 export interface AppendResult<E extends PendingAppend> {
-  onAppended(batch: E[], streamIds: string[]): void;
+  /** `batch` is in the stream as the entry `streamId`. */
+  onAppended(batch: E[], streamId: string): void;
   onFailed(batch: E[], err: Error): void;
 }
 
-const FIELD_NAMES = [
-  EntryField.envelope,
-  EntryField.id,
-  EntryField.traceparent,
-  EntryField.replyTo,
-  EntryField.durableAck,
-  EntryField.acceptedAt,
-];
+/**
+ * Splits a shard's queue into ingest entries of at most ENTRY_MAX_MESSAGES messages and ENTRY_MAX_BYTES
+ * envelope bytes (a single larger message alone).
+ */
+export function entryChunks<E extends PendingAppend>(queue: E[]): E[][] {
+  if (queue.length <= ENTRY_MAX_MESSAGES) {
+    let bytes = 0;
+    for (const e of queue) bytes += e.envelope.length;
+    if (bytes <= ENTRY_MAX_BYTES) return [queue];
+  }
+  const chunks: E[][] = [];
+  let cur: E[] = [];
+  let bytes = 0;
+  for (const e of queue) {
+    if (cur.length > 0 && (cur.length >= ENTRY_MAX_MESSAGES || bytes + e.envelope.length > ENTRY_MAX_BYTES)) {
+      chunks.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(e);
+    bytes += e.envelope.length;
+  }
+  if (cur.length > 0) chunks.push(cur);
+  return chunks;
+}
 
 /**
  * Coalesces appends across sockets: everything queued during one event-loop turn is flushed on
- * setImmediate as one xadd-batch script call per shard (split at `maxBatch` entries), all pipelined on one
- * connection, so per-chunk costs are paid once per turn, not once per socket or message.
+ * setImmediate as ingest entries (one XADD each, entryChunks), all pipelined on one connection, so
+ * per-command costs are paid once per entry, not once per socket or message.
  */
 export class Appender<E extends PendingAppend> {
   private queues: E[][];
   private scheduled = false;
   /** Entries sent to Redis and not yet answered. */
   outstanding = 0;
-  /** Script calls sent and not yet answered. */
+  /** Flushes (per shard) sent and not yet fully answered. */
   private outstandingCalls = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly redis: GatewayRedis,
+    private readonly redis: Redis,
     private readonly keys: FleetKeys,
     private readonly result: AppendResult<E>,
-    private readonly maxBatch = 1_000,
     /**
-     * Group commit: while this many calls are unanswered, new entries wait and join the next call, so
-     * under load each call carries everything that arrived during a round trip (fewer, bigger writes),
+     * Group commit: while this many flushes are unanswered, new entries wait and join the next flush, so
+     * under load each flush carries everything that arrived during a round trip (fewer, bigger entries),
      * and under light load (nothing outstanding) an entry goes out in the same turn.
      */
     private readonly maxOutstandingCalls = 4,
@@ -83,52 +99,34 @@ export class Appender<E extends PendingAppend> {
       const queue = this.queues[shard]!;
       if (queue.length === 0) continue;
       this.queues[shard] = [];
-      for (let start = 0; start < queue.length; start += this.maxBatch) {
-        const batch =
-          start === 0 && queue.length <= this.maxBatch ? queue : queue.slice(start, start + this.maxBatch);
-        if (ready) this.send(this.keys.ingestStream(shard), batch, at);
-        else this.result.onFailed(batch, new Error('redis not connected'));
-      }
+      if (ready) this.send(this.keys.ingestStream(shard), entryChunks(queue), at);
+      else this.result.onFailed(queue, new Error('redis not connected'));
     }
     this.queued = 0;
     if (this.outstanding === 0) this.notifyIdle();
   };
 
-  private send(key: string, batch: E[], at: string): void {
-    this.outstanding += batch.length;
+  private send(key: string, chunks: E[][], at: string): void {
     this.outstandingCalls++;
-    const done = (err: Error | null | undefined, ids?: unknown) => {
-      this.outstanding -= batch.length;
-      this.outstandingCalls--;
-      if (this.queued > 0 && !this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.flush);
-      }
-      if (err || !Array.isArray(ids) || ids.length !== batch.length) {
-        this.result.onFailed(batch, err ?? new Error('xadd-batch returned an unexpected reply'));
-      } else {
-        this.result.onAppended(batch, ids as string[]);
-      }
-      if (this.outstanding === 0 && this.queued === 0) this.notifyIdle();
-    };
-    const wire = encodeEvalshaBatch(XADD_BATCH_SHA, key, [...FIELD_NAMES, at], batch);
-    this.redis.sendCommand(
-      new PrebuiltCommand(wire, (err, ids) => {
-        // Script cache empty (Redis restarted, SCRIPT FLUSH): the named command sends EVAL and reloads it.
-        if (err?.message.includes('NOSCRIPT')) this.redis.xaddBatch(key, this.args(batch, at), done);
-        else done(err, ids);
-      }),
-    );
-  }
-
-  /** The script's arguments as an ioredis argument list (the NOSCRIPT path). */
-  private args(batch: E[], at: string): Array<string | Buffer> {
-    const args: Array<string | Buffer> = [...FIELD_NAMES, at];
-    for (const e of batch) {
-      const tp = typeof e.traceparent === 'number' ? generateTraceparent(e.traceparent) : e.traceparent;
-      args.push(e.envelope, e.messageId, tp, e.replyTo, e.durable);
+    let unanswered = chunks.length;
+    for (const batch of chunks) {
+      this.outstanding += batch.length;
+      const done = (err: Error | null | undefined, id?: unknown) => {
+        this.outstanding -= batch.length;
+        if (--unanswered === 0) this.outstandingCalls--;
+        if (this.queued > 0 && !this.scheduled) {
+          this.scheduled = true;
+          setImmediate(this.flush);
+        }
+        if (err || typeof id !== 'string') {
+          this.result.onFailed(batch, err ?? new Error('XADD returned an unexpected reply'));
+        } else {
+          this.result.onAppended(batch, id);
+        }
+        if (this.outstanding === 0 && this.queued === 0) this.notifyIdle();
+      };
+      this.redis.sendCommand(new PrebuiltCommand(encodeXaddBatch(key, at, batch), done));
     }
-    return args;
   }
 
   /** Resolves when nothing is queued or outstanding (graceful shutdown). */

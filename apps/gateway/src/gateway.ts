@@ -36,13 +36,14 @@ import {
   startBatchSpan,
   type Telemetry,
 } from '@fleet/tracing';
+import type { Redis } from 'ioredis';
 import { Appender, type PendingAppend } from './appender.js';
 import { TokenAuth } from './auth.js';
 import { Connection, type Waiter, WaitKind } from './connection.js';
 import { newGatewayId, newMessageId } from './ids.js';
 import { type GatewayInstruments, NOOP_INSTRUMENTS } from './instruments.js';
 import { prometheusInstruments } from './metrics.js';
-import { createCommandRedis, createSubscriberRedis, type GatewayRedis, waitReady } from './redis.js';
+import { createCommandRedis, createSubscriberRedis, waitReady } from './redis.js';
 import { TimerWheel } from './timer-wheel.js';
 
 export interface GatewayOptions {
@@ -55,9 +56,7 @@ export interface GatewayOptions {
   instruments?: GatewayInstruments;
   /** On close(), how long pending requests / durable publishes may still complete. Default 2000 ms. */
   shutdownGraceMs?: number;
-  /** Entries per xadd-batch script call. Default 1000. */
-  maxBatch?: number;
-  /** Script calls in flight before new entries wait for a reply (group commit). Default 4. */
+  /** Flushes in flight before new messages wait for a reply (group commit). Default 4. */
   maxOutstandingCalls?: number;
   /**
    * Trace ids for messages without one (`newTraceparent`: sampled flag from tracing.sampling_ratio) and
@@ -120,7 +119,7 @@ class GatewayServer implements Gateway {
   private cfg: FleetConfig;
   private readonly log: Logger;
   private readonly keys: FleetKeys;
-  private readonly redis: GatewayRedis;
+  private readonly redis: Redis;
   private readonly sub;
   private readonly appender: Appender<Entry>;
   private readonly wheel: TimerWheel<Waiter>;
@@ -176,8 +175,7 @@ class GatewayServer implements Gateway {
     this.appender = new Appender<Entry>(
       this.redis,
       this.keys,
-      { onAppended: (b, ids) => this.onAppended(b, ids), onFailed: (b, err) => this.onAppendFailed(b, err) },
-      opts.maxBatch ?? 1_000,
+      { onAppended: (b, id) => this.onAppended(b, id), onFailed: (b, err) => this.onAppendFailed(b, err) },
       opts.maxOutstandingCalls ?? 4,
     );
     this.wheel = new TimerWheel<Waiter>(TIMER_TICK_MS, (w) => this.onWaiterExpired(w));
@@ -565,7 +563,7 @@ class GatewayServer implements Gateway {
 
   // ------------------------------------------------------------------ Redis results
 
-  private onAppended(batch: Entry[], ids: string[]): void {
+  private onAppended(batch: Entry[], streamId: string): void {
     if (this.tracer !== NOOP_TRACER) this.appendSpan(batch);
     const now = performance.now();
     let stream = 0;
@@ -575,9 +573,9 @@ class GatewayServer implements Gateway {
       if (w === null) {
         stream++;
         this.instruments.ackLatency(now - e.readAt);
-        this.answer(e.conn, encodeAck(e.corr, 0, e.messageId, ids[i]!));
+        this.answer(e.conn, encodeAck(e.corr, 0, e.messageId, streamId));
       } else if (w.kind === WaitKind.DURABLE && !w.done) {
-        w.streamId = ids[i]!;
+        w.streamId = streamId;
         if (w.committed) this.ackDurable(w, e.messageId);
       }
       // Requests wait for their reply.

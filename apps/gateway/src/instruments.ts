@@ -19,7 +19,7 @@ export interface GatewayInstruments {
   received(topic: string, envelopeBytes: number): void;
   /** Read-to-ACK latency of one publish, in ms. */
   ackLatency(ms: number): void;
-  /** Entries in one xadd-batch call. */
+  /** Messages in one ingest entry (one XADD). */
   appendBatch(size: number): void;
   /** Called once a second with the current process-wide in-flight count and paused sockets. */
   sample(inFlight: number, pausedSockets: number, connections: number): void;

@@ -1,19 +1,4 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
-
-const XADD_BATCH_LUA = readFileSync(new URL('./scripts/xadd-batch.lua', import.meta.url), 'utf8');
-/** SHA1 of xadd-batch.lua: the hot path sends EVALSHA itself (resp.ts); defineCommand covers NOSCRIPT. */
-export const XADD_BATCH_SHA = createHash('sha1').update(XADD_BATCH_LUA).digest('hex');
-
-/** ioredis with the gateway's named scripts (BullMQ-style: each atomic Redis operation is one script). */
-export type GatewayRedis = Redis & {
-  xaddBatch(
-    key: string,
-    args: Array<string | Buffer>,
-    cb: (err: Error | null | undefined, ids?: string[]) => void,
-  ): void;
-};
 
 /**
  * Fail fast instead of queueing: no offline queue, in-flight commands rejected when the connection drops
@@ -32,10 +17,8 @@ export function commandRedisOptions(commandTimeoutMs: number): RedisOptions {
   };
 }
 
-export function createCommandRedis(url: string, commandTimeoutMs: number): GatewayRedis {
-  const redis = new Redis(url, commandRedisOptions(commandTimeoutMs)) as GatewayRedis;
-  redis.defineCommand('xaddBatch', { numberOfKeys: 1, lua: XADD_BATCH_LUA });
-  return redis;
+export function createCommandRedis(url: string, commandTimeoutMs: number): Redis {
+  return new Redis(url, commandRedisOptions(commandTimeoutMs));
 }
 
 /** Separate connection for SUBSCRIBE (replies, durable commits); resubscribes by itself after a reconnect. */

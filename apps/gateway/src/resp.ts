@@ -1,14 +1,21 @@
+import {
+  EntryField,
+  INGEST_BATCH_HEADER_BYTES,
+  ingestRecordSize,
+  writeIngestBatchHeader,
+  writeIngestEnvelope,
+  writeIngestString,
+} from '@fleet/protocol';
 import { TRACEPARENT_LENGTH, writeTraceparent } from '@fleet/tracing';
 import { Command } from 'ioredis';
 
 /**
- * The hot path's one Redis command, serialized by hand: EVALSHA of the xadd-batch script with thousands of
- * arguments. ioredis would build a Command with a flattened argument array and push every argument through
- * its generic RESP writer (several small writes per argument); here the whole command is sized once and
- * written into one Buffer. The command still goes through ioredis (ordering, replies, timeouts, reconnects).
+ * The hot path's one Redis command, serialized by hand: XADD of one ingest entry packing a batch of
+ * messages. The whole command is sized once and written into one Buffer, each message's record in place
+ * (no intermediate batch buffer, no string made for a generated traceparent). The command still goes through ioredis (ordering, replies, timeouts, reconnects).
  */
 
-/** Values of one message in the script's argument order; '' = field absent. */
+/** Values of one message's ingest record; '' = field absent. */
 export interface BatchItem {
   envelope: Buffer;
   messageId: string;
@@ -62,31 +69,15 @@ function writeString(buf: Buffer, off: number, s: string, len: number): number {
   return off;
 }
 
-function writeBytes(buf: Buffer, off: number, b: Buffer): number {
-  off = writeHeader(buf, off, 36, b.length);
-  off += b.copy(buf, off);
-  buf[off++] = 13;
-  buf[off++] = 10;
-  return off;
-}
-
 /**
- * `EVALSHA <sha> 1 <key> <head...> then per item: envelope id traceparent replyTo durable` as RESP bytes.
- * `head` are the script's leading ARGV (field names, acceptedAt).
+ * `XADD <key> * b <batch> a <acceptedAt>` as RESP bytes: the items packed as one ingest batch
+ * (@fleet/protocol stream-entry.ts), each record written straight into the command buffer.
  */
-export function encodeEvalshaBatch(
-  sha: string,
-  key: string,
-  head: readonly string[],
-  items: readonly BatchItem[],
-): Buffer {
+export function encodeXaddBatch(key: string, acceptedAt: string, items: readonly BatchItem[]): Buffer {
   const n = items.length;
   if (scratch.length < n * 4) scratch = new Int32Array(n * 4 * 2);
   const lens = scratch;
-  const fixed = ['EVALSHA', sha, '1', key, ...head];
-  const fixedLens = fixed.map((s) => Buffer.byteLength(s));
-  let size = 1 + digits(fixed.length + n * 5) + CRLF_BYTES;
-  for (const len of fixedLens) size += bulkSize(len);
+  let blob = INGEST_BATCH_HEADER_BYTES;
   for (let i = 0, j = 0; i < n; i++, j += 4) {
     const it = items[i]!;
     const a = it.messageId.length === 0 ? 0 : Buffer.byteLength(it.messageId);
@@ -98,26 +89,36 @@ export function encodeEvalshaBatch(
     lens[j + 1] = b;
     lens[j + 2] = c;
     lens[j + 3] = d;
-    size += bulkSize(it.envelope.length) + bulkSize(a) + bulkSize(b) + bulkSize(c) + bulkSize(d);
+    blob += ingestRecordSize(it.envelope.length, a, b, c, d);
   }
+  const head = ['XADD', key, '*', EntryField.batch];
+  const tail = [EntryField.acceptedAt, acceptedAt];
+  const headLens = head.map((s) => Buffer.byteLength(s));
+  const tailLens = tail.map((s) => Buffer.byteLength(s));
+  let size = 1 + digits(head.length + 1 + tail.length) + CRLF_BYTES + bulkSize(blob);
+  for (const len of headLens) size += bulkSize(len);
+  for (const len of tailLens) size += bulkSize(len);
   const buf = Buffer.allocUnsafe(size);
-  let off = writeHeader(buf, 0, 42 /* * */, fixed.length + n * 5);
-  for (let k = 0; k < fixed.length; k++) off = writeString(buf, off, fixed[k]!, fixedLens[k]!);
+  let off = writeHeader(buf, 0, 42 /* * */, head.length + 1 + tail.length);
+  for (let k = 0; k < head.length; k++) off = writeString(buf, off, head[k]!, headLens[k]!);
+  off = writeHeader(buf, off, 36 /* $ */, blob);
+  off = writeIngestBatchHeader(buf, off, n);
   for (let i = 0, j = 0; i < n; i++, j += 4) {
     const it = items[i]!;
-    off = writeBytes(buf, off, it.envelope);
-    off = writeString(buf, off, it.messageId, lens[j]!);
+    off = writeIngestEnvelope(buf, off, it.envelope);
+    off = writeIngestString(buf, off, it.messageId, lens[j]!);
     const tp = it.traceparent;
     if (typeof tp === 'number') {
-      off = writeHeader(buf, off, 36, TRACEPARENT_LENGTH);
-      writeTraceparent(buf, off, tp);
-      off += TRACEPARENT_LENGTH;
-      buf[off++] = 13;
-      buf[off++] = 10;
-    } else off = writeString(buf, off, tp, lens[j + 1]!);
-    off = writeString(buf, off, it.replyTo, lens[j + 2]!);
-    off = writeString(buf, off, it.durable, lens[j + 3]!);
+      buf.writeUInt16BE(TRACEPARENT_LENGTH, off);
+      writeTraceparent(buf, off + 2, tp);
+      off += 2 + TRACEPARENT_LENGTH;
+    } else off = writeIngestString(buf, off, tp, lens[j + 1]!);
+    off = writeIngestString(buf, off, it.replyTo, lens[j + 2]!);
+    off = writeIngestString(buf, off, it.durable, lens[j + 3]!);
   }
+  buf[off++] = 13;
+  buf[off++] = 10;
+  for (let k = 0; k < tail.length; k++) off = writeString(buf, off, tail[k]!, tailLens[k]!);
   if (off !== size) throw new Error(`RESP size mismatch: ${off} != ${size}`);
   return buf;
 }
@@ -128,7 +129,7 @@ export class PrebuiltCommand extends Command {
     private readonly wire: Buffer,
     callback: (err?: Error | null, result?: unknown) => void,
   ) {
-    super('evalsha', [], { replyEncoding: 'utf8' }, callback);
+    super('xadd', [], { replyEncoding: 'utf8' }, callback);
   }
 
   override toWritable(): Buffer {

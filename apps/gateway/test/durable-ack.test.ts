@@ -1,4 +1,11 @@
-import { EntryField, ErrorCode, encodeDurableIds, FleetKeys, FrameType } from '@fleet/protocol';
+import {
+  ErrorCode,
+  encodeDurableIds,
+  entryFields,
+  FleetKeys,
+  FrameType,
+  ingestRecords,
+} from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
@@ -43,10 +50,12 @@ describe('durable ack', () => {
     await sleep(150);
     expect(answered).toBe(0);
     // The entry names this gateway for the notification.
-    const rows = await redis.xrange(keys.ingestStream(0), '-', '+');
-    expect(rows).toHaveLength(3);
-    for (const [, fields] of rows)
-      expect(fields[fields.indexOf(EntryField.durableAck) + 1]).toBe(gw.gatewayId);
+    const rows = await redis.xrangeBuffer(keys.ingestStream(0), '-', '+');
+    const records = rows.flatMap(([id, flat]) =>
+      ingestRecords(entryFields(flat)).map((r) => ({ ...r, streamId: id.toString() })),
+    );
+    expect(records).toHaveLength(3);
+    for (const r of records) expect(r.durableAck).toBe(gw.gatewayId);
     // The persister publishes committed ids; ids of other messages are ignored.
     await redis.publish(keys.durableChannel(gw.gatewayId), encodeDurableIds(['d-1', 'unknown', 'd-3']));
     await sleep(100);
@@ -58,7 +67,7 @@ describe('durable ack', () => {
         type: FrameType.ACK,
         ackLevel: 1,
         messageId: envs[i]!.id,
-        streamId: rows[i]![0],
+        streamId: records.find((r) => r.id === envs[i]!.id)!.streamId,
       });
     });
     expect(gw.stats()).toMatchObject({ pendingDurable: 0, inFlight: 0 });

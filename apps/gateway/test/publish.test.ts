@@ -1,4 +1,13 @@
-import { decodeEnvelope, EntryField, FleetKeys, FrameType, isTraceparent } from '@fleet/protocol';
+import {
+  decodeEnvelope,
+  EntryField,
+  entryFields,
+  FleetKeys,
+  FrameType,
+  type IngestRecord,
+  ingestRecords,
+  isTraceparent,
+} from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
@@ -23,13 +32,18 @@ describe('publish', () => {
     redis.disconnect();
   });
 
-  async function entry(shard: number, streamId: string): Promise<Record<string, Buffer>> {
+  /** The message `messageId` in the ingest entry `streamId`, and the entry's acceptedAt. */
+  async function entry(
+    shard: number,
+    streamId: string,
+    messageId: string,
+  ): Promise<IngestRecord & { acceptedAt: number }> {
     const rows = await redis.xrangeBuffer(keys.ingestStream(shard), streamId, streamId);
     expect(rows).toHaveLength(1);
-    const fields = rows[0]![1];
-    const out: Record<string, Buffer> = {};
-    for (let i = 0; i < fields.length; i += 2) out[fields[i]!.toString()] = fields[i + 1]!;
-    return out;
+    const fields = entryFields(rows[0]![1]);
+    const record = ingestRecords(fields).find((r) => r.id === messageId);
+    expect(record).toBeDefined();
+    return { ...record!, acceptedAt: Number(fields.get(EntryField.acceptedAt)!.toString()) };
   }
 
   it('stores every envelope field and ACKs with the stream id', async () => {
@@ -52,14 +66,13 @@ describe('publish', () => {
     expect(ack.messageId).toBe('client-id-1');
     expect(ack.ackLevel).toBe(0);
     const shard = keys.shardOf(env.topic);
-    const e = await entry(shard, ack.streamId);
-    expect(e[EntryField.id]!.toString()).toBe('client-id-1');
-    expect(Number(e[EntryField.acceptedAt]!.toString())).toBeGreaterThan(Date.now() - 60_000);
+    const e = await entry(shard, ack.streamId, 'client-id-1');
+    expect(e.acceptedAt).toBeGreaterThan(Date.now() - 60_000);
     // The client's traceparent wins: the gateway adds none.
-    expect(e[EntryField.traceparent]).toBeUndefined();
-    expect(e[EntryField.replyTo]).toBeUndefined();
-    expect(e[EntryField.durableAck]).toBeUndefined();
-    const stored = decodeEnvelope(e[EntryField.envelope]!);
+    expect(e.traceparent).toBeUndefined();
+    expect(e.replyTo).toBeUndefined();
+    expect(e.durableAck).toBeUndefined();
+    const stored = decodeEnvelope(e.envelope);
     expect({ ...stored, payload: Buffer.from(stored.payload) }).toEqual({
       ...env,
       payload: Buffer.from(env.payload),
@@ -72,17 +85,16 @@ describe('publish', () => {
     expect(ack.type).toBe(FrameType.ACK);
     if (ack.type !== FrameType.ACK) return;
     expect(ack.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    const e = await entry(keys.shardOf(env.topic), ack.streamId);
-    expect(e[EntryField.id]!.toString()).toBe(ack.messageId);
-    expect(decodeEnvelope(e[EntryField.envelope]!).id).toBe(ack.messageId);
-    expect(isTraceparent(e[EntryField.traceparent]!.toString())).toBe(true);
+    const e = await entry(keys.shardOf(env.topic), ack.streamId, ack.messageId);
+    expect(decodeEnvelope(e.envelope).id).toBe(ack.messageId);
+    expect(isTraceparent(e.traceparent!)).toBe(true);
   });
 
   it('routes by partition key when one is given', async () => {
     const env = envelope({ topic: 'orders.created' });
     const ack = await client.publish(env, { partitionKey: 'customer-7' });
     if (ack.type !== FrameType.ACK) throw new Error(JSON.stringify(ack));
-    await entry(keys.shardOf('customer-7'), ack.streamId);
+    await entry(keys.shardOf('customer-7'), ack.streamId, ack.messageId);
   });
 
   it('pipelines many publishes over one connection, each ACKed once', async () => {

@@ -1,4 +1,12 @@
-import { EntryField, ErrorCode, encodeEnvelope, encodePublish, FleetKeys, FrameType } from '@fleet/protocol';
+import {
+  ErrorCode,
+  encodeEnvelope,
+  encodePublish,
+  entryFields,
+  FleetKeys,
+  FrameType,
+  ingestRecords,
+} from '@fleet/protocol';
 import { type PrivateRedis, startPrivateRedis } from '@fleet/services';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,10 +102,10 @@ describe('redis restart mid-publish', () => {
     const stored = new Set<string>();
     let from = '-';
     for (;;) {
-      const rows = await check.xrange(stream, from, '+', 'COUNT', 10_000);
-      for (const [, fields] of rows) stored.add(fields[fields.indexOf(EntryField.id) + 1]!);
+      const rows = await check.xrangeBuffer(stream, from, '+', 'COUNT', 10_000);
+      for (const [, flat] of rows) for (const r of ingestRecords(entryFields(flat))) stored.add(r.id);
       if (rows.length < 10_000) break;
-      from = `(${rows[rows.length - 1]![0]}`;
+      from = `(${rows[rows.length - 1]![0].toString()}`;
     }
     check.disconnect();
     const missing = [...acked].filter((id) => !stored.has(id));

@@ -1,10 +1,11 @@
 import {
   decodeEnvelope,
-  EntryField,
   ErrorCode,
   encodeReply,
+  entryFields,
   FleetKeys,
   FrameType,
+  ingestRecords,
   parseReplyAddress,
 } from '@fleet/protocol';
 import { Redis } from 'ioredis';
@@ -30,23 +31,22 @@ describe('request/reply', () => {
       if (!res) continue;
       for (const [id, fields] of res[0]![1]) {
         last = id.toString();
-        const f: Record<string, Buffer> = {};
-        for (let i = 0; i < fields.length; i += 2) f[fields[i]!.toString()] = fields[i + 1]!;
-        const replyTo = f[EntryField.replyTo];
-        if (!replyTo) continue;
-        const addr = parseReplyAddress(replyTo.toString())!;
-        const env = decodeEnvelope(f[EntryField.envelope]!);
-        const text = Buffer.from(env.payload).toString();
-        const reply =
-          text === 'fail'
-            ? { correlationId: addr.correlationId, ok: false, error: 'handler said no' }
-            : {
-                correlationId: addr.correlationId,
-                ok: true,
-                payload: Buffer.from(text.toUpperCase()),
-                traceparent: f[EntryField.traceparent]?.toString() ?? env.traceparent,
-              };
-        await publisher.publish(keys.replyChannel(addr.gatewayId), encodeReply(reply));
+        for (const r of ingestRecords(entryFields(fields))) {
+          if (!r.replyTo) continue;
+          const addr = parseReplyAddress(r.replyTo)!;
+          const env = decodeEnvelope(r.envelope);
+          const text = Buffer.from(env.payload).toString();
+          const reply =
+            text === 'fail'
+              ? { correlationId: addr.correlationId, ok: false, error: 'handler said no' }
+              : {
+                  correlationId: addr.correlationId,
+                  ok: true,
+                  payload: Buffer.from(text.toUpperCase()),
+                  traceparent: r.traceparent ?? env.traceparent,
+                };
+          await publisher.publish(keys.replyChannel(addr.gatewayId), encodeReply(reply));
+        }
       }
     }
   }

@@ -33,7 +33,7 @@ describe('tls', () => {
     const redis = new Redis(redisUrl());
     const rows = await redis.xrange(keys.ingestStream(0), ack.streamId, ack.streamId);
     redis.disconnect();
-    expect(rows[0]![1]).toContain(EntryField.envelope);
+    expect(rows[0]![1]).toContain(EntryField.batch);
     await c.close();
   });
 

@@ -1,5 +1,5 @@
 import type { FleetConfig } from '@fleet/config';
-import { type FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
+import { ENTRY_MAX_MESSAGES, type FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
 import { NOOP_TRACER, startBatchSpan, type Telemetry } from '@fleet/tracing';
 import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
@@ -36,11 +36,17 @@ export interface IngestConsumerDeps {
 
 class Stopped extends Error {}
 
+/** Entries per read so that one read holds about `readCount` messages at most (entries hold up to 100). */
+export function entriesPerRead(readCount: number): number {
+  return Math.max(1, Math.ceil(readCount / ENTRY_MAX_MESSAGES));
+}
+
 /**
  * Reads the ingest streams with the `persister` group and makes each batch durable:
  * decode -> persistBatch (rows + offsets, one txn) -> durable notifications -> addBulk of new rows -> XACK.
- * One batch at a time, so memory stays bounded by read_count; while Postgres, Redis or the queue cannot
- * keep up the loop waits instead of reading more, and unacknowledged entries stay in the stream.
+ * One batch at a time per pipeline, so memory stays bounded by read_count messages; while Postgres, Redis or
+ * the queue cannot keep up the loop waits instead of reading more, and unacknowledged entries stay in the
+ * stream.
  */
 export class IngestConsumer {
   private readonly abort = new AbortController();
@@ -111,7 +117,7 @@ export class IngestConsumer {
             this.d.consumer,
             this.streams,
             ids,
-            cfg.streams.read_count,
+            entriesPerRead(cfg.streams.read_count),
             ownPending ? undefined : cfg.streams.block_ms,
           );
           if (ownPending && entries.length === 0) {
@@ -184,7 +190,7 @@ export class IngestConsumer {
         this.d.consumer,
         cfg.streams.claim_idle_ms,
         '0-0',
-        cfg.streams.read_count,
+        entriesPerRead(cfg.streams.read_count),
       );
       out.push(...page.entries);
       await removeIdleConsumers(
@@ -212,25 +218,26 @@ export class IngestConsumer {
     const rows: NewMessage[] = [];
     const seen = new Set<string>();
     const durable = new Map<string, string[]>();
-    const bad: { entry: RawEntry; reason: string; fields: Record<string, string> }[] = [];
+    const bad: { stream: string; streamId: string; reason: string; fields: Record<string, string> }[] = [];
     const lastIds = new Map<string, string>();
     for (const e of entries) {
       lastIds.set(e.stream, maxStreamId(lastIds.get(e.stream), e.id));
       if (e.fields.size === 0) continue; // deleted while pending: nothing left to persist
-      const dec = decodeEntry(e);
-      if (!dec.ok) {
-        bad.push({ entry: e, reason: dec.reason, fields: dec.fields });
-        continue;
+      for (const dec of decodeEntry(e)) {
+        if (!dec.ok) {
+          bad.push({ stream: e.stream, streamId: dec.streamId, reason: dec.reason, fields: dec.fields });
+          continue;
+        }
+        if (dec.durableAck) {
+          const list = durable.get(dec.durableAck);
+          if (list) list.push(dec.row.id);
+          else durable.set(dec.durableAck, [dec.row.id]);
+        }
+        if (seen.has(dec.row.id)) continue;
+        seen.add(dec.row.id);
+        rowStream.set(dec.row.id, e.stream);
+        rows.push(dec.row);
       }
-      if (dec.durableAck) {
-        const list = durable.get(dec.durableAck);
-        if (list) list.push(dec.row.id);
-        else durable.set(dec.durableAck, [dec.row.id]);
-      }
-      if (seen.has(dec.row.id)) continue;
-      seen.add(dec.row.id);
-      rowStream.set(dec.row.id, e.stream);
-      rows.push(dec.row);
     }
     // persistBatch only moves a stream offset forward, so claimed (older) entries cannot move it back.
     const offsets: OffsetUpdate[] = [...lastIds].map(([topic, offset]) => ({
@@ -239,7 +246,8 @@ export class IngestConsumer {
       offset,
     }));
 
-    for (const b of bad) await this.withPg(() => this.deadLetterEntry(b.entry, b.reason, b.fields));
+    for (const b of bad)
+      await this.withPg(() => this.deadLetterEntry(b.stream, b.streamId, b.reason, b.fields));
     const tracer = this.d.tracer ?? NOOP_TRACER;
     const traceparents = tracer === NOOP_TRACER ? [] : rows.map((r) => r.traceparent);
     const persistSpan = startBatchSpan(tracer, 'persist', traceparents, { 'fleet.batch.size': rows.length });
@@ -290,10 +298,15 @@ export class IngestConsumer {
     m.pgQuery.observe({ op: 'persist_batch' }, persistSeconds);
   }
 
-  private async deadLetterEntry(e: RawEntry, reason: string, fields: Record<string, string>): Promise<void> {
-    await this.d.queue.insertDeadEntry(e.stream, e.id, reason, fields);
+  private async deadLetterEntry(
+    stream: string,
+    streamId: string,
+    reason: string,
+    fields: Record<string, string>,
+  ): Promise<void> {
+    await this.d.queue.insertDeadEntry(stream, streamId, reason, fields);
     this.d.metrics.deadEntries.inc({ reason: reason.split(':')[0]!.slice(0, 40) });
-    this.d.log.warn({ stream: e.stream, streamId: e.id, reason }, 'bad stream entry dead-lettered');
+    this.d.log.warn({ stream, streamId, reason }, 'bad stream entry dead-lettered');
   }
 
   /**
@@ -338,12 +351,14 @@ export class IngestConsumer {
     rowStream: Map<string, string>,
     reason: string,
   ): Promise<void> {
-    await this.d.queue.insertDeadEntry(rowStream.get(row.id) ?? '', row.streamId, reason, {
+    // Keyed by message too: the messages of one batch entry share its stream id.
+    const streamId = `${row.streamId}/${row.id}`;
+    await this.d.queue.insertDeadEntry(rowStream.get(row.id) ?? '', streamId, reason, {
       i: row.id,
       topic: row.topic,
     });
     this.d.metrics.deadEntries.inc({ reason: 'rejected by postgres' });
-    this.d.log.warn({ id: row.id, streamId: row.streamId, reason }, 'stream entry dead-lettered');
+    this.d.log.warn({ id: row.id, streamId, reason }, 'stream entry dead-lettered');
   }
 
   /** Runs a Postgres call until it succeeds; transient failures wait with backoff. `rethrowData`: data errors go to the caller. */

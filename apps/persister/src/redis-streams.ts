@@ -1,5 +1,6 @@
+import { entryFields } from '@fleet/protocol';
 import type { Redis } from 'ioredis';
-import { fieldMap, type RawEntry } from './stream-entry-decoder.js';
+import type { RawEntry } from './stream-entry-decoder.js';
 import { compareStreamIds, nextStreamId } from './stream-ids.js';
 
 /** Consumer-group plumbing over ioredis (binary-safe replies), shared by the ingest and status consumers. */
@@ -19,7 +20,7 @@ function toEntries(stream: string, list: [Buffer, Buffer[] | null][]): RawEntry[
   const out: RawEntry[] = [];
   // A null field list is an entry deleted (trimmed) while pending: nothing to persist; the caller acks it.
   for (const [id, flat] of list)
-    out.push({ stream, id: id.toString(), fields: flat ? fieldMap(flat) : new Map() });
+    out.push({ stream, id: id.toString(), fields: flat ? entryFields(flat) : new Map() });
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { decodeEnvelope, EntryField } from '@fleet/protocol';
+import { decodeEnvelope, EntryField, type IngestRecord, ingestRecords } from '@fleet/protocol';
 import { errorText } from './log.js';
 import type { NewMessage } from './queue-api.js';
 
@@ -9,69 +9,83 @@ export interface RawEntry {
   fields: Map<string, Buffer>;
 }
 
-export type DecodedEntry =
+/** One message of an entry as a `messages` row, or what to dead-letter instead (streamId names it). */
+export type DecodedMessage =
   | { ok: true; row: NewMessage; durableAck?: string }
-  | { ok: false; reason: string; fields: Record<string, string> };
+  | { ok: false; streamId: string; reason: string; fields: Record<string, string> };
 
-/** Turns an XREAD reply's flat [field, value, ...] buffer list into a map. */
-export function fieldMap(flat: Buffer[]): Map<string, Buffer> {
-  const m = new Map<string, Buffer>();
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const name = flat[i]!;
-    // Field names are one letter (EntryField): V8 keeps one-character strings, so no allocation here.
-    m.set(name.length === 1 ? String.fromCharCode(name[0]!) : name.toString(), flat[i + 1]!);
-  }
-  return m;
-}
-
-/** Printable copy of an entry's fields for the dead_entries table (envelope as base64; NUL, which jsonb refuses, replaced). */
-function printable(fields: Map<string, Buffer>): Record<string, string> {
+/** Printable copy of an entry's or record's fields for the dead_entries table (binary as base64; NUL, which jsonb refuses, replaced). */
+function printable(fields: Iterable<[string, Buffer | string | undefined]>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of fields)
+  for (const [k, v] of fields) {
+    if (v === undefined) continue;
     out[k] =
-      k === EntryField.envelope
+      typeof v !== 'string' && (k === EntryField.envelope || k === EntryField.batch)
         ? `base64:${v.toString('base64')}`
-        : v.toString('utf8').replaceAll('\0', '\uFFFD');
+        : v.toString().replaceAll('\0', '\uFFFD');
+  }
   return out;
 }
 
-function rejected(fields: Map<string, Buffer>, reason: string): DecodedEntry {
-  return { ok: false, reason, fields: printable(fields) };
+function recordFields(r: IngestRecord): Iterable<[string, Buffer | string | undefined]> {
+  return [
+    [EntryField.envelope, r.envelope],
+    [EntryField.id, r.id],
+    [EntryField.traceparent, r.traceparent],
+    [EntryField.replyTo, r.replyTo],
+    [EntryField.durableAck, r.durableAck],
+  ];
 }
 
-/**
- * Decodes one ingest entry into a `messages` row. Anything the persister cannot trust (missing fields,
- * undecodable envelope, id disagreeing with the envelope) comes back as a reason for dead-lettering.
- */
-export function decodeEntry(entry: RawEntry): DecodedEntry {
-  const { fields } = entry;
-  const bytes = fields.get(EntryField.envelope);
-  const idField = fields.get(EntryField.id)?.toString('utf8');
-  if (!bytes || bytes.length === 0)
-    return rejected(fields, `missing field '${EntryField.envelope}' (envelope)`);
-  if (!idField) return rejected(fields, `missing field '${EntryField.id}' (message id)`);
+/** One record as a row; anything the persister cannot trust (undecodable envelope, id disagreeing with it) as a reason. */
+function decodeRecord(r: IngestRecord, streamId: string, deadId: string): DecodedMessage {
   let env: ReturnType<typeof decodeEnvelope>;
   try {
-    env = decodeEnvelope(bytes);
+    env = decodeEnvelope(r.envelope);
   } catch (err) {
-    return rejected(fields, `undecodable envelope: ${errorText(err)}`);
+    return {
+      ok: false,
+      streamId: deadId,
+      reason: `undecodable envelope: ${errorText(err)}`,
+      fields: printable(recordFields(r)),
+    };
   }
-  if (env.id !== idField)
-    return rejected(fields, `id field '${idField}' differs from the envelope id '${env.id}'`);
+  if (env.id !== r.id)
+    return {
+      ok: false,
+      streamId: deadId,
+      reason: `id field '${r.id}' differs from the envelope id '${env.id}'`,
+      fields: printable(recordFields(r)),
+    };
   const row: NewMessage = {
     id: env.id,
-    streamId: entry.id,
-    envelope: bytes,
+    streamId,
+    envelope: r.envelope,
     topic: env.topic,
     type: env.type,
     priority: env.priority,
     timestamp: env.timestamp,
     headers: env.headers,
   };
-  const traceparent = env.traceparent ?? fields.get(EntryField.traceparent)?.toString('utf8');
+  const traceparent = env.traceparent ?? r.traceparent;
   if (traceparent) row.traceparent = traceparent;
-  const replyTo = fields.get(EntryField.replyTo)?.toString('utf8');
-  if (replyTo) row.replyTo = replyTo;
-  const durableAck = fields.get(EntryField.durableAck)?.toString('utf8');
-  return durableAck ? { ok: true, row, durableAck } : { ok: true, row };
+  if (r.replyTo) row.replyTo = r.replyTo;
+  return r.durableAck ? { ok: true, row, durableAck: r.durableAck } : { ok: true, row };
+}
+
+/**
+ * Decodes one ingest entry (a packed batch or a single message) into `messages` rows. An entry that does
+ * not decode as a whole is dead-lettered under its stream id; a bad message inside a batch under
+ * `<stream id>/<index>`, its neighbours persisted as usual.
+ */
+export function decodeEntry(entry: RawEntry): DecodedMessage[] {
+  let records: IngestRecord[];
+  try {
+    records = ingestRecords(entry.fields);
+  } catch (err) {
+    return [{ ok: false, streamId: entry.id, reason: errorText(err), fields: printable(entry.fields) }];
+  }
+  if (records.length === 1 && !entry.fields.has(EntryField.batch))
+    return [decodeRecord(records[0]!, entry.id, entry.id)];
+  return records.map((r, i) => decodeRecord(r, entry.id, `${entry.id}/${i}`));
 }

@@ -1,8 +1,10 @@
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
 import {
+  ENTRY_MAX_MESSAGES,
   EntryField,
   type Envelope,
   encodeEnvelope,
+  encodeIngestBatch,
   encodeStatusEntry,
   FleetKeys,
   JOB_NAME,
@@ -86,30 +88,43 @@ export function envelope(id: string, topic = 'orders.created', over: Partial<Env
   });
 }
 
-/** XADDs one entry per id (pipelined) the way the gateway does; returns the stream ids. */
+/**
+ * XADDs the ids the way the gateway does: ingest entries of up to `perEntry` messages (default
+ * ENTRY_MAX_MESSAGES), pipelined; `legacy` writes one single-message entry per id (the format before
+ * batches, still read). Returns the stream id of each id's entry.
+ */
 export async function publish(
   h: Harness,
   ids: string[],
-  opts: { durable?: string; shard?: number; topic?: string } = {},
+  opts: { durable?: string; shard?: number; topic?: string; perEntry?: number; legacy?: boolean } = {},
 ): Promise<string[]> {
   const stream = h.keys.ingestStream(opts.shard ?? 0);
   const pipe = h.redis.pipeline();
-  for (const id of ids) {
-    const fields: (string | Buffer)[] = [
-      EntryField.envelope,
-      envelope(id, opts.topic),
-      EntryField.id,
-      id,
-      EntryField.acceptedAt,
-      String(Date.now()),
-    ];
-    if (opts.durable) fields.push(EntryField.durableAck, opts.durable);
-    pipe.xadd(stream, '*', ...fields);
+  const at = String(Date.now());
+  const perEntry = opts.legacy ? 1 : (opts.perEntry ?? ENTRY_MAX_MESSAGES);
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += perEntry) chunks.push(ids.slice(i, i + perEntry));
+  for (const chunk of chunks) {
+    if (opts.legacy) {
+      const id = chunk[0]!;
+      const fields: (string | Buffer)[] = [EntryField.envelope, envelope(id, opts.topic), EntryField.id, id];
+      if (opts.durable) fields.push(EntryField.durableAck, opts.durable);
+      pipe.xadd(stream, '*', ...fields, EntryField.acceptedAt, at);
+      continue;
+    }
+    const batch = encodeIngestBatch(
+      chunk.map((id) => ({
+        envelope: envelope(id, opts.topic),
+        id,
+        ...(opts.durable ? { durableAck: opts.durable } : {}),
+      })),
+    );
+    pipe.xadd(stream, '*', EntryField.batch, batch, EntryField.acceptedAt, at);
   }
   const res = await pipe.exec();
-  return (res ?? []).map(([err, id]) => {
+  return (res ?? []).flatMap(([err, id], i) => {
     if (err) throw err;
-    return id as string;
+    return chunks[i]!.map(() => id as string);
   });
 }
 

@@ -1,4 +1,4 @@
-import { decodeDurableIds, EntryField, PERSISTER_GROUP } from '@fleet/protocol';
+import { decodeDurableIds, EntryField, encodeIngestBatch, PERSISTER_GROUP } from '@fleet/protocol';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,12 +9,15 @@ import {
   allJobs,
   bullQueue,
   count,
+  envelope,
   type Harness,
   harness,
   memoryLogger,
   publish,
   waitUntil,
 } from './harness.js';
+
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 describe('persister: stream -> Postgres + offsets + BullMQ jobs', () => {
   let h: Harness;
@@ -99,7 +102,7 @@ describe('persister: stream -> Postgres + offsets + BullMQ jobs', () => {
     const stream = h.keys.ingestStream(0);
     await h.redis.xadd(stream, '*', EntryField.id, 'no-envelope');
     await h.redis.xadd(stream, '*', EntryField.envelope, Buffer.from([1, 2, 3]), EntryField.id, 'garbage');
-    await publish(h, ['after-bad']);
+    await publish(h, ['after-bad'], { legacy: true });
     await waitUntil(
       async () => (await count(h, 'SELECT count(*) AS n FROM messages WHERE id = $1', ['after-bad'])) === 1,
       10_000,
@@ -109,6 +112,50 @@ describe('persister: stream -> Postgres + offsets + BullMQ jobs', () => {
     expect(dead.rows.length).toBe(2);
     expect(dead.rows[0].reason).toMatch(/missing field/);
     expect(dead.rows[1].reason).toMatch(/undecodable envelope/);
+    await waitUntil(async () => (await h.redis.xpending(stream, PERSISTER_GROUP))[0] === 0, 10_000, 'acks');
+  });
+
+  it('persists the good messages of a batch entry and dead-letters a bad one under <entry id>/<index>', async () => {
+    const stream = h.keys.ingestStream(0);
+    const batch = encodeIngestBatch([
+      { envelope: envelope('batch-a'), id: 'batch-a' },
+      { envelope: Buffer.from([9, 9, 9]), id: 'batch-bad' },
+      { envelope: envelope('batch-c'), id: 'batch-other-id' },
+      { envelope: envelope('batch-d'), id: 'batch-d', traceparent: TRACEPARENT },
+    ]);
+    const entryId = await h.redis.xadd(stream, '*', EntryField.batch, batch, EntryField.acceptedAt, '1');
+    await h.redis.xadd(
+      stream,
+      '*',
+      EntryField.batch,
+      Buffer.from([1, 0, 0, 0, 1, 0, 0]),
+      EntryField.acceptedAt,
+      '1',
+    );
+    await publish(h, ['after-bad-batch'], { legacy: true });
+    await waitUntil(
+      async () =>
+        (await count(h, 'SELECT count(*) AS n FROM messages WHERE id = $1', ['after-bad-batch'])) === 1,
+      10_000,
+      'row after bad batch',
+    );
+    const rows = await h.pool.query(
+      "SELECT id, stream_id, traceparent FROM messages WHERE id LIKE 'batch-%' ORDER BY id",
+    );
+    expect(rows.rows).toEqual([
+      { id: 'batch-a', stream_id: entryId, traceparent: null },
+      { id: 'batch-d', stream_id: entryId, traceparent: TRACEPARENT },
+    ]);
+    const dead = await h.pool.query(
+      'SELECT stream_id, reason, fields FROM dead_entries WHERE stream_id LIKE $1 OR reason LIKE $2 ORDER BY stream_id',
+      [`${entryId}/%`, 'record 0%'],
+    );
+    expect(dead.rows.map((r) => [r.stream_id, r.reason.split(':')[0]])).toEqual([
+      [`${entryId}/1`, 'undecodable envelope'],
+      [`${entryId}/2`, "id field 'batch-other-id' differs from the envelope id 'batch-c'"],
+      [expect.stringMatching(/^\d+-\d+$/), 'record 0'],
+    ]);
+    expect(dead.rows[0].fields).toMatchObject({ i: 'batch-bad', e: 'base64:CQkJ' });
     await waitUntil(async () => (await h.redis.xpending(stream, PERSISTER_GROUP))[0] === 0, 10_000, 'acks');
   });
 

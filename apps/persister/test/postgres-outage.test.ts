@@ -43,10 +43,10 @@ describe('Postgres unreachable under load', () => {
     }
     const stream = h.keys.ingestStream(0);
     const st = await groupState(h.redis, stream, PERSISTER_GROUP);
-    // One batch in hand per pipeline at most (2 x read_count), the rest left in the stream: not pulled into
-    // memory, not acknowledged.
-    expect(st?.pending).toBeLessThanOrEqual(200);
-    expect(st?.lag).toBeGreaterThanOrEqual(1_800);
+    // One batch in hand per pipeline at most (2 x read_count messages = 2 entries of 100), the rest left in
+    // the stream: not pulled into memory, not acknowledged. (Pending and lag count entries.)
+    expect(st?.pending).toBeLessThanOrEqual(2);
+    expect(st?.lag).toBeGreaterThanOrEqual(18);
     const down = log.lines.filter((l) => /postgres unavailable/.test(l.msg));
     expect(down.length).toBe(1);
 

@@ -23,9 +23,11 @@ describe('backpressure from the queue', () => {
   });
 
   it('stops pulling while the waiting backlog is above the bound, resumes when it drains', async () => {
+    // Entries of read_count messages: one read = one entry = 2 messages.
     await publish(
       h,
       Array.from({ length: 40 }, (_, i) => `bp-${i}`),
+      { perEntry: 2 },
     );
     await waitUntil(() => log.lines.some((l) => /pausing stream reads/.test(l.msg)), 10_000, 'pause');
     await new Promise((r) => setTimeout(r, 500));

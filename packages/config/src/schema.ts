@@ -198,7 +198,11 @@ const streams = z
       'Ingest streams; a message goes to the shard of its topic hash.',
       'restart',
     ),
-    read_count: f(int(1, 100_000).default(1_000), 'Most entries the persister reads per XREADGROUP.', 'live'),
+    read_count: f(
+      int(1, 100_000).default(1_000),
+      'About the most messages the persister reads per XREADGROUP (ingest entries hold up to 100 messages; it reads ceil(read_count / 100) entries).',
+      'live',
+    ),
     block_ms: f(int(1, 60_000).default(100), 'How long one XREADGROUP waits for new entries.', 'live'),
     claim_idle_ms: f(
       int(1_000, 86_400_000).default(30_000),
