@@ -1,5 +1,6 @@
 import { decodeEnvelope } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PersistentQueue } from '../src/db/queue.js';
 import type { OffsetUpdate } from '../src/db/types.js';
 import { messages, migratedDatabase, newMessage, type QueueDb } from './db-fixtures.js';
 
@@ -59,6 +60,35 @@ describe('PersistentQueue.persistBatch', () => {
     const mixed = await db.queue.persistBatch([...batch.slice(0, 10), ...extra], []);
     expect(mixed.inserted.sort()).toEqual(extra.map((m) => m.id).sort());
     expect(await count()).toBe(before + 503);
+  });
+
+  it('a plain insert first; a duplicate falls back to the idempotent statement, no half batch left', async () => {
+    // New queues start on the plain INSERT (a queue that met a duplicate stays idempotent for a while).
+    const fresh = () => new PersistentQueue(db.pool);
+    const batch = messages(50);
+    const before = await count();
+    expect((await fresh().persistBatch(batch.slice(0, 20), [])).inserted).toHaveLength(20);
+    // The plain INSERT fails on the first duplicate after inserting some rows; the retry reports the new ids only.
+    const retried = await fresh().persistBatch(batch, [{ group: 'g', topic: 'fallback', offset: '3-0' }]);
+    expect(retried.inserted.sort()).toEqual(
+      batch
+        .slice(20)
+        .map((m) => m.id)
+        .sort(),
+    );
+    expect(await count()).toBe(before + 50);
+    expect(await db.queue.loadOffset('g', 'fallback')).toBe('3-0');
+    // Concurrent overlapping batches, each on the plain INSERT: every id once.
+    const more = messages(300);
+    const results = await Promise.all([
+      fresh().persistBatch(more, []),
+      fresh().persistBatch([...more].reverse(), []),
+      fresh().persistBatch(more.slice(100, 200), []),
+    ]);
+    const all = results.flatMap((r) => r.inserted);
+    expect(all.length).toBe(300);
+    expect(new Set(all).size).toBe(300);
+    expect(await count()).toBe(before + 350);
   });
 
   it('counts an id repeated inside one batch once', async () => {
