@@ -36,9 +36,19 @@ export interface IngestConsumerDeps {
 
 class Stopped extends Error {}
 
-/** Entries per read so that one read holds about `readCount` messages at most (entries hold up to 100). */
-export function entriesPerRead(readCount: number): number {
-  return Math.max(1, Math.ceil(readCount / ENTRY_MAX_MESSAGES));
+/** How far a read may exceed read_count messages when entries suddenly grow (see entriesPerRead). */
+export const READ_OVERSHOOT = 10;
+
+/**
+ * Entries to ask for so that one read holds about `readCount` messages, given the messages per entry
+ * seen lately (entries hold 1 to ENTRY_MAX_MESSAGES: a gateway under light load writes small ones).
+ * At most READ_OVERSHOOT times the count of full entries, so a read right after entries grew holds at
+ * most READ_OVERSHOOT x readCount messages.
+ */
+export function entriesPerRead(readCount: number, messagesPerEntry: number): number {
+  const full = Math.ceil(readCount / ENTRY_MAX_MESSAGES);
+  const want = Math.ceil(readCount / Math.max(1, messagesPerEntry));
+  return Math.max(1, Math.min(want, full * READ_OVERSHOOT));
 }
 
 /**
@@ -64,6 +74,8 @@ export class IngestConsumer {
   /** Jobs this process added since the last waiting count: the estimate that triggers a recount. */
   private addedSinceCheck = 0;
   private readonly streams: string[];
+  /** Messages per entry in recent reads (moving average), sizing the next read. */
+  private messagesPerEntry = ENTRY_MAX_MESSAGES;
   batches = 0;
 
   constructor(private readonly d: IngestConsumerDeps) {
@@ -117,7 +129,7 @@ export class IngestConsumer {
             this.d.consumer,
             this.streams,
             ids,
-            entriesPerRead(cfg.streams.read_count),
+            entriesPerRead(cfg.streams.read_count, this.messagesPerEntry),
             ownPending ? undefined : cfg.streams.block_ms,
           );
           if (ownPending && entries.length === 0) {
@@ -190,7 +202,7 @@ export class IngestConsumer {
         this.d.consumer,
         cfg.streams.claim_idle_ms,
         '0-0',
-        entriesPerRead(cfg.streams.read_count),
+        entriesPerRead(cfg.streams.read_count, this.messagesPerEntry),
       );
       out.push(...page.entries);
       await removeIdleConsumers(
@@ -239,6 +251,8 @@ export class IngestConsumer {
         rows.push(dec.row);
       }
     }
+    if (entries.length > 0)
+      this.messagesPerEntry = (this.messagesPerEntry + (rows.length + bad.length) / entries.length) / 2;
     // persistBatch only moves a stream offset forward, so claimed (older) entries cannot move it back.
     const offsets: OffsetUpdate[] = [...lastIds].map(([topic, offset]) => ({
       group: PERSISTER_GROUP,

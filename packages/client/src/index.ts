@@ -14,5 +14,5 @@ export {
 } from './client.js';
 export { FleetError } from './errors.js';
 export { newMessageId } from './ids.js';
-export { type LoadOptions, type LoadProgress, type LoadResult, runLoad } from './load.js';
+export { dueByTime, type LoadOptions, type LoadProgress, type LoadResult, runLoad } from './load.js';
 export { type PayloadInput, toPayloadBytes } from './payload.js';

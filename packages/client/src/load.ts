@@ -24,6 +24,8 @@ import { newMessageId } from './ids.js';
  * connection, patched in place (corr, id, timestamp) per message, so the generator stays cheap next to the
  * gateway it measures. Each connection keeps `window` publishes in flight; every ACK frees a slot that is
  * refilled at once, and everything refilled while handling one socket chunk goes out in one write.
+ * With `rate` it is open loop instead: publishes go out on a fixed schedule (every 5 ms, what is due),
+ * whatever the ACKs do, still at most `window` in flight per connection.
  */
 export interface LoadOptions {
   host: string;
@@ -38,6 +40,10 @@ export interface LoadOptions {
   durationS: number;
   topic?: string;
   ack?: 'stream' | 'durable';
+  /** Open loop: messages per second over all connections (default: closed loop, as fast as ACKs return). */
+  rate?: number;
+  /** With `rate`: seconds over which the rate climbs linearly from 0 (a warm-up without a burst). */
+  rampS?: number;
   /** Called about once a second. */
   onProgress?: (p: LoadProgress) => void;
   progressIntervalMs?: number;
@@ -78,19 +84,28 @@ interface Shared {
   errors: number;
   errorsByCode: Record<string, number>;
   inFlight: number;
+  /** Publishes the schedule allows so far (Infinity in closed loop). */
+  allowed: number;
   running: boolean;
   hist: hdr.Histogram;
+}
+
+/** Messages due `t` seconds into an open-loop run: the integral of a rate that climbs over `rampS`, then holds. */
+export function dueByTime(rate: number, rampS: number, t: number): number {
+  return Math.floor(rate * (t < rampS ? (t * t) / (2 * rampS) : t - rampS / 2));
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   if (!(opts.connections >= 1 && opts.window >= 1 && opts.size >= 0 && opts.durationS > 0))
     throw new RangeError('connections and window must be >= 1, size >= 0, durationS > 0');
+  if (opts.rate !== undefined && !(opts.rate > 0)) throw new RangeError('rate must be > 0 messages/s');
   const shared: Shared = {
     acked: 0,
     sent: 0,
     errors: 0,
     errorsByCode: {},
     inFlight: 0,
+    allowed: opts.rate === undefined ? Number.POSITIVE_INFINITY : 0,
     running: false,
     hist: hdr.build({
       lowestDiscernibleValue: 1,
@@ -112,6 +127,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const start = performance.now();
   shared.running = true;
   for (const c of conns) c.start(shared, template);
+  const rate = opts.rate;
+  const schedule =
+    rate === undefined
+      ? undefined
+      : setInterval(() => {
+          shared.allowed = dueByTime(rate, opts.rampS ?? 0, (performance.now() - start) / 1000);
+          for (const c of conns) c.refill();
+        }, 5);
 
   const interval = opts.progressIntervalMs ?? 1000;
   let lastAcked = 0;
@@ -131,6 +154,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
   await new Promise((r) => setTimeout(r, opts.durationS * 1000));
   shared.running = false;
+  clearInterval(schedule);
   const elapsed = (performance.now() - start) / 1000;
   const ackedInWindow = shared.acked;
   clearInterval(progress);
@@ -275,10 +299,10 @@ class LoadConnection {
     else if (this.inFlight === 0) this.drained?.();
   }
 
-  /** Fills every free slot with a fresh publish; one socket write for all of them. */
-  private refill(): void {
-    const n = this.free.length;
-    if (n === 0 || this.socket.destroyed) return;
+  /** Fills the free slots the schedule allows with fresh publishes; one socket write for all of them. */
+  refill(): void {
+    const n = Math.min(this.free.length, this.shared.allowed - this.shared.sent);
+    if (n <= 0 || !this.shared.running || this.socket.destroyed) return;
     const t = this.template;
     const len = t.length;
     const batch = Buffer.allocUnsafe(n * len);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LoadProgress, runLoad } from '../src/index.js';
+import { dueByTime, type LoadProgress, runLoad } from '../src/index.js';
 import { FakeGateway } from './peer.js';
 
 let gw: FakeGateway;
@@ -33,6 +33,32 @@ describe('runLoad', () => {
     expect(ids.size).toBe(gw.received.length);
     expect(gw.received.every((r) => r.env.payload.length === 64 && r.env.topic === 'bench.load')).toBe(true);
     expect(gw.conns).toHaveLength(3);
+  });
+
+  it('open loop: sends on the schedule, never ahead of it, whatever the ACKs do', async () => {
+    gw = await FakeGateway.start({ maxInFlight: 1000 });
+    const res = await runLoad({
+      host: '127.0.0.1',
+      port: gw.port,
+      connections: 2,
+      window: 1000,
+      size: 16,
+      durationS: 1,
+      rate: 2000,
+      rampS: 0.5,
+    });
+    // Due after 1 s with a 0.5 s ramp: 2000 * (1 - 0.25) = 1500; timers run a little late, never early.
+    expect(res.sent).toBeLessThanOrEqual(dueByTime(2000, 0.5, res.durationS));
+    expect(res.sent).toBeGreaterThan(1000);
+    expect(res.errors).toBe(0);
+  });
+
+  it('dueByTime climbs quadratically over the ramp, then linearly at the rate', () => {
+    expect(dueByTime(1000, 2, 0)).toBe(0);
+    expect(dueByTime(1000, 2, 1)).toBe(250);
+    expect(dueByTime(1000, 2, 2)).toBe(1000);
+    expect(dueByTime(1000, 2, 3)).toBe(2000);
+    expect(dueByTime(1000, 0, 1.5)).toBe(1500);
   });
 
   it('counts ERROR answers by code', async () => {

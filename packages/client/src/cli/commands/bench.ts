@@ -24,6 +24,8 @@ Options:
   --duration-s S         seconds to run (default 10; env BENCH_DURATION_S)
   --ack stream|durable   ACK level asked for (default stream)
   --topic T              topic (default bench.load)
+  --rate R               open loop: R publishes/s in all on a fixed schedule (default: closed loop, each
+                         ACK refills its slot at once); still at most W in flight per connection
 ${CONNECTION_HELP}
 
 Example:
@@ -45,6 +47,7 @@ async function runCommand(argv: string[]): Promise<number> {
       'duration-s': { type: 'string' },
       ack: { type: 'string' },
       topic: { type: 'string' },
+      rate: { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -61,10 +64,11 @@ async function runCommand(argv: string[]): Promise<number> {
     durationS,
     ack: ack as 'stream' | 'durable',
     ...(values.topic ? { topic: values.topic } : {}),
+    ...(values.rate ? { rate: intFlag('rate', values.rate, 1, 100_000_000) } : {}),
   };
   const tty = process.stderr.isTTY;
   process.stderr.write(
-    `fleet bench: ${opts.connections} connections x window ${opts.window}, ${opts.size} B payloads, ${durationS} s against ${conn.host}:${conn.port}\n`,
+    `fleet bench: ${opts.connections} connections x window ${opts.window}${opts.rate ? `, ${opts.rate} msg/s` : ''}, ${opts.size} B payloads, ${durationS} s against ${conn.host}:${conn.port}\n`,
   );
   const result = await runLoad({
     ...opts,
