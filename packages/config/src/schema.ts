@@ -200,7 +200,7 @@ const streams = z
     ),
     read_count: f(
       int(1, 100_000).default(1_000),
-      'About the most messages the persister reads per XREADGROUP (ingest entries hold up to 100 messages; it reads ceil(read_count / 100) entries).',
+      'About the most messages the persister reads per XREADGROUP (ingest entries hold 1-100 messages).',
       'live',
     ),
     block_ms: f(int(1, 60_000).default(100), 'How long one XREADGROUP waits for new entries.', 'live'),
