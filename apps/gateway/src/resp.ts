@@ -5,6 +5,7 @@ import {
   writeIngestBatchHeader,
   writeIngestEnvelope,
   writeIngestString,
+  writeIngestStringLength,
 } from '@fleet/protocol';
 import { TRACEPARENT_LENGTH, writeTraceparent } from '@fleet/tracing';
 import { Command } from 'ioredis';
@@ -12,7 +13,8 @@ import { Command } from 'ioredis';
 /**
  * The hot path's one Redis command, serialized by hand: XADD of one ingest entry packing a batch of
  * messages. The whole command is sized once and written into one Buffer, each message's record in place
- * (no intermediate batch buffer, no string made for a generated traceparent). The command still goes through ioredis (ordering, replies, timeouts, reconnects).
+ * (no intermediate batch buffer, no string made for a generated traceparent). The command still goes
+ * through ioredis (ordering, replies, timeouts, reconnects).
  */
 
 /** Values of one message's ingest record; '' = field absent. */
@@ -109,9 +111,9 @@ export function encodeXaddBatch(key: string, acceptedAt: string, items: readonly
     off = writeIngestString(buf, off, it.messageId, lens[j]!);
     const tp = it.traceparent;
     if (typeof tp === 'number') {
-      buf.writeUInt16BE(TRACEPARENT_LENGTH, off);
-      writeTraceparent(buf, off + 2, tp);
-      off += 2 + TRACEPARENT_LENGTH;
+      off = writeIngestStringLength(buf, off, TRACEPARENT_LENGTH);
+      writeTraceparent(buf, off, tp);
+      off += TRACEPARENT_LENGTH;
     } else off = writeIngestString(buf, off, tp, lens[j + 1]!);
     off = writeIngestString(buf, off, it.replyTo, lens[j + 2]!);
     off = writeIngestString(buf, off, it.durable, lens[j + 3]!);

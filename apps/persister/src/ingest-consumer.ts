@@ -54,9 +54,9 @@ export function entriesPerRead(readCount: number, messagesPerEntry: number): num
 /**
  * Reads the ingest streams with the `persister` group and makes each batch durable:
  * decode -> persistBatch (rows + offsets, one txn) -> durable notifications -> addBulk of new rows -> XACK.
- * One batch at a time per pipeline, so memory stays bounded by read_count messages; while Postgres, Redis or
- * the queue cannot keep up the loop waits instead of reading more, and unacknowledged entries stay in the
- * stream.
+ * One batch at a time per pipeline, so memory stays bounded by about read_count messages; while
+ * Postgres, Redis or the queue cannot keep up the loop waits instead of reading more, and unacknowledged
+ * entries stay in the stream.
  */
 export class IngestConsumer {
   private readonly abort = new AbortController();

@@ -90,7 +90,7 @@ interface Shared {
   hist: hdr.Histogram;
 }
 
-/** Messages due `t` seconds into an open-loop run: the integral of a rate that climbs over `rampS`, then holds. */
+/** Messages due `t` s into an open-loop run: the integral of a rate climbing over `rampS`, then holding. */
 export function dueByTime(rate: number, rampS: number, t: number): number {
   return Math.floor(rate * (t < rampS ? (t * t) / (2 * rampS) : t - rampS / 2));
 }

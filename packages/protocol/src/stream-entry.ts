@@ -76,11 +76,16 @@ export function writeIngestBatchHeader(buf: Buffer, off: number, count: number):
   return off + INGEST_BATCH_HEADER_BYTES;
 }
 
-/** Writes a u16 length and `len` bytes of `s` (its UTF-8 byte length, computed by the caller) at `off`. */
-export function writeIngestString(buf: Buffer, off: number, s: string, len: number): number {
+/** Writes the length prefix of a record string of `len` bytes at `off`; returns where its bytes go. */
+export function writeIngestStringLength(buf: Buffer, off: number, len: number): number {
   if (len > MAX_STRING) throw new IngestBatchError(`string of ${len} bytes exceeds ${MAX_STRING}`);
   buf.writeUInt16BE(len, off);
-  off += 2;
+  return off + 2;
+}
+
+/** Writes a record string: its length, then `len` bytes of `s` (`len` = its UTF-8 byte length). */
+export function writeIngestString(buf: Buffer, off: number, s: string, len: number): number {
+  off = writeIngestStringLength(buf, off, len);
   if (len > 0) off += buf.write(s, off, len, len === s.length ? 'latin1' : 'utf8');
   return off;
 }

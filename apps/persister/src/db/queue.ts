@@ -323,9 +323,9 @@ export class PersistentQueue {
   /**
    * Stream ingest: inserts the rows idempotently and saves the offsets, all in ONE statement, so both
    * commit or neither does. Idempotent by the unique id: a plain INSERT first, and when it meets a
-   * duplicate (unique_violation, nothing committed) the same batch with ON CONFLICT (id) DO NOTHING. Rows are inserted in id order (no deadlock
-   * between persisters replaying overlapping batches); a repeated id in `rows` counts once; offsets
-   * of Redis stream ids only move forward.
+   * duplicate (unique_violation, nothing committed) the same batch with ON CONFLICT (id) DO NOTHING.
+   * Rows are inserted in id order (no deadlock between persisters replaying overlapping batches); a
+   * repeated id in `rows` counts once; offsets of Redis stream ids only move forward.
    */
   async persistBatch(rows: NewMessage[], offsets: OffsetUpdate[]): Promise<PersistResult> {
     const invalid = new Set<string>();
