@@ -143,9 +143,11 @@ export class StatusConsumer {
     for (const u of collapsed) {
       this.d.metrics.statusUpdates.inc({ status: u.status });
       if (u.status === MessageStatus.FAILED) failed = true;
-      // DEAD from a worker (e.g. `unrouted`) is final: counted by reason, never retried.
+      // DEAD from a worker (`unrouted`, `expired`, undecodable) is final: counted by reason, never retried.
       if (u.status === MessageStatus.DEAD)
-        this.d.metrics.deadLetters.inc({ reason: u.error === 'unrouted' ? 'unrouted' : 'worker' });
+        this.d.metrics.deadLetters.inc({
+          reason: u.error === 'unrouted' || u.error === 'expired' ? u.error : 'worker',
+        });
     }
     if (failed)
       await this.d.retries.run().catch((err: unknown) => {

@@ -5,6 +5,7 @@ import {
   type Envelope,
   encodeReply,
   type FleetKeys,
+  isExpired,
   type JobMessage,
   MessageStatus,
   parseReplyAddress,
@@ -137,6 +138,9 @@ export async function processBatch(messages: readonly JobMessage[], d: BatchDeps
   return { reported, unfinished };
 }
 
+/** Error of a message handled after its ttl ran out (dead-lettered, never retried). */
+export const EXPIRED = 'expired';
+
 /** Routes one message; returns its status update, or undefined when shutdown cut it short. */
 async function handleMessage(
   m: JobMessage,
@@ -158,6 +162,13 @@ async function handleMessage(
   }
 
   const traceparent = m.t ?? env.traceparent;
+  // Past its time to live: not handled, dead-lettered with reason `expired` (a request gets that error).
+  if (isExpired(env, Date.now())) {
+    if (replyTo) replies.push(publishReply(d, replyTo, false, undefined, EXPIRED, traceparent));
+    if (d.metrics && d.labeler)
+      d.metrics.messagesProcessed.inc({ topic: d.labeler.label(env.topic), status: MessageStatus.DEAD });
+    return { id: m.id, status: MessageStatus.DEAD, attempt, error: EXPIRED, at: Date.now() };
+  }
   const tracer = d.tracer ?? NOOP_TRACER;
   const span =
     tracer === NOOP_TRACER

@@ -85,6 +85,33 @@ describe('worker: per-message outcomes in the status stream', () => {
     expect(out.get(good.id)![0]!.status).toBe('COMPLETED');
   });
 
+  it('a message past its ttl goes DEAD as expired without running a handler; a request gets that error', async () => {
+    const sub = new Redis(cfg.redis.url);
+    const replies: unknown[] = [];
+    await sub.subscribe(probe.keys.replyChannel('gw-1'));
+    sub.on('message', (_channel, text) => replies.push(decodeReply(text)));
+    const old = Date.now() - 10_000;
+    const expired = envelope('order.late', '', { timestamp: old, ttl: 1_000 });
+    const alive = envelope('order.fresh', '', { timestamp: old, ttl: 60_000 });
+    const late = envelope('math.add', { a: 1, b: 1 }, { type: 'query', timestamp: old, ttl: 1_000 });
+    await probe.enqueue([
+      [
+        jobMessage(expired),
+        jobMessage(alive),
+        jobMessage(late, { r: formatReplyAddress({ gatewayId: 'gw-1', correlationId: 'c-late' }) }),
+      ],
+    ]);
+    const out = await probe.waitForOutcomes([expired.id, alive.id, late.id]);
+    expect(out.get(expired.id)).toEqual([{ id: expired.id, status: 'DEAD', attempt: 0, error: 'expired' }]);
+    expect(out.get(late.id)![0]).toMatchObject({ status: 'DEAD', error: 'expired' });
+    expect(out.get(alive.id)![0]!.status).toBe('COMPLETED');
+    expect(seen).toContain(alive.id);
+    expect(seen).not.toContain(expired.id);
+    await waitUntil(() => replies.length === 1, 10_000, 'the expired request answered');
+    sub.disconnect();
+    expect(replies[0]).toMatchObject({ correlationId: 'c-late', ok: false, error: 'expired' });
+  });
+
   it('requests: the reply (or the error) is published on the gateway reply channel', async () => {
     const sub = new Redis(cfg.redis.url);
     const replies: unknown[] = [];

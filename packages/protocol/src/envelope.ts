@@ -51,6 +51,11 @@ export function validateEnvelope(env: Envelope, opts: DecodeOptions = {}): void 
   if (env.traceparent !== undefined && !isTraceparent(env.traceparent)) bad('traceparent is not W3C format');
 }
 
+/** Whether the message's time to live (ms from its timestamp) has run out at `now`; no ttl = never. */
+export function isExpired(env: Pick<Envelope, 'timestamp' | 'ttl'>, now: number): boolean {
+  return env.ttl !== undefined && now > env.timestamp + env.ttl;
+}
+
 /** W3C traceparent `vv-<32 hex trace id>-<16 hex span id>-ff`, all-zero ids invalid. A hand-written scan:
  *  this runs once per message on every hop, and a regex costs ~10x more here. */
 export function isTraceparent(value: string): boolean {

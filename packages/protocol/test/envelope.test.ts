@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, type Envelope, encodeEnvelope, MAX_HEADERS } from '../src/envelope.js';
+import { decodeEnvelope, type Envelope, encodeEnvelope, isExpired, MAX_HEADERS } from '../src/envelope.js';
 import { ErrorCode, ProtocolError } from '../src/errors.js';
 import { envelopeArb, norm } from './arbitraries.js';
 
@@ -31,6 +31,20 @@ describe('envelope codec', () => {
         expect(norm(decodeEnvelope(encodeEnvelope(env)))).toEqual(norm(env));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('isExpired: only with a ttl, and only once timestamp + ttl has passed', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 41 }),
+        fc.option(fc.integer({ min: 0, max: 0xffff_ffff }), { nil: undefined }),
+        fc.integer({ min: -1e6, max: 1e6 }),
+        (timestamp, ttl, offset) => {
+          const now = timestamp + (ttl ?? 0) + offset;
+          expect(isExpired({ timestamp, ttl }, now)).toBe(ttl !== undefined && offset > 0);
+        },
+      ),
     );
   });
 
