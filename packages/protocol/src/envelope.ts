@@ -161,7 +161,12 @@ function readStr(c: Cursor, max: number, field: string): string {
   const b = c.b;
   const len = b.readUInt16BE(c.o);
   c.o += 2;
-  if (len > max) bad(`${field} longer than ${max} bytes`);
+  if (len > max) {
+    // An over-long topic is a topic error (what the topic rules would say), not a broken envelope.
+    if (field === 'topic')
+      throw new ProtocolError(ErrorCode.INVALID_TOPIC, `invalid topic: longer than ${max} bytes`);
+    bad(`${field} longer than ${max} bytes`);
+  }
   if (len === 0) return '';
   need(c, len);
   const start = c.o;
