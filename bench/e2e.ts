@@ -28,7 +28,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LoadResult } from '@fleet/client';
+import type { LoadOptions, LoadResult } from '@fleet/client';
 import { messagingSystemSchema } from '@fleet/config';
 import { FleetKeys } from '@fleet/protocol';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from '@fleet/services';
@@ -191,50 +191,39 @@ async function runLoadScript<T>(
   return JSON.parse(last.slice('[load out] '.length)) as T;
 }
 
-/** runLoad (closed loop: CONNECTIONS x WINDOW publishes in flight, as fast as ACKs come back). */
+/** runLoad in a process of its own (bench/_gateway-load.ts) against the gateway on `port`. */
 function runLoadProcess(
   port: number,
-  seconds: number,
-  topic: string,
-  ack: 'stream' | 'durable',
+  opts: Pick<LoadOptions, 'connections' | 'window' | 'durationS' | 'topic' | 'ack' | 'rate' | 'rampS'>,
   onProgress: (line: string) => void,
 ): Promise<LoadResult> {
-  const opts = {
-    host: '127.0.0.1',
-    port,
-    connections: CONNECTIONS,
-    window: WINDOW,
-    size: SIZE,
-    durationS: seconds,
-    topic,
-    ack,
-  };
-  return runLoadScript<LoadResult>('bench/_gateway-load.ts', opts, onProgress);
+  return runLoadScript<LoadResult>(
+    'bench/_gateway-load.ts',
+    { host: '127.0.0.1', port, size: SIZE, ...opts },
+    onProgress,
+  );
 }
 
-/** Fixed rate (open loop): runLoad with `rate` over 4 connections, stream ACKs. */
-function runRateProcess(
-  port: number,
-  seconds: number,
-  topic: string,
-  rate: number,
-  onProgress: (line: string) => void,
-): Promise<LoadResult> {
-  // The rate ramps up over the warm-up (excluded from the figures): cold processes get warm at low rates
-  // instead of starting the measured window with a backlog they have to work off at 80% load.
-  const opts = {
-    host: '127.0.0.1',
-    port,
+/** Closed loop: CONNECTIONS x WINDOW publishes in flight, as fast as ACKs come back. */
+function closedLoop(seconds: number, topic: string, ack: 'stream' | 'durable') {
+  return { connections: CONNECTIONS, window: WINDOW, durationS: seconds, topic, ack };
+}
+
+/**
+ * Fixed rate (open loop) over 4 connections, stream ACKs. The rate ramps up over the warm-up (excluded from
+ * the figures): cold processes get warm at low rates instead of starting the measured window with a backlog
+ * they have to work off at 80% load.
+ */
+function openLoop(seconds: number, topic: string, rate: number) {
+  return {
     connections: 4,
     window: 4096,
-    size: SIZE,
     durationS: seconds,
     topic,
-    ack: 'stream',
+    ack: 'stream' as const,
     rate,
     rampS: WARMUP_S - 1,
   };
-  return runLoadScript<LoadResult>('bench/_gateway-load.ts', opts, onProgress);
 }
 
 // ---- A. gateway only ----------------------------------------------------------------------------------
@@ -247,9 +236,7 @@ async function gatewayOnly(): Promise<LoadResult> {
   try {
     return await runLoadProcess(
       portOf(await gw!.waitReady()),
-      phase.gatewayS,
-      'order.e2e.gw',
-      'stream',
+      closedLoop(phase.gatewayS, 'order.e2e.gw', 'stream'),
       (l) => log(`  A gateway only   ${l}`),
     );
   } finally {
@@ -393,11 +380,11 @@ async function endToEnd(name: string, batchSize: number, seconds: number, rate?:
     };
     const load: E2eResult['load'] =
       rate === undefined
-        ? await runLoadProcess(gwPort, seconds, topic, 'durable', onProgress).then((r) => ({
+        ? await runLoadProcess(gwPort, closedLoop(seconds, topic, 'durable'), onProgress).then((r) => ({
             durationS: r.durationS,
             ackP99Ms: r.latencyMs.p99,
           }))
-        : await runRateProcess(gwPort, seconds, topic, rate, onProgress);
+        : await runLoadProcess(gwPort, openLoop(seconds, topic, rate), onProgress);
     clearInterval(poll);
     const t1 = t0 + Math.round(load.durationS * 1000);
     // Wait (bounded) for messages still on their way so slow ones count in the latency.
