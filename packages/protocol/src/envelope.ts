@@ -156,17 +156,18 @@ function need(c: Cursor, n: number): void {
   if (c.o + n > c.b.length) bad('envelope truncated');
 }
 
-function readStr(c: Cursor, max: number, field: string): string {
+/** `tooLong`: the error code of a value over `max` bytes (an over-long topic is a topic error). */
+function readStr(
+  c: Cursor,
+  max: number,
+  field: string,
+  tooLong: ErrorCode = ErrorCode.INVALID_ENVELOPE,
+): string {
   need(c, 2);
   const b = c.b;
   const len = b.readUInt16BE(c.o);
   c.o += 2;
-  if (len > max) {
-    // An over-long topic is a topic error (what the topic rules would say), not a broken envelope.
-    if (field === 'topic')
-      throw new ProtocolError(ErrorCode.INVALID_TOPIC, `invalid topic: longer than ${max} bytes`);
-    bad(`${field} longer than ${max} bytes`);
-  }
+  if (len > max) throw new ProtocolError(tooLong, `${field} longer than ${max} bytes`);
   if (len === 0) return '';
   need(c, len);
   const start = c.o;
@@ -213,7 +214,7 @@ export function decodeEnvelope(buf: Uint8Array, opts: DecodeOptions = {}): Envel
     c.o += 4;
   }
   const id = readStr(c, MAX_ID_LENGTH, 'id');
-  const topic = readStr(c, MAX_TOPIC_LENGTH, 'topic');
+  const topic = readStr(c, MAX_TOPIC_LENGTH, 'topic', ErrorCode.INVALID_TOPIC);
   const source = readStr(c, MAX_SHORT_STRING, 'source');
   const target = readStr(c, MAX_SHORT_STRING, 'target');
   const correlationId = readStr(c, MAX_SHORT_STRING, 'correlation_id');
