@@ -1,5 +1,5 @@
 import type { FleetConfig } from '@fleet/config';
-import { type FleetKeys, MessageStatus, STATUS_GROUP } from '@fleet/protocol';
+import { DeadReason, type FleetKeys, MessageStatus, STATUS_GROUP } from '@fleet/protocol';
 import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
 import { collapseStatusUpdates } from './db/queue.js';
@@ -146,7 +146,7 @@ export class StatusConsumer {
       // DEAD from a worker (`unrouted`, `expired`, undecodable) is final: counted by reason, never retried.
       if (u.status === MessageStatus.DEAD)
         this.d.metrics.deadLetters.inc({
-          reason: u.error === 'unrouted' || u.error === 'expired' ? u.error : 'worker',
+          reason: u.error === DeadReason.unrouted || u.error === DeadReason.expired ? u.error : 'worker',
         });
     }
     if (failed)

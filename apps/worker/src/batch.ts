@@ -1,6 +1,7 @@
 import type { FleetConfig } from '@fleet/config';
 import type { TopicLabeler, WorkerMetrics } from '@fleet/metrics';
 import {
+  DeadReason,
   decodeEnvelope,
   type Envelope,
   encodeReply,
@@ -138,9 +139,6 @@ export async function processBatch(messages: readonly JobMessage[], d: BatchDeps
   return { reported, unfinished };
 }
 
-/** Error of a message handled after its ttl ran out (dead-lettered, never retried). */
-export const EXPIRED = 'expired';
-
 /** Routes one message; returns its status update, or undefined when shutdown cut it short. */
 async function handleMessage(
   m: JobMessage,
@@ -163,11 +161,12 @@ async function handleMessage(
 
   const traceparent = m.t ?? env.traceparent;
   // Past its time to live: not handled, dead-lettered with reason `expired` (a request gets that error).
-  if (isExpired(env, Date.now())) {
-    if (replyTo) replies.push(publishReply(d, replyTo, false, undefined, EXPIRED, traceparent));
+  const now = Date.now();
+  if (isExpired(env, now)) {
+    if (replyTo) replies.push(publishReply(d, replyTo, false, undefined, DeadReason.expired, traceparent));
     if (d.metrics && d.labeler)
       d.metrics.messagesProcessed.inc({ topic: d.labeler.label(env.topic), status: MessageStatus.DEAD });
-    return { id: m.id, status: MessageStatus.DEAD, attempt, error: EXPIRED, at: Date.now() };
+    return { id: m.id, status: MessageStatus.DEAD, attempt, error: DeadReason.expired, at: now };
   }
   const tracer = d.tracer ?? NOOP_TRACER;
   const span =
@@ -224,7 +223,7 @@ async function handleMessage(
   }
   if (replyTo) {
     const ok = outcome.status === 'completed';
-    const error = ok ? undefined : outcome.status === 'unrouted' ? 'unrouted' : update.error;
+    const error = ok ? undefined : outcome.status === 'unrouted' ? DeadReason.unrouted : update.error;
     replies.push(publishReply(d, replyTo, ok, outcome.reply, error, traceparent));
   }
   return update;
@@ -238,7 +237,7 @@ function toStatus(id: string, attempt: number, outcome: RouteOutcome, cfg: Fleet
     case 'unrouted':
       return cfg.handlers.unrouted === 'complete'
         ? { id, status: MessageStatus.COMPLETED, attempt, at }
-        : { id, status: MessageStatus.DEAD, attempt, error: 'unrouted', at };
+        : { id, status: MessageStatus.DEAD, attempt, error: DeadReason.unrouted, at };
     default:
       return { id, status: MessageStatus.FAILED, attempt, error: describeFailure(outcome), at };
   }

@@ -32,6 +32,14 @@ export const MessageStatus = {
 } as const;
 export type MessageStatus = (typeof MessageStatus)[keyof typeof MessageStatus];
 
+/** Errors with which a worker itself dead-letters a message (status DEAD, never retried; counted by reason). */
+export const DeadReason = {
+  /** No subscription matched its topic. */
+  unrouted: 'unrouted',
+  /** Handled after its envelope ttl ran out. */
+  expired: 'expired',
+} as const;
+
 /** Fields of one status-stream entry (worker -> persister); codec in status-entry.ts. */
 export const StatusField = {
   /** One message id (an entry for a single message). */
