@@ -9,7 +9,7 @@ import { connect, type FleetClient } from '@fleet/client';
 import { type FleetConfig, loadConfigFile } from '@fleet/config';
 import { type Gateway, startGateway } from '@fleet/gateway';
 import { type Persister, startPersister } from '@fleet/persister';
-import { decodeEnvelope, entryFields, FleetKeys, ingestRecords } from '@fleet/protocol';
+import { decodeEnvelope, FleetKeys } from '@fleet/protocol';
 import {
   closeLogger,
   createLogger,
@@ -23,6 +23,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../helpers/config.js';
+import { ingestMessages } from '../helpers/ingest.js';
 import { cleanupRedisPrefix, type FreshDatabase, freshDatabase, uniquePrefix } from '../helpers/services.js';
 
 // The handler module (plain JS, loaded by the worker from the config's handlers.modules): it logs through
@@ -153,13 +154,11 @@ describe('trace propagation, client to handler and back', () => {
     const entryTrace = await waitFor('4 stream entries', async () => {
       const out = new Map<string, string>();
       for (const stream of keys.ingestStreams()) {
-        for (const [, flat] of await redis.xrangeBuffer(stream, '-', '+')) {
-          for (const r of ingestRecords(entryFields(flat))) {
-            const env = decodeEnvelope(r.envelope);
-            const tp = env.traceparent ?? r.traceparent;
-            if (tp) out.set(env.id, tp);
-            if (env.traceparent) expect(r.traceparent).toBeUndefined();
-          }
+        for (const r of await ingestMessages(redis, stream)) {
+          const env = decodeEnvelope(r.envelope);
+          const tp = env.traceparent ?? r.traceparent;
+          if (tp) out.set(env.id, tp);
+          if (env.traceparent) expect(r.traceparent).toBeUndefined();
         }
       }
       return out.size >= 4 ? out : undefined;

@@ -1,15 +1,8 @@
-import {
-  ErrorCode,
-  encodeEnvelope,
-  encodePublish,
-  entryFields,
-  FleetKeys,
-  FrameType,
-  ingestRecords,
-} from '@fleet/protocol';
+import { ErrorCode, encodeEnvelope, encodePublish, FleetKeys, FrameType } from '@fleet/protocol';
 import { type PrivateRedis, startPrivateRedis } from '@fleet/services';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingestMessages } from '../../../test/helpers/ingest.js';
 import type { Gateway } from '../src/index.js';
 import { envelope, gatewayConfig, RawClient, sleep, waitUntil, withGateway } from './helpers.js';
 
@@ -99,14 +92,7 @@ describe('redis restart mid-publish', () => {
 
     const check = new Redis(redis.url);
     const stream = new FleetKeys(prefix, 1).ingestStream(0);
-    const stored = new Set<string>();
-    let from = '-';
-    for (;;) {
-      const rows = await check.xrangeBuffer(stream, from, '+', 'COUNT', 10_000);
-      for (const [, flat] of rows) for (const r of ingestRecords(entryFields(flat))) stored.add(r.id);
-      if (rows.length < 10_000) break;
-      from = `(${rows[rows.length - 1]![0].toString()}`;
-    }
+    const stored = new Set((await ingestMessages(check, stream)).map((r) => r.id));
     check.disconnect();
     const missing = [...acked].filter((id) => !stored.has(id));
     expect(missing).toEqual([]);
