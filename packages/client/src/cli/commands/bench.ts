@@ -62,7 +62,7 @@ async function runCommand(argv: string[]): Promise<number> {
     window: intFlag('window', values.window ?? '100', 1, 65_535),
     size: intFlag('size', values.size ?? '100', 0, 64 * 1024 * 1024),
     durationS,
-    ack: ack as 'stream' | 'durable',
+    ack,
     ...(values.topic ? { topic: values.topic } : {}),
     ...(values.rate ? { rate: intFlag('rate', values.rate, 1, 100_000_000) } : {}),
   };
