@@ -309,6 +309,11 @@ export interface ReadFromOptions {
   settleMs?: number;
 }
 
+/** Ids sorted: statements that change rows by id lock them in this order, so concurrent calls cannot deadlock. */
+function inIdOrder(ids: readonly string[]): string[] {
+  return [...ids].sort();
+}
+
 /** SQLSTATE of a duplicate key. */
 const UNIQUE_VIOLATION = '23505';
 /** How long persistBatch stays on the idempotent statement after it met a duplicate id. */
@@ -436,7 +441,7 @@ export class PersistentQueue {
     const res = await this.pool.query<{ n: number }>({
       name: 'fleet_mark_completed',
       text: SQL.markCompleted,
-      values: [[...ids].sort()],
+      values: [inIdOrder(ids)],
     });
     return res.rows[0]?.n ?? 0;
   }
@@ -447,7 +452,7 @@ export class PersistentQueue {
     const res = await this.pool.query<{ n: number }>({
       name: 'fleet_mark_failed',
       text: SQL.markFailed,
-      values: [[...ids].sort(), toPgText(error)],
+      values: [inIdOrder(ids), toPgText(error)],
     });
     return res.rows[0]?.n ?? 0;
   }
@@ -570,7 +575,7 @@ export class PersistentQueue {
     const res =
       ids === 'all'
         ? await this.pool.query<MessageRow>(SQL.replayDeadAll, [limit ?? null])
-        : await this.pool.query<MessageRow>(SQL.replayDead, [[...ids].sort()]);
+        : await this.pool.query<MessageRow>(SQL.replayDead, [inIdOrder(ids)]);
     return toStoredSorted(res.rows);
   }
 
@@ -578,7 +583,7 @@ export class PersistentQueue {
   async purgeDead(ids: string[] | 'all'): Promise<number> {
     if (ids === 'all') return this.deleteInBatches(MessageStatus.DEAD, 0, 10_000);
     if (ids.length === 0) return 0;
-    const res = await this.pool.query<{ n: number }>(SQL.purgeDead, [[...ids].sort()]);
+    const res = await this.pool.query<{ n: number }>(SQL.purgeDead, [inIdOrder(ids)]);
     return res.rows[0]?.n ?? 0;
   }
 
