@@ -1,8 +1,8 @@
 /**
  * End to end: publish -> COMPLETED in Postgres (msg/s, p50/p95/p99) for batch_size 1 and the default, beside gateway-only and persister-only figures.
  *
- * Everything runs on this machine as separate processes, started the way the tests start them
- * (test/helpers/processes.ts: `node --import tsx apps/<app>/src/main.ts --config FILE`): one gateway, one
+ * Everything runs on this machine as separate processes, started as production starts them (the bundles
+ * the run builds first: `node apps/<app>/dist/main.js --config FILE`; BENCH_SOURCE=1: the sources under tsx): one gateway, one
  * persister, BENCH_WORKERS workers (default 1: one worker process keeps up, and on 2 cores a second one only
  * adds its own overhead), the local Redis and Postgres, and the load generator
  * (@fleet/client runLoad, bench/_gateway-load.ts) in a process of its own. Phases, each on its own Redis
@@ -20,9 +20,11 @@
  * Env: BENCH_DURATION_S (default 60: load time, split over the phases; process start-up comes on top),
  * BENCH_WORKERS, BENCH_CONNECTIONS (8), BENCH_WINDOW (200 publishes in flight per connection), BENCH_SIZE,
  * BENCH_BATCH (batch_size of D/E), BENCH_ONLY=B|D|E (one phase and its figures, for iterating; E at
- * BENCH_RATE msg/s), BENCH_SPLIT=1 (latency split: sent -> inserted, inserted -> COMPLETED).
+ * BENCH_RATE msg/s), BENCH_SPLIT=1 (latency split: sent -> inserted, inserted -> COMPLETED), BENCH_SOURCE=1,
+ * BENCH_NODE_OPTIONS (flags for the apps' node, e.g. `--max-semi-space-size=64`), BENCH_PROFILE_DIR.
  * Writes docs/bench-e2e.svg (completed msg/s and p99 latency per second for C and D).
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -64,6 +66,11 @@ const HANDLERS =
   process.env.BENCH_HANDLERS === 'noop'
     ? fileURLToPath(new URL('./lib/noop-handlers.ts', import.meta.url))
     : join(REPO_ROOT, 'examples/handlers/index.ts');
+/**
+ * The apps run as production runs them (Dockerfile CMD): the esbuild bundles in apps/<app>/dist on plain
+ * node, built at the start of the run. BENCH_SOURCE=1 runs the TypeScript sources under tsx instead.
+ */
+const FROM_SOURCE = !!process.env.BENCH_SOURCE;
 const DEFAULT_BATCH = Number(process.env.BENCH_BATCH ?? messagingSystemSchema.parse({}).queue.batch_size);
 const WARMUP_S = 5;
 const phase = {
@@ -119,8 +126,19 @@ async function startApps(
   // BENCH_PROFILE_DIR: every app writes a V8 CPU profile there when it exits (where does the time go?).
   const profile = process.env.BENCH_PROFILE_DIR;
   const preload = fileURLToPath(new URL('./lib/cpu-profile-preload.mjs', import.meta.url));
-  const env = profile ? { NODE_OPTIONS: `--import ${preload}`, FLEET_CPU_PROFILE_DIR: profile } : undefined;
-  const apps = which.map((app) => spawnApp(app, { config, ...(env ? { env } : {}) }));
+  // BENCH_NODE_OPTIONS: V8/Node flags for the apps (e.g. GC sizing experiments).
+  const nodeOptions = [profile ? `--import ${preload}` : '', process.env.BENCH_NODE_OPTIONS ?? '']
+    .join(' ')
+    .trim();
+  const env = {
+    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+    ...(profile ? { FLEET_CPU_PROFILE_DIR: profile } : {}),
+  };
+  const apps = which.map((app) =>
+    FROM_SOURCE
+      ? spawnApp(app, { config, env })
+      : spawnScript(app, `apps/${app}/dist/main.js`, ['--config', config], env, { typescript: false }),
+  );
   await Promise.all(
     apps.map((a) =>
       a.waitReady(90_000).catch((err: Error) => {
@@ -129,6 +147,14 @@ async function startApps(
     ),
   );
   return apps;
+}
+
+/** Bundles each app into apps/<app>/dist/main.js with the repository's build script (as `npm run build`). */
+function buildAppBundles(apps: string[]): void {
+  for (const app of apps)
+    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build-app.mjs')], {
+      cwd: join(REPO_ROOT, 'apps', app),
+    });
 }
 
 async function stopApps(apps: AppProcess[]): Promise<void> {
@@ -658,6 +684,7 @@ try {
       `${SIZE}-byte payloads; handlers ${process.env.BENCH_HANDLERS === 'noop' ? 'no-op' : 'examples/handlers'}; phases A ${phase.gatewayS}s, B <=${phase.drainS}s, C ${phase.batch1S}s, ` +
       `D ${phase.defaultS}s, E ${phase.rateS}s; load average ${os.loadavg()[0]!.toFixed(1)}`,
   );
+  if (!FROM_SOURCE) buildAppBundles(['gateway', 'persister', 'worker']);
   dbUrl = await createDatabase(server, dbName);
   db = new pg.Client({ connectionString: dbUrl });
   await db.connect();
