@@ -21,7 +21,7 @@
  * BENCH_WORKERS, BENCH_CONNECTIONS (8), BENCH_WINDOW (200 publishes in flight per connection), BENCH_SIZE,
  * BENCH_BATCH (batch_size of D/E), BENCH_ONLY=B|D|E (one phase and its figures, for iterating; E at
  * BENCH_RATE msg/s), BENCH_SPLIT=1 (latency split: sent -> inserted, inserted -> COMPLETED), BENCH_SOURCE=1,
- * BENCH_NODE_OPTIONS (flags for the apps' node, e.g. `--max-semi-space-size=64`), BENCH_PROFILE_DIR.
+ * BENCH_NODE_OPTIONS (the apps' node flags instead of APP_NODE_FLAGS; '' = V8's defaults), BENCH_PROFILE_DIR.
  * Writes docs/bench-e2e.svg (completed msg/s and p99 latency per second for C and D).
  */
 import { execFileSync } from 'node:child_process';
@@ -33,7 +33,13 @@ import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from '@fleet/client';
 import { messagingSystemSchema } from '@fleet/config';
 import { FleetKeys } from '@fleet/protocol';
-import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from '@fleet/services';
+import {
+  appNodeOptions,
+  createDatabase,
+  dropDatabase,
+  LOCAL_POSTGRES_URL,
+  LOCAL_REDIS_URL,
+} from '@fleet/services';
 import * as hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -126,8 +132,11 @@ async function startApps(
   // BENCH_PROFILE_DIR: every app writes a V8 CPU profile there when it exits (where does the time go?).
   const profile = process.env.BENCH_PROFILE_DIR;
   const preload = fileURLToPath(new URL('./lib/cpu-profile-preload.mjs', import.meta.url));
-  // BENCH_NODE_OPTIONS: V8/Node flags for the apps (e.g. GC sizing experiments).
-  const nodeOptions = [profile ? `--import ${preload}` : '', process.env.BENCH_NODE_OPTIONS ?? '']
+  // The apps' production node flags (APP_NODE_FLAGS); BENCH_NODE_OPTIONS replaces them ('' = V8's defaults).
+  const nodeOptions = [
+    profile ? `--import ${preload}` : '',
+    process.env.BENCH_NODE_OPTIONS ?? appNodeOptions(),
+  ]
     .join(' ')
     .trim();
   const env = {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, type FleetConfig, loadConfigFile, redactUrl } from '@fleet/config';
 import {
+  appNodeOptions,
   createDatabase,
   ensurePostgres,
   ensureRedis,
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
     ...process.env,
     FLEET_REDIS_URL: redis.url,
     FLEET_DATABASE_URL: databaseUrl,
+    NODE_OPTIONS: appNodeOptions(process.env.NODE_OPTIONS),
   };
   // Readiness is the apps' `"msg":"ready"` info line: a quieter level would hide it and start would wait forever.
   if (['warn', 'error', 'fatal', 'silent'].includes(cfg.logging.level)) {

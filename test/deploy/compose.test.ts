@@ -1,6 +1,7 @@
 // No Docker engine runs here: this test keeps docker-compose.yml, the Dockerfile and the apps' config agreeing.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseConfig } from '@fleet/config';
+import { APP_NODE_FLAGS } from '@fleet/services';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -96,6 +97,10 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^FROM node:20/m);
+  });
+
+  it('runs the apps with the node flags every other launcher uses (APP_NODE_FLAGS)', () => {
+    expect(dockerfile).toMatch(new RegExp(`^ENV NODE_OPTIONS=${APP_NODE_FLAGS.join(' ')}$`, 'm'));
   });
 
   it('copies everything the compose services run', () => {

@@ -1,3 +1,4 @@
+export { APP_NODE_FLAGS, appNodeOptions } from './app-node-flags.js';
 export { onProcessExit } from './children.js';
 export { createDatabase, dropDatabase, withDatabase } from './databases.js';
 export {
