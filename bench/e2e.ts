@@ -2,11 +2,11 @@
  * End to end: publish -> COMPLETED in Postgres (msg/s, p50/p95/p99) for batch_size 1 and the default, beside gateway-only and persister-only figures.
  *
  * Everything runs on this machine as separate processes, started as production starts them (the bundles
- * the run builds first: `node apps/<app>/dist/main.js --config FILE`; BENCH_SOURCE=1: the sources under tsx): one gateway, one
- * persister, BENCH_WORKERS workers (default 1: one worker process keeps up, and on 2 cores a second one only
- * adds its own overhead), the local Redis and Postgres, and the load generator
- * (@fleet/client runLoad, bench/_gateway-load.ts) in a process of its own. Phases, each on its own Redis
- * key prefix, one database created for the run and dropped at the end:
+ * the run builds first, `node apps/<app>/dist/main.js --config FILE` with NODE_OPTIONS = APP_NODE_FLAGS;
+ * BENCH_SOURCE=1: the sources under tsx): one gateway, one persister, BENCH_WORKERS workers (default 1:
+ * one worker process keeps up, and on 2 cores a second one only adds its own overhead), the local Redis and
+ * Postgres, and the load generator (@fleet/client runLoad, bench/_gateway-load.ts) in a process of its own.
+ * Phases, each on its own Redis key prefix, one database created for the run and dropped at the end:
  *   A. gateway only: stream ACKs with no persister draining (the bench XTRIMs the stream instead);
  *   B. persister only: a pre-filled stream drained into Postgres + BullMQ (no workers, no load);
  *   C. end to end, batch_size 1;  D. end to end, the default batch_size (config default, 100).

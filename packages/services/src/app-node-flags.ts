@@ -5,12 +5,12 @@
  * A larger young generation: the apps allocate short-lived objects per message (frames, envelopes, job
  * payloads, status entries), and V8's default 16 MB semi-space makes them scavenge hundreds of times a
  * second under load. With 64 MB the scavenger's share of the worker's and the persister's busy time halves
- * (~10-11% -> 5-6%) and the end-to-end bench runs ~7-15% faster (docs/benchmarks.md, e2e). The cost is
- * memory: up to ~100 MB more per process once the young generation has grown under load.
+ * (~10-11% -> 5-6%) and the end-to-end bench runs ~10% faster (7-15% in paired runs; docs/benchmarks.md).
+ * The cost is memory: up to ~100 MB more per process once the young generation has grown under load.
  */
 export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
 
 /** NODE_OPTIONS for an app process: the app flags, then whatever the caller already had. */
-export function appNodeOptions(existing: string | undefined = undefined): string {
+export function appNodeOptions(existing?: string): string {
   return [...APP_NODE_FLAGS, existing ?? ''].join(' ').trim();
 }
