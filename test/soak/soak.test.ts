@@ -5,6 +5,7 @@
 // mean of the second quarter (the first quarter is warm-up: JIT, pools, caches filling).
 import { readFileSync } from 'node:fs';
 import { connect, type FleetClient } from '@fleet/client';
+import { appNodeOptions } from '@fleet/services';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../helpers/config.js';
@@ -41,7 +42,8 @@ beforeAll(async () => {
     // default; memory of the processes is what is measured, not Postgres.
   });
   const start = async (name: string, app: 'gateway' | 'persister' | 'worker') => {
-    const proc = spawnApp(app, { config: path });
+    // With the node flags production runs them with (APP_NODE_FLAGS: the young generation is part of RSS).
+    const proc = spawnApp(app, { config: path, env: { NODE_OPTIONS: appNodeOptions() } });
     apps.set(name, proc);
     await proc.waitReady(90_000);
   };
