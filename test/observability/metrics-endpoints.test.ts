@@ -188,6 +188,9 @@ describe('/metrics of every app', () => {
       ...PROCESS_METRICS,
     ]);
     expect(labelValues(ps.get('fleet_persister_messages_persisted_total'), 'topic')).toContain('obs.ok');
+    expect(labelValues(ps.get('fleet_persister_pg_query_seconds'), 'op')).toEqual(
+      expect.arrayContaining(['persist_batch', 'apply_statuses']),
+    );
     expect(labelValues(ps.get('fleet_queue_jobs'), 'state')).toEqual(
       expect.arrayContaining(['waiting', 'active', 'delayed', 'failed']),
     );

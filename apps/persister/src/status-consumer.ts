@@ -134,9 +134,11 @@ export class StatusConsumer {
     }
     const collapsed = collapseStatusUpdates(updates);
     if (collapsed.length > 0) {
+      const t0 = performance.now();
       await this.d.queue.applyStatuses(collapsed).catch((err: unknown) => {
         throw new PostgresFailure(err);
       });
+      this.d.metrics.pgQuery.observe({ op: 'apply_statuses' }, (performance.now() - t0) / 1000);
       this.d.pgState.ok();
     }
     let failed = false;
