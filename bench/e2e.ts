@@ -24,7 +24,6 @@
  * BENCH_NODE_OPTIONS (the apps' node flags instead of APP_NODE_FLAGS; '' = V8's defaults), BENCH_PROFILE_DIR.
  * Writes docs/bench-e2e.svg (completed msg/s and p99 latency per second for C and D).
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -44,7 +43,15 @@ import * as hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { type AppProcess, killAllApps, REPO_ROOT, spawnApp, spawnScript } from '../test/helpers/processes.js';
+import {
+  type AppProcess,
+  buildAppBundle,
+  killAllApps,
+  REPO_ROOT,
+  spawnApp,
+  spawnAppBundle,
+  spawnScript,
+} from '../test/helpers/processes.js';
 import { cleanupRedisPrefix } from '../test/helpers/services.js';
 import { prefillIngestStream } from './lib/prefill-stream.js';
 import { lineChartSvg } from './lib/svg-plot.js';
@@ -144,9 +151,7 @@ async function startApps(
     ...(profile ? { FLEET_CPU_PROFILE_DIR: profile } : {}),
   };
   const apps = which.map((app) =>
-    FROM_SOURCE
-      ? spawnApp(app, { config, env })
-      : spawnScript(app, `apps/${app}/dist/main.js`, ['--config', config], env, { typescript: false }),
+    FROM_SOURCE ? spawnApp(app, { config, env }) : spawnAppBundle(app, { config, env }),
   );
   await Promise.all(
     apps.map((a) =>
@@ -156,14 +161,6 @@ async function startApps(
     ),
   );
   return apps;
-}
-
-/** Bundles each app into apps/<app>/dist/main.js with the repository's build script (as `npm run build`). */
-function buildAppBundles(apps: string[]): void {
-  for (const app of apps)
-    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build-app.mjs')], {
-      cwd: join(REPO_ROOT, 'apps', app),
-    });
 }
 
 async function stopApps(apps: AppProcess[]): Promise<void> {
@@ -693,7 +690,7 @@ try {
       `${SIZE}-byte payloads; handlers ${process.env.BENCH_HANDLERS === 'noop' ? 'no-op' : 'examples/handlers'}; phases A ${phase.gatewayS}s, B <=${phase.drainS}s, C ${phase.batch1S}s, ` +
       `D ${phase.defaultS}s, E ${phase.rateS}s; load average ${os.loadavg()[0]!.toFixed(1)}`,
   );
-  if (!FROM_SOURCE) buildAppBundles(['gateway', 'persister', 'worker']);
+  if (!FROM_SOURCE) for (const app of ['gateway', 'persister', 'worker'] as const) buildAppBundle(app);
   dbUrl = await createDatabase(server, dbName);
   db = new pg.Client({ connectionString: dbUrl });
   await db.connect();

@@ -1,9 +1,8 @@
 // The production path (Dockerfile CMD): `npm run build` bundles each app into apps/<app>/dist/main.js,
 // which runs on plain node (no tsx) with its run-time files (migrations, Lua scripts) beside it.
-import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../helpers/config.js';
-import { type AppProcess, REPO_ROOT, spawnScript } from '../helpers/processes.js';
+import { type AppProcess, buildAppBundle, REPO_ROOT, spawnAppBundle } from '../helpers/processes.js';
 
 const apps = ['persister', 'gateway', 'worker'] as const;
 const running: AppProcess[] = [];
@@ -15,15 +14,11 @@ describe('production bundles', () => {
   it.each(apps)(
     '%s builds and starts from dist/main.js on plain node',
     async (app) => {
-      execFileSync(process.execPath, [`${REPO_ROOT}/scripts/build-app.mjs`], {
-        cwd: `${REPO_ROOT}/apps/${app}`,
-      });
+      buildAppBundle(app);
       const { path } = await writeTestConfig({
         handlers: { modules: [`${REPO_ROOT}/examples/handlers/index.ts`] },
       });
-      const proc = spawnScript(app, `apps/${app}/dist/main.js`, ['--config', path], undefined, {
-        typescript: false,
-      });
+      const proc = spawnAppBundle(app, { config: path });
       running.push(proc);
       const ready = await proc.waitReady(60_000);
       expect(JSON.parse(ready).msg).toBe('ready');

@@ -1,11 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { onProcessExit } from '@fleet/services';
 
 /**
- * Runs a Fleet app as a real process, the way production does: `node --import tsx apps/<app>/src/main.ts
- * --config <file>` from the repository root.
+ * Runs a Fleet app as a real process from the repository root: from source, `node --import tsx
+ * apps/<app>/src/main.ts --config <file>` (spawnApp), or from its production bundle on plain node,
+ * `node apps/<app>/dist/main.js --config <file>` (buildAppBundle + spawnAppBundle).
  *
  * READY CONVENTION: every app prints one JSON log line containing `"msg":"ready"` once it serves (listening,
  * consuming, or pulling jobs). Wait for it with `await app.waitForLine(/"msg":"ready"/)`; waitReady() does
@@ -68,6 +69,21 @@ const MAX_LINES = 5000;
 
 export function spawnApp(app: AppName, args: { config: string; env?: Record<string, string> }): AppProcess {
   return spawnScript(app, `apps/${app}/src/main.ts`, ['--config', args.config], args.env);
+}
+
+/** Bundles `app` into apps/<app>/dist/main.js with the repository's build script (as `npm run build`). */
+export function buildAppBundle(app: AppName): void {
+  execFileSync(process.execPath, [`${REPO_ROOT}/scripts/build-app.mjs`], { cwd: `${REPO_ROOT}/apps/${app}` });
+}
+
+/** The app from its bundle (buildAppBundle) on plain node, as the Dockerfile runs it. */
+export function spawnAppBundle(
+  app: AppName,
+  args: { config: string; env?: Record<string, string> },
+): AppProcess {
+  return spawnScript(app, `apps/${app}/dist/main.js`, ['--config', args.config], args.env, {
+    typescript: false,
+  });
 }
 
 /** Same capture and cleanup for any TypeScript/JS entry point (path relative to the repository root). */
