@@ -37,26 +37,21 @@ function recordFields(r: IngestRecord): Iterable<[string, Buffer | string | unde
   ];
 }
 
+/** A record to dead-letter under `deadId`, with why. */
+function rejected(r: IngestRecord, deadId: string, reason: string): DecodedMessage {
+  return { ok: false, streamId: deadId, reason, fields: printable(recordFields(r)) };
+}
+
 /** One record as a row; anything the persister cannot trust (undecodable envelope, id disagreeing with it) as a reason. */
 function decodeRecord(r: IngestRecord, streamId: string, deadId: string): DecodedMessage {
   let env: ReturnType<typeof decodeEnvelope>;
   try {
     env = decodeEnvelope(r.envelope);
   } catch (err) {
-    return {
-      ok: false,
-      streamId: deadId,
-      reason: `undecodable envelope: ${errorText(err)}`,
-      fields: printable(recordFields(r)),
-    };
+    return rejected(r, deadId, `undecodable envelope: ${errorText(err)}`);
   }
   if (env.id !== r.id)
-    return {
-      ok: false,
-      streamId: deadId,
-      reason: `id field '${r.id}' differs from the envelope id '${env.id}'`,
-      fields: printable(recordFields(r)),
-    };
+    return rejected(r, deadId, `id field '${r.id}' differs from the envelope id '${env.id}'`);
   const row: NewMessage = {
     id: env.id,
     streamId,
