@@ -7,6 +7,8 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'test/soak/**'],
     globalSetup: ['test/setup/global-setup.ts'],
+    // Property tests replay a printed counterexample from FC_SEED / FC_PATH (see the file).
+    setupFiles: ['test/setup/fast-check.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
