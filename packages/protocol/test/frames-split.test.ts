@@ -24,12 +24,21 @@ describe('frame decoder over a split byte stream', () => {
   it('byte-at-a-time delivery decodes every frame', () => {
     fc.assert(
       fc.property(fc.array(frameArb, { minLength: 1, maxLength: 4 }), (frames) => {
-        const stream = Buffer.concat(frames.map(encodeFrame));
+        const encoded = frames.map(encodeFrame);
+        const stream = Buffer.concat(encoded);
+        // Where each frame ends in the stream: after byte i, pending = bytes past the last frame end.
+        const ends: number[] = [];
+        for (const e of encoded) ends.push((ends.at(-1) ?? 0) + e.length);
         const dec = new FrameDecoder({ maxFrameBytes: 1 << 20 });
         const out = [];
+        // Mutation checked: with `pending` made to report one byte less mid-frame, this test fails (it used
+        // to compare pending with itself on every byte but the last).
         for (let i = 0; i < stream.length; i++) {
           out.push(...dec.push(stream.subarray(i, i + 1)));
-          expect(dec.pending).toBe(stream.length === i + 1 ? 0 : dec.pending);
+          const consumed = i + 1;
+          const lastEnd = ends.filter((e) => e <= consumed).at(-1) ?? 0;
+          expect(dec.pending).toBe(consumed - lastEnd);
+          expect(out).toHaveLength(ends.filter((e) => e <= consumed).length);
         }
         expect(out.map(norm)).toEqual(frames.map(norm));
       }),

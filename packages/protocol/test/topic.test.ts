@@ -22,12 +22,17 @@ describe('published topic rules', () => {
   });
 
   it('assertValidTopic throws ProtocolError INVALID_TOPIC', () => {
+    // Mutation checked: with assertValidTopic made not to throw for 'a..b', this test fails (it used to
+    // assert inside a catch that never ran).
     expect(() => assertValidTopic('a.*')).toThrow(ProtocolError);
+    let caught: unknown;
     try {
       assertValidTopic('a..b');
     } catch (e) {
-      expect((e as ProtocolError).code).toBe(ErrorCode.INVALID_TOPIC);
+      caught = e;
     }
+    expect(caught).toBeInstanceOf(ProtocolError);
+    expect((caught as ProtocolError).code).toBe(ErrorCode.INVALID_TOPIC);
   });
 
   it('any string with a character outside the set is rejected', () => {
