@@ -48,6 +48,14 @@ describe('envelope codec', () => {
     );
   });
 
+  it('a leading U+FEFF in a text field is kept, not stripped as a byte-order mark', () => {
+    // Mutation checked: with the decoder's ignoreBOM removed, this fails ("\uFEFFsrc" comes back "src").
+    const env: Envelope = { ...base, source: '\uFEFFsrc', headers: { '\uFEFFk': '\uFEFFv' } };
+    const out = decodeEnvelope(encodeEnvelope(env));
+    expect(out.source).toBe('\uFEFFsrc');
+    expect(out.headers).toEqual({ '\uFEFFk': '\uFEFFv' });
+  });
+
   it('payload is a view into the input', () => {
     const bytes = encodeEnvelope(base);
     const env = decodeEnvelope(bytes);
