@@ -45,6 +45,23 @@ export function maxPoolSize(): number | undefined {
   return raw ? Number(raw) : undefined;
 }
 
+/**
+ * Set when this run's Postgres is embedded PGlite (a development fallback: one session, so no row locks
+ * between connections). Tests of row locking skip under it, saying why; strict runs never use it.
+ */
+export const EMBEDDED_POSTGRES_SKIP =
+  process.env[RUN_ENV.postgresKind] === 'embedded'
+    ? 'embedded PGlite has one session: row locks between connections cannot be tested'
+    : undefined;
+
+/**
+ * Strict runs (CI: `.ci/run` sets FLEET_TEST_STRICT=1) fail instead of skipping when something a test
+ * needs is missing (Chromium, a real Postgres), so a green CI means every test ran.
+ */
+export function strictRun(): boolean {
+  return process.env.FLEET_TEST_STRICT === '1';
+}
+
 function random(): string {
   return randomBytes(4).toString('hex');
 }

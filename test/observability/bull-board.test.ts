@@ -1,7 +1,7 @@
 // Bull Board in a real browser: headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core;
 // no browser download) opens the persister's /ops/queues with basic-auth credentials, sees the fleet queue
 // and its job counts, and saves a screenshot under test-output/. Without credentials the page is refused.
-// Skipped (with the reason) on machines without /usr/bin/chromium.
+// Skipped (with the reason) on machines without /usr/bin/chromium; a strict run (CI) fails there instead.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +14,13 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../helpers/config.js';
 import { REPO_ROOT } from '../helpers/processes.js';
-import { cleanupRedisPrefix, type FreshDatabase, freshDatabase, uniquePrefix } from '../helpers/services.js';
+import {
+  cleanupRedisPrefix,
+  type FreshDatabase,
+  freshDatabase,
+  strictRun,
+  uniquePrefix,
+} from '../helpers/services.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAS_CHROMIUM = existsSync(CHROMIUM);
@@ -41,6 +47,7 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) {
+    if (strictRun()) throw new Error(`${SKIP_REASON}: a strict run (FLEET_TEST_STRICT=1, CI) needs it`);
     console.warn(`bull-board test skipped: ${SKIP_REASON}`);
     return;
   }

@@ -57,7 +57,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   try {
     redis = await ensureRedis({ log });
     started.push(redis);
-    postgres = await ensurePostgres({ log });
+    // Strict runs (CI) need a real Postgres: PGlite passes the row-locking tests without any locking.
+    postgres = await ensurePostgres({ log, allowEmbedded: process.env.FLEET_TEST_STRICT !== '1' });
     started.push(postgres);
   } catch (err) {
     await Promise.all(started.map((s) => s.stop().catch(() => {})));

@@ -1,7 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EMBEDDED_POSTGRES_SKIP } from '../../../test/helpers/services.js';
 import { PersistentQueue } from '../src/db/queue.js';
 import { age, messages, migratedDatabase, type QueueDb, rowState } from './db-fixtures.js';
+
+if (EMBEDDED_POSTGRES_SKIP)
+  console.warn(`db-dequeue: the two row-locking tests are skipped: ${EMBEDDED_POSTGRES_SKIP}`);
 
 describe('PersistentQueue.dequeueBatch / countPending', () => {
   let db: QueueDb;
@@ -31,29 +35,32 @@ describe('PersistentQueue.dequeueBatch / countPending', () => {
     expect(await db.queue.countPending()).toBe(0);
   });
 
-  it('two connections dequeuing concurrently never get the same row', async () => {
-    const batch = messages(600);
-    await db.queue.persistBatch(batch, []);
-    const poolB = new pg.Pool({ connectionString: db.url, max: 3 });
-    const queueB = new PersistentQueue(poolB);
-    try {
-      const seen: string[] = [];
-      const drain = async (q: PersistentQueue) => {
-        for (;;) {
-          const got = await q.dequeueBatch(25);
-          if (got.length === 0) return;
-          seen.push(...got.map((m) => m.id));
-        }
-      };
-      await Promise.all([drain(db.queue), drain(queueB), drain(db.queue), drain(queueB)]);
-      expect(seen.length).toBe(600);
-      expect(new Set(seen).size).toBe(600);
-    } finally {
-      await poolB.end();
-    }
-  });
+  it.skipIf(EMBEDDED_POSTGRES_SKIP)(
+    'two connections dequeuing concurrently never get the same row',
+    async () => {
+      const batch = messages(600);
+      await db.queue.persistBatch(batch, []);
+      const poolB = new pg.Pool({ connectionString: db.url, max: 3 });
+      const queueB = new PersistentQueue(poolB);
+      try {
+        const seen: string[] = [];
+        const drain = async (q: PersistentQueue) => {
+          for (;;) {
+            const got = await q.dequeueBatch(25);
+            if (got.length === 0) return;
+            seen.push(...got.map((m) => m.id));
+          }
+        };
+        await Promise.all([drain(db.queue), drain(queueB), drain(db.queue), drain(queueB)]);
+        expect(seen.length).toBe(600);
+        expect(new Set(seen).size).toBe(600);
+      } finally {
+        await poolB.end();
+      }
+    },
+  );
 
-  it('skips rows another transaction holds instead of waiting', async () => {
+  it.skipIf(EMBEDDED_POSTGRES_SKIP)('skips rows another transaction holds instead of waiting', async () => {
     const [held, free] = [messages(1), messages(1)];
     await db.queue.persistBatch(held, []);
     await age(
