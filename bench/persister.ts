@@ -79,13 +79,17 @@ async function main(): Promise<void> {
     });
     const counted = async () =>
       (await p.metrics.messagesPersisted.get()).values.reduce((a, v) => a + v.value, 0);
+    const enqueuedCount = async () => (await p.metrics.messagesEnqueued.get()).values[0]?.value ?? 0;
+    const pendingEntries = async () => (await redis.xpending(stream, PERSISTER_GROUP))[0] as number;
     t = Date.now();
     const deadline = t + Math.max(10, durationS * 0.5) * 1000;
     let last = 0;
     let lastAt = t;
+    // Drained = every message committed AND enqueued AND every entry XACKed (what the header times).
     for (;;) {
       const done = await counted();
-      if (done >= N || Date.now() > deadline) break;
+      if (done >= N && (await enqueuedCount()) >= N && (await pendingEntries()) === 0) break;
+      if (Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 200));
       if (Date.now() - lastAt >= 2_000) {
         progress(
@@ -97,8 +101,8 @@ async function main(): Promise<void> {
     }
     const drainS = (Date.now() - t) / 1000;
     const persisted = await counted();
-    const enqueued = (await p.metrics.messagesEnqueued.get()).values[0]?.value ?? 0;
-    const pending = (await redis.xpending(stream, PERSISTER_GROUP))[0] as number;
+    const enqueued = await enqueuedCount();
+    const pending = await pendingEntries();
     const persistSum =
       (await p.metrics.persistBatch.get()).values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
     const batchCount =
