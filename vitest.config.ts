@@ -10,6 +10,8 @@ export default defineConfig({
     // Property tests replay a printed counterexample from FC_SEED / FC_PATH (see the file).
     setupFiles: ['test/setup/fast-check.ts'],
     pool: 'forks',
+    // Memory checks collect garbage before they measure (globalThis.gc), so test workers expose it.
+    execArgv: ['--expose-gc'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default', ['json', { outputFile: 'test-output/results.json' }]],
