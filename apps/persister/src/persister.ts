@@ -209,6 +209,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     },
     reconfigure(next) {
       cfg = next;
+      // Intervals (sweep, monitoring, retention) apply to the waits already under way.
+      for (const t of timers) t.reschedule();
       metrics.labeler.configure({
         topicLabels: next.monitoring.topic_labels,
         segments: next.monitoring.topic_label_segments,
