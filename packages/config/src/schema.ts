@@ -21,7 +21,11 @@ const port = () => int(0, 65535);
 
 const network = z
   .strictObject({
-    host: f(z.string().min(1).default('0.0.0.0'), 'Address the gateway listens on.', 'restart'),
+    host: f(
+      z.string().min(1).default('127.0.0.1'),
+      'Address the gateway listens on; loopback by default: to serve other hosts set e.g. 0.0.0.0, with auth.tokens (anyone reaching the port may publish without them).',
+      'restart',
+    ),
     port: f(port().default(7400), 'TCP port of the gateway (0 = any free port).', 'restart'),
     max_connections: f(
       int(1, 1_000_000).default(10_000),

@@ -1,7 +1,9 @@
 // The start-up rule of the ops listeners (exposureProblem): every app's main.ts exits 2 with its line.
+
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { exposureProblem, isLoopbackHost, type OpsApp } from '../src/index.js';
+import { defaultConfig, exposureProblem, isLoopbackHost, type OpsApp, parseConfig } from '../src/index.js';
 import { parse, yaml } from './helpers.js';
 
 const APPS: OpsApp[] = ['gateway', 'persister', 'worker'];
@@ -77,5 +79,19 @@ describe('exposureProblem: nothing writable beyond loopback without auth', () =>
     expect(exposureProblem(off, 'gateway')).toBeNull();
     expect(exposureProblem(off, 'worker')).toBeNull();
     expect(exposureProblem(off, 'persister')).not.toBeNull(); // its ops server runs regardless
+  });
+});
+
+describe('safe defaults: every listener on loopback', () => {
+  // Mutation tried: network.host's default back to '0.0.0.0' in schema.ts: this test failed.
+  it('the schema defaults and the shipped config/fleet.yaml bind the gateway and the ops servers to loopback', () => {
+    const example = new URL('../../../config/fleet.yaml', import.meta.url).pathname;
+    const shipped = parseConfig(readFileSync(example, 'utf8'), { file: example, env: {} });
+    for (const c of [defaultConfig(), shipped]) {
+      expect(isLoopbackHost(c.network.host)).toBe(true);
+      expect(isLoopbackHost(c.ops.host)).toBe(true);
+      expect(c.ops.allow_insecure).toBe(false);
+      expect(c.ops.public_metrics).toBe(false);
+    }
   });
 });
