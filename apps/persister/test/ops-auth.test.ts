@@ -44,14 +44,19 @@ describe('persister ops server: basic auth on every method', () => {
       queueStatus: 'waiting',
       schedulerId: 'any',
     };
-    const board = appRoutes.api
-      .filter((r) => r.method !== 'get')
-      .flatMap((r) => (Array.isArray(r.route) ? r.route : [r.route]).map((route) => ({ r, route })))
-      .map(({ r, route }) => ({
-        method: r.method.toUpperCase(),
-        path: BOARD + route.replace(/:(\w+)/g, (_m, name: string) => encodeURIComponent(params[name]!)),
-        body: '{}',
-      }));
+    const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+    // A route may list several methods and several paths: every pair that is not a GET.
+    const board = appRoutes.api.flatMap((r) =>
+      list(r.method)
+        .filter((m) => m.toUpperCase() !== 'GET')
+        .flatMap((m) =>
+          list(r.route).map((route) => ({
+            method: m.toUpperCase(),
+            path: BOARD + route.replace(/:(\w+)/g, (_m, name: string) => encodeURIComponent(params[name]!)),
+            body: '{}',
+          })),
+        ),
+    );
     return [
       { method: 'POST', path: '/ops/dead-letters/replay', body: JSON.stringify({ all: true }) },
       { method: 'DELETE', path: '/ops/dead-letters?all=true' },
