@@ -36,7 +36,8 @@ const REALM = 'fleet-metrics';
 /**
  * /metrics, /healthz (process alive) and /readyz (health()) on a plain node:http server. Read-only: any
  * method but GET/HEAD is 405. With basicAuth, /metrics needs the credentials unless publicMetrics;
- * /healthz and /readyz never do (probes cannot send them), so they carry no more than up/ready.
+ * /healthz and /readyz never do (probes cannot send them), so health() should report no more than
+ * up/ready (the gateway and worker return `{ ok }` only).
  */
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
   const guard = opts.publicMetrics ? undefined : opts.basicAuth;
