@@ -1,5 +1,8 @@
 # One image for every Fleet app; the command picks the app:
 #   docker run fleet node apps/gateway/dist/main.js --config /app/config/fleet.yaml
+# config/fleet.yaml binds everything to the container's loopback; to publish a port, override the address
+# (FLEET_NETWORK__HOST=0.0.0.0 with FLEET_AUTH__TOKENS; FLEET_OPS__HOST=0.0.0.0 with ops.basic_auth, see
+# docs/operations.md "Ops endpoints"), as docker-compose.yml does.
 # Stage 1 installs everything and bundles the apps; stage 2 keeps production dependencies only.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app

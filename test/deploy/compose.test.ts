@@ -1,6 +1,6 @@
 // No Docker engine runs here: this test keeps docker-compose.yml, the Dockerfile and the apps' config agreeing.
 import { existsSync, readFileSync } from 'node:fs';
-import { parseConfig } from '@fleet/config';
+import { exposureProblem, parseConfig } from '@fleet/config';
 import { APP_NODE_FLAGS } from '@fleet/services';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -45,8 +45,33 @@ describe('docker-compose.yml', () => {
     expect(cfg.database.connection_string).toBe(
       `postgres://${pg.POSTGRES_USER}:${pg.POSTGRES_PASSWORD}@postgres:5432/${pg.POSTGRES_DB}`,
     );
-    expect(cfg.ops.host).toBe('0.0.0.0');
     expect(services[app].depends_on.redis.condition).toBe('service_healthy');
+  });
+
+  // The safe form (issue 13 item 6): the ops servers listen on the container's 0.0.0.0 (published and
+  // scraped), so basic auth is on with a password compose refuses to run without (`${VAR:?message}`),
+  // and no app opts out of the start-up rule. Mutation tried: the compose file as it was (basic auth off,
+  // every port on every host interface): every case below failed.
+  it.each(apps)('%s: the ops server needs a password the operator must set; the app would start', (app) => {
+    const cfg = configFor(app);
+    expect(cfg.ops.host).toBe('0.0.0.0');
+    expect(cfg.ops.basic_auth?.username).toBe('ops');
+    expect(services[app].environment.FLEET_OPS__BASIC_AUTH__PASSWORD).toMatch(
+      /^\$\{FLEET_OPS_PASSWORD:\?[^}]+\}$/,
+    );
+    expect(cfg.ops.allow_insecure).toBe(false);
+    expect(exposureProblem(cfg, app)).toBeNull();
+  });
+
+  it('publishes on every host interface only what needs credentials for anything but probes and metrics', () => {
+    const ps = configFor('persister');
+    const open: string[] = [];
+    for (const [name, service] of Object.entries(services))
+      for (const mapping of (service.ports ?? []) as string[])
+        if (!mapping.startsWith('127.0.0.1:')) open.push(`${name} ${mapping}`);
+    // The persister's ops port: Bull Board and dead letters behind ops.basic_auth.
+    expect(open).toEqual([`persister ${ps.ops.port}:${ps.ops.port}`]);
+    expect(ps.ops.basic_auth).toBeDefined();
   });
 
   it.each(apps)('%s: runs the bundle the build writes, with the mounted config', (app) => {
@@ -63,9 +88,11 @@ describe('docker-compose.yml', () => {
   it('publishes the ports the config says', () => {
     const gw = configFor('gateway');
     expect(gw.network.host).toBe('0.0.0.0');
+    // Host loopback only: the client port takes publishes from anyone while auth.tokens is empty.
+    expect(gw.auth.tokens).toEqual([]);
     expect(services.gateway.ports).toEqual([
-      `${gw.network.port}:${gw.network.port}`,
-      `${gw.ops.gateway_metrics_port}:${gw.ops.gateway_metrics_port}`,
+      `127.0.0.1:${gw.network.port}:${gw.network.port}`,
+      `127.0.0.1:${gw.ops.gateway_metrics_port}:${gw.ops.gateway_metrics_port}`,
     ]);
     const ps = configFor('persister');
     expect(services.persister.ports).toEqual([`${ps.ops.port}:${ps.ops.port}`]);

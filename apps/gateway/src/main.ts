@@ -8,7 +8,7 @@
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { ConfigWatcher, type FleetConfig } from '@fleet/config';
+import { ConfigWatcher, EXIT_UNSAFE_CONFIG, exposureProblem, type FleetConfig } from '@fleet/config';
 import {
   configReloadMetrics,
   createRegistry,
@@ -76,7 +76,10 @@ async function runGateway(watcher: ConfigWatcher, log: Logger): Promise<void> {
       host: cfg.ops.host,
       port: cfg.ops.gateway_metrics_port,
       registry,
-      health: async () => ({ ok: gw.stats().redisReady, details: { connections: gw.stats().connections } }),
+      basicAuth: cfg.ops.basic_auth,
+      publicMetrics: cfg.ops.public_metrics,
+      // Open to probes without credentials: ready or not, nothing more (the counts are in /metrics).
+      health: async () => ({ ok: gw.stats().redisReady }),
     });
   }
   // In a cluster only the primary says "ready" (once every worker listens); workers report to it.
@@ -125,7 +128,13 @@ async function runPrimary(cfg: FleetConfig, log: Logger): Promise<void> {
       contentType: aggregator.contentType,
       metrics: () => aggregator.clusterMetrics(),
     } as unknown as Registry;
-    metrics = await startMetricsServer({ host: cfg.ops.host, port: cfg.ops.gateway_metrics_port, registry });
+    metrics = await startMetricsServer({
+      host: cfg.ops.host,
+      port: cfg.ops.gateway_metrics_port,
+      registry,
+      basicAuth: cfg.ops.basic_auth,
+      publicMetrics: cfg.ops.public_metrics,
+    });
   }
   const fork = () => {
     const w = cluster.fork();
@@ -159,6 +168,11 @@ async function runPrimary(cfg: FleetConfig, log: Logger): Promise<void> {
 
 const watcher = openConfig();
 const cfg = watcher.current;
+const unsafe = exposureProblem(cfg, 'gateway');
+if (unsafe) {
+  process.stderr.write(`gateway: ${unsafe}\n`);
+  process.exit(EXIT_UNSAFE_CONFIG);
+}
 const log = makeLogger(cfg);
 if (cfg.thread_pools.io.workers > 1 && cluster.isPrimary) {
   runPrimary(cfg, log).catch(async (err) => {

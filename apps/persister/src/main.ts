@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ConfigWatcher } from '@fleet/config';
+import { ConfigWatcher, EXIT_UNSAFE_CONFIG, exposureProblem } from '@fleet/config';
 import { configReloadMetrics } from '@fleet/metrics';
 import { closeLogger, createLogger, initTelemetryFromConfig, setLogLevel } from '@fleet/tracing';
 import { errorText } from './log.js';
@@ -22,6 +22,11 @@ if (!values.config) {
 let countReload: (ok: boolean) => void = () => {};
 const watcher = new ConfigWatcher(values.config, { onReload: (ok) => countReload(ok) });
 const cfg = watcher.current;
+const unsafe = exposureProblem(cfg, 'persister');
+if (unsafe) {
+  process.stderr.write(`persister: ${unsafe}\n`);
+  process.exit(EXIT_UNSAFE_CONFIG);
+}
 const logger = createLogger({
   name: 'persister',
   level: cfg.logging.level,

@@ -1,10 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import fastifyBasicAuth from '@fastify/basic-auth';
 import type { FleetConfig } from '@fleet/config';
-import type { Registry } from '@fleet/metrics';
+import { basicAuthChallenge, basicAuthMatches, type Registry } from '@fleet/metrics';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Dispatcher } from './dispatcher.js';
@@ -23,11 +21,10 @@ export interface OpsServerDeps {
   port?: number;
 }
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+const REALM = 'fleet-ops';
+/** Probes cannot send credentials; these answer up/ready and the failing parts' names, nothing more. */
+const PROBE_ROUTES = ['/healthz', '/readyz'];
+const METRICS_ROUTE = '/metrics';
 
 function idsFrom(body: unknown, query: unknown): string[] | 'all' | null {
   const src = { ...((query as object) ?? {}), ...((body as object) ?? {}) } as {
@@ -43,24 +40,24 @@ function idsFrom(body: unknown, query: unknown): string[] | 'all' | null {
 }
 
 /**
- * The persister's ops HTTP server: /healthz (process up, never authenticated), /readyz, /metrics,
- * Bull Board at /ops/queues and the dead-letter endpoints. Basic auth (ops.basic_auth) guards all but
- * /healthz; the server binds to ops.host (127.0.0.1 unless configured).
+ * The persister's ops HTTP server: /healthz (process up), /readyz, /metrics, Bull Board at /ops/queues
+ * and the dead-letter endpoints; it binds to ops.host (127.0.0.1 unless configured). With ops.basic_auth,
+ * every request of every method needs the credentials except the probes (and /metrics with
+ * ops.public_metrics). The check runs on the matched route pattern, before routing to any handler, so
+ * Bull Board's API (POST/PUT/PATCH), dead-letter replay (POST) and purge (DELETE) and unknown paths
+ * are all covered whatever the URL's spelling.
  */
 export async function startOpsServer(d: OpsServerDeps): Promise<{ app: FastifyInstance; url: string }> {
   const app = Fastify({ logger: false });
   const auth = d.config.ops.basic_auth;
   if (auth) {
-    await app.register(fastifyBasicAuth, {
-      authenticate: { realm: 'fleet-ops' },
-      validate: async (username, password) => {
-        if (!(same(username, auth.username) && same(password, auth.password)))
-          throw new Error('unauthorized');
-      },
-    });
+    const open = new Set(d.config.ops.public_metrics ? [...PROBE_ROUTES, METRICS_ROUTE] : PROBE_ROUTES);
     app.addHook('onRequest', (req, reply, done) => {
-      if (req.url === '/healthz' || req.url.startsWith('/healthz?')) return done();
-      app.basicAuth(req, reply, done);
+      // routeOptions.url is the route's pattern (undefined when no route matched: a 404 needs auth too).
+      const route = req.routeOptions.url;
+      if ((route !== undefined && open.has(route)) || basicAuthMatches(req.headers.authorization, auth))
+        return done();
+      reply.code(401).header('www-authenticate', basicAuthChallenge(REALM)).send({ error: 'unauthorized' });
     });
   }
 
@@ -70,7 +67,7 @@ export async function startOpsServer(d: OpsServerDeps): Promise<{ app: FastifyIn
     if (failing.length > 0) return reply.code(503).send({ status: 'not ready', failing });
     return { status: 'ready' };
   });
-  app.get('/metrics', async (_req, reply) => {
+  app.get(METRICS_ROUTE, async (_req, reply) => {
     reply.header('content-type', d.registry.contentType);
     return d.registry.metrics();
   });

@@ -24,9 +24,10 @@ describe('persister ops HTTP server', () => {
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  it('/healthz is open; everything else needs basic auth', async () => {
+  it('/healthz and /readyz are open (probes send no credentials); every page needs basic auth', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    for (const path of ['/readyz', '/metrics', '/ops/queues', '/ops/dead-letters']) {
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    for (const path of ['/metrics', '/ops/queues', '/ops/dead-letters']) {
       expect((await fetch(`${base}${path}`)).status, path).toBe(401);
       expect(
         (
@@ -39,7 +40,7 @@ describe('persister ops HTTP server', () => {
   });
 
   it('/readyz checks Redis, Postgres and migrations', async () => {
-    const res = await fetch(`${base}/readyz`, { headers: { authorization: AUTH } });
+    const res = await fetch(`${base}/readyz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ready' });
   });

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigWatcher, isConfigError } from '@fleet/config';
+import { ConfigWatcher, EXIT_UNSAFE_CONFIG, exposureProblem, isConfigError } from '@fleet/config';
 import { configReloadMetrics } from '@fleet/metrics';
 import { errorMessage } from '@fleet/router';
 import { initTelemetryFromConfig } from '@fleet/tracing';
@@ -12,7 +12,8 @@ import { startWorker } from './worker.js';
  * Loads the handler modules listed in the config (paths relative to the config file), consumes the
  * fleet queue, logs `{"msg":"ready"}`, applies live config changes, and on SIGTERM/SIGINT stops taking
  * jobs, finishes in-flight ones up to handlers.shutdown_timeout_ms and exits 0.
- * A start failure (bad config, broken handler module, Redis unreachable) is one line on stderr, exit 1.
+ * A start failure (bad config, broken handler module, Redis unreachable) is one line on stderr, exit 1;
+ * an ops listener the config leaves unsafe (exposureProblem) is one line, exit 2.
  */
 const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
 if (!values.config) {
@@ -35,6 +36,11 @@ try {
   fail(isConfigError(err) ? err.problems.join('\n') : errorMessage(err));
 }
 const cfg = watcher.current;
+const unsafe = exposureProblem(cfg, 'worker');
+if (unsafe) {
+  process.stderr.write(`worker: ${unsafe}\n`);
+  process.exit(EXIT_UNSAFE_CONFIG);
+}
 const telemetry = initTelemetryFromConfig(cfg.tracing, 'worker');
 
 try {

@@ -170,6 +170,8 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
         host: cfg.ops.host,
         port: cfg.ops.worker_metrics_port,
         registry,
+        basicAuth: cfg.ops.basic_auth,
+        publicMetrics: cfg.ops.public_metrics,
         health: async () => ({ ok: commands.status === 'ready' && worker.isRunning() }),
       });
     }

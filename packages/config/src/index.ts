@@ -2,6 +2,7 @@ export { type ConfigDiff, diffConfig, keepFields, reloadModeOf } from './diff.js
 export { CONFIG_DOCS_PATH, normalizeDocs, renderConfigDocs } from './docs.js';
 export { applyEnvOverrides, ENV_ALIASES, ENV_PREFIX, envVarFor, readEnvOverrides } from './env-overrides.js';
 export * from './errors.js';
+export { EXIT_UNSAFE_CONFIG, exposureProblem, isLoopbackHost, type OpsApp } from './exposure.js';
 export { deepFreeze } from './freeze.js';
 export {
   defaultConfig,

@@ -21,7 +21,11 @@ const port = () => int(0, 65535);
 
 const network = z
   .strictObject({
-    host: f(z.string().min(1).default('0.0.0.0'), 'Address the gateway listens on.', 'restart'),
+    host: f(
+      z.string().min(1).default('127.0.0.1'),
+      'Address the gateway listens on; loopback by default: to serve other hosts set e.g. 0.0.0.0, with auth.tokens (anyone reaching the port may publish without them).',
+      'restart',
+    ),
     port: f(port().default(7400), 'TCP port of the gateway (0 = any free port).', 'restart'),
     max_connections: f(
       int(1, 1_000_000).default(10_000),
@@ -291,25 +295,35 @@ const ops = z
   .strictObject({
     host: f(
       z.string().min(1).default('127.0.0.1'),
-      'Address of the ops HTTP servers (health, metrics, Bull Board).',
+      'Address of the ops HTTP servers (persister ops server, gateway and worker metrics). A non-loopback address needs basic_auth (see allow_insecure).',
       'restart',
     ),
     port: f(port().default(7401), 'Persister ops server: /healthz /readyz /metrics /ops/queues.', 'restart'),
     gateway_metrics_port: f(
       port().default(7402),
-      'Gateway /metrics and /healthz (0 = any free port).',
+      'Gateway /metrics, /healthz and /readyz (0 = any free port).',
       'restart',
     ),
     worker_metrics_port: f(
       port().default(7403),
-      'Worker /metrics and /healthz (0 = any free port).',
+      'Worker /metrics, /healthz and /readyz (0 = any free port).',
       'restart',
     ),
     basic_auth: f(
       z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
-      'Basic auth for the ops server; absent = open (keep host on 127.0.0.1 then).',
+      'Basic auth on every ops and metrics endpoint of every app except /healthz and /readyz; absent = open (allowed on a loopback host only).',
       'restart',
       true,
+    ),
+    public_metrics: f(
+      z.boolean().default(false),
+      'Serve /metrics (read-only) without credentials even when basic_auth is set; lets gateway and worker metrics listen on a non-loopback host without basic_auth. Bull Board and dead letters stay behind basic_auth.',
+      'restart',
+    ),
+    allow_insecure: f(
+      z.boolean().default(false),
+      'Start even when an ops server listens on a non-loopback host without basic_auth: Bull Board and dead-letter replay/purge are then open to anyone who reaches it.',
+      'restart',
     ),
   })
   .prefault({});

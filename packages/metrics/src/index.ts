@@ -1,3 +1,4 @@
+export { type BasicAuthCredentials, basicAuthChallenge, basicAuthMatches } from './basic-auth.js';
 export { BATCH_SIZE_BUCKETS, SECONDS_BUCKETS } from './buckets.js';
 export { cachedLabels } from './child-cache.js';
 export {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { type BasicAuthCredentials, basicAuthChallenge, basicAuthMatches } from './basic-auth.js';
 
 export interface HealthResult {
   ok: boolean;
@@ -13,6 +14,10 @@ export interface MetricsServerOptions {
   registry: Registry;
   /** Readiness check for /readyz (default: always ready). */
   health?: () => Promise<HealthResult>;
+  /** ops.basic_auth: /metrics answers 401 without these credentials (probes stay open). */
+  basicAuth?: BasicAuthCredentials | undefined;
+  /** ops.public_metrics: /metrics needs no credentials even with basicAuth set. */
+  publicMetrics?: boolean;
 }
 
 export interface MetricsServer {
@@ -26,14 +31,27 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const REALM = 'fleet-metrics';
 
-/** /metrics, /healthz (process alive) and /readyz (health()) on a plain node:http server. */
+/**
+ * /metrics, /healthz (process alive) and /readyz (health()) on a plain node:http server. Read-only: any
+ * method but GET/HEAD is 405. With basicAuth, /metrics needs the credentials unless publicMetrics;
+ * /healthz and /readyz never do (probes cannot send them), so health() should report no more than
+ * up/ready (the gateway and worker return `{ ok }` only).
+ */
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
+  const guard = opts.publicMetrics ? undefined : opts.basicAuth;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return send(res, 405, JSON_TYPE, '{"error":"method not allowed"}');
-    if (path === '/metrics') return send(res, 200, opts.registry.contentType, await opts.registry.metrics());
+    if (path === '/metrics') {
+      if (guard && !basicAuthMatches(req.headers.authorization, guard)) {
+        res.setHeader('www-authenticate', basicAuthChallenge(REALM));
+        return send(res, 401, JSON_TYPE, '{"error":"unauthorized"}');
+      }
+      return send(res, 200, opts.registry.contentType, await opts.registry.metrics());
+    }
     if (path === '/healthz') return send(res, 200, JSON_TYPE, '{"ok":true}');
     if (path === '/readyz') {
       let result: HealthResult;
