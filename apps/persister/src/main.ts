@@ -20,7 +20,14 @@ if (!values.config) {
 
 // Reload attempts count in fleet_config_reloads_total once the persister's registry exists.
 let countReload: (ok: boolean) => void = () => {};
-const watcher = new ConfigWatcher(values.config, { onReload: (ok) => countReload(ok) });
+let watcher: ConfigWatcher;
+try {
+  watcher = new ConfigWatcher(values.config, { onReload: (ok) => countReload(ok) });
+} catch (err) {
+  // An invalid config is one line and exit 2 (as the gateway and worker), never a stack trace.
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(2);
+}
 const cfg = watcher.current;
 const unsafe = exposureProblem(cfg, 'persister');
 if (unsafe) {

@@ -12,8 +12,9 @@ import { startWorker } from './worker.js';
  * Loads the handler modules listed in the config (paths relative to the config file), consumes the
  * fleet queue, logs `{"msg":"ready"}`, applies live config changes, and on SIGTERM/SIGINT stops taking
  * jobs, finishes in-flight ones up to handlers.shutdown_timeout_ms and exits 0.
- * A start failure (bad config, broken handler module, Redis unreachable) is one line on stderr, exit 1;
- * an ops listener the config leaves unsafe (exposureProblem) is one line, exit 2.
+ * A start failure (broken handler module, Redis unreachable) is one line on stderr, exit 1; an invalid
+ * config, or an ops listener the config leaves unsafe (exposureProblem), is one line, exit 2 (as the
+ * gateway and persister).
  */
 const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
 if (!values.config) {
@@ -22,9 +23,9 @@ if (!values.config) {
 }
 const configPath = resolve(values.config);
 
-function fail(line: string): never {
+function fail(line: string, code = 1): never {
   process.stderr.write(`worker: ${line}\n`);
-  process.exit(1);
+  process.exit(code);
 }
 
 // Reload attempts count in fleet_config_reloads_total once the worker's registry exists.
@@ -33,7 +34,7 @@ let watcher: ConfigWatcher;
 try {
   watcher = new ConfigWatcher(configPath, { onReload: (ok) => countReload(ok) });
 } catch (err) {
-  fail(isConfigError(err) ? err.problems.join('\n') : errorMessage(err));
+  fail(isConfigError(err) ? err.problems.join('\n') : errorMessage(err), 2);
 }
 const cfg = watcher.current;
 const unsafe = exposureProblem(cfg, 'worker');
