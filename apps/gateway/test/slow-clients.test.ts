@@ -128,6 +128,8 @@ describe('slow and unauthenticated clients', () => {
     }
     expect(await waitUntil(() => gw.stats().partialBytes === flood.length * (hello.length - 1))).toBe(true);
     expect(gw.stats().peakPartialBytes).toBeLessThanOrEqual(BOUND);
+    const fresh = track(await RawClient.open(gw.port)); // served during the flood
+    expect((await fresh.publish(envelope())).type).toBe(FrameType.ACK);
     for (const c of flood) await closedWith(c, ErrorCode.TIMEOUT);
     expect(await waitUntil(() => gw.stats().partialBytes === 0)).toBe(true);
   });
