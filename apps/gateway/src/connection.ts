@@ -33,10 +33,28 @@ export class Connection {
   outQueued = false;
   /** Pending requests / durable publishes, dropped when the socket closes. */
   waiters: Set<Waiter> | null = null;
+  /** Corrs of this connection's pending REQUESTs: a PUBLISH or REQUEST may not reuse one. */
+  requestCorrs: Set<number> | null = null;
+  /**
+   * The closing ERROR of a fatal frame read after frames still unanswered: sent after their last answer
+   * (every PUBLISH/REQUEST read gets its answer first). Input is not read meanwhile (`ending`).
+   */
+  fatal: { corr: number; code: number; message: string } | null = null;
+  // Session deadlines (performance.now() ms), checked by the gateway's sweep, never per frame.
+  /** When the last complete frame arrived (the socket's accept time before the first). */
+  lastFrameAt: number;
+  /** When the unfinished frame now buffered started arriving; 0 = none. */
+  partialSince = 0;
+  /** Bytes of the unfinished frame counted in the gateway's process-wide partial-frame total. */
+  partialBytes = 0;
 
   constructor(
     readonly id: number,
     readonly socket: Socket,
     readonly decoder: FrameDecoder,
-  ) {}
+    /** performance.now() at accept: the HELLO deadline starts here. */
+    readonly acceptedAt: number,
+  ) {
+    this.lastFrameAt = acceptedAt;
+  }
 }

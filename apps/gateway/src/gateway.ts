@@ -79,6 +79,11 @@ export interface GatewayStats {
   acked: number;
   errors: number;
   redisReady: boolean;
+  /** Bytes all connections hold in unfinished frames (bounded by gateway.max_partial_bytes). */
+  partialBytes: number;
+  peakPartialBytes: number;
+  /** Connections closed because the process held too many bytes in unfinished frames. */
+  partialShed: number;
 }
 
 export interface Gateway {
@@ -104,8 +109,20 @@ const EMPTY = Buffer.alloc(0);
 const RESPONSE_OK = 0;
 /** XADD replies slower than this count as Redis being unavailable. */
 const COMMAND_TIMEOUT_MS = 3_000;
-const TIMER_TICK_MS = 50;
+/** Granularity of REQUEST and durable-ACK deadlines (documented in docs/protocol.md section 8). */
+export const TIMER_TICK_MS = 50;
+/**
+ * How often connection deadlines (idle, handshake, unfinished frame) are checked: one pass over the
+ * connections, so no timer or syscall per frame (documented in docs/protocol.md section 6).
+ */
+export const SESSION_SWEEP_MS = 250;
+/** After shedding, the partial-frame total is brought down to this fraction of the bound (hysteresis). */
+const PARTIAL_SHED_TARGET = 0.75;
+/** At most one log line per this interval about shed connections (a flood must not flood the log). */
+const SHED_LOG_INTERVAL_MS = 10_000;
 const DECODE_OPTIONS = { allowEmptyId: true } as const;
+/** corr 0 means "about the connection" in answers, so a PUBLISH/REQUEST using it could not be answered. */
+const CORR_ZERO = 'PUBLISH and REQUEST need a non-zero corr';
 
 export async function startGateway(cfg: FleetConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const gw = new GatewayServer(cfg, opts);
@@ -149,6 +166,12 @@ class GatewayServer implements Gateway {
   private chunkReadAt = 0;
   private acked = 0;
   private errors = 0;
+  private partialBytes = 0;
+  private peakPartialBytes = 0;
+  private partialShed = 0;
+  private shedLoggedAt = 0;
+  private shedSinceLog = 0;
+  private sessionTimer: NodeJS.Timeout | undefined;
 
   // Batched answers: connections with queued output, written once per microtask burst.
   private dirty: Connection[] = [];
@@ -234,6 +257,10 @@ class GatewayServer implements Gateway {
     if (tls.enabled) {
       this.server = createTlsServer(
         {
+          // The TLS handshake comes before HELLO: it gets the same deadline (read at start).
+          ...(this.cfg.gateway.handshake_timeout_ms > 0
+            ? { handshakeTimeout: this.cfg.gateway.handshake_timeout_ms }
+            : {}),
           cert: readFileSync(tls.cert_path as string),
           key: readFileSync(tls.key_path as string),
           ...(tls.ca_path
@@ -258,6 +285,8 @@ class GatewayServer implements Gateway {
     this.port = typeof addr === 'object' && addr ? addr.port : net.port;
     this.metricsTimer = setInterval(() => this.pushMetrics(), 1_000);
     this.metricsTimer.unref();
+    this.sessionTimer = setInterval(() => this.sweepSessions(performance.now()), SESSION_SWEEP_MS);
+    this.sessionTimer.unref();
   }
 
   private metricsTimer: NodeJS.Timeout | undefined;
@@ -279,6 +308,9 @@ class GatewayServer implements Gateway {
       acked: this.acked,
       errors: this.errors,
       redisReady: this.redis.status === 'ready',
+      partialBytes: this.partialBytes,
+      peakPartialBytes: this.peakPartialBytes,
+      partialShed: this.partialShed,
     };
   }
 
@@ -300,21 +332,93 @@ class GatewayServer implements Gateway {
     const conn = new Connection(
       this.nextConnId++,
       socket,
-      new FrameDecoder({ maxFrameBytes: this.cfg.network.max_frame_bytes }),
+      // Before HELLO a client has not identified itself: its first frame may only be small.
+      new FrameDecoder({
+        maxFrameBytes: this.cfg.network.max_frame_bytes,
+        firstFrameMaxBytes: this.cfg.gateway.max_hello_bytes,
+      }),
+      performance.now(),
     );
     this.conns.add(conn);
     this.instruments.connectionOpened();
     socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
     socket.on('drain', () => this.resumeEligible());
     socket.on('close', () => this.onClose(conn));
-    const idle = this.cfg.network.timeout_ms;
-    if (idle > 0) socket.setTimeout(idle, () => this.onIdle(conn));
   }
 
-  private onIdle(conn: Connection): void {
-    // Waiting on our side (a request, a durable commit, our own backpressure) is not the client being idle.
-    if (conn.inFlight > 0 || conn.paused || conn.ending) return;
-    this.endWithError(conn, ErrorCode.TIMEOUT, `idle for ${this.cfg.network.timeout_ms} ms`);
+  /**
+   * Connection deadlines, all measured in progress rather than bytes (a client trickling bytes does not
+   * reset them): HELLO within handshake_timeout_ms of accept; an unfinished frame complete within
+   * frame_timeout_ms of its first bytes; idle = no complete frame for network.timeout_ms with nothing in
+   * flight. Each closes with ERROR TIMEOUT (corr 0).
+   */
+  private sweepSessions(now: number): void {
+    if (this.closing) return;
+    const idle = this.cfg.network.timeout_ms;
+    const { handshake_timeout_ms: handshake, frame_timeout_ms: frame } = this.cfg.gateway;
+    for (const conn of this.conns) {
+      // Waiting on our side (our own backpressure) is not the client being slow.
+      if (conn.ending || conn.paused) continue;
+      if (handshake > 0 && !conn.hello && now - conn.acceptedAt >= handshake) {
+        this.endWithError(conn, ErrorCode.TIMEOUT, `no HELLO within ${handshake} ms`);
+      } else if (frame > 0 && conn.partialSince !== 0 && now - conn.partialSince >= frame) {
+        this.endWithError(conn, ErrorCode.TIMEOUT, `frame unfinished after ${frame} ms`);
+      } else if (idle > 0 && conn.inFlight === 0 && now - conn.lastFrameAt >= idle) {
+        // A request or durable commit pending is waiting on us, not the client being idle.
+        this.endWithError(conn, ErrorCode.TIMEOUT, `idle for ${idle} ms`);
+      }
+    }
+  }
+
+  /** Counts the connection's unfinished frame in the process-wide total; sheds the oldest when over. */
+  private trackPartial(conn: Connection, completed: boolean, now: number): void {
+    const pending = conn.decoder.pending;
+    if (pending === 0) conn.partialSince = 0;
+    else if (completed || conn.partialSince === 0) conn.partialSince = now;
+    if (pending === conn.partialBytes) return;
+    this.partialBytes += pending - conn.partialBytes;
+    conn.partialBytes = pending;
+    if (this.partialBytes > this.peakPartialBytes) this.peakPartialBytes = this.partialBytes;
+    if (this.partialBytes > this.cfg.gateway.max_partial_bytes) this.shedPartials();
+  }
+
+  /** Drops the connection's unfinished frame (it is closing): its bytes no longer count. */
+  private releasePartial(conn: Connection): void {
+    conn.decoder.discard();
+    this.partialBytes -= conn.partialBytes;
+    conn.partialBytes = 0;
+    conn.partialSince = 0;
+  }
+
+  /**
+   * Over gateway.max_partial_bytes: closes the connections whose unfinished frames are oldest (largest
+   * first among equals) until the total is back under PARTIAL_SHED_TARGET of the bound. A flood of slow
+   * senders is what holds frames longest; a live client completes its frames within a few reads, so fresh
+   * clients keep being served.
+   */
+  private shedPartials(): void {
+    const bound = this.cfg.gateway.max_partial_bytes;
+    const holders: Connection[] = [];
+    for (const c of this.conns) if (c.partialBytes > 0 && !c.ending) holders.push(c);
+    holders.sort((a, b) => a.partialSince - b.partialSince || b.partialBytes - a.partialBytes);
+    const target = bound * PARTIAL_SHED_TARGET;
+    let shed = 0;
+    for (const c of holders) {
+      if (this.partialBytes <= target) break;
+      this.endWithError(c, ErrorCode.OVERLOADED, 'gateway holds too many bytes of unfinished frames');
+      shed++;
+    }
+    this.partialShed += shed;
+    this.shedSinceLog += shed;
+    const now = Date.now();
+    if (now - this.shedLoggedAt >= SHED_LOG_INTERVAL_MS) {
+      this.log.warn(
+        { closed: this.shedSinceLog, bound },
+        'closed connections holding unfinished frames over gateway.max_partial_bytes',
+      );
+      this.shedLoggedAt = now;
+      this.shedSinceLog = 0;
+    }
   }
 
   private onClose(conn: Connection): void {
@@ -322,6 +426,7 @@ class GatewayServer implements Gateway {
     conn.closed = true;
     this.conns.delete(conn);
     this.paused.delete(conn);
+    this.releasePartial(conn);
     this.inFlight -= conn.inFlight;
     conn.inFlight = 0;
     if (conn.waiters) {
@@ -333,10 +438,25 @@ class GatewayServer implements Gateway {
     this.resumeEligible();
   }
 
-  /** Sends a connection-level ERROR (corr 0 unless given) and closes the connection after it. */
+  /**
+   * Sends a connection-level ERROR (corr 0 unless given) and closes the connection after it. Input stops
+   * here; frames read before it and still unanswered are answered first (each PUBLISH/REQUEST gets exactly
+   * one answer), then this ERROR goes out after the last of them.
+   */
   private endWithError(conn: Connection, code: number, message: string, corr = 0): void {
     if (conn.ending || conn.closed) return;
     conn.ending = true;
+    this.releasePartial(conn);
+    if (conn.inFlight > 0) {
+      conn.fatal = { corr, code, message };
+      // Stop reading meanwhile (the kernel buffers, not us); resumeEligible skips ending connections.
+      conn.socket.pause();
+      return;
+    }
+    this.sendClosingError(conn, code, message, corr);
+  }
+
+  private sendClosingError(conn: Connection, code: number, message: string, corr: number): void {
     this.countError(code);
     conn.out.push(encodeError(corr, code, message));
     this.writeOut(conn);
@@ -352,25 +472,23 @@ class GatewayServer implements Gateway {
     this.instruments.bytesIn(chunk.length);
     // One read time for every frame of the chunk: they arrived together (ACK latency starts here).
     this.chunkReadAt = performance.now();
-    let frames: Array<Frame | InvalidFrame>;
-    try {
-      frames = conn.decoder.push(chunk);
-    } catch (err) {
-      const code = err instanceof ProtocolError ? err.code : ErrorCode.MALFORMED_FRAME;
-      this.endWithError(conn, code, (err as Error).message);
-      return;
-    }
+    // A framing error comes back as the last item, after the frames before it (they are answered first).
+    const frames = conn.decoder.decode(chunk);
+    if (frames.length > 0) conn.lastFrameAt = this.chunkReadAt;
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i]!;
       this.instruments.frameIn(f.type);
       if (f.type === FrameType.PUBLISH) {
-        if (conn.hello) this.onPublish(conn, f);
-        else this.endWithError(conn, ErrorCode.HELLO_REQUIRED, 'send HELLO first');
+        if (!conn.hello) this.endWithError(conn, ErrorCode.HELLO_REQUIRED, 'send HELLO first');
+        else if (f.corr === 0) this.endWithError(conn, ErrorCode.MALFORMED_FRAME, CORR_ZERO);
+        else this.onPublish(conn, f);
       } else {
         this.onOtherFrame(conn, f);
       }
       if (conn.ending) return;
     }
+    this.trackPartial(conn, frames.length > 0, this.chunkReadAt);
+    if (conn.ending) return; // shed: the process held too many bytes of unfinished frames
     if (
       !conn.paused &&
       (conn.inFlight >= this.maxInFlight || this.inFlight >= this.queueSize || conn.socket.writableNeedDrain)
@@ -399,6 +517,9 @@ class GatewayServer implements Gateway {
       case FrameType.PING:
         this.instruments.framesOut(FrameType.PONG, 1);
         this.queueWrite(conn, encodeFrame({ type: FrameType.PONG, corr: f.corr }));
+        return;
+      case FrameType.PONG:
+        // Either side may send PONG (a keepalive a client may send unasked): it needs no answer.
         return;
       case FrameType.HELLO:
         this.sendError(conn, f.corr, ErrorCode.NOT_SUPPORTED, 'HELLO already received');
@@ -459,6 +580,10 @@ class GatewayServer implements Gateway {
   }
 
   private onPublish(conn: Connection, f: PublishFrame): void {
+    if (conn.requestCorrs?.has(f.corr)) {
+      this.sendError(conn, f.corr, ErrorCode.INVALID_ENVELOPE, `corr ${f.corr} is a pending REQUEST's`);
+      return;
+    }
     const env = this.decode(conn, f.corr, f.envelope);
     if (!env) return;
     const bytes = this.assignId(env, f.envelope);
@@ -478,13 +603,17 @@ class GatewayServer implements Gateway {
   }
 
   private onRequest(conn: Connection, f: RequestFrame): void {
-    const env = this.decode(conn, f.corr, f.envelope);
-    if (!env) return;
-    const correlationId = `${conn.id}:${f.corr}`;
-    if (this.requests.has(correlationId)) {
+    if (f.corr === 0) {
+      this.endWithError(conn, ErrorCode.MALFORMED_FRAME, CORR_ZERO);
+      return;
+    }
+    if (conn.requestCorrs?.has(f.corr)) {
       this.sendError(conn, f.corr, ErrorCode.INVALID_ENVELOPE, `corr ${f.corr} is already pending`);
       return;
     }
+    const env = this.decode(conn, f.corr, f.envelope);
+    if (!env) return;
+    const correlationId = `${conn.id}:${f.corr}`;
     const bytes = this.assignId(env, f.envelope);
     this.admit(conn);
     this.instruments.received(env.topic, bytes.length);
@@ -541,6 +670,10 @@ class GatewayServer implements Gateway {
     this.wheel.add(w, Date.now() + timeoutMs);
     if (!conn.waiters) conn.waiters = new Set();
     conn.waiters.add(w);
+    if (kind === WaitKind.REQUEST) {
+      if (!conn.requestCorrs) conn.requestCorrs = new Set();
+      conn.requestCorrs.add(corr);
+    }
     return w;
   }
 
@@ -551,6 +684,7 @@ class GatewayServer implements Gateway {
     w.conn.waiters?.delete(w);
     if (w.kind === WaitKind.REQUEST) {
       if (this.requests.get(w.key) === w) this.requests.delete(w.key);
+      w.conn.requestCorrs?.delete(w.corr);
     } else {
       const list = this.durables.get(w.key);
       if (list) {
@@ -684,6 +818,12 @@ class GatewayServer implements Gateway {
     conn.inFlight--;
     this.inFlight--;
     this.queueWrite(conn, frame);
+    // The last answer before a deferred closing ERROR: it goes out after this one, then the close.
+    const fatal = conn.fatal;
+    if (fatal !== null && conn.inFlight === 0) {
+      conn.fatal = null;
+      this.sendClosingError(conn, fatal.code, fatal.message, fatal.corr);
+    }
   }
 
   private answerError(conn: Connection, corr: number, code: number, message: string): void {
@@ -741,10 +881,16 @@ class GatewayServer implements Gateway {
   /** Resumes paused sockets once both their window and the process-wide bound are below the low-water marks. */
   private resumeEligible(): void {
     if (this.paused.size === 0 || this.closing || this.inFlight > this.globalLow) return;
+    const now = performance.now();
     for (const conn of this.paused) {
-      if (conn.inFlight <= this.connLow && !conn.socket.writableNeedDrain) {
+      if (conn.ending) {
+        this.paused.delete(conn);
+      } else if (conn.inFlight <= this.connLow && !conn.socket.writableNeedDrain) {
         conn.paused = false;
         this.paused.delete(conn);
+        // Paused by us: the client's deadlines restart now (it could not make progress meanwhile).
+        conn.lastFrameAt = now;
+        if (conn.partialSince !== 0) conn.partialSince = now;
         conn.socket.resume();
       }
     }
@@ -781,6 +927,7 @@ class GatewayServer implements Gateway {
     await serverClosed;
     await Promise.allSettled([quit(this.redis), quit(this.sub)]);
     clearInterval(this.metricsTimer);
+    clearInterval(this.sessionTimer);
     this.pushMetrics();
     this.log.info({ acked: this.acked }, 'gateway closed');
   }

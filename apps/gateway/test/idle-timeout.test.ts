@@ -1,4 +1,4 @@
-import { ErrorCode, FrameType } from '@fleet/protocol';
+import { ErrorCode, encodeEnvelope, encodePublish, FrameType } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
 import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, sleep, withGateway } from './helpers.js';
@@ -32,6 +32,27 @@ describe('idle timeout', () => {
     });
     await Promise.all([idle.closed, silent.closed]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  // Mutation tried: conn.lastFrameAt set on every chunk instead of on complete frames (the old
+  // socket.setTimeout behaviour): the trickling client is never closed: fails.
+  it('bytes of an unfinished frame do not keep a connection open', async () => {
+    const c = await RawClient.open(gw.port);
+    const frame = encodePublish(
+      c.corr(),
+      0,
+      undefined,
+      encodeEnvelope(envelope({ payload: Buffer.alloc(1000) })),
+    );
+    let i = 0;
+    const timer = setInterval(() => {
+      if (c.isClosed || i >= frame.length - 1) clearInterval(timer);
+      else c.write(frame.subarray(i, ++i));
+    }, 50);
+    const closed = await Promise.race([c.closed.then(() => true), sleep(10_000).then(() => false)]);
+    clearInterval(timer);
+    expect(closed).toBe(true);
+    expect(c.frames.at(-1)).toMatchObject({ type: FrameType.ERROR, code: ErrorCode.TIMEOUT, corr: 0 });
   });
 
   it('keeps a busy connection open', async () => {

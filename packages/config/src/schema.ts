@@ -55,6 +55,32 @@ const network = z
   })
   .prefault({});
 
+/** Limits of a client connection's session that an unauthenticated or slow client cannot stretch. */
+const gateway = z
+  .strictObject({
+    handshake_timeout_ms: f(
+      int(0, 3_600_000).default(10_000),
+      'A client must complete HELLO within this many ms of connecting, else ERROR TIMEOUT and close (0 = no limit).',
+      'live',
+    ),
+    max_hello_bytes: f(
+      int(64, 64 * 1024 * 1024).default(8 * 1024),
+      'Largest first frame (the HELLO) of a connection, header included; the smaller of this and max_frame_bytes applies.',
+      'live',
+    ),
+    frame_timeout_ms: f(
+      int(0, 3_600_000).default(30_000),
+      'A frame whose first bytes arrived must be complete within this many ms, else ERROR TIMEOUT and close (0 = no limit).',
+      'live',
+    ),
+    max_partial_bytes: f(
+      int(64 * 1024, 2 ** 40).default(128 * 1024 * 1024),
+      'Per gateway process: bytes all connections may hold in unfinished frames; past it the connections with the oldest unfinished frames get ERROR OVERLOADED and are closed.',
+      'live',
+    ),
+  })
+  .prefault({});
+
 const threadPools = z
   .strictObject({
     io: z
@@ -392,6 +418,7 @@ const requests = z
 export const messagingSystemSchema = z.strictObject({
   version: f(z.string().default('1.0'), 'Config format version.', 'restart'),
   network,
+  gateway,
   thread_pools: threadPools,
   database,
   logging,

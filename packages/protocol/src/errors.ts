@@ -41,6 +41,16 @@ export function closesConnection(code: number): boolean {
   return CLOSING.has(code);
 }
 
+/**
+ * Errors that close the connection only when sent about the connection (corr 0): a deadline of the
+ * connection (idle, handshake, unfinished frame) or a connection limit. With a frame's corr they answer
+ * that frame and the connection stays.
+ */
+const CLOSING_AT_CORR_0 = new Set<number>([ErrorCode.OVERLOADED, ErrorCode.TIMEOUT]);
+export function closesWhenCorrZero(code: number): boolean {
+  return CLOSING_AT_CORR_0.has(code);
+}
+
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
   constructor(

@@ -306,6 +306,9 @@ function parseFrame(buf: Buffer, off: number, total: number): Frame | InvalidFra
   const type = buf[off + 5]!;
   const flags = buf.readUInt16BE(off + 6);
   const corr = buf.readUInt32BE(off + 8);
+  // An unknown type is skipped whatever its flags (section 3: the type is checked before the body).
+  if (type === 0 || type > FrameType.PONG)
+    return { type: 0, corr, code: ErrorCode.UNKNOWN_FRAME_TYPE, message: `unknown frame type ${type}` };
   const r = new BodyReader(buf, off + FRAME_HEADER_BYTES, off + total);
   // Bad PUBLISH/REQUEST bodies concern one message: the connection stays. Others are malformed.
   const badCode =
@@ -391,18 +394,27 @@ function parseFrame(buf: Buffer, off: number, total: number): Frame | InvalidFra
  * Incremental frame decoder for one connection. Frames that lie inside one pushed chunk are parsed in place
  * (payload/envelope are views into the chunk); only a frame spanning chunks is concatenated, once.
  * Memory is bounded by maxFrameBytes: a length prefix over the limit is rejected from the header alone.
+ * `firstFrameMaxBytes` (default maxFrameBytes) bounds the first frame only: a server expecting HELLO first
+ * buffers little for a client that has not identified itself, while HELLO + a large frame in one write work.
  */
 export class FrameDecoder {
   readonly maxFrameBytes: number;
+  /** The limit for the next frame's header check: firstFrameMaxBytes until one frame is complete. */
+  private limit: number;
   /** Buffered pieces of one incomplete frame. */
   private chunks: Buffer[] = [];
   private pendingBytes = 0;
   /** Total size of the incomplete frame, 0 while its header is incomplete. */
   private expected = 0;
+  /** A framing error was returned by decode(): later input is ignored. */
+  private failed = false;
 
-  constructor(opts: { maxFrameBytes: number }) {
+  constructor(opts: { maxFrameBytes: number; firstFrameMaxBytes?: number }) {
     if (!(opts.maxFrameBytes >= FRAME_HEADER_BYTES)) throw new RangeError('maxFrameBytes must be >= 12');
     this.maxFrameBytes = opts.maxFrameBytes;
+    const first = opts.firstFrameMaxBytes ?? opts.maxFrameBytes;
+    if (!(first >= FRAME_HEADER_BYTES)) throw new RangeError('firstFrameMaxBytes must be >= 12');
+    this.limit = Math.min(first, opts.maxFrameBytes);
   }
 
   /** Bytes buffered of an incomplete frame. */
@@ -410,24 +422,55 @@ export class FrameDecoder {
     return this.pendingBytes;
   }
 
+  /** Drops any buffered partial frame (the connection is closing); later input is ignored. */
+  discard(): void {
+    this.chunks = [];
+    this.pendingBytes = 0;
+    this.expected = 0;
+    this.failed = true;
+  }
+
   /**
    * Appends a socket chunk; returns the complete frames it now holds.
    * Throws ProtocolError (MALFORMED_FRAME / FRAME_TOO_LARGE / UNSUPPORTED_VERSION) on a framing error:
-   * the connection must close (the decoder is reset and must not be used again).
+   * the connection must close (the decoder is reset and must not be used again). The frames before the
+   * error in the same chunk are lost: a server that answers each frame uses decode() instead.
    */
   push(chunk: Buffer): Array<Frame | InvalidFrame> {
     const out: Array<Frame | InvalidFrame> = [];
+    const err = this.run(chunk, out);
+    if (err) throw err;
+    return out;
+  }
+
+  /**
+   * Like push(), but never throws: a framing error becomes the last item, an InvalidFrame with corr 0 and
+   * the closing code, after every complete frame that preceded it (they still get their answers).
+   * After it, the decoder holds nothing and ignores further input.
+   */
+  decode(chunk: Buffer): Array<Frame | InvalidFrame> {
+    const out: Array<Frame | InvalidFrame> = [];
+    if (this.failed) return out;
+    const err = this.run(chunk, out);
+    if (err) {
+      this.failed = true;
+      out.push({ type: 0, corr: 0, code: err.code, message: err.message });
+    }
+    return out;
+  }
+
+  /** Decodes `chunk` into `out`; returns the framing error that ended it, if any (state then reset). */
+  private run(chunk: Buffer, out: Array<Frame | InvalidFrame>): ProtocolError | null {
     try {
       let off = 0;
       if (this.pendingBytes > 0) {
         off = this.completePending(chunk, out);
-        if (off < 0) return out;
+        if (off < 0) return null;
       }
-      const max = this.maxFrameBytes;
       const len = chunk.length;
       while (off < len) {
         const avail = len - off;
-        const total = checkHeader(chunk, off, avail, max);
+        const total = checkHeader(chunk, off, avail, this.limit);
         if (total === 0) {
           // Header incomplete: copy the few bytes so the whole chunk is not retained.
           this.chunks = [Buffer.from(chunk.subarray(off))];
@@ -441,13 +484,15 @@ export class FrameDecoder {
           break;
         }
         out.push(parseFrame(chunk, off, total));
+        this.limit = this.maxFrameBytes;
         off += total;
       }
-      return out;
+      return null;
     } catch (e) {
       this.chunks = [];
       this.pendingBytes = 0;
       this.expected = 0;
+      if (e instanceof ProtocolError) return e;
       throw e;
     }
   }
@@ -462,7 +507,7 @@ export class FrameDecoder {
       off = take;
       this.chunks = [head];
       this.pendingBytes = head.length;
-      this.expected = checkHeader(head, 0, head.length, this.maxFrameBytes);
+      this.expected = checkHeader(head, 0, head.length, this.limit);
       if (this.expected === 0) return -1;
     }
     const need = this.expected - this.pendingBytes;
@@ -480,6 +525,7 @@ export class FrameDecoder {
     this.pendingBytes = 0;
     this.expected = 0;
     out.push(parseFrame(frame, 0, frame.length));
+    this.limit = this.maxFrameBytes;
     return off + need;
   }
 }

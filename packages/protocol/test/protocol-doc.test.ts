@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../src/envelope.js';
-import { closesConnection, ErrorCode } from '../src/errors.js';
+import { closesConnection, closesWhenCorrZero, ErrorCode } from '../src/errors.js';
 import { encodeFrame, type Frame, FrameDecoder, FrameType } from '../src/frames.js';
 
 /** docs/protocol.md must stay true: its hex examples decode to its JSON, its tables match the code. */
@@ -73,9 +73,12 @@ describe('docs/protocol.md', () => {
 
   it('lists every error code with its number and whether it closes the connection', () => {
     for (const [name, code] of Object.entries(ErrorCode)) {
-      const row = new RegExp(`^\\|\\s*${code}\\s*\\|\\s*${name}\\s*\\|\\s*(yes|no)\\s*\\|`, 'm').exec(doc);
+      const row = new RegExp(`^\\|\\s*${code}\\s*\\|\\s*${name}\\s*\\|\\s*(yes|no|corr 0)\\s*\\|`, 'm').exec(
+        doc,
+      );
       expect(row, `row for ${name}`).not.toBeNull();
       expect(row![1] === 'yes', `closes column of ${name}`).toBe(closesConnection(code));
+      expect(row![1] === 'corr 0', `closes column of ${name}`).toBe(closesWhenCorrZero(code));
     }
   });
 
