@@ -125,11 +125,21 @@ describe('/metrics of every app', () => {
       s.on('error', () => resolve());
     });
     // One applied reload (text changed) and one rejected (invalid), then the good file again.
+    // Each write waits until the gateway counted it (a fixed sleep let a slow watcher coalesce the writes).
+    const reloaded = async (result: 'applied' | 'rejected') => {
+      const end = Date.now() + 20_000;
+      for (;;) {
+        const fam = (await scrape(gatewayMetrics)).get('fleet_config_reloads_total');
+        if (fam?.samples.some((x) => x.labels.result === result && x.value >= 1)) return;
+        if (Date.now() > end) throw new Error(`gateway counted no ${result} reload`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
     await appendFile(f.configPath, '# touched by the metrics test\n');
-    await new Promise((r) => setTimeout(r, 500));
+    await reloaded('applied');
     const good = await import('node:fs/promises').then((fs) => fs.readFile(f.configPath, 'utf8'));
     await writeFile(f.configPath, 'messaging_system:\n  network: {port: "not a port"}\n');
-    await new Promise((r) => setTimeout(r, 500));
+    await reloaded('rejected');
     await writeFile(f.configPath, good);
 
     const gw = await scrapeUntil(gatewayMetrics, [
