@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { FleetConfig } from '@fleet/config';
 import type { Registry } from '@fleet/metrics';
+import { PressureMonitor } from '@fleet/pressure';
 import { FleetKeys } from '@fleet/protocol';
 import type { Telemetry } from '@fleet/tracing';
 import { Queue } from 'bullmq';
@@ -34,7 +35,7 @@ export interface PersisterOptions {
   opsPort?: number;
   /** Batches in flight at once (each its own blocking reader; default 2): overlaps Postgres and Redis work. */
   pipelines?: number;
-  /** Stop pulling the stream while the queue holds more waiting jobs than this (default 10 000). */
+  /** Stop pulling the stream while the queue holds more waiting jobs than this (default queue.max_waiting_jobs). */
   maxWaitingJobs?: number;
   /** OpenTelemetry tracer for the per-batch `persist` / `enqueue` spans (default: none recorded). */
   tracer?: Telemetry['tracer'];
@@ -102,6 +103,22 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       metrics.messagesEnqueued.inc(messages);
     },
   );
+  // Memory headroom for the drain: above dispatch_memory_high no more stream entries become jobs (a job
+  // takes more memory than its entry); workers completing jobs free memory, below memory_high it resumes.
+  const pressure = new PressureMonitor({
+    redis,
+    streams: [],
+    bounds: () => ({
+      memoryHigh: cfg.pressure.dispatch_memory_high,
+      memoryLow: cfg.pressure.memory_high,
+      backlogHigh: 0,
+      backlogLow: 0,
+    }),
+    intervalMs: () => cfg.pressure.interval_ms,
+    log,
+    what: 'stream reads (no new jobs)',
+    onSample: (_s, paused) => metrics.dispatchPaused.set(paused ? 1 : 0),
+  });
   const retries = new RetryScheduler(queue, dispatcher, config, metrics, log);
   const sweeper = new Sweeper(queue, bull, dispatcher, config, metrics, log, redis, keys.statusStream());
   const ingest = new IngestConsumer({
@@ -114,7 +131,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     config,
     log,
     metrics,
-    maxWaitingJobs: opts.maxWaitingJobs ?? 10_000,
+    maxWaitingJobs: opts.maxWaitingJobs ?? cfg.queue.max_waiting_jobs,
+    memoryFull: () => pressure.overloaded,
     pgState,
     redisState,
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
@@ -132,6 +150,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     pgState,
     redisState,
   });
+  await pressure.start();
   await ingest.start();
   await status.start();
 
@@ -218,7 +237,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     close() {
       closing ??= (async () => {
         await ops?.app.close();
-        await Promise.all([ingest.stop(), status.stop(), ...timers.map((t) => t.stop())]);
+        await Promise.all([ingest.stop(), status.stop(), pressure.stop(), ...timers.map((t) => t.stop())]);
         await bull.close().catch(() => {});
         for (const c of [redis, ...ingestReaders, statusReader, bullConn]) c.disconnect();
         await pool.end().catch(() => {});
