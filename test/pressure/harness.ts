@@ -27,11 +27,17 @@ export interface Fleet {
   db: FreshDatabase;
   apps: AppProcess[];
   startWorkers(n: number): Promise<void>;
+  /** Starts the persister when startFleet was told `persisterLater`. */
+  startPersister(): Promise<void>;
   output(): string;
   stop(): Promise<void>;
 }
 
-export async function startFleet(redisUrl: string, overrides: DeepPartial<FleetConfig>): Promise<Fleet> {
+export async function startFleet(
+  redisUrl: string,
+  overrides: DeepPartial<FleetConfig>,
+  opts: { persisterLater?: boolean } = {},
+): Promise<Fleet> {
   const db = await freshDatabase('pressure');
   const gatewayPort = await freePort();
   const { path } = await writeTestConfig({
@@ -48,12 +54,13 @@ export async function startFleet(redisUrl: string, overrides: DeepPartial<FleetC
     apps.push(proc);
     await proc.waitReady(READY_MS);
   };
-  await start('persister');
+  if (!opts.persisterLater) await start('persister');
   await start('gateway');
   return {
     gatewayPort,
     db,
     apps,
+    startPersister: () => start('persister'),
     async startWorkers(n) {
       await Promise.all(Array.from({ length: n }, () => start('worker')));
     },

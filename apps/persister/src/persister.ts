@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import type { FleetConfig } from '@fleet/config';
 import type { Registry } from '@fleet/metrics';
-import { PressureMonitor } from '@fleet/pressure';
 import { FleetKeys } from '@fleet/protocol';
 import type { Telemetry } from '@fleet/tracing';
 import { Queue } from 'bullmq';
@@ -11,6 +10,7 @@ import { StateLog } from './backoff.js';
 import { isSchemaCurrent, migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { PersistentQueue } from './db/queue.js';
+import { DispatchGate } from './dispatch-gate.js';
 import { Dispatcher } from './dispatcher.js';
 import { IngestConsumer } from './ingest-consumer.js';
 import { defaultLogger, errorText, type Logger } from './log.js';
@@ -99,26 +99,12 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     bull,
     () => ({ batchSize: cfg.queue.batch_size, maxJobBytes: cfg.queue.max_job_bytes }),
     (jobs, messages) => {
+      gate.noteEnqueued();
       metrics.jobsEnqueued.inc(jobs);
       metrics.messagesEnqueued.inc(messages);
     },
   );
-  // Memory headroom for the drain: above dispatch_memory_high no more stream entries become jobs (a job
-  // takes more memory than its entry); workers completing jobs free memory, below memory_high it resumes.
-  const pressure = new PressureMonitor({
-    redis,
-    streams: [],
-    bounds: () => ({
-      memoryHigh: cfg.pressure.dispatch_memory_high,
-      memoryLow: cfg.pressure.memory_high,
-      backlogHigh: 0,
-      backlogLow: 0,
-    }),
-    intervalMs: () => cfg.pressure.interval_ms,
-    log,
-    what: 'stream reads (no new jobs)',
-    onSample: (_s, paused) => metrics.dispatchPaused.set(paused ? 1 : 0),
-  });
+  const gate = new DispatchGate(redis, bull, config, log, metrics);
   const retries = new RetryScheduler(queue, dispatcher, config, metrics, log);
   const sweeper = new Sweeper(queue, bull, dispatcher, config, metrics, log, redis, keys.statusStream());
   const ingest = new IngestConsumer({
@@ -132,7 +118,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     log,
     metrics,
     maxWaitingJobs: opts.maxWaitingJobs ?? cfg.queue.max_waiting_jobs,
-    memoryFull: () => pressure.overloaded,
+    memoryFull: () => gate.closed,
     pgState,
     redisState,
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
@@ -150,7 +136,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     pgState,
     redisState,
   });
-  await pressure.start();
+  await gate.start();
   await ingest.start();
   await status.start();
 
@@ -237,7 +223,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     close() {
       closing ??= (async () => {
         await ops?.app.close();
-        await Promise.all([ingest.stop(), status.stop(), pressure.stop(), ...timers.map((t) => t.stop())]);
+        await Promise.all([ingest.stop(), status.stop(), gate.stop(), ...timers.map((t) => t.stop())]);
         await bull.close().catch(() => {});
         for (const c of [redis, ...ingestReaders, statusReader, bullConn]) c.disconnect();
         await pool.end().catch(() => {});
