@@ -151,6 +151,9 @@ describe('/metrics of every app', () => {
       'fleet_gateway_errors_total',
       'fleet_gateway_frames_in_total',
       'fleet_gateway_redis_append_batch_size',
+      'fleet_gateway_overloaded',
+      'fleet_gateway_redis_memory_ratio',
+      'fleet_gateway_ingest_backlog_messages',
       'fleet_config_reloads_total',
       ...PROCESS_METRICS,
     ]);
@@ -161,6 +164,8 @@ describe('/metrics of every app', () => {
       'applied',
       'rejected',
     ]);
+    // The shared test Redis has no maxmemory and a tiny backlog: no pressure.
+    expect(gw.get('fleet_gateway_overloaded')!.samples[0]!.value).toBe(0);
     for (const fam of gw.values()) for (const s of fam.samples) expect(s.labels.app).toBe('gateway');
 
     const wk = await scrapeUntil(workerMetrics, [
@@ -194,6 +199,7 @@ describe('/metrics of every app', () => {
       'fleet_persister_retries_total',
       'fleet_dead_letters_total',
       'fleet_persister_jobs_enqueued_total',
+      'fleet_persister_memory_paused',
       'fleet_config_reloads_total',
       ...PROCESS_METRICS,
     ]);

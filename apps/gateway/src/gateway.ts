@@ -43,6 +43,7 @@ import { Connection, type Waiter, WaitKind } from './connection.js';
 import { newGatewayId, newMessageId } from './ids.js';
 import { type GatewayInstruments, NOOP_INSTRUMENTS } from './instruments.js';
 import { prometheusInstruments } from './metrics.js';
+import { gatewayPressure } from './pressure.js';
 import { createCommandRedis, createSubscriberRedis, waitReady } from './redis.js';
 import { TimerWheel } from './timer-wheel.js';
 
@@ -140,6 +141,8 @@ class GatewayServer implements Gateway {
   private readonly sub;
   private readonly appender: Appender<Entry>;
   private readonly wheel: TimerWheel<Waiter>;
+  /** Redis memory / backlog pressure: PUBLISH and REQUEST are refused with OVERLOADED while it holds. */
+  private readonly pressure;
   private readonly requests = new Map<string, Waiter>();
   private readonly durables = new Map<string, Waiter[]>();
   private readonly instruments: GatewayInstruments;
@@ -202,6 +205,7 @@ class GatewayServer implements Gateway {
       opts.maxOutstandingCalls ?? 4,
     );
     this.wheel = new TimerWheel<Waiter>(TIMER_TICK_MS, (w) => this.onWaiterExpired(w));
+    this.pressure = gatewayPressure(this.redis, this.keys, () => this.cfg, this.log, this.instruments);
     this.shutdownGraceMs = opts.shutdownGraceMs ?? 2_000;
   }
   private readonly shutdownGraceMs: number;
@@ -237,6 +241,7 @@ class GatewayServer implements Gateway {
     this.redis.connect().catch(() => {});
     this.sub.connect().catch(() => {});
     await Promise.all([waitReady(this.redis, 5_000), waitReady(this.sub, 5_000)]);
+    await this.pressure.start();
     try {
       await this.sub.subscribe(
         this.keys.replyChannel(this.gatewayId),
@@ -584,6 +589,7 @@ class GatewayServer implements Gateway {
       this.sendError(conn, f.corr, ErrorCode.INVALID_ENVELOPE, `corr ${f.corr} is a pending REQUEST's`);
       return;
     }
+    if (this.refusedUnderPressure(conn, f.corr)) return;
     const env = this.decode(conn, f.corr, f.envelope);
     if (!env) return;
     const bytes = this.assignId(env, f.envelope);
@@ -607,6 +613,7 @@ class GatewayServer implements Gateway {
       this.endWithError(conn, ErrorCode.MALFORMED_FRAME, CORR_ZERO);
       return;
     }
+    if (this.refusedUnderPressure(conn, f.corr)) return;
     if (conn.requestCorrs?.has(f.corr)) {
       this.sendError(conn, f.corr, ErrorCode.INVALID_ENVELOPE, `corr ${f.corr} is already pending`);
       return;
@@ -651,6 +658,13 @@ class GatewayServer implements Gateway {
     };
     logReceived(this.log, { topic: env.topic, size: bytes.length, id: env.id, traceparent: entry.trace });
     this.appender.enqueue(this.keys.shardOf(partitionKey || env.topic), entry);
+  }
+
+  /** Admission under Redis pressure: while it holds, the frame is answered OVERLOADED and never reaches Redis. */
+  private refusedUnderPressure(conn: Connection, corr: number): boolean {
+    if (!this.pressure.overloaded) return false;
+    this.sendError(conn, corr, ErrorCode.OVERLOADED, 'redis under memory pressure: retry later');
+    return true;
   }
 
   /** Counts a frame that will get exactly one answer later. */
@@ -699,6 +713,7 @@ class GatewayServer implements Gateway {
 
   private onAppended(batch: Entry[], streamId: string): void {
     if (this.tracer !== NOOP_TRACER) this.appendSpan(batch);
+    this.pressure.noteAppended(batch);
     const now = performance.now();
     let stream = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -925,6 +940,7 @@ class GatewayServer implements Gateway {
     await Promise.race([Promise.all(socketsClosed), sleep(3_000)]);
     for (const conn of this.conns) conn.socket.destroy();
     await serverClosed;
+    await this.pressure.stop();
     await Promise.allSettled([quit(this.redis), quit(this.sub)]);
     clearInterval(this.metricsTimer);
     clearInterval(this.sessionTimer);

@@ -1,4 +1,5 @@
 import type { FleetConfig } from '@fleet/config';
+import type { PressureSample } from '@fleet/pressure';
 
 /**
  * What the gateway reports to metrics. The hot path only bumps plain numbers here (per chunk, per batch
@@ -25,6 +26,8 @@ export interface GatewayInstruments {
   sample(inFlight: number, pausedSockets: number, connections: number): void;
   /** Pushes what is aggregated to the metrics backend (timer and shutdown). */
   flush(): void;
+  /** After each Redis pressure sample (pressure.interval_ms): the state and what it was judged on. */
+  pressure?(overloaded: boolean, sample: PressureSample): void;
   /** Live config change (monitoring.topic_labels and friends). */
   configure?(cfg: FleetConfig): void;
 }

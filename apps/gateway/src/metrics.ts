@@ -1,5 +1,6 @@
 import type { FleetConfig } from '@fleet/config';
 import { cachedLabels, gatewayMetrics, type Registry, TopicLabeler } from '@fleet/metrics';
+import { memoryRatio } from '@fleet/pressure';
 import { errorCodeName, FrameType } from '@fleet/protocol';
 import type { GatewayInstruments } from './instruments.js';
 
@@ -74,6 +75,11 @@ export function prometheusInstruments(registry: Registry, cfg: FleetConfig): Gat
     sample(inFlight, paused) {
       m.inflight.set(inFlight);
       m.pausedSockets.set(paused);
+    },
+    pressure(overloaded, s) {
+      m.overloaded.set(overloaded ? 1 : 0);
+      m.redisMemoryRatio.set(memoryRatio(s));
+      m.ingestBacklog.set(s.backlogMessages);
     },
     configure(next) {
       labeler.configure(labelerOptions(next));

@@ -1,21 +1,5 @@
-/** Exponential backoff with a cap; `reset()` after a success. */
-export class Backoff {
-  private attempt = 0;
-  constructor(
-    private readonly firstMs: number,
-    private readonly maxMs: number,
-  ) {}
-
-  next(): number {
-    const ms = Math.min(this.maxMs, this.firstMs * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 30);
-    return ms;
-  }
-
-  reset(): void {
-    this.attempt = 0;
-  }
-}
+// The fleet's one backoff (shared with the worker and the gateway's pressure sampler).
+export { Backoff } from '@fleet/pressure';
 
 /** Retry delay of the n-th retry (n >= 1): backoff_ms doubling, capped at backoff_max_ms. */
 export function retryDelayMs(retryCount: number, backoffMs: number, backoffMaxMs: number): number {

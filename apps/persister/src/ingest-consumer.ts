@@ -1,4 +1,5 @@
 import type { FleetConfig } from '@fleet/config';
+import { LogLimiter } from '@fleet/pressure';
 import { ENTRY_MAX_MESSAGES, type FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
 import { NOOP_TRACER, startBatchSpan, type Telemetry } from '@fleet/tracing';
 import type { Redis } from 'ioredis';
@@ -27,6 +28,8 @@ export interface IngestConsumerDeps {
   metrics: PersisterMetrics;
   /** Stop pulling while the BullMQ queue has more waiting jobs than this. */
   maxWaitingJobs: number;
+  /** Stop pulling while Redis memory is too full for more jobs (pressure.dispatch_memory_high). */
+  memoryFull?: () => boolean;
   /** Stop pulling while Postgres or Redis is failing (state shared with the status consumer). */
   pgState: StateLog;
   redisState: StateLog;
@@ -74,6 +77,8 @@ export class IngestConsumer {
   /** Jobs this process added since the last waiting count: the estimate that triggers a recount. */
   private addedSinceCheck = 0;
   private readonly streams: string[];
+  /** The loop's error line (e.g. a script refused by a full Redis) at most every few seconds. */
+  private readonly batchErrors = new LogLimiter();
   /** Messages per entry in recent reads (moving average), sizing the next read. */
   private messagesPerEntry = ENTRY_MAX_MESSAGES;
   batches = 0;
@@ -150,10 +155,12 @@ export class IngestConsumer {
           this.d.metrics.dependencyUp.set({ dependency: 'redis' }, 0);
           await sleep(wait, this.abort.signal);
         } else {
-          this.d.log.error(
-            { err: errorText(err) },
-            'ingest batch failed; entries stay pending and are retried',
-          );
+          const suppressed = this.batchErrors.take();
+          if (suppressed >= 0)
+            this.d.log.error(
+              { err: errorText(err), suppressed },
+              'ingest batch failed; entries stay pending and are retried',
+            );
           await sleep(redisBackoff.next(), this.abort.signal);
         }
       }
@@ -165,6 +172,7 @@ export class IngestConsumer {
    * at most every 250 ms unless the jobs added since the last count could have crossed the bound.
    */
   private async hasQueueRoom(): Promise<boolean> {
+    if (this.d.memoryFull?.()) return false;
     const now = Date.now();
     const bound = this.d.maxWaitingJobs;
     if (

@@ -39,6 +39,11 @@ export function createPersisterMetrics(cfg: FleetConfig, registry?: Registry) {
       help: 'Rows re-dispatched by the sweep.',
       registers: regs,
     }),
+    dispatchPaused: new Gauge({
+      name: 'fleet_persister_memory_paused',
+      help: '1 while Redis memory is above pressure.dispatch_memory_high and the persister makes no new jobs.',
+      registers: regs,
+    }),
     dependencyUp: new Gauge({
       name: 'fleet_persister_dependency_up',
       help: '1 while the dependency answers, 0 while the persister is backing off from it.',

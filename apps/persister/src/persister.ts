@@ -10,6 +10,7 @@ import { StateLog } from './backoff.js';
 import { isSchemaCurrent, migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { PersistentQueue } from './db/queue.js';
+import { DispatchGate } from './dispatch-gate.js';
 import { Dispatcher } from './dispatcher.js';
 import { IngestConsumer } from './ingest-consumer.js';
 import { defaultLogger, errorText, type Logger } from './log.js';
@@ -34,7 +35,7 @@ export interface PersisterOptions {
   opsPort?: number;
   /** Batches in flight at once (each its own blocking reader; default 2): overlaps Postgres and Redis work. */
   pipelines?: number;
-  /** Stop pulling the stream while the queue holds more waiting jobs than this (default 10 000). */
+  /** Stop pulling the stream while the queue holds more waiting jobs than this (default queue.max_waiting_jobs). */
   maxWaitingJobs?: number;
   /** OpenTelemetry tracer for the per-batch `persist` / `enqueue` spans (default: none recorded). */
   tracer?: Telemetry['tracer'];
@@ -98,10 +99,12 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     bull,
     () => ({ batchSize: cfg.queue.batch_size, maxJobBytes: cfg.queue.max_job_bytes }),
     (jobs, messages) => {
+      gate.noteEnqueued();
       metrics.jobsEnqueued.inc(jobs);
       metrics.messagesEnqueued.inc(messages);
     },
   );
+  const gate = new DispatchGate(redis, bull, config, log, metrics);
   const retries = new RetryScheduler(queue, dispatcher, config, metrics, log);
   const sweeper = new Sweeper(queue, bull, dispatcher, config, metrics, log, redis, keys.statusStream());
   const ingest = new IngestConsumer({
@@ -114,7 +117,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     config,
     log,
     metrics,
-    maxWaitingJobs: opts.maxWaitingJobs ?? 10_000,
+    maxWaitingJobs: opts.maxWaitingJobs ?? cfg.queue.max_waiting_jobs,
+    memoryFull: () => gate.closed,
     pgState,
     redisState,
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
@@ -132,6 +136,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     pgState,
     redisState,
   });
+  await gate.start();
   await ingest.start();
   await status.start();
 
@@ -220,7 +225,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     close() {
       closing ??= (async () => {
         await ops?.app.close();
-        await Promise.all([ingest.stop(), status.stop(), ...timers.map((t) => t.stop())]);
+        await Promise.all([ingest.stop(), status.stop(), gate.stop(), ...timers.map((t) => t.stop())]);
         await bull.close().catch(() => {});
         for (const c of [redis, ...ingestReaders, statusReader, bullConn]) c.disconnect();
         await pool.end().catch(() => {});

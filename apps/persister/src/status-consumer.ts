@@ -1,4 +1,5 @@
 import type { FleetConfig } from '@fleet/config';
+import { LogLimiter } from '@fleet/pressure';
 import { DeadReason, type FleetKeys, MessageStatus, STATUS_GROUP } from '@fleet/protocol';
 import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
@@ -51,6 +52,8 @@ export class StatusConsumer {
   private lastTrimAt = 0;
   private lastClaimAt = 0;
   private readonly stream: string;
+  /** Error lines of the loop at most every few seconds (a Redis refusing writes fails every turn). */
+  private readonly errors = new LogLimiter();
 
   constructor(private readonly d: StatusConsumerDeps) {
     this.stream = d.keys.statusStream();
@@ -107,19 +110,20 @@ export class StatusConsumer {
       } catch (err) {
         if (this.abort.signal.aborted) break;
         const wait = backoff.next();
-        if (err instanceof PostgresFailure) {
-          if (isTransientPgError(err.cause)) this.d.pgState.failed(errorText(err.cause), wait);
-          else
+        if (err instanceof PostgresFailure && isTransientPgError(err.cause))
+          this.d.pgState.failed(errorText(err.cause), wait);
+        else if (!(err instanceof PostgresFailure) && isRedisError(err))
+          this.d.redisState.failed(errorText(err), wait);
+        else {
+          const suppressed = this.errors.take();
+          if (suppressed >= 0)
             this.d.log.error(
-              { err: errorText(err.cause) },
-              'status batch refused by Postgres; entries stay pending and are retried',
+              { err: errorText(err instanceof PostgresFailure ? err.cause : err), suppressed },
+              err instanceof PostgresFailure
+                ? 'status batch refused by Postgres; entries stay pending and are retried'
+                : 'status batch failed; entries stay pending and are retried',
             );
-        } else if (isRedisError(err)) this.d.redisState.failed(errorText(err), wait);
-        else
-          this.d.log.error(
-            { err: errorText(err) },
-            'status batch failed; entries stay pending and are retried',
-          );
+        }
         await sleep(wait, this.abort.signal);
       }
     }

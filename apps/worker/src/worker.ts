@@ -10,6 +10,7 @@ import {
   TopicLabeler,
   workerMetrics,
 } from '@fleet/metrics';
+import { Backoff, LogLimiter } from '@fleet/pressure';
 import { FleetKeys, type JobData } from '@fleet/protocol';
 import { TopicRouter } from '@fleet/router';
 import { closeLogger, createLogger, type Logger, setLogLevel, type Telemetry } from '@fleet/tracing';
@@ -155,8 +156,8 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     name: id,
     autorun: false,
   });
-  worker.on('error', (err) => logger.error({ error: err.message }, 'bullmq worker error'));
-  worker.on('failed', (job, err) => logger.error({ job_id: job?.id, error: err.message }, 'job failed'));
+  let closing: Promise<void> | undefined;
+  backOffOnErrors(worker, logger, () => closing !== undefined);
 
   let metricsServer: MetricsServer | undefined;
   const cleanup = async () => {
@@ -233,7 +234,6 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     'ready',
   );
 
-  let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       unwatch?.();
@@ -275,6 +275,45 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     reloadHandlers,
     close,
   };
+}
+
+/** First pause of the job loop after a BullMQ error; doubles per error in a row up to the cap. */
+const ERROR_PAUSE_FIRST_MS = 500;
+const ERROR_PAUSE_MAX_MS = 30_000;
+
+/**
+ * BullMQ's job loop emits an error and tries again at once when Redis refuses its scripts (e.g. `OOM
+ * command not allowed` from a full Redis with noeviction): thousands of turns and log lines a second. Here
+ * each error pauses fetching (running jobs go on) for a backoff that grows while errors repeat and resets
+ * when a job completes; error lines are written at most every 5 s with the count swallowed in between.
+ */
+function backOffOnErrors(worker: Worker, logger: Logger, closing: () => boolean): void {
+  const errorLines = new LogLimiter();
+  const failedLines = new LogLimiter();
+  const backoff = new Backoff(ERROR_PAUSE_FIRST_MS, ERROR_PAUSE_MAX_MS);
+  let pausedForMs = 0;
+  worker.on('error', (err) => {
+    const suppressed = errorLines.take();
+    if (suppressed >= 0) logger.error({ error: err.message, suppressed }, 'bullmq worker error');
+    if (pausedForMs > 0 || closing()) return;
+    pausedForMs = backoff.next();
+    const wait = pausedForMs;
+    void worker
+      .pause(true)
+      .then(() => new Promise((resolve) => setTimeout(resolve, wait).unref()))
+      .then(() => {
+        pausedForMs = 0;
+        if (!closing()) return worker.resume();
+      })
+      .catch(() => {
+        pausedForMs = 0;
+      });
+  });
+  worker.on('completed', () => backoff.reset());
+  worker.on('failed', (job, err) => {
+    const suppressed = failedLines.take();
+    if (suppressed >= 0) logger.error({ job_id: job?.id, error: err.message, suppressed }, 'job failed');
+  });
 }
 
 /**

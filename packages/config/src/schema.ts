@@ -258,8 +258,54 @@ const queue = z
       'Most bytes of envelopes per job.',
       'live',
     ),
+    max_waiting_jobs: f(
+      int(1, 10_000_000).default(10_000),
+      'The persister stops reading the ingest streams while more jobs than this wait (workers behind).',
+      'restart',
+    ),
   })
   .prefault({});
+
+const pressure = z
+  .strictObject({
+    interval_ms: f(
+      int(50, 60_000).default(250),
+      'How often gateways and persisters sample Redis memory (INFO memory) and the ingest backlog.',
+      'live',
+    ),
+    memory_high: f(
+      z.number().gt(0).max(1).default(0.75),
+      'Gateways answer OVERLOADED from this fraction of Redis maxmemory used.',
+      'live',
+    ),
+    memory_low: f(
+      z.number().gt(0).max(1).default(0.65),
+      'Gateways accept publishes again below this fraction of maxmemory.',
+      'live',
+    ),
+    dispatch_memory_high: f(
+      z.number().gt(0).max(1).default(0.85),
+      'Persisters stop turning ingest entries into jobs from this fraction of maxmemory (resume below memory_high); the rest is the drain headroom.',
+      'live',
+    ),
+    max_backlog_messages: f(
+      int(0, 1_000_000_000).default(1_000_000),
+      'Without a Redis maxmemory: gateways answer OVERLOADED from this many messages in the ingest streams (0 = no bound).',
+      'live',
+    ),
+    resume_backlog_messages: f(
+      int(0, 1_000_000_000).default(500_000),
+      'Without a maxmemory: gateways accept publishes again at or below this many messages.',
+      'live',
+    ),
+  })
+  .prefault({})
+  .refine((p) => p.memory_low < p.memory_high && p.memory_high < p.dispatch_memory_high, {
+    message: 'pressure needs memory_low < memory_high < dispatch_memory_high',
+  })
+  .refine((p) => p.max_backlog_messages === 0 || p.resume_backlog_messages < p.max_backlog_messages, {
+    message: 'pressure.resume_backlog_messages must be below max_backlog_messages',
+  });
 
 const retry = z
   .strictObject({
@@ -426,6 +472,7 @@ export const messagingSystemSchema = z.strictObject({
   redis,
   streams,
   queue,
+  pressure,
   retry,
   retention,
   tracing,

@@ -47,6 +47,21 @@ export function gatewayMetrics(r: Registry) {
       [],
       BATCH_SIZE_BUCKETS,
     ),
+    overloaded: gauge(
+      r,
+      'fleet_gateway_overloaded',
+      '1 while Redis pressure makes the gateway answer PUBLISH/REQUEST with OVERLOADED.',
+    ),
+    redisMemoryRatio: gauge(
+      r,
+      'fleet_gateway_redis_memory_ratio',
+      'Redis used_memory / maxmemory at the last pressure sample (0 without maxmemory).',
+    ),
+    ingestBacklog: gauge(
+      r,
+      'fleet_gateway_ingest_backlog_messages',
+      'Messages in the ingest streams at the last pressure sample (entries x messages per entry, estimated).',
+    ),
   };
 }
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;

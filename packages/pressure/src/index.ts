@@ -1,0 +1,12 @@
+export { Backoff, LOG_EVERY_MS, LogLimiter } from './backoff.js';
+export {
+  MESSAGE_OVERHEAD_BYTES,
+  memoryRatio,
+  nextPressure,
+  type PressureBounds,
+  PressureMonitor,
+  type PressureMonitorOptions,
+  type PressureReason,
+  type PressureSample,
+  parseMemoryInfo,
+} from './pressure.js';
