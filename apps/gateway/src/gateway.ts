@@ -25,6 +25,7 @@ import {
   ProtocolError,
   type PublishFrame,
   type RequestFrame,
+  validatePartitionKey,
 } from '@fleet/protocol';
 import {
   createLogger,
@@ -437,9 +438,15 @@ class GatewayServer implements Gateway {
     );
   }
 
-  /** Decodes and validates the envelope; null when answered with an error. */
-  private decode(conn: Connection, corr: number, envelopeBytes: Buffer): Envelope | null {
+  /** Decodes and validates the envelope (and the partition key); null when answered with an error. */
+  private decode(
+    conn: Connection,
+    corr: number,
+    envelopeBytes: Buffer,
+    partitionKey: string | undefined,
+  ): Envelope | null {
     try {
+      if (partitionKey !== undefined) validatePartitionKey(partitionKey);
       return decodeEnvelope(envelopeBytes, DECODE_OPTIONS);
     } catch (err) {
       // A bad envelope concerns one message: answer it and keep the connection (even for codes that
@@ -459,7 +466,7 @@ class GatewayServer implements Gateway {
   }
 
   private onPublish(conn: Connection, f: PublishFrame): void {
-    const env = this.decode(conn, f.corr, f.envelope);
+    const env = this.decode(conn, f.corr, f.envelope, f.partitionKey);
     if (!env) return;
     const bytes = this.assignId(env, f.envelope);
     this.admit(conn);
@@ -478,7 +485,7 @@ class GatewayServer implements Gateway {
   }
 
   private onRequest(conn: Connection, f: RequestFrame): void {
-    const env = this.decode(conn, f.corr, f.envelope);
+    const env = this.decode(conn, f.corr, f.envelope, f.partitionKey);
     if (!env) return;
     const correlationId = `${conn.id}:${f.corr}`;
     if (this.requests.has(correlationId)) {
