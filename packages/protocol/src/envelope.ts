@@ -45,8 +45,9 @@ function bad(message: string): never {
   throw new ProtocolError(ErrorCode.INVALID_ENVELOPE, message);
 }
 
-function nul(field: string): never {
-  bad(`${field} contains a NUL character (U+0000)`);
+/** `code`: INVALID_TOPIC for the topic (a NUL breaks the topic rules), else INVALID_ENVELOPE. */
+function nul(field: string, code: ErrorCode): never {
+  throw new ProtocolError(code, `${field} contains a NUL character (U+0000)`);
 }
 
 function badTimestamp(ts: number | bigint): never {
@@ -65,15 +66,10 @@ function checkDecoded(env: Envelope, opts: DecodeOptions): void {
 }
 
 /** A string field for an envelope built in code: at most `max` UTF-8 bytes, no NUL. */
-function checkStr(
-  s: string,
-  max: number,
-  field: string,
-  tooLong: ErrorCode = ErrorCode.INVALID_ENVELOPE,
-): void {
+function checkStr(s: string, max: number, field: string, code: ErrorCode = ErrorCode.INVALID_ENVELOPE): void {
   if (s.length * 3 > max && Buffer.byteLength(s) > max)
-    throw new ProtocolError(tooLong, `${field} longer than ${max} bytes`);
-  if (s.includes('\0')) nul(field);
+    throw new ProtocolError(code, `${field} longer than ${max} bytes`);
+  if (s.includes('\0')) nul(field, code);
 }
 
 /**
@@ -212,18 +208,18 @@ function need(c: Cursor, n: number): void {
   if (c.o + n > c.b.length) bad('envelope truncated');
 }
 
-/** `tooLong`: the error code of a value over `max` bytes (an over-long topic is a topic error). */
+/** `code`: the error code of a value over `max` bytes or with a NUL (for the topic, a topic error). */
 function readStr(
   c: Cursor,
   max: number,
   field: string,
-  tooLong: ErrorCode = ErrorCode.INVALID_ENVELOPE,
+  code: ErrorCode = ErrorCode.INVALID_ENVELOPE,
 ): string {
   need(c, 2);
   const b = c.b;
   const len = b.readUInt16BE(c.o);
   c.o += 2;
-  if (len > max) throw new ProtocolError(tooLong, `${field} longer than ${max} bytes`);
+  if (len > max) throw new ProtocolError(code, `${field} longer than ${max} bytes`);
   if (len === 0) return '';
   need(c, len);
   const start = c.o;
@@ -239,7 +235,7 @@ function readStr(
         ascii = false;
         break;
       }
-      if (x === 0) nul(field);
+      if (x === 0) nul(field, code);
     }
     if (ascii) return b.toString('latin1', start, end);
   }
@@ -249,7 +245,7 @@ function readStr(
   } catch {
     bad(`${field} is not valid UTF-8`);
   }
-  if (s.includes('\0')) nul(field);
+  if (s.includes('\0')) nul(field, code);
   return s;
 }
 

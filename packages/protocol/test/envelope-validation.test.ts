@@ -87,6 +87,12 @@ describe('envelope validation', () => {
     );
   });
 
+  it('a NUL in the topic is a topic error (it breaks the topic rules), on both sides', () => {
+    const env = { ...base, topic: 'orders\0created' };
+    expect(failure(() => decodeEnvelope(encodeEnvelope(env)))?.code).toBe(ErrorCode.INVALID_TOPIC);
+    expect(failure(() => validateEnvelope(env))?.code).toBe(ErrorCode.INVALID_TOPIC);
+  });
+
   it('a repeated header key is refused; __proto__ and other prototype names are ordinary keys', () => {
     const raw = fc.sample(rawEnvelopeArb, { numRuns: 1, seed: 1 })[0]!;
     const ok = { ...raw, id: 'm-1', topic: 'a.b', priority: 1, timestamp: 1n, traceparent: '' };
