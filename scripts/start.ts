@@ -1,10 +1,12 @@
 // Starts the whole fleet locally: finds or starts Redis and Postgres, then runs the gateway, the persister
-// and N workers as separate processes with prefixed logs. Ctrl-C stops them all cleanly.
+// and N workers as separate processes with prefixed logs. Ctrl-C stops them all cleanly, and so does any
+// end of this process: SIGINT/SIGTERM (also via npm, whose script execs this process), its parent's death
+// (polled below), or kill -9 of it (each app holds an IPC channel to it; exit-with-parent.mjs).
 //   npm start [-- --config FILE] [--workers N]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, type FleetConfig, loadConfigFile, redactUrl } from '@fleet/config';
 import {
@@ -20,6 +22,10 @@ import {
 import pg from 'pg';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Preload that stops an app when this process is gone (its IPC channel closes). */
+const exitWithParent = pathToFileURL(join(root, 'scripts/exit-with-parent.mjs')).href;
+/** How often to check that the process that started us (npm, a shell) is still there. */
+const PARENT_POLL_MS = 1_000;
 const colors = { gateway: 36, persister: 35, worker: 33 } as const;
 type App = keyof typeof colors;
 
@@ -168,11 +174,20 @@ async function stopWith(line: string): Promise<void> {
 function startApp(app: App, name: string, env: NodeJS.ProcessEnv): Promise<Ready> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, `apps/${app}/src/main.ts`), '--config', configPath],
+    [
+      '--import',
+      'tsx',
+      '--import',
+      exitWithParent,
+      join(root, `apps/${app}/src/main.ts`),
+      '--config',
+      configPath,
+    ],
     {
       cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...env, FLEET_START_WATCH_PARENT: '1' },
+      // 'ipc': the channel the app watches to stop when this process dies (exit-with-parent.mjs).
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     },
   );
   children.set(name, child);
@@ -216,6 +231,20 @@ async function shutdown(code: number): Promise<void> {
 
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
+// Output may go to a pipe whose reader (npm) is gone: keep stopping the fleet rather than die of EPIPE.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+// The parent gone (npm or the shell killed, even with -9): stop too, rather than run on unattended.
+// process.ppid is fixed at startup in Node 20, so probe that pid (signal 0) instead.
+const parentPid = process.ppid;
+setInterval(() => {
+  try {
+    process.kill(parentPid, 0);
+  } catch {
+    console.log(`[fleet] parent process ${parentPid} is gone`);
+    void shutdown(0);
+  }
+}, PARENT_POLL_MS).unref();
 main().catch((err) => {
   console.error(`[fleet] ${(err as Error).message}`);
   void shutdown(1);

@@ -1,7 +1,8 @@
 // `npm start` (node scripts/start.mjs) as a user runs it: finds the services, creates the configured database,
 // starts gateway, persister and N workers, prints the "Fleet is running" banner with the real ports, serves
 // publish and request/reply, and on Ctrl-C (SIGINT) stops every child and exits 0. An unreachable configured
-// Redis is one clear line and a non-zero exit.
+// Redis is one clear line and a non-zero exit. However the start process ends (SIGINT, SIGTERM, kill -9), or
+// the npm process of `npm start` (SIGINT, SIGTERM, kill -9), no app keeps running (issue 13 item 8).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -29,14 +30,17 @@ interface Started {
   waitFor(re: RegExp, timeoutMs: number): Promise<string>;
 }
 
-/** Runs `node scripts/start.mjs ARGS` in its own process group (so a failed test can kill the whole tree). */
-function startFleet(args: string[], env: Record<string, string>): Started {
+/** Runs `node scripts/start.mjs ARGS` (or `npm start -- ARGS`) in its own process group (so a failed test
+ *  can kill the whole tree). */
+function startFleet(args: string[], env: Record<string, string>, via: 'node' | 'npm' = 'node'): Started {
   const base: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('FLEET_') || k.startsWith('VITEST') || k === 'NODE_OPTIONS') continue;
     base[k] = v;
   }
-  const child = spawn(process.execPath, ['scripts/start.mjs', ...args], {
+  const [cmd, argv] =
+    via === 'npm' ? ['npm', ['start', '--', ...args]] : [process.execPath, ['scripts/start.mjs', ...args]];
+  const child = spawn(cmd, argv, {
     cwd: REPO_ROOT,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -114,13 +118,32 @@ function cmdline(pid: number): string {
   }
 }
 
+/** Every process below `pid`. */
+function descendantsOf(pid: number): number[] {
+  const direct = childrenOf(pid);
+  return direct.concat(direct.flatMap(descendantsOf));
+}
+
+/** Running (a zombie, whose parent did not reap it yet, does not count: it has exited). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (up to `ms`) until none of `pids` runs; returns those still running. */
+async function survivors(pids: number[], ms: number): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return pids.filter(alive).map((pid) => `${pid} ${cmdline(pid)}`);
 }
 
 /**
@@ -183,6 +206,38 @@ async function runAndStop(workers: number): Promise<void> {
   ).toEqual([]);
 }
 
+/** How long the apps may take to notice and finish their graceful shutdown (the box is loaded). */
+const STOP_DEADLINE_MS = 60_000;
+
+/**
+ * Starts the fleet (1 worker), sends `signal` to the start process or to npm alone (not the group, as a
+ * supervisor or `kill` would), and expects every app process gone by itself within the deadline.
+ * Mutations tried, each failing: without the IPC channel (no 'ipc' in the apps' stdio, so nothing for
+ * exit-with-parent.mjs to watch), kill -9 of the start process left the three apps running; without `exec` in the npm script, SIGINT/SIGTERM to npm reached only
+ * its shell and the fleet ran on; without the parent poll, kill -9 of npm left the whole fleet running.
+ */
+async function signalAndExpectAppsGone(via: 'node' | 'npm', signal: NodeJS.Signals): Promise<void> {
+  const { path, dbUrl } = await fleetConfig();
+  const fleet = startFleet(
+    ['--config', path],
+    { FLEET_REDIS_URL: redisUrl(), FLEET_DATABASE_URL: dbUrl },
+    via,
+  );
+  try {
+    await fleet.waitFor(/Fleet is running/, 150_000);
+    const apps = descendantsOf(fleet.child.pid!).filter((pid) => cmdline(pid).includes('/src/main.ts'));
+    expect(apps.length, fleet.lines.join('\n')).toBe(3);
+    process.kill(fleet.child.pid!, signal);
+    expect(await survivors(apps, STOP_DEADLINE_MS), 'apps still running').toEqual([]);
+  } finally {
+    try {
+      process.kill(-fleet.child.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  }
+}
+
 describe('npm start (scripts/start.mjs)', () => {
   it('runs the fleet, serves publish and request/reply, and stops every child on SIGINT', async () => {
     await runAndStop(1);
@@ -191,6 +246,22 @@ describe('npm start (scripts/start.mjs)', () => {
   it('runs --workers 2 worker processes', async () => {
     await runAndStop(2);
   }, 240_000);
+
+  it.each(['SIGTERM', 'SIGKILL'] as const)(
+    '%s to the start process alone stops every app',
+    async (signal) => {
+      await signalAndExpectAppsGone('node', signal);
+    },
+    240_000,
+  );
+
+  it.each(['SIGINT', 'SIGTERM', 'SIGKILL'] as const)(
+    'npm start: %s to the npm process alone stops every app',
+    async (signal) => {
+      await signalAndExpectAppsGone('npm', signal);
+    },
+    240_000,
+  );
 
   it('prints one line and exits non-zero when the configured Redis is unreachable', async () => {
     const deadPort = await freePort();

@@ -25,6 +25,7 @@ import {
   ProtocolError,
   type PublishFrame,
   type RequestFrame,
+  validatePartitionKey,
 } from '@fleet/protocol';
 import {
   createLogger,
@@ -563,9 +564,15 @@ class GatewayServer implements Gateway {
     );
   }
 
-  /** Decodes and validates the envelope; null when answered with an error. */
-  private decode(conn: Connection, corr: number, envelopeBytes: Buffer): Envelope | null {
+  /** Decodes and validates the envelope (and the partition key); null when answered with an error. */
+  private decode(
+    conn: Connection,
+    corr: number,
+    envelopeBytes: Buffer,
+    partitionKey: string | undefined,
+  ): Envelope | null {
     try {
+      if (partitionKey !== undefined) validatePartitionKey(partitionKey);
       return decodeEnvelope(envelopeBytes, DECODE_OPTIONS);
     } catch (err) {
       // A bad envelope concerns one message: answer it and keep the connection (even for codes that
@@ -590,7 +597,7 @@ class GatewayServer implements Gateway {
       return;
     }
     if (this.refusedUnderPressure(conn, f.corr)) return;
-    const env = this.decode(conn, f.corr, f.envelope);
+    const env = this.decode(conn, f.corr, f.envelope, f.partitionKey);
     if (!env) return;
     const bytes = this.assignId(env, f.envelope);
     this.admit(conn);
@@ -618,7 +625,7 @@ class GatewayServer implements Gateway {
       this.sendError(conn, f.corr, ErrorCode.INVALID_ENVELOPE, `corr ${f.corr} is already pending`);
       return;
     }
-    const env = this.decode(conn, f.corr, f.envelope);
+    const env = this.decode(conn, f.corr, f.envelope, f.partitionKey);
     if (!env) return;
     const correlationId = `${conn.id}:${f.corr}`;
     const bytes = this.assignId(env, f.envelope);

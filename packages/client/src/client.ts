@@ -16,6 +16,7 @@ import {
   type InvalidFrame,
   type MessageType,
   validateEnvelope,
+  validatePartitionKey,
   type WelcomeFrame,
 } from '@fleet/protocol';
 import { dial } from './dial.js';
@@ -30,6 +31,21 @@ export interface ReconnectOptions {
   maxDelayMs: number;
 }
 
+/**
+ * Retrying publishes the gateway answers UNAVAILABLE (Redis down) or OVERLOADED (Redis out of memory): both
+ * transient, and a PUBLISH answered by ERROR was not stored, so it is sent again (same bytes, so the same
+ * message id: stored once downstream) after an exponential backoff with jitter, until `deliveryTimeoutMs`
+ * after publish() was called (like a Kafka producer's delivery.timeout.ms); then the last error is returned.
+ */
+export interface PublishRetryOptions {
+  /** Per-publish deadline, ms from the publish() call, for retries (not a bound on one attempt). */
+  deliveryTimeoutMs: number;
+  /** Backoff before the first retry (jittered: half to all of it), doubling per retry ... */
+  minDelayMs: number;
+  /** ... up to this. */
+  maxDelayMs: number;
+}
+
 export interface ConnectOptions {
   host: string;
   port: number;
@@ -41,6 +57,8 @@ export interface ConnectOptions {
   window?: number;
   /** Backoff policy; false = never reconnect. */
   reconnect?: ReconnectOptions | false;
+  /** Retries of publishes answered UNAVAILABLE / OVERLOADED; false = hand those errors back at once. */
+  publishRetry?: PublishRetryOptions | false;
   /** Default deadline of request(). */
   requestTimeoutMs?: number;
   /** Deadline of one TCP/TLS connect + HELLO/WELCOME. */
@@ -87,6 +105,13 @@ export interface RequestResult {
 
 export const DEFAULT_WINDOW = 1000;
 export const DEFAULT_RECONNECT: ReconnectOptions = { retries: 10, minDelayMs: 100, maxDelayMs: 5000 };
+export const DEFAULT_PUBLISH_RETRY: PublishRetryOptions = {
+  deliveryTimeoutMs: 30_000,
+  minDelayMs: 50,
+  maxDelayMs: 2_000,
+};
+/** Transient refusals of a PUBLISH (docs/protocol.md section 7): retried with the same id. */
+const RETRYABLE_CODES: ReadonlySet<number> = new Set([ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED]);
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_INCOMING = 64 * 1024 * 1024;
@@ -107,6 +132,20 @@ interface Pending {
   timer?: NodeJS.Timeout;
   /** Settled already (request timed out); still holds its slot while in flight. */
   done: boolean;
+  /** Publishes: when retries stop (ms epoch; 0 = no retries). */
+  deadline: number;
+  /** Publishes: retries made so far. */
+  retries: number;
+}
+
+/** A publish retry, as the 'retry' event reports it. */
+export interface RetryEvent {
+  id: string;
+  /** The code that caused it (UNAVAILABLE or OVERLOADED). */
+  code: number;
+  /** 1 for the first retry of this publish. */
+  attempt: number;
+  delayMs: number;
 }
 
 type State = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -135,10 +174,20 @@ export class FleetClient extends EventEmitter {
   private drainWaiters: Array<() => void> = [];
   private connectionError: FleetError | null = null;
   private readonly reconnectPolicy: ReconnectOptions | false;
+  private readonly retryPolicy: PublishRetryOptions | false;
+  /** Publishes waiting out a retry backoff (their timer re-queues them). */
+  private readonly backingOff = new Set<Pending>();
+  private retryCount = 0;
 
   constructor(readonly opts: ConnectOptions) {
     super();
     this.reconnectPolicy = opts.reconnect === undefined ? DEFAULT_RECONNECT : opts.reconnect;
+    this.retryPolicy = opts.publishRetry === undefined ? DEFAULT_PUBLISH_RETRY : opts.publishRetry;
+  }
+
+  /** Publishes re-sent after an UNAVAILABLE / OVERLOADED answer, since this client was created. */
+  get publishRetries(): number {
+    return this.retryCount;
   }
 
   /** The gateway's WELCOME of the current connection (null while disconnected). */
@@ -157,7 +206,9 @@ export class FleetClient extends EventEmitter {
 
   /** Frames queued or unanswered. */
   get outstanding(): number {
-    return this.inflight.size + this.parked.length + this.waiting.length - this.waitingHead;
+    return (
+      this.inflight.size + this.parked.length + this.backingOff.size + this.waiting.length - this.waitingHead
+    );
   }
 
   publish(topic: string, payload: PayloadInput, opts: PublishOptions = {}): Promise<PublishResult> {
@@ -167,8 +218,21 @@ export class FleetClient extends EventEmitter {
         const envelope = this.envelopeBytes(topic, payload, opts, id, 'event');
         const corr = this.nextCorr();
         const level = opts.ack === 'durable' ? AckLevel.DURABLE : AckLevel.STREAM;
+        if (opts.partitionKey !== undefined) validatePartitionKey(opts.partitionKey);
         const frame = encodePublish(corr, level, opts.partitionKey, envelope);
-        this.enqueue({ corr, kind: KIND_PUBLISH, id, frame, resolve: resolve as never, reject, done: false });
+        const retry = this.retryPolicy;
+        const deadline = retry ? Date.now() + retry.deliveryTimeoutMs : 0;
+        this.enqueue({
+          corr,
+          kind: KIND_PUBLISH,
+          id,
+          frame,
+          resolve: resolve as never,
+          reject,
+          done: false,
+          deadline,
+          retries: 0,
+        });
       } catch (e) {
         reject(FleetError.from(e));
       }
@@ -187,6 +251,7 @@ export class FleetClient extends EventEmitter {
         const id = opts.id ?? newMessageId();
         const envelope = this.envelopeBytes(topic, payload, opts, id, 'query');
         const corr = this.nextCorr();
+        if (opts.partitionKey !== undefined) validatePartitionKey(opts.partitionKey);
         const frame = encodeRequest(corr, timeoutMs, opts.partitionKey, envelope);
         const p: Pending = {
           corr,
@@ -196,6 +261,8 @@ export class FleetClient extends EventEmitter {
           resolve: resolve as never,
           reject,
           done: false,
+          deadline: 0,
+          retries: 0,
         };
         p.timer = setTimeout(() => this.expire(p, timeoutMs), timeoutMs);
         this.enqueue(p);
@@ -390,6 +457,8 @@ export class FleetClient extends EventEmitter {
     this.inflight.clear();
     for (const p of this.parked) this.settleError(p, err);
     this.parked = [];
+    for (const p of this.backingOff) this.settleError(p, err);
+    this.backingOff.clear();
     for (let i = this.waitingHead; i < this.waiting.length; i++) this.settleError(this.waiting[i]!, err);
     this.waiting = [];
     this.waitingHead = 0;
@@ -534,7 +603,12 @@ export class FleetClient extends EventEmitter {
         if (p && p.kind === KIND_PUBLISH && f.code === ErrorCode.SHUTTING_DOWN && this.reconnectPolicy) {
           // Its outcome is unknown and this gateway is going away: re-send it, same id, after the reconnect.
           this.parked.push(p);
-        } else if (p) this.settleError(p, err);
+        } else if (p && !(p.kind === KIND_PUBLISH && this.retryLater(p, f.code))) {
+          this.settleError(
+            p,
+            p.retries > 0 ? new FleetError(f.code, `${f.message} (after ${p.retries} retries)`) : err,
+          );
+        }
         if (closesConnection(f.code)) this.connectionError = err;
         return;
       }
@@ -545,6 +619,26 @@ export class FleetClient extends EventEmitter {
         // PONG (keepalive), stray WELCOME, or an invalid item from a confused peer: nothing to answer.
         return;
     }
+  }
+
+  /** Schedules a retry of a publish refused with a transient `code`; false when it must fail now. */
+  private retryLater(p: Pending, code: number): boolean {
+    const policy = this.retryPolicy;
+    if (!policy || p.done || !RETRYABLE_CODES.has(code) || this.state === 'closed') return false;
+    const delayMs = backoffDelay(p.retries, policy);
+    if (Date.now() + delayMs > p.deadline) return false;
+    p.retries++;
+    this.retryCount++;
+    this.backingOff.add(p);
+    // The same frame, corr included: that corr was answered, and it cannot come round again (u32) before
+    // the deadline. Same bytes = same message id, so the fleet stores it once whatever happened before.
+    p.timer = setTimeout(() => {
+      if (!this.backingOff.delete(p) || p.done) return;
+      this.waiting.push(p);
+      this.pump();
+    }, delayMs);
+    this.emit('retry', { id: p.id, code, attempt: p.retries, delayMs } satisfies RetryEvent);
+    return true;
   }
 
   private take(corr: number): Pending | undefined {
@@ -604,7 +698,10 @@ export class FleetClient extends EventEmitter {
 }
 
 /** Exponential backoff with jitter: attempt 0 -> ~minDelayMs, doubling up to maxDelayMs. */
-export function backoffDelay(attempt: number, policy: ReconnectOptions): number {
+export function backoffDelay(
+  attempt: number,
+  policy: Pick<ReconnectOptions, 'minDelayMs' | 'maxDelayMs'>,
+): number {
   const base = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** Math.min(attempt, 30));
   return Math.round(base / 2 + (Math.random() * base) / 2);
 }

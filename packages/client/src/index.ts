@@ -2,15 +2,18 @@ export {
   backoffDelay,
   type ConnectOptions,
   connect,
+  DEFAULT_PUBLISH_RETRY,
   DEFAULT_RECONNECT,
   DEFAULT_WINDOW,
   FleetClient,
   type PublishInput,
   type PublishOptions,
   type PublishResult,
+  type PublishRetryOptions,
   type ReconnectOptions,
   type RequestOptions,
   type RequestResult,
+  type RetryEvent,
 } from './client.js';
 export { FleetError } from './errors.js';
 export { newMessageId } from './ids.js';

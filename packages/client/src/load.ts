@@ -14,6 +14,7 @@ import {
   type InvalidFrame,
 } from '@fleet/protocol';
 import * as hdr from 'hdr-histogram-js';
+import { backoffDelay, DEFAULT_PUBLISH_RETRY } from './client.js';
 import { dial } from './dial.js';
 import { FleetError } from './errors.js';
 import { newMessageId } from './ids.js';
@@ -26,6 +27,9 @@ import { newMessageId } from './ids.js';
  * refilled at once, and everything refilled while handling one socket chunk goes out in one write.
  * With `rate` it is open loop instead: publishes go out on a fixed schedule (every 5 ms, what is due),
  * whatever the ACKs do, still at most `window` in flight per connection.
+ * A publish answered UNAVAILABLE or OVERLOADED is retried like the client does (same bytes and id, backoff
+ * with jitter, within `deliveryTimeoutMs` of its first send; its latency counts from that first send): the
+ * retries are counted, and only a publish that runs out of time counts as an error.
  */
 export interface LoadOptions {
   host: string;
@@ -44,6 +48,8 @@ export interface LoadOptions {
   rate?: number;
   /** With `rate`: seconds over which the rate climbs linearly from 0 (a warm-up without a burst). */
   rampS?: number;
+  /** Per-publish deadline for retries of UNAVAILABLE / OVERLOADED (default the client's, 30 s; 0 = none). */
+  deliveryTimeoutMs?: number;
   /** Called about once a second. */
   onProgress?: (p: LoadProgress) => void;
   progressIntervalMs?: number;
@@ -53,6 +59,7 @@ export interface LoadProgress {
   elapsedS: number;
   acked: number;
   errors: number;
+  retries: number;
   /** ACKs per second over the last interval. */
   ackedPerS: number;
   inFlight: number;
@@ -68,6 +75,8 @@ export interface LoadResult {
   acked: number;
   errors: number;
   errorsByCode: Record<string, number>;
+  /** Re-sends after UNAVAILABLE / OVERLOADED answers. */
+  retries: number;
   ackedPerS: number;
   latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
 }
@@ -83,6 +92,7 @@ interface Shared {
   sent: number;
   errors: number;
   errorsByCode: Record<string, number>;
+  retries: number;
   inFlight: number;
   /** Publishes the schedule allows so far (Infinity in closed loop). */
   allowed: number;
@@ -104,6 +114,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     sent: 0,
     errors: 0,
     errorsByCode: {},
+    retries: 0,
     inFlight: 0,
     allowed: opts.rate === undefined ? Number.POSITIVE_INFINITY : 0,
     running: false,
@@ -126,7 +137,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
   const start = performance.now();
   shared.running = true;
-  for (const c of conns) c.start(shared, template);
+  const deliveryTimeoutMs = opts.deliveryTimeoutMs ?? DEFAULT_PUBLISH_RETRY.deliveryTimeoutMs;
+  for (const c of conns) c.start(shared, template, deliveryTimeoutMs);
   const rate = opts.rate;
   const schedule =
     rate === undefined
@@ -145,6 +157,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       elapsedS: (now - start) / 1000,
       acked: shared.acked,
       errors: shared.errors,
+      retries: shared.retries,
       ackedPerS: ((shared.acked - lastAcked) * 1000) / (now - lastT),
       inFlight: shared.inFlight,
     });
@@ -173,6 +186,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     acked: ackedInWindow,
     errors: shared.errors,
     errorsByCode: shared.errorsByCode,
+    retries: shared.retries,
     ackedPerS: Math.round(ackedInWindow / elapsed),
     latencyMs: {
       p50: ms(h.getValueAtPercentile(50)),
@@ -207,6 +221,11 @@ class LoadConnection {
   private template!: Buffer;
   /** Send time per slot; a slot's corr is its index + 1, so at most one frame per slot is in flight. */
   private sentAt = new Float64Array(0);
+  /** Per slot: the message id and timestamp (ms) of its publish, and its retries, to re-send it as it was. */
+  private ids: string[] = [];
+  private stamps = new Float64Array(0);
+  private attempts = new Uint32Array(0);
+  private deliveryTimeoutMs = DEFAULT_PUBLISH_RETRY.deliveryTimeoutMs;
   private free: number[] = [];
   private inFlight = 0;
   private drained: (() => void) | null = null;
@@ -254,10 +273,14 @@ class LoadConnection {
     });
   }
 
-  start(shared: Shared, template: Buffer): void {
+  start(shared: Shared, template: Buffer, deliveryTimeoutMs: number): void {
     this.shared = shared;
     this.template = template;
+    this.deliveryTimeoutMs = deliveryTimeoutMs;
     this.sentAt = new Float64Array(this.window);
+    this.ids = new Array<string>(this.window).fill('');
+    this.stamps = new Float64Array(this.window);
+    this.attempts = new Uint32Array(this.window);
     for (let i = this.window - 1; i >= 0; i--) this.free.push(i);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => {});
@@ -280,13 +303,13 @@ class LoadConnection {
     const now = performance.now();
     const s = this.shared;
     for (const f of frames) {
-      if (f.type === FrameType.ERROR) {
-        s.errors++;
-        const name = errorCodeName[f.code] ?? String(f.code);
-        s.errorsByCode[name] = (s.errorsByCode[name] ?? 0) + 1;
-      } else if (f.type !== FrameType.ACK) continue;
+      if (f.type !== FrameType.ERROR && f.type !== FrameType.ACK) continue;
       const slot = f.corr - 1;
       if (slot < 0 || slot >= this.window) continue; // corr 0: a connection-level ERROR
+      if (f.type === FrameType.ERROR) {
+        if (this.retryLater(slot, f.code)) continue;
+        this.countError(f.code);
+      }
       if (f.type === FrameType.ACK) {
         if (s.running) s.acked++;
         s.hist.recordValue(Math.max(1, Math.round((now - this.sentAt[slot]!) * 1000)));
@@ -299,23 +322,54 @@ class LoadConnection {
     else if (this.inFlight === 0) this.drained?.();
   }
 
+  private countError(code: number): void {
+    const s = this.shared;
+    s.errors++;
+    const name = errorCodeName[code] ?? String(code);
+    s.errorsByCode[name] = (s.errorsByCode[name] ?? 0) + 1;
+  }
+
+  /** Re-sends the slot's publish after a backoff when `code` is transient and its deadline allows. */
+  private retryLater(slot: number, code: number): boolean {
+    if (code !== ErrorCode.UNAVAILABLE && code !== ErrorCode.OVERLOADED) return false;
+    const delayMs = backoffDelay(this.attempts[slot]!, DEFAULT_PUBLISH_RETRY);
+    if (Date.now() + delayMs > this.stamps[slot]! + this.deliveryTimeoutMs) return false;
+    this.attempts[slot]!++;
+    this.shared.retries++;
+    setTimeout(() => {
+      // Also while draining after the run, like any publish in flight; 'close' has given the slot up.
+      if (this.socket.destroyed) return;
+      const frame = Buffer.allocUnsafe(this.template.length);
+      this.writePublish(frame, 0, slot, this.ids[slot]!, this.stamps[slot]!);
+      this.socket.write(frame);
+    }, delayMs);
+    return true;
+  }
+
+  /** The template with this slot's corr, message id and timestamp, at `o` in `buf`. */
+  private writePublish(buf: Buffer, o: number, slot: number, id: string, nowMs: number): void {
+    this.template.copy(buf, o);
+    buf.writeUInt32BE(slot + 1, o + 8);
+    buf.writeUInt32BE(Math.floor(nowMs / 0x1_0000_0000), o + TS_OFFSET);
+    buf.writeUInt32BE(nowMs >>> 0, o + TS_OFFSET + 4);
+    buf.write(id, o + ID_OFFSET, ID_BYTES, 'latin1');
+  }
+
   /** Fills the free slots the schedule allows with fresh publishes; one socket write for all of them. */
   refill(): void {
     const n = Math.min(this.free.length, this.shared.allowed - this.shared.sent);
     if (n <= 0 || !this.shared.running || this.socket.destroyed) return;
-    const t = this.template;
-    const len = t.length;
+    const len = this.template.length;
     const batch = Buffer.allocUnsafe(n * len);
     const nowMs = Date.now();
     const now = performance.now();
     for (let i = 0; i < n; i++) {
       const slot = this.free.pop()!;
-      const o = i * len;
-      t.copy(batch, o);
-      batch.writeUInt32BE(slot + 1, o + 8);
-      batch.writeUInt32BE(Math.floor(nowMs / 0x1_0000_0000), o + TS_OFFSET);
-      batch.writeUInt32BE(nowMs >>> 0, o + TS_OFFSET + 4);
-      batch.write(newMessageId(nowMs), o + ID_OFFSET, ID_BYTES, 'latin1');
+      const id = newMessageId(nowMs);
+      this.writePublish(batch, i * len, slot, id, nowMs);
+      this.ids[slot] = id;
+      this.stamps[slot] = nowMs;
+      this.attempts[slot] = 0;
       this.sentAt[slot] = now;
     }
     this.inFlight += n;

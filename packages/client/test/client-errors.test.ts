@@ -17,7 +17,8 @@ describe('typed errors', () => {
       onPublish: (_f, env) =>
         env.topic === 'busy' ? { code: ErrorCode.OVERLOADED, message: 'slow down' } : 'ack',
     });
-    client = await connect({ host: '127.0.0.1', port: gw.port });
+    // Without retries (publishRetry: false) a transient code comes straight back to the caller.
+    client = await connect({ host: '127.0.0.1', port: gw.port, publishRetry: false });
     const [bad, good] = await Promise.allSettled([client.publish('busy', 'x'), client.publish('fine', 'y')]);
     expect(bad.status).toBe('rejected');
     const err = (bad as PromiseRejectedResult).reason;

@@ -1,3 +1,4 @@
+import { ErrorCode } from '@fleet/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dueByTime, type LoadProgress, runLoad } from '../src/index.js';
 import { FakeGateway } from './peer.js';
@@ -70,10 +71,40 @@ describe('runLoad', () => {
       window: 10,
       size: 10,
       durationS: 0.2,
+      deliveryTimeoutMs: 0, // no retries: every refusal is an error
     });
     expect(res.acked).toBe(0);
     expect(res.errors).toBeGreaterThan(0);
     expect(res.errorsByCode.overloaded).toBe(res.errors);
+  });
+
+  // Mutation tried: retryLater returning false: the transient refusals came back as errors, no retries.
+  it('retries UNAVAILABLE / OVERLOADED with the same id and counts retries, not errors', async () => {
+    const refused = new Set<string>();
+    gw = await FakeGateway.start({
+      onPublish: (_f, env) => {
+        // Each message is refused once, then ACKed when it comes back with the same id.
+        if (refused.has(env.id)) return 'ack';
+        refused.add(env.id);
+        return { code: refused.size % 2 ? ErrorCode.UNAVAILABLE : ErrorCode.OVERLOADED, message: 'later' };
+      },
+    });
+    const res = await runLoad({
+      host: '127.0.0.1',
+      port: gw.port,
+      connections: 1,
+      window: 5,
+      size: 10,
+      durationS: 1,
+    });
+    expect(res.errors).toBe(0);
+    expect(res.retries).toBeGreaterThan(0);
+    expect(res.acked).toBeGreaterThan(0);
+    // Every ACKed message had been refused once under the same id: the re-send kept it.
+    const ids = gw.received.map((r) => r.env.id);
+    const counts = new Map<string, number>();
+    for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+    expect(res.retries).toBe([...counts.values()].filter((n) => n === 2).length);
   });
 
   it('rejects with UNAVAILABLE when the gateway cannot be reached', async () => {

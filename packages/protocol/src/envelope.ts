@@ -31,6 +31,12 @@ export const MAX_ID_LENGTH = 128;
 export const MAX_SHORT_STRING = 1024;
 export const MAX_HEADERS = 64;
 export const MAX_PRIORITY = 5;
+/** Latest envelope timestamp: 9999-12-31T23:59:59.999Z. PostgreSQL's timestamptz (`messages.sent_at`) ends in
+ *  year 294276; a round four-digit-year bound also refuses micro- and nanosecond timestamps (today's are
+ *  ~1.7e15 and ~1.7e18), which would otherwise be stored centuries away or not at all. */
+export const MAX_TIMESTAMP_MS = 253_402_300_799_999;
+/** Longest partition key in UTF-8 bytes (it only picks a shard; the same bound as source/target). */
+export const MAX_PARTITION_KEY_LENGTH = 1024;
 const FLAG_TTL = 1;
 
 // ignoreBOM: a leading U+FEFF is part of a field's text, not a byte-order mark to strip (the rare
@@ -41,16 +47,62 @@ function bad(message: string): never {
   throw new ProtocolError(ErrorCode.INVALID_ENVELOPE, message);
 }
 
-/** Checks the fields a decoder cannot: topic rules, id, priority, traceparent shape. */
-export function validateEnvelope(env: Envelope, opts: DecodeOptions = {}): void {
+/** `code`: INVALID_TOPIC for the topic (a NUL breaks the topic rules), else INVALID_ENVELOPE. */
+function nul(field: string, code: ErrorCode): never {
+  throw new ProtocolError(code, `${field} contains a NUL character (U+0000)`);
+}
+
+function badTimestamp(ts: number | bigint): never {
+  bad(
+    `timestamp ${ts} out of range: milliseconds since the Unix epoch, 0-${MAX_TIMESTAMP_MS} (up to year 9999)`,
+  );
+}
+
+/** The checks decodeEnvelope makes after reading the fields (the rest it makes while reading them). */
+function checkDecoded(env: Envelope, opts: DecodeOptions): void {
   if (env.id.length === 0 && !opts.allowEmptyId) bad('id is empty');
-  if (Buffer.byteLength(env.id) > MAX_ID_LENGTH) bad(`id longer than ${MAX_ID_LENGTH} bytes`);
   const reason = topicError(env.topic);
   if (reason) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `invalid topic: ${reason}`);
-  if (!Number.isInteger(env.priority) || env.priority < 0 || env.priority > MAX_PRIORITY)
-    bad(`priority must be an integer 0-${MAX_PRIORITY}`);
-  if (!MESSAGE_TYPES.includes(env.type)) bad(`unknown message type ${String(env.type)}`);
+  if (env.priority > MAX_PRIORITY) bad(`priority must be an integer 0-${MAX_PRIORITY}`);
   if (env.traceparent !== undefined && !isTraceparent(env.traceparent)) bad('traceparent is not W3C format');
+}
+
+/** A string field for an envelope built in code: at most `max` UTF-8 bytes, no NUL. */
+function checkStr(s: string, max: number, field: string, code: ErrorCode = ErrorCode.INVALID_ENVELOPE): void {
+  if (s.length * 3 > max && Buffer.byteLength(s) > max)
+    throw new ProtocolError(code, `${field} longer than ${max} bytes`);
+  if (s.includes('\0')) nul(field, code);
+}
+
+/**
+ * The envelope rules, for an envelope built in code (clients check before sending): exactly what
+ * decodeEnvelope refuses, so what a client sends is what the gateway accepts and the persister stores.
+ */
+export function validateEnvelope(env: Envelope, opts: DecodeOptions = {}): void {
+  checkStr(env.id, MAX_ID_LENGTH, 'id');
+  checkStr(env.topic, MAX_TOPIC_LENGTH, 'topic', ErrorCode.INVALID_TOPIC);
+  if (!Number.isInteger(env.priority) || env.priority < 0)
+    bad(`priority must be an integer 0-${MAX_PRIORITY}`);
+  const ts = env.timestamp;
+  if (!Number.isInteger(ts) || ts < 0 || ts > MAX_TIMESTAMP_MS) badTimestamp(ts);
+  if (!MESSAGE_TYPES.includes(env.type)) bad(`unknown message type ${String(env.type)}`);
+  if (env.ttl !== undefined && !(Number.isInteger(env.ttl) && env.ttl >= 0 && env.ttl <= 0xffff_ffff))
+    bad('ttl must be an integer 0-4294967295 (ms)');
+  if (env.source !== undefined) checkStr(env.source, MAX_SHORT_STRING, 'source');
+  if (env.target !== undefined) checkStr(env.target, MAX_SHORT_STRING, 'target');
+  if (env.correlationId !== undefined) checkStr(env.correlationId, MAX_SHORT_STRING, 'correlation_id');
+  const keys = Object.keys(env.headers);
+  if (keys.length > MAX_HEADERS) bad(`more than ${MAX_HEADERS} headers`);
+  for (const k of keys) {
+    checkStr(k, MAX_SHORT_STRING, 'header key');
+    checkStr(env.headers[k]!, 0xffff, 'header value');
+  }
+  checkDecoded(env, opts);
+}
+
+/** Checks a PUBLISH/REQUEST partition key (which picks the shard): length and NUL, like envelope strings. */
+export function validatePartitionKey(key: string): void {
+  checkStr(key, MAX_PARTITION_KEY_LENGTH, 'partition_key');
 }
 
 /** Whether the message's time to live (ms from its timestamp) has run out at `now`; no ttl = never. */
@@ -158,39 +210,45 @@ function need(c: Cursor, n: number): void {
   if (c.o + n > c.b.length) bad('envelope truncated');
 }
 
-/** `tooLong`: the error code of a value over `max` bytes (an over-long topic is a topic error). */
+/** `code`: the error code of a value over `max` bytes or with a NUL (for the topic, a topic error). */
 function readStr(
   c: Cursor,
   max: number,
   field: string,
-  tooLong: ErrorCode = ErrorCode.INVALID_ENVELOPE,
+  code: ErrorCode = ErrorCode.INVALID_ENVELOPE,
 ): string {
   need(c, 2);
   const b = c.b;
   const len = b.readUInt16BE(c.o);
   c.o += 2;
-  if (len > max) throw new ProtocolError(tooLong, `${field} longer than ${max} bytes`);
+  if (len > max) throw new ProtocolError(code, `${field} longer than ${max} bytes`);
   if (len === 0) return '';
   need(c, len);
   const start = c.o;
   const end = start + len;
   c.o = end;
   // Fast path for the usual short ASCII ids and topics; anything else is strictly UTF-8 validated.
+  // NUL is refused in every string: PostgreSQL text and jsonb cannot hold it (it would be ACKed, then never stored).
   if (len <= 128) {
     let ascii = true;
     for (let i = start; i < end; i++) {
-      if (b[i]! > 0x7f) {
+      const x = b[i]!;
+      if (x > 0x7f) {
         ascii = false;
         break;
       }
+      if (x === 0) nul(field, code);
     }
     if (ascii) return b.toString('latin1', start, end);
   }
+  let s: string;
   try {
-    return decoder.decode(b.subarray(start, end));
+    s = decoder.decode(b.subarray(start, end));
   } catch {
     bad(`${field} is not valid UTF-8`);
   }
+  if (s.includes('\0')) nul(field, code);
+  return s;
 }
 
 /** Decodes and validates an envelope. `payload` is a view into `buf` (no copy). Throws ProtocolError. */
@@ -208,6 +266,8 @@ export function decodeEnvelope(buf: Uint8Array, opts: DecodeOptions = {}): Envel
   const flags = b[3]!;
   if (flags & ~FLAG_TTL) bad('unknown envelope flags');
   const timestamp = b.readUInt32BE(4) * 0x1_0000_0000 + b.readUInt32BE(8);
+  // Exact while < 2^53, and every larger u64 still compares above the bound; the message shows it exactly.
+  if (timestamp > MAX_TIMESTAMP_MS) badTimestamp(b.readBigUInt64BE(4));
   c.o = 12;
   let ttl: number | undefined;
   if (flags & FLAG_TTL) {
@@ -225,9 +285,12 @@ export function decodeEnvelope(buf: Uint8Array, opts: DecodeOptions = {}): Envel
   const headerCount = b.readUInt16BE(c.o);
   c.o += 2;
   if (headerCount > MAX_HEADERS) bad(`more than ${MAX_HEADERS} headers`);
-  const headers: Record<string, string> = {};
+  // Keys are unique: a repeat is refused (the stored row would keep one value, the envelope both). A
+  // prototype-less map, so that `__proto__` or `constructor` are keys like any other.
+  const headers: Record<string, string> = headerCount === 0 ? {} : Object.create(null);
   for (let i = 0; i < headerCount; i++) {
     const k = readStr(c, MAX_SHORT_STRING, 'header key');
+    if (headers[k] !== undefined) bad(`duplicate header key ${JSON.stringify(k.slice(0, 64))}`);
     headers[k] = readStr(c, 0xffff, 'header value');
   }
   need(c, 4);
@@ -243,6 +306,6 @@ export function decodeEnvelope(buf: Uint8Array, opts: DecodeOptions = {}): Envel
   if (target) env.target = target;
   if (correlationId) env.correlationId = correlationId;
   if (traceparent) env.traceparent = traceparent;
-  validateEnvelope(env, opts);
+  checkDecoded(env, opts);
   return env;
 }

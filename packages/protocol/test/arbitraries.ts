@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { type Envelope, encodeEnvelope, MESSAGE_TYPES } from '../src/envelope.js';
+import { type Envelope, encodeEnvelope, MAX_TIMESTAMP_MS, MESSAGE_TYPES } from '../src/envelope.js';
 import { type Frame, FrameType } from '../src/frames.js';
 
 /** Shared fast-check generators for the codec tests. */
@@ -8,6 +8,9 @@ export const u16 = fc.integer({ min: 0, max: 0xffff });
 /** Any Unicode text (multi-byte UTF-8 included), short enough for a str16. */
 export const text = (maxLength = 40) => fc.string({ unit: 'binary', maxLength });
 export const nonEmptyText = (maxLength = 40) => fc.string({ unit: 'binary', minLength: 1, maxLength });
+/** Text an envelope may carry: any Unicode but NUL (envelope strings refuse U+0000). */
+const envText = (maxLength = 40) => text(maxLength).map((s) => s.replaceAll('\0', ''));
+const nonEmptyEnvText = (maxLength = 40) => envText(maxLength).filter((s) => s.length > 0);
 
 const segment = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/);
 export const topicArb = fc
@@ -21,7 +24,7 @@ export const traceparentArb = fc
   .filter(([t, s]) => !/^0+$/.test(t) && !/^0+$/.test(s))
   .map(([t, s, f]) => `00-${t}-${s}-${f}`);
 
-const optText = fc.option(nonEmptyText(30), { nil: undefined });
+const optText = fc.option(nonEmptyEnvText(30), { nil: undefined });
 
 export const envelopeArb: fc.Arbitrary<Envelope> = fc
   .record({
@@ -29,18 +32,13 @@ export const envelopeArb: fc.Arbitrary<Envelope> = fc
     topic: topicArb,
     type: fc.constantFrom(...MESSAGE_TYPES),
     priority: fc.integer({ min: 0, max: 5 }),
-    timestamp: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    timestamp: fc.integer({ min: 0, max: MAX_TIMESTAMP_MS }),
     ttl: fc.option(u32, { nil: undefined }),
     source: optText,
     target: optText,
     correlationId: optText,
     traceparent: fc.option(traceparentArb, { nil: undefined }),
-    // Keys avoid Object.prototype names: the codec builds headers with a plain object.
-    headers: fc.dictionary(
-      text(20).filter((k) => !(k in {})),
-      text(40),
-      { maxKeys: 5 },
-    ),
+    headers: fc.dictionary(envText(20), envText(40), { maxKeys: 5 }),
     payload: fc.uint8Array({ maxLength: 300 }),
   })
   .map((e) => {
@@ -110,4 +108,142 @@ export function norm(f: unknown): unknown {
   for (const k of Object.keys(o))
     if (o[k] instanceof Uint8Array) o[k] = Buffer.from(o[k] as Uint8Array).toString('hex');
   return o;
+}
+
+/**
+ * An envelope as raw parts, including what the codec must refuse: timestamps up to 2^64-1, NUL in any
+ * string, duplicate header keys, over-long fields, invalid topics and traceparents. `encodeRawEnvelope`
+ * writes it byte for byte (encodeEnvelope cannot express a u64 timestamp or a repeated header key).
+ */
+export interface RawEnvelope {
+  id: string;
+  topic: string;
+  type: (typeof MESSAGE_TYPES)[number];
+  priority: number;
+  timestamp: bigint;
+  ttl?: number;
+  source: string;
+  target: string;
+  correlationId: string;
+  traceparent: string;
+  headers: [string, string][];
+  payload: Uint8Array;
+  partitionKey: string;
+}
+
+const MAX_U64 = 2n ** 64n - 1n;
+const MAX_TS = BigInt(MAX_TIMESTAMP_MS);
+/** Edges of the documented range, 2^53 (the largest exact JS integer + 1), and micro/nanosecond clocks. */
+export const edgeTimestampArb = fc.oneof(
+  fc.constantFrom(0n, 1n, MAX_TS - 1n, MAX_TS, MAX_TS + 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n),
+  fc.constantFrom(2n ** 54n, MAX_U64, 1_764_201_600_000n, 1_764_201_600_000_000n, 1_764_201_600_000_000_000n),
+  fc.bigInt({ min: 0n, max: MAX_TS }),
+  fc.bigInt({ min: MAX_TS + 1n, max: MAX_U64 }),
+);
+
+/** Strings a hostile or careless client sends: NULs, any Unicode, and lengths around each field's limit. */
+const rawText = (limitBytes: number) =>
+  fc.oneof(
+    { weight: 3, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) },
+    { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) }, // NUL among any code point
+    { weight: 1, arbitrary: fc.constantFrom('\0', 'a\0', '\0b', 'x\0y', '\u{1F600}', 'é') },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom('a', 'é', '\u{1F600}'), fc.integer({ min: -2, max: 2 }))
+        .map(([c, d]) => c.repeat(Math.max(0, Math.floor(limitBytes / Buffer.byteLength(c)) + d))),
+    },
+  );
+
+const rawTopicArb = fc.oneof(
+  { weight: 6, arbitrary: topicArb },
+  { weight: 1, arbitrary: fc.constantFrom('', 'a\0b', 'orders.*', 'a..b', 'ü', 'x'.repeat(256)) },
+);
+const rawTraceparentArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constant('') },
+  { weight: 2, arbitrary: traceparentArb },
+  { weight: 1, arbitrary: fc.constantFrom('nope', `00-${'0'.repeat(32)}-${'1'.repeat(16)}-01`) },
+);
+const rawHeadersArb = fc.oneof(
+  fc.array(fc.tuple(rawText(1024), rawText(200)), { maxLength: 4 }),
+  // A repeated key, with anything around it.
+  fc
+    .tuple(rawText(40), fc.array(fc.tuple(rawText(40), rawText(40)), { maxLength: 2 }), text(10), text(10))
+    .map(([k, rest, v1, v2]): [string, string][] => [[k, v1], ...rest, [k, v2]]),
+);
+
+export const rawEnvelopeArb: fc.Arbitrary<RawEnvelope> = fc.record({
+  id: fc.oneof(
+    { weight: 4, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 40 }) },
+    { weight: 2, arbitrary: rawText(128) },
+  ),
+  topic: rawTopicArb,
+  type: fc.constantFrom(...MESSAGE_TYPES),
+  priority: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 5 }) }, fc.constant(6)),
+  timestamp: edgeTimestampArb,
+  ttl: fc.option(u32, { nil: undefined }),
+  source: fc.oneof({ weight: 2, arbitrary: fc.constant('') }, rawText(1024)),
+  target: fc.oneof({ weight: 3, arbitrary: fc.constant('') }, rawText(1024)),
+  correlationId: fc.oneof({ weight: 3, arbitrary: fc.constant('') }, rawText(1024)),
+  traceparent: rawTraceparentArb,
+  headers: rawHeadersArb,
+  payload: fc.uint8Array({ maxLength: 64 }),
+  partitionKey: fc.oneof({ weight: 3, arbitrary: fc.constant('') }, rawText(1024)),
+});
+
+/** The envelope bytes of `r`, written field by field as docs/protocol.md section 5 lays them out. */
+export function encodeRawEnvelope(r: RawEnvelope): Buffer {
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(r.ttl === undefined ? 12 : 16);
+  head[0] = 1;
+  head[1] = MESSAGE_TYPES.indexOf(r.type);
+  head[2] = r.priority;
+  head[3] = r.ttl === undefined ? 0 : 1;
+  head.writeBigUInt64BE(r.timestamp, 4);
+  if (r.ttl !== undefined) head.writeUInt32BE(r.ttl, 12);
+  parts.push(head);
+  const str = (s: string) => {
+    const b = Buffer.from(s, 'utf8');
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(b.length);
+    parts.push(len, b);
+  };
+  for (const s of [r.id, r.topic, r.source, r.target, r.correlationId, r.traceparent]) str(s);
+  const count = Buffer.alloc(2);
+  count.writeUInt16BE(r.headers.length);
+  parts.push(count);
+  for (const [k, v] of r.headers) {
+    str(k);
+    str(v);
+  }
+  const plen = Buffer.alloc(4);
+  plen.writeUInt32BE(r.payload.byteLength);
+  parts.push(plen, Buffer.from(r.payload));
+  return Buffer.concat(parts);
+}
+
+/**
+ * Test oracle, restating docs/protocol.md (sections 4-5) rule by rule: null when a gateway must accept
+ * `r` (an empty id allowed: the gateway assigns one), else the first broken rule's name.
+ */
+export function rawEnvelopeProblem(r: RawEnvelope): string | null {
+  const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+  const strings = [r.id, r.topic, r.source, r.target, r.correlationId, r.traceparent, r.partitionKey];
+  for (const [k, v] of r.headers) strings.push(k, v);
+  if (strings.some((s) => s.includes('\0'))) return 'nul';
+  if (r.timestamp > MAX_TS) return 'timestamp';
+  if (bytes(r.id) > 128) return 'id length';
+  if (bytes(r.partitionKey) > 1024) return 'partition key length';
+  if ([r.source, r.target, r.correlationId].some((s) => bytes(s) > 1024)) return 'short string length';
+  if (r.headers.length > 64) return 'header count';
+  if (r.headers.some(([k]) => bytes(k) > 1024)) return 'header key length';
+  if (new Set(r.headers.map(([k]) => k)).size !== r.headers.length) return 'duplicate header';
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(r.topic) || r.topic.length > 255) return 'topic';
+  if (r.priority > 5) return 'priority';
+  if (
+    r.traceparent !== '' &&
+    !/^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/.test(r.traceparent)
+  )
+    return 'traceparent';
+  return null;
 }

@@ -26,6 +26,8 @@ Options:
   --topic T              topic (default bench.load)
   --rate R               open loop: R publishes/s in all on a fixed schedule (default: closed loop, each
                          ACK refills its slot at once); still at most W in flight per connection
+  --delivery-timeout-ms MS  retry publishes answered UNAVAILABLE / OVERLOADED (same id, backoff) for up to
+                         MS after their first send (default 30000; 0 = no retries); retries are counted
 ${CONNECTION_HELP}
 
 Example:
@@ -48,6 +50,7 @@ async function runCommand(argv: string[]): Promise<number> {
       ack: { type: 'string' },
       topic: { type: 'string' },
       rate: { type: 'string' },
+      'delivery-timeout-ms': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -65,6 +68,9 @@ async function runCommand(argv: string[]): Promise<number> {
     ack,
     ...(values.topic ? { topic: values.topic } : {}),
     ...(values.rate ? { rate: intFlag('rate', values.rate, 1, 100_000_000) } : {}),
+    ...(values['delivery-timeout-ms']
+      ? { deliveryTimeoutMs: intFlag('delivery-timeout-ms', values['delivery-timeout-ms'], 0, 0xffff_ffff) }
+      : {}),
   };
   const tty = process.stderr.isTTY;
   process.stderr.write(
@@ -73,7 +79,7 @@ async function runCommand(argv: string[]): Promise<number> {
   const result = await runLoad({
     ...opts,
     onProgress: (p) => {
-      const line = `  ${p.elapsedS.toFixed(1).padStart(6)} s  ${fmt(p.ackedPerS).padStart(10)} acked/s  total ${p.acked}  in flight ${p.inFlight}  errors ${p.errors}`;
+      const line = `  ${p.elapsedS.toFixed(1).padStart(6)} s  ${fmt(p.ackedPerS).padStart(10)} acked/s  total ${p.acked}  in flight ${p.inFlight}  retries ${p.retries}  errors ${p.errors}`;
       process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
     },
   });
@@ -101,6 +107,7 @@ function table(r: LoadResult): string {
     ['ack latency p99', `${r.latencyMs.p99} ms`],
     ['ack latency p99.9', `${r.latencyMs.p999} ms`],
     ['ack latency max', `${r.latencyMs.max} ms`],
+    ['retries', fmt(r.retries)],
     [
       'errors',
       r.errors === 0

@@ -11,7 +11,8 @@ Publishes sample traffic to a running fleet (npm start) and shows it flowing: or
 topics, a few poison messages (their handler always throws: FAILED, retried, then DEAD), and a math.add
 request/reply round trip (the example handlers, examples/handlers/index.ts). Then it follows the outcome
 on the persister's ops HTTP server: status updates by status (from /metrics, counted from the start of
-the demo, fleet-wide) and the demo's own dead letters (from /ops/dead-letters).
+the demo, fleet-wide) and the demo's own dead letters (from /ops/dead-letters). Publishes answered
+UNAVAILABLE or OVERLOADED are retried with the same id; the progress line counts the retries.
 
 Options:
   --count N          order events to publish (default 1000)
@@ -74,7 +75,8 @@ async function runCommand(argv: string[]): Promise<number> {
     let acked = 0;
     const line = () => {
       const s = (performance.now() - started) / 1000;
-      return `publishing order events: ${acked}/${count} acked (${Math.round(acked / Math.max(s, 0.001))} msg/s)`;
+      const retries = client.publishRetries ? `, ${client.publishRetries} retries` : '';
+      return `publishing order events: ${acked}/${count} acked (${Math.round(acked / Math.max(s, 0.001))} msg/s${retries})`;
     };
     const ticker = setInterval(() => out.live(line()), 200);
     await forEachLimited(count, 2_000, async (i) => {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { connect } from '../../client.js';
+import { connect, DEFAULT_PUBLISH_RETRY } from '../../client.js';
 import { FleetError } from '../../errors.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
 import {
@@ -18,6 +18,8 @@ export const help = `Usage: fleet publish <topic> <payload|@file|@-> [options]
 
 Publishes a message and waits for the gateway's ACK; prints one line per message: <id> <stream id>.
 The payload is sent as bytes: literal text, @file for a file's contents, @- for stdin.
+A publish the gateway answers UNAVAILABLE or OVERLOADED is retried (same id) with backoff for up to
+--delivery-timeout-ms; the retries are counted on stderr.
 
 Options:
   --ack stream|durable   stream: after the Redis append (default); durable: after the Postgres commit
@@ -29,6 +31,7 @@ Options:
   --partition-key K      shard by K instead of the topic
   --traceparent TP       W3C traceparent to continue a trace
   --ttl-ms MS            time to live
+  --delivery-timeout-ms MS  how long to keep retrying UNAVAILABLE / OVERLOADED (default 30000; 0 = no retries)
 ${CONNECTION_HELP}
 
 Example:
@@ -53,6 +56,7 @@ async function runCommand(argv: string[]): Promise<number> {
       'partition-key': { type: 'string' },
       traceparent: { type: 'string' },
       'ttl-ms': { type: 'string' },
+      'delivery-timeout-ms': { type: 'string' },
     },
   });
   const { topic, payloadArg } = topicAndPayload(positionals);
@@ -71,11 +75,30 @@ async function runCommand(argv: string[]): Promise<number> {
     ...(values['ttl-ms'] ? { ttl: intFlag('ttl-ms', values['ttl-ms'], 0, 0xffff_ffff) } : {}),
   } as const;
 
-  const client = await connect({ ...connectionOptions(values), clientName: 'fleet-cli' });
+  const deliveryTimeoutMs = intFlag(
+    'delivery-timeout-ms',
+    values['delivery-timeout-ms'] ?? String(DEFAULT_PUBLISH_RETRY.deliveryTimeoutMs),
+    0,
+    0xffff_ffff,
+  );
+  const client = await connect({
+    ...connectionOptions(values),
+    clientName: 'fleet-cli',
+    publishRetry: deliveryTimeoutMs === 0 ? false : { ...DEFAULT_PUBLISH_RETRY, deliveryTimeoutMs },
+  });
+  // Retries on stderr: stdout stays one line per message (or the summary) for scripts.
+  const reportRetries = () => {
+    if (client.publishRetries > 0)
+      process.stderr.write(`${client.publishRetries} retries (UNAVAILABLE / OVERLOADED answers, same ids)\n`);
+  };
   try {
     if (count === 1) {
-      const r = await client.publish(topic, payload, opts);
-      process.stdout.write(`${r.id} ${r.streamId}\n`);
+      try {
+        const r = await client.publish(topic, payload, opts);
+        process.stdout.write(`${r.id} ${r.streamId}\n`);
+      } finally {
+        reportRetries();
+      }
       return EXIT_OK;
     }
     const t0 = performance.now();
@@ -99,6 +122,7 @@ async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       `published ${count - failed}/${count} (${ack} ack) in ${s.toFixed(2)} s = ${Math.round((count - failed) / s)} msg/s\n`,
     );
+    reportRetries();
     if (firstError)
       process.stderr.write(`${failed} failed, first: ${firstError.codeName}: ${firstError.message}\n`);
     return failed ? EXIT_FAILURE : EXIT_OK;
