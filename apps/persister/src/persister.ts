@@ -12,6 +12,7 @@ import { createPool } from './db/pool.js';
 import { PersistentQueue } from './db/queue.js';
 import { Dispatcher } from './dispatcher.js';
 import { IngestConsumer } from './ingest-consumer.js';
+import { Liveness } from './liveness.js';
 import { defaultLogger, errorText, type Logger } from './log.js';
 import { createPersisterMetrics, type PersisterMetrics } from './metrics.js';
 import { sampleBacklog } from './monitor.js';
@@ -56,6 +57,9 @@ export interface Persister {
   /** Graceful: finishes the batch in hand, stops timers and servers, closes connections. */
   close(): Promise<void>;
 }
+
+/** How often rows found already inserted are checked for a missing job (see Sweeper.recoverSuspects). */
+const RECOVERY_INTERVAL_MS = 500;
 
 /** ioredis options for the persister's own connections: fail a command fast while Redis is down (the loops back off). */
 const redisOptions = { maxRetriesPerRequest: 1, lazyConnect: false } as const;
@@ -103,7 +107,19 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     },
   );
   const retries = new RetryScheduler(queue, dispatcher, config, metrics, log);
-  const sweeper = new Sweeper(queue, bull, dispatcher, config, metrics, log, redis, keys.statusStream());
+  const liveness = new Liveness(redis, keys, consumer, () => cfg.streams.consumer_ttl_ms, log);
+  const sweeper = new Sweeper(
+    queue,
+    bull,
+    dispatcher,
+    config,
+    metrics,
+    log,
+    redis,
+    keys.statusStream(),
+    liveness,
+    keys,
+  );
   const ingest = new IngestConsumer({
     readers: ingestReaders,
     redis,
@@ -118,6 +134,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     pgState,
     redisState,
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
+    liveness,
+    suspect: (ids) => sweeper.suspect(ids),
   });
   const status = new StatusConsumer({
     reader: statusReader,
@@ -131,7 +149,9 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     retries,
     pgState,
     redisState,
+    liveness,
   });
+  await liveness.start();
   await ingest.start();
   await status.start();
 
@@ -143,6 +163,11 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
         await sweeper.runOnce();
       },
       (err) => log.warn({ err: errorText(err) }, 'sweep failed; next interval retries'),
+    ),
+    every(
+      () => RECOVERY_INTERVAL_MS,
+      () => sweeper.recoverSuspects(),
+      (err) => log.debug({ err: errorText(err) }, 'recovery pass failed; next interval retries'),
     ),
     every(
       () => cfg.monitoring.interval_ms,
@@ -219,6 +244,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       closing ??= (async () => {
         await ops?.app.close();
         await Promise.all([ingest.stop(), status.stop(), ...timers.map((t) => t.stop())]);
+        await liveness.stop();
         await bull.close().catch(() => {});
         for (const c of [redis, ...ingestReaders, statusReader, bullConn]) c.disconnect();
         await pool.end().catch(() => {});
