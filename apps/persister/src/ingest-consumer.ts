@@ -240,11 +240,17 @@ export class IngestConsumer {
    */
   private async claimAbandoned(cfg: FleetConfig): Promise<RawEntry[]> {
     this.lastClaimAt = Date.now();
-    const rule = claimRule(
+    const base = claimRule(
       await this.d.liveness.peers(),
       this.d.liveness.periodMs,
       cfg.streams.claim_idle_ms,
     );
+    const rule = (name: string) => {
+      const minIdle = base(name);
+      if (minIdle === null)
+        this.d.log.debug({ consumer: name }, 'pending entries of a live consumer left to it');
+      return minIdle;
+    };
     const forget = Date.now() - this.lastForgetAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2);
     if (forget) this.lastForgetAt = Date.now();
     const out: RawEntry[] = [];
