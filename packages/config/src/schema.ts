@@ -362,7 +362,7 @@ const handlers = z
     ),
     lock_duration_ms: f(
       int(1_000, 3_600_000).default(5_000),
-      "BullMQ job lock of a worker, renewed every half of it: a killed worker's jobs run again within about this plus stalled_interval_ms; a handler that blocks the event loop longer than half of it loses its lock (its job runs twice).",
+      "BullMQ job lock of a worker, renewed every half of it: a killed worker's jobs run again within about this plus stalled_interval_ms; a handler that blocks the event loop longer than half of it can lose its lock (its job then runs twice).",
       'restart',
     ),
     stalled_interval_ms: f(
