@@ -15,6 +15,11 @@ export interface PeerStates {
   alive: Map<string, number>;
   /** Registered persisters whose liveness key expired: dead (or frozen longer than the TTL). */
   dead: Set<string>;
+  /**
+   * Registered persisters without a key while this persister's own heartbeat failed within the last TTL
+   * (Redis away: every key may have expired meanwhile): left alone until their next beat can be trusted.
+   */
+  unsure: Set<string>;
 }
 
 /**
@@ -35,6 +40,8 @@ export class Liveness {
   private beating: Promise<void> | null = null;
   private beats = 0;
   private lastLogAt = 0;
+  /** Since when every beat succeeded (0 after a failure); at start-up trusted at once. */
+  private healthySince = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly redis: Redis,
@@ -102,9 +109,11 @@ export class Liveness {
         .exec();
       for (const [err] of res ?? []) if (err) throw err;
       const previous = res?.[0]?.[1];
+      if (this.healthySince === 0) this.healthySince = Date.now();
       if (this.beats++ > 0 && previous === null)
         this.rateLimited('warn', {}, 'liveness key had expired: peers may have taken over pending entries');
     } catch (err) {
+      this.healthySince = 0;
       this.rateLimited('warn', { err: errorText(err) }, 'heartbeat failed; retrying next period');
       throw err;
     }
@@ -125,16 +134,20 @@ export class Liveness {
     const res = (await pipe.exec()) ?? [];
     const alive = new Map<string, number>();
     const dead = new Set<string>();
+    const unsure = new Set<string>();
+    // After an outage of our own heartbeat, the others' keys may have expired while they lived too.
+    const trusted = this.healthySince !== 0 && Date.now() - this.healthySince >= this.ttlMs();
     const forget: string[] = [];
     names.forEach((name, i) => {
       const [err, value] = res[i] ?? [null, null];
       if (err) throw err;
       if (typeof value === 'string') alive.set(name, Number(value));
       else if (Date.now() - Number(registry[name]) > REGISTRY_FORGET_MS) forget.push(name);
-      else dead.add(name);
+      else if (trusted) dead.add(name);
+      else unsure.add(name);
     });
     if (forget.length > 0) await this.redis.hdel(this.keys.persisterRegistry(), ...forget);
-    return { alive, dead };
+    return { alive, dead, unsure };
   }
 }
 
@@ -142,12 +155,14 @@ export class Liveness {
  * The claim rule shared by the ingest and status consumers, for a consumer holding pending entries:
  * alive -> never claimed (however long its batch takes); registered but dead -> claimed at once (entries
  * idle a heartbeat period, which they are: the key outlived the consumer's last read by two periods);
- * unknown (a persister without a liveness key) -> after `legacyIdleMs` idle, as before liveness existed.
+ * unknown (a persister without a liveness key) -> after `legacyIdleMs` idle, as before liveness existed;
+ * unsure (this persister's own heartbeat failed lately) -> not now.
  */
 export function claimRule(
   peers: PeerStates,
   periodMs: number,
   legacyIdleMs: number,
 ): (consumer: string) => number | null {
-  return (name) => (peers.alive.has(name) ? null : peers.dead.has(name) ? periodMs : legacyIdleMs);
+  return (name) =>
+    peers.alive.has(name) || peers.unsure.has(name) ? null : peers.dead.has(name) ? periodMs : legacyIdleMs;
 }

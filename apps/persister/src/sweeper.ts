@@ -151,7 +151,7 @@ export class Sweeper {
     const peers = await this.liveness.peers();
     for (const stream of this.keys.ingestStreams())
       for (const c of await listConsumers(this.redis, stream, PERSISTER_GROUP))
-        if (c.pending > 0 && !peers.alive.has(c.name) && !peers.dead.has(c.name)) return 0;
+        if (c.pending > 0 && !peers.alive.has(c.name) && !peers.dead.has(c.name)) return 0; // unknown or unsure
     let watermark = Date.now();
     for (const w of peers.alive.values()) watermark = Math.min(watermark, w);
 
