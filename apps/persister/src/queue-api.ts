@@ -18,7 +18,7 @@ export interface QueueApi {
   loadOffset(group: string, topic: string): Promise<string | null>;
   sweepStale(olderThanMs: number, limit: number): Promise<StoredMessage[]>;
   sweepIds(ids: readonly string[], olderThanMs: number): Promise<StoredMessage[]>;
-  pendingIds(ids: readonly string[]): Promise<string[]>;
+  pendingIds(ids: readonly string[], olderThanMs?: number): Promise<string[]>;
   readFrom(afterSeq: bigint | string, limit: number, topic?: string): Promise<StoredMessage[]>;
   listDead(opts: { limit: number; topic?: string }): Promise<StoredMessage[]>;
   replayDead(ids: string[] | 'all'): Promise<StoredMessage[]>;

@@ -158,11 +158,14 @@ export class Sweeper {
     const [oldest] = await this.bull.getJobs(['waiting', 'prioritized'], 0, 0, true);
     let age = Date.now() - watermark + CLOCK_MARGIN_MS;
     if (oldest?.timestamp) age = Math.max(age, Date.now() - oldest.timestamp + CLOCK_MARGIN_MS);
+    // Cheap first: while every suspect is too young (e.g. queued behind a backlog), stop here.
+    const old = await this.queue.pendingIds([...this.suspects.keys()], age);
+    if (old.length === 0) return 0;
     const active = new Set<string>();
     await this.activeIds(active);
     if (!(await this.statusApplied(RECOVERY_STATUS_WAIT_MS))) return 0;
     await this.activeIds(active);
-    const ids = [...this.suspects.keys()].filter((id) => !active.has(id));
+    const ids = old.filter((id) => !active.has(id));
     const rows = await this.queue.sweepIds(ids, age);
     await this.dispatcher.dispatchSwept(rows);
     for (const r of rows) this.suspects.delete(r.id);

@@ -248,9 +248,11 @@ const SQL = {
       RETURNING ${cols('m')}
     ), ${mirror('touched')}
     SELECT * FROM touched`,
-  // Which of the given ids are still first-attempt PENDING rows (the others need no more watching).
+  // Which of the given ids are still first-attempt PENDING rows (the others need no more watching),
+  // optionally only those not updated for $2 ms.
   pendingIds: `SELECT m.id FROM unnest($1::text[]) AS u(id) JOIN ${M} m ON m.id = u.id
-    WHERE m.status = 'PENDING' AND m.retry_count = 0`,
+    WHERE m.status = 'PENDING' AND m.retry_count = 0
+      AND ($2::float8 IS NULL OR m.updated_at < now() - $2 * interval '1 millisecond')`,
   readFrom: `SELECT ${cols('m')} FROM ${M} m
     WHERE m.seq > $1 AND m.created_at <= now() - $3 * interval '1 millisecond' ORDER BY m.seq LIMIT $2`,
   readFromTopic: `SELECT ${cols('m')} FROM ${M} m
@@ -565,13 +567,13 @@ export class PersistentQueue {
     return toStoredSorted(res.rows);
   }
 
-  /** The ids among `ids` that are still first-attempt PENDING rows. */
-  async pendingIds(ids: readonly string[]): Promise<string[]> {
+  /** The ids among `ids` that are still first-attempt PENDING rows (not updated for `olderThanMs`, if given). */
+  async pendingIds(ids: readonly string[], olderThanMs?: number): Promise<string[]> {
     if (ids.length === 0) return [];
     const res = await this.pool.query<{ id: string }>({
       name: 'fleet_pending_ids',
       text: SQL.pendingIds,
-      values: [toPgTextArray([...ids])],
+      values: [toPgTextArray([...ids]), olderThanMs ?? null],
     });
     return res.rows.map((r) => r.id);
   }
