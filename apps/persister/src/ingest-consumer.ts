@@ -6,7 +6,7 @@ import { Backoff, type StateLog, sleep } from './backoff.js';
 import type { Dispatcher } from './dispatcher.js';
 import { notifyDurable } from './durable-notifier.js';
 import { claimRule, type Liveness } from './liveness.js';
-import { errorText, type Logger } from './log.js';
+import { ERROR_LOG_INTERVAL_MS, errorText, type Logger, rateLimiter } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import { isTransientPgError } from './pg-errors.js';
 import type { NewMessage, OffsetUpdate, QueueApi } from './queue-api.js';
@@ -96,6 +96,8 @@ export class IngestConsumer {
   private readonly inFlight = new Set<string>();
   /** Set on any failure: the leader re-reads this consumer's pending list (a read reply lost on a broken connection, a batch given up). */
   private rereadOwn = false;
+  /** A batch that keeps failing is retried about every second: one error line per interval. */
+  private readonly mayLogError = rateLimiter(ERROR_LOG_INTERVAL_MS);
   private waitingCheckedAt = 0;
   private queueFull = false;
   private lastWaiting = 0;
@@ -193,10 +195,11 @@ export class IngestConsumer {
           this.d.metrics.dependencyUp.set({ dependency: 'redis' }, 0);
           await sleep(wait, this.abort.signal);
         } else {
-          this.d.log.error(
-            { err: errorText(err) },
-            'ingest batch failed; entries stay pending and are retried',
-          );
+          if (this.mayLogError())
+            this.d.log.error(
+              { err: errorText(err) },
+              'ingest batch failed; entries stay pending and are retried',
+            );
           await sleep(redisBackoff.next(), this.abort.signal);
         }
       }
@@ -466,7 +469,8 @@ export class IngestConsumer {
       } catch (err) {
         if (!isTransientPgError(err)) {
           if (rethrowData) throw err;
-          this.d.log.error({ err: errorText(err) }, 'postgres refused a call; retrying');
+          if (this.mayLogError())
+            this.d.log.error({ err: errorText(err) }, 'postgres refused a call; retrying');
         } else {
           this.d.pgState.failed(errorText(err));
           this.d.metrics.dependencyUp.set({ dependency: 'postgres' }, 0);

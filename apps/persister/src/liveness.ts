@@ -1,13 +1,11 @@
 import type { FleetKeys } from '@fleet/protocol';
 import type { Redis } from 'ioredis';
-import { errorText, type Logger } from './log.js';
+import { ERROR_LOG_INTERVAL_MS, errorText, type Logger, rateLimiter } from './log.js';
 
 /** Heartbeats per TTL: the key survives two missed beats. */
 export const BEATS_PER_TTL = 3;
 /** A registry entry whose persister has not beaten for this long is forgotten (its pending entries, if any, then fall to the claim_idle_ms path). */
 const REGISTRY_FORGET_MS = 3_600_000;
-/** At most one "liveness lost" / "heartbeat failed" line per this interval. */
-const LOG_EVERY_MS = 10_000;
 
 /** What one look at the registry says about the persisters that heartbeat. */
 export interface PeerStates {
@@ -39,7 +37,8 @@ export class Liveness {
   private timer: NodeJS.Timeout | null = null;
   private beating: Promise<void> | null = null;
   private beats = 0;
-  private lastLogAt = 0;
+  /** At most one "liveness lost" / "heartbeat failed" line per interval. */
+  private readonly mayLog = rateLimiter(ERROR_LOG_INTERVAL_MS);
   /** Since when every beat succeeded (0 after a failure); at start-up trusted at once. */
   private healthySince = Number.NEGATIVE_INFINITY;
 
@@ -120,9 +119,7 @@ export class Liveness {
   }
 
   private rateLimited(level: 'warn', obj: object, msg: string): void {
-    if (Date.now() - this.lastLogAt < LOG_EVERY_MS) return;
-    this.lastLogAt = Date.now();
-    this.log[level]({ consumer: this.consumer, ...obj }, msg);
+    if (this.mayLog()) this.log[level]({ consumer: this.consumer, ...obj }, msg);
   }
 
   /** Live and dead registered persisters; forgets registry entries silent for an hour. */

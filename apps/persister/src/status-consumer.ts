@@ -6,7 +6,7 @@ import { collapseStatusUpdates } from './db/queue.js';
 import { toStatusUpdates } from './db/status-update.js';
 import { DEPENDENCY_RETRY_MAX_MS, isRedisError } from './ingest-consumer.js';
 import { claimRule, type Liveness } from './liveness.js';
-import { errorText, type Logger } from './log.js';
+import { ERROR_LOG_INTERVAL_MS, errorText, type Logger, rateLimiter } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import { isTransientPgError } from './pg-errors.js';
 import type { QueueApi, StatusUpdate } from './queue-api.js';
@@ -54,6 +54,8 @@ export class StatusConsumer {
   private lastTrimAt = 0;
   private lastClaimAt = 0;
   private readonly stream: string;
+  /** A batch that keeps failing is retried about every second: one error line per interval. */
+  private readonly mayLogError = rateLimiter(ERROR_LOG_INTERVAL_MS);
 
   constructor(private readonly d: StatusConsumerDeps) {
     this.stream = d.keys.statusStream();
@@ -121,13 +123,13 @@ export class StatusConsumer {
         const wait = backoff.next();
         if (err instanceof PostgresFailure) {
           if (isTransientPgError(err.cause)) this.d.pgState.failed(errorText(err.cause), wait);
-          else
+          else if (this.mayLogError())
             this.d.log.error(
               { err: errorText(err.cause) },
               'status batch refused by Postgres; entries stay pending and are retried',
             );
         } else if (isRedisError(err)) this.d.redisState.failed(errorText(err), wait);
-        else
+        else if (this.mayLogError())
           this.d.log.error(
             { err: errorText(err) },
             'status batch failed; entries stay pending and are retried',
