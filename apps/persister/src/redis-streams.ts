@@ -44,35 +44,6 @@ export async function readGroup(
   return out;
 }
 
-/** XAUTOCLAIM one page of entries idle longer than `minIdleMs`; returns them and the next cursor. */
-export async function autoClaim(
-  redis: Redis,
-  stream: string,
-  group: string,
-  consumer: string,
-  minIdleMs: number,
-  cursor: string,
-  count: number,
-): Promise<{ entries: RawEntry[]; cursor: string }> {
-  const reply = (await redis.callBuffer(
-    'XAUTOCLAIM',
-    stream,
-    group,
-    consumer,
-    minIdleMs,
-    cursor,
-    'COUNT',
-    count,
-  )) as [Buffer, [Buffer, Buffer[] | null][], Buffer[]?];
-  return {
-    entries: toEntries(
-      stream,
-      reply[1].filter((e) => e !== null),
-    ),
-    cursor: reply[0].toString(),
-  };
-}
-
 export interface GroupState {
   lastDeliveredId: string;
   pending: number;

@@ -211,7 +211,7 @@ const streams = z
     ),
     consumer_ttl_ms: f(
       int(1_000, 600_000).default(3_000),
-      'A persister that has not renewed its liveness key (every third of this) for this long is dead: a peer claims its pending entries and re-dispatches its undispatched rows at once. Keep above the longest event-loop stall of a persister.',
+      'A persister that has not renewed its liveness key (every third of this) for this long is dead: a peer claims its pending entries at once and re-dispatches the rows it committed without enqueueing within seconds. Keep above the longest event-loop stall of a persister.',
       'live',
     ),
   })
