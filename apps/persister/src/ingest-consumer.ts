@@ -6,11 +6,18 @@ import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
 import type { Dispatcher } from './dispatcher.js';
 import { notifyDurable } from './durable-notifier.js';
+import { claimRule, type Liveness } from './liveness.js';
 import { errorText, type Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import { isTransientPgError } from './pg-errors.js';
 import type { NewMessage, OffsetUpdate, QueueApi } from './queue-api.js';
-import { autoClaim, ensureGroup, readGroup, removeIdleConsumers, trimAcknowledged } from './redis-streams.js';
+import {
+  claimAbandoned,
+  ensureGroup,
+  readGroup,
+  removeIdleConsumers,
+  trimAcknowledged,
+} from './redis-streams.js';
 import { decodeEntry, type RawEntry } from './stream-entry-decoder.js';
 import { maxStreamId } from './stream-ids.js';
 
@@ -35,9 +42,25 @@ export interface IngestConsumerDeps {
   redisState: StateLog;
   /** OpenTelemetry: one `persist` and one `enqueue` span per batch, linked to each message's trace. */
   tracer?: Telemetry['tracer'];
+  /** This persister's heartbeat: claims follow peers' liveness; batches mark the dispatch watermark. */
+  liveness: Liveness;
+  /**
+   * Receives the ids of rows a batch found already in Postgres (not inserted by it): rows a dead persister
+   * or an ambiguous commit may have left without a job (the sweeper checks them within seconds).
+   */
+  suspect: (ids: string[]) => void;
 }
 
+/** Key of an entry in the in-flight set (entry ids are per stream). */
+const entryKey = (e: RawEntry) => `${e.stream} ${e.id}`;
+
 class Stopped extends Error {}
+
+/**
+ * Longest wait between two attempts while Postgres or Redis is down: the flow resumes at most this long
+ * after the dependency is back (one cheap attempt per second per loop while it is away).
+ */
+export const DEPENDENCY_RETRY_MAX_MS = 1_000;
 
 /** How far a read may exceed read_count messages when entries suddenly grow (see entriesPerRead). */
 export const READ_OVERSHOOT = 10;
@@ -70,7 +93,13 @@ export class IngestConsumer {
     this.ownPendingDrained = resolve;
   });
   private lastClaimAt = 0;
+  private lastForgetAt = 0;
   private lastTrimAt = 0;
+  /** Entries of the batches in hand: a re-read of the own pending list skips them. */
+  private readonly inFlight = new Set<string>();
+  /** Set on any failure: the leader re-reads this consumer's pending list (a read reply lost on a broken connection, a batch given up). */
+  private rereadOwn = false;
+  /** A batch that keeps failing is retried about every second: one error line per interval. */
   private waitingCheckedAt = 0;
   private queueFull = false;
   private lastWaiting = 0;
@@ -79,6 +108,8 @@ export class IngestConsumer {
   private readonly streams: string[];
   /** The loop's error line (e.g. a script refused by a full Redis) at most every few seconds. */
   private readonly batchErrors = new LogLimiter();
+  /** Postgres refusing a call (not an outage) in withPg's retry loop: same bound. */
+  private readonly pgErrors = new LogLimiter();
   /** Messages per entry in recent reads (moving average), sizing the next read. */
   private messagesPerEntry = ENTRY_MAX_MESSAGES;
   batches = 0;
@@ -105,12 +136,15 @@ export class IngestConsumer {
 
   /**
    * One pipeline: read a batch, make it durable, acknowledge it, repeat. Several pipelines overlap one
-   * batch's Postgres commit with another's Redis work; the first also claims, trims and, after a restart
-   * under the same consumer name, first drains its own pending entries (id 0).
+   * batch's Postgres commit with another's Redis work; the first also claims, trims and first drains its
+   * own pending entries (from id 0: after a restart under the same consumer name), and again after any
+   * failure: an entry delivered by a read whose reply was lost, or of a batch given up, is pending on this
+   * live consumer, so no peer would claim it.
    */
   private async run(reader: Redis, leader: boolean): Promise<void> {
-    const redisBackoff = new Backoff(100, 5_000);
+    const redisBackoff = new Backoff(100, DEPENDENCY_RETRY_MAX_MS);
     let ownPending = leader;
+    let ownCursor = this.streams.map(() => '0');
     if (!leader)
       await Promise.race([
         this.ownPendingDone,
@@ -118,16 +152,21 @@ export class IngestConsumer {
       ]);
     while (!this.stopped) {
       try {
+        if (leader && this.rereadOwn) {
+          this.rereadOwn = false;
+          ownPending = true;
+          ownCursor = this.streams.map(() => '0');
+        }
         if (!(await this.hasQueueRoom())) {
           await sleep(200, this.abort.signal);
           continue;
         }
         const cfg = this.d.config();
         let entries: RawEntry[];
-        if (leader && Date.now() - this.lastClaimAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2)) {
-          entries = await this.claimIdle(cfg);
+        if (leader && Date.now() - this.lastClaimAt >= this.d.liveness.periodMs) {
+          entries = await this.claimAbandoned(cfg);
         } else {
-          const ids = this.streams.map(() => (ownPending ? '0' : '>'));
+          const ids = ownPending ? ownCursor : this.streams.map(() => '>');
           entries = await readGroup(
             reader,
             PERSISTER_GROUP,
@@ -140,6 +179,12 @@ export class IngestConsumer {
           if (ownPending && entries.length === 0) {
             ownPending = false;
             this.ownPendingDrained();
+          } else if (ownPending) {
+            // Continue after what was returned; the other pipeline's batch in hand is its own business.
+            ownCursor = this.streams.map((s, i) =>
+              entries.reduce((m, e) => (e.stream === s ? e.id : m), ownCursor[i]!),
+            );
+            entries = entries.filter((e) => !this.inFlight.has(entryKey(e)));
           }
         }
         this.d.redisState.ok();
@@ -149,6 +194,7 @@ export class IngestConsumer {
         if (leader) await this.maybeTrim();
       } catch (err) {
         if (err instanceof Stopped || this.stopped) break;
+        this.rereadOwn = true;
         if (isRedisError(err)) {
           const wait = redisBackoff.next();
           this.d.redisState.failed(errorText(err), wait);
@@ -198,31 +244,48 @@ export class IngestConsumer {
     return !full;
   }
 
-  /** XAUTOCLAIM one page per stream of entries left pending by dead consumers; forgets long-dead consumers. */
-  private async claimIdle(cfg: FleetConfig): Promise<RawEntry[]> {
+  /**
+   * One claim pass per stream (every heartbeat period): takes the pending entries of dead persisters
+   * (registered, liveness key expired) at once, never those of live ones however long their batch takes,
+   * and those of consumers without a liveness key after claim_idle_ms; forgets long-dead consumers.
+   */
+  private async claimAbandoned(cfg: FleetConfig): Promise<RawEntry[]> {
     this.lastClaimAt = Date.now();
+    const base = claimRule(
+      await this.d.liveness.peers(),
+      this.d.liveness.periodMs,
+      cfg.streams.claim_idle_ms,
+    );
+    const rule = (name: string) => {
+      const minIdle = base(name);
+      if (minIdle === null)
+        this.d.log.debug({ consumer: name }, 'pending entries of a live consumer left to it');
+      return minIdle;
+    };
+    const forget = Date.now() - this.lastForgetAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2);
+    if (forget) this.lastForgetAt = Date.now();
     const out: RawEntry[] = [];
     for (const s of this.streams) {
-      const page = await autoClaim(
+      const page = await claimAbandoned(
         this.d.redis,
         s,
         PERSISTER_GROUP,
         this.d.consumer,
-        cfg.streams.claim_idle_ms,
-        '0-0',
+        rule,
         entriesPerRead(cfg.streams.read_count, this.messagesPerEntry),
       );
-      out.push(...page.entries);
-      await removeIdleConsumers(
-        this.d.redis,
-        s,
-        PERSISTER_GROUP,
-        Math.max(10 * cfg.streams.claim_idle_ms, 60_000),
-        this.d.consumer,
-      );
+      out.push(...page);
+      if (forget)
+        await removeIdleConsumers(
+          this.d.redis,
+          s,
+          PERSISTER_GROUP,
+          Math.max(10 * cfg.streams.claim_idle_ms, 60_000),
+          this.d.consumer,
+        );
     }
     if (out.length > 0)
-      this.d.log.info({ entries: out.length }, 'claimed entries left pending by another consumer');
+      this.d.log.info({ entries: out.length }, 'claimed entries left pending by a dead consumer');
     return out;
   }
 
@@ -234,6 +297,18 @@ export class IngestConsumer {
 
   /** One batch, start to XACK (also for entries read before: claimed or own pending after a restart). */
   async handleBatch(entries: RawEntry[]): Promise<void> {
+    // From before the commit until the jobs are added, this batch holds back the dispatch watermark.
+    const token = this.d.liveness.begin();
+    for (const e of entries) this.inFlight.add(entryKey(e));
+    try {
+      await this.persistAndDispatch(entries);
+    } finally {
+      this.d.liveness.end(token);
+      for (const e of entries) this.inFlight.delete(entryKey(e));
+    }
+  }
+
+  private async persistAndDispatch(entries: RawEntry[]): Promise<void> {
     const rowStream = new Map<string, string>();
     const rows: NewMessage[] = [];
     const seen = new Set<string>();
@@ -291,6 +366,13 @@ export class IngestConsumer {
 
     await this.withRedis(() => notifyDurable(this.d.redis, this.d.keys, durable));
     const fresh = rows.filter((r) => inserted.has(r.id));
+    // Rows already in Postgres: a client's resend, or rows committed by a dead persister (claimed entries)
+    // or by an earlier attempt of this batch whose commit reply was lost. Their first dispatch may never
+    // have happened; the sweeper re-dispatches those that still have no job.
+    if (fresh.length + invalid.length < rows.length) {
+      const invalidIds = new Set(invalid);
+      this.d.suspect(rows.filter((r) => !inserted.has(r.id) && !invalidIds.has(r.id)).map((r) => r.id));
+    }
     const enqueueSpan =
       fresh.length === 0
         ? undefined
@@ -385,7 +467,7 @@ export class IngestConsumer {
 
   /** Runs a Postgres call until it succeeds; transient failures wait with backoff. `rethrowData`: data errors go to the caller. */
   private async withPg<T>(fn: () => Promise<T>, rethrowData = false): Promise<T> {
-    const backoff = new Backoff(100, 5_000);
+    const backoff = new Backoff(100, DEPENDENCY_RETRY_MAX_MS);
     for (;;) {
       try {
         const out = await fn();
@@ -395,7 +477,9 @@ export class IngestConsumer {
       } catch (err) {
         if (!isTransientPgError(err)) {
           if (rethrowData) throw err;
-          this.d.log.error({ err: errorText(err) }, 'postgres refused a call; retrying');
+          const suppressed = this.pgErrors.take();
+          if (suppressed >= 0)
+            this.d.log.error({ err: errorText(err), suppressed }, 'postgres refused a call; retrying');
         } else {
           this.d.pgState.failed(errorText(err));
           this.d.metrics.dependencyUp.set({ dependency: 'postgres' }, 0);
@@ -409,7 +493,7 @@ export class IngestConsumer {
 
   /** Runs a Redis call after the commit until it succeeds (the rows are durable; only delivery waits). */
   private async withRedis<T>(fn: () => Promise<T>): Promise<T> {
-    const backoff = new Backoff(100, 5_000);
+    const backoff = new Backoff(100, DEPENDENCY_RETRY_MAX_MS);
     for (;;) {
       try {
         const out = await fn();

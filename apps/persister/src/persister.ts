@@ -13,6 +13,7 @@ import { PersistentQueue } from './db/queue.js';
 import { DispatchGate } from './dispatch-gate.js';
 import { Dispatcher } from './dispatcher.js';
 import { IngestConsumer } from './ingest-consumer.js';
+import { Liveness } from './liveness.js';
 import { defaultLogger, errorText, type Logger } from './log.js';
 import { createPersisterMetrics, type PersisterMetrics } from './metrics.js';
 import { sampleBacklog } from './monitor.js';
@@ -57,6 +58,9 @@ export interface Persister {
   /** Graceful: finishes the batch in hand, stops timers and servers, closes connections. */
   close(): Promise<void>;
 }
+
+/** How often rows found already inserted are checked for a missing job (see Sweeper.recoverSuspects). */
+const RECOVERY_INTERVAL_MS = 500;
 
 /** ioredis options for the persister's own connections: fail a command fast while Redis is down (the loops back off). */
 const redisOptions = { maxRetriesPerRequest: 1, lazyConnect: false } as const;
@@ -106,7 +110,19 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
   );
   const gate = new DispatchGate(redis, bull, config, log, metrics);
   const retries = new RetryScheduler(queue, dispatcher, config, metrics, log);
-  const sweeper = new Sweeper(queue, bull, dispatcher, config, metrics, log, redis, keys.statusStream());
+  const liveness = new Liveness(redis, keys, consumer, () => cfg.streams.consumer_ttl_ms, log);
+  const sweeper = new Sweeper(
+    queue,
+    bull,
+    dispatcher,
+    config,
+    metrics,
+    log,
+    redis,
+    keys.statusStream(),
+    liveness,
+    keys,
+  );
   const ingest = new IngestConsumer({
     readers: ingestReaders,
     redis,
@@ -122,6 +138,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     pgState,
     redisState,
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
+    liveness,
+    suspect: (ids) => sweeper.suspect(ids),
   });
   const status = new StatusConsumer({
     reader: statusReader,
@@ -135,8 +153,10 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     retries,
     pgState,
     redisState,
+    liveness,
   });
   await gate.start();
+  await liveness.start();
   await ingest.start();
   await status.start();
 
@@ -148,6 +168,11 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
         await sweeper.runOnce();
       },
       (err) => log.warn({ err: errorText(err) }, 'sweep failed; next interval retries'),
+    ),
+    every(
+      () => RECOVERY_INTERVAL_MS,
+      () => sweeper.recoverSuspects(),
+      (err) => log.debug({ err: errorText(err) }, 'recovery pass failed; next interval retries'),
     ),
     every(
       () => cfg.monitoring.interval_ms,
@@ -226,6 +251,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       closing ??= (async () => {
         await ops?.app.close();
         await Promise.all([ingest.stop(), status.stop(), gate.stop(), ...timers.map((t) => t.stop())]);
+        await liveness.stop();
         await bull.close().catch(() => {});
         for (const c of [redis, ...ingestReaders, statusReader, bullConn]) c.disconnect();
         await pool.end().catch(() => {});

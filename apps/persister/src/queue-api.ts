@@ -17,6 +17,8 @@ export interface QueueApi {
   saveOffset(group: string, topic: string, offset: string): Promise<void>;
   loadOffset(group: string, topic: string): Promise<string | null>;
   sweepStale(olderThanMs: number, limit: number): Promise<StoredMessage[]>;
+  sweepIds(ids: readonly string[], olderThanMs: number): Promise<StoredMessage[]>;
+  pendingIds(ids: readonly string[], olderThanMs?: number): Promise<string[]>;
   readFrom(afterSeq: bigint | string, limit: number, topic?: string): Promise<StoredMessage[]>;
   listDead(opts: { limit: number; topic?: string }): Promise<StoredMessage[]>;
   replayDead(ids: string[] | 'all'): Promise<StoredMessage[]>;

@@ -44,35 +44,6 @@ export async function readGroup(
   return out;
 }
 
-/** XAUTOCLAIM one page of entries idle longer than `minIdleMs`; returns them and the next cursor. */
-export async function autoClaim(
-  redis: Redis,
-  stream: string,
-  group: string,
-  consumer: string,
-  minIdleMs: number,
-  cursor: string,
-  count: number,
-): Promise<{ entries: RawEntry[]; cursor: string }> {
-  const reply = (await redis.callBuffer(
-    'XAUTOCLAIM',
-    stream,
-    group,
-    consumer,
-    minIdleMs,
-    cursor,
-    'COUNT',
-    count,
-  )) as [Buffer, [Buffer, Buffer[] | null][], Buffer[]?];
-  return {
-    entries: toEntries(
-      stream,
-      reply[1].filter((e) => e !== null),
-    ),
-    cursor: reply[0].toString(),
-  };
-}
-
 export interface GroupState {
   lastDeliveredId: string;
   pending: number;
@@ -146,4 +117,79 @@ export async function removeIdleConsumers(
     removed++;
   }
   return removed;
+}
+
+export interface ConsumerInfo {
+  name: string;
+  pending: number;
+  idle: number;
+}
+
+/** XINFO CONSUMERS: name, pending count and idle time (ms) of each consumer of the group. */
+export async function listConsumers(redis: Redis, stream: string, group: string): Promise<ConsumerInfo[]> {
+  const consumers = (await redis.xinfo('CONSUMERS', stream, group)) as unknown[][];
+  return consumers.map((c) => {
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < c.length; i += 2) info.set(String(c[i]), c[i + 1]);
+    return {
+      name: String(info.get('name')),
+      pending: Number(info.get('pending')),
+      idle: Number(info.get('idle')),
+    };
+  });
+}
+
+/**
+ * Moves up to `count` of `from`'s pending entries idle at least `minIdleMs` to `to` (XPENDING + XCLAIM) and
+ * returns them. XCLAIM re-checks the idle time and resets it, so when two claimers race for the same
+ * entries only the first gets them. Entries deleted while pending come back with no fields (the caller
+ * acknowledges them).
+ */
+export async function claimFrom(
+  redis: Redis,
+  stream: string,
+  group: string,
+  from: string,
+  to: string,
+  minIdleMs: number,
+  count: number,
+): Promise<RawEntry[]> {
+  const pending = (await redis.call('XPENDING', stream, group, 'IDLE', minIdleMs, '-', '+', count, from)) as [
+    string,
+    string,
+    number,
+    number,
+  ][];
+  if (pending.length === 0) return [];
+  const ids = pending.map((p) => p[0]);
+  const reply = (await redis.callBuffer('XCLAIM', stream, group, to, minIdleMs, ...ids)) as [
+    Buffer,
+    Buffer[] | null,
+  ][];
+  return toEntries(
+    stream,
+    reply.filter((e) => e !== null),
+  );
+}
+
+/**
+ * One claim pass over a stream: for every other consumer holding pending entries, `minIdleFor(name)` says
+ * how idle an entry must be to take it (null: never, the consumer is alive); returns up to `count` entries.
+ */
+export async function claimAbandoned(
+  redis: Redis,
+  stream: string,
+  group: string,
+  me: string,
+  minIdleFor: (consumer: string) => number | null,
+  count: number,
+): Promise<RawEntry[]> {
+  const out: RawEntry[] = [];
+  for (const c of await listConsumers(redis, stream, group)) {
+    if (c.name === me || c.pending === 0 || out.length >= count) continue;
+    const minIdle = minIdleFor(c.name);
+    if (minIdle === null) continue;
+    out.push(...(await claimFrom(redis, stream, group, c.name, me, minIdle, count - out.length)));
+  }
+  return out;
 }

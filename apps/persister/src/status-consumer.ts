@@ -5,12 +5,13 @@ import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
 import { collapseStatusUpdates } from './db/queue.js';
 import { toStatusUpdates } from './db/status-update.js';
-import { isRedisError } from './ingest-consumer.js';
+import { DEPENDENCY_RETRY_MAX_MS, isRedisError } from './ingest-consumer.js';
+import { claimRule, type Liveness } from './liveness.js';
 import { errorText, type Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import { isTransientPgError } from './pg-errors.js';
 import type { QueueApi, StatusUpdate } from './queue-api.js';
-import { autoClaim, ensureGroup, readGroup, trimAcknowledged } from './redis-streams.js';
+import { claimAbandoned, ensureGroup, readGroup, trimAcknowledged } from './redis-streams.js';
 import type { RetryScheduler } from './retry-scheduler.js';
 import type { RawEntry } from './stream-entry-decoder.js';
 
@@ -40,6 +41,8 @@ export interface StatusConsumerDeps {
   retries: RetryScheduler;
   pgState: StateLog;
   redisState: StateLog;
+  /** Claims follow peers' liveness (see Liveness). */
+  liveness: Liveness;
 }
 
 /**
@@ -70,25 +73,33 @@ export class StatusConsumer {
     await this.loop;
   }
 
+  /**
+   * Reads own pending entries first (a restart under the same name) and again after any failure: the
+   * batch that failed stays pending on this live consumer, which no peer claims, so it is retried here at
+   * once (before, it waited for claim_idle_ms: statuses applied ~45 s after a Postgres restart).
+   */
   private async run(): Promise<void> {
-    const backoff = new Backoff(100, 5_000);
+    const backoff = new Backoff(100, DEPENDENCY_RETRY_MAX_MS);
     let ownPending = true;
     while (!this.abort.signal.aborted) {
       try {
         const cfg = this.d.config();
         let entries: RawEntry[];
-        if (Date.now() - this.lastClaimAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2)) {
+        if (Date.now() - this.lastClaimAt >= this.d.liveness.periodMs) {
           this.lastClaimAt = Date.now();
-          const page = await autoClaim(
+          const rule = claimRule(
+            await this.d.liveness.peers(),
+            this.d.liveness.periodMs,
+            cfg.streams.claim_idle_ms,
+          );
+          entries = await claimAbandoned(
             this.d.redis,
             this.stream,
             STATUS_GROUP,
             this.d.consumer,
-            cfg.streams.claim_idle_ms,
-            '0-0',
+            rule,
             cfg.streams.read_count,
           );
-          entries = page.entries;
         } else {
           entries = await readGroup(
             this.d.reader,
@@ -109,6 +120,7 @@ export class StatusConsumer {
         backoff.reset();
       } catch (err) {
         if (this.abort.signal.aborted) break;
+        ownPending = true;
         const wait = backoff.next();
         if (err instanceof PostgresFailure && isTransientPgError(err.cause))
           this.d.pgState.failed(errorText(err.cause), wait);

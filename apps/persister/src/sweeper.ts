@@ -1,18 +1,23 @@
 import type { FleetConfig } from '@fleet/config';
-import { type JobData, STATUS_GROUP } from '@fleet/protocol';
+import { type FleetKeys, type JobData, PERSISTER_GROUP, STATUS_GROUP } from '@fleet/protocol';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from './dispatcher.js';
+import type { Liveness } from './liveness.js';
 import type { Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import type { QueueApi } from './queue-api.js';
-import { groupState } from './redis-streams.js';
+import { groupState, listConsumers } from './redis-streams.js';
 import { compareStreamIds } from './stream-ids.js';
 
 /** Rows returned per sweep query; a larger backlog is taken over several passes. */
 const SWEEP_PAGE = 5_000;
 /** Tolerated clock difference between this host, the job's creator and Postgres. */
 const CLOCK_MARGIN_MS = 2_000;
+/** Most suspect rows watched at once; past it they are left to the periodic sweep (one log line). */
+const MAX_SUSPECTS = 200_000;
+/** How long the status barrier of a recovery pass may wait (the next pass tries again). */
+const RECOVERY_STATUS_WAIT_MS = 1_000;
 
 /**
  * Postgres is the source of truth: PENDING/PROCESSING rows untouched for retry.sweep_age_ms whose job
@@ -25,6 +30,10 @@ const CLOCK_MARGIN_MS = 2_000;
  *   (otherwise this round is skipped), so a job that finished has already moved its row.
  */
 export class Sweeper {
+  /** Rows a batch found already inserted (id -> first seen, ms): see recoverSuspects. */
+  private readonly suspects = new Map<string, number>();
+  private overflowLogged = false;
+
   constructor(
     private readonly queue: QueueApi,
     private readonly bull: Queue,
@@ -34,6 +43,8 @@ export class Sweeper {
     private readonly log: Logger,
     private readonly redis: Redis,
     private readonly statusStream: string,
+    private readonly liveness?: Liveness,
+    private readonly keys?: FleetKeys,
   ) {}
 
   /** Minimum age (ms) of a row the sweep may re-dispatch right now. */
@@ -92,5 +103,79 @@ export class Sweeper {
       this.log.warn({ rows: total }, 'sweep re-dispatched rows that had no live job');
     }
     return total;
+  }
+
+  /** Rows to watch: found already in Postgres by a batch (the ingest consumer's `suspect`). */
+  suspect(ids: readonly string[]): void {
+    const now = Date.now();
+    for (const id of ids) {
+      if (this.suspects.size >= MAX_SUSPECTS) {
+        if (!this.overflowLogged)
+          this.log.warn(
+            { max: MAX_SUSPECTS },
+            'too many rows to watch: the rest wait for the periodic sweep',
+          );
+        this.overflowLogged = true;
+        return;
+      }
+      if (!this.suspects.has(id)) this.suspects.set(id, now);
+    }
+  }
+
+  get suspectCount(): number {
+    return this.suspects.size;
+  }
+
+  /**
+   * The fast path of the sweep, over the rows a batch found already inserted: rows committed by a
+   * persister that died before enqueueing them (its entries were claimed and re-read), or by an attempt
+   * whose commit reply was lost (Postgres stopped right after the commit). Such a row is first-attempt
+   * PENDING with no job; it is re-dispatched as soon as nothing can still account for it:
+   * - no live persister is about to enqueue it: it is older than every live persister's dispatch
+   *   watermark (liveness keys), and every consumer holding ingest entries heartbeats (otherwise an older
+   *   persister might be mid-dispatch, and the periodic sweep's age rule applies);
+   * - its job is not waiting (older than the oldest waiting job), not active, and no outcome of it is in
+   *   transit (status barrier), exactly as in runOnce.
+   * Rows that are no longer first-attempt PENDING leave the watch; after retry.sweep_age_ms the periodic
+   * sweep owns the rest. Returns the rows re-dispatched.
+   */
+  async recoverSuspects(): Promise<number> {
+    if (this.suspects.size === 0 || !this.liveness || !this.keys) return 0;
+    const { retry } = this.config();
+    const now = Date.now();
+    for (const [id, seen] of this.suspects) if (now - seen > retry.sweep_age_ms) this.suspects.delete(id);
+    const still = new Set(await this.queue.pendingIds([...this.suspects.keys()]));
+    for (const id of this.suspects.keys()) if (!still.has(id)) this.suspects.delete(id);
+    if (this.suspects.size === 0) return 0;
+
+    const peers = await this.liveness.peers();
+    for (const stream of this.keys.ingestStreams())
+      for (const c of await listConsumers(this.redis, stream, PERSISTER_GROUP))
+        if (c.pending > 0 && !peers.alive.has(c.name) && !peers.dead.has(c.name)) return 0; // unknown or unsure
+    let watermark = Date.now();
+    for (const w of peers.alive.values()) watermark = Math.min(watermark, w);
+
+    const [oldest] = await this.bull.getJobs(['waiting', 'prioritized'], 0, 0, true);
+    let age = Date.now() - watermark + CLOCK_MARGIN_MS;
+    if (oldest?.timestamp) age = Math.max(age, Date.now() - oldest.timestamp + CLOCK_MARGIN_MS);
+    // Cheap first: while every suspect is too young (e.g. queued behind a backlog), stop here.
+    const old = await this.queue.pendingIds([...this.suspects.keys()], age);
+    if (old.length === 0) return 0;
+    const active = new Set<string>();
+    await this.activeIds(active);
+    if (!(await this.statusApplied(RECOVERY_STATUS_WAIT_MS))) return 0;
+    await this.activeIds(active);
+    const ids = old.filter((id) => !active.has(id));
+    const rows = await this.queue.sweepIds(ids, age);
+    await this.dispatcher.dispatchSwept(rows);
+    for (const r of rows) this.suspects.delete(r.id);
+    if (rows.length > 0) {
+      this.metrics.swept.inc(rows.length);
+      this.log.warn(
+        { rows: rows.length },
+        'recovered rows committed without a job (dead persister or lost commit reply)',
+      );
+    }
+    return rows.length;
   }
 }

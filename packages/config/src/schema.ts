@@ -236,7 +236,12 @@ const streams = z
     block_ms: f(int(1, 60_000).default(100), 'How long one XREADGROUP waits for new entries.', 'live'),
     claim_idle_ms: f(
       int(1_000, 86_400_000).default(30_000),
-      'Entries pending this long on a dead consumer are claimed.',
+      'Entries pending this long on a consumer without a liveness key (a persister of an older version) are claimed.',
+      'live',
+    ),
+    consumer_ttl_ms: f(
+      int(1_000, 600_000).default(3_000),
+      'A persister that has not renewed its liveness key (every third of this) for this long is dead: a peer claims its pending entries at once and re-dispatches the rows it committed without enqueueing within seconds. Keep above the longest event-loop stall of a persister.',
       'live',
     ),
   })
@@ -442,12 +447,12 @@ const handlers = z
       'restart',
     ),
     lock_duration_ms: f(
-      int(1_000, 3_600_000).default(30_000),
-      'BullMQ job lock of a worker; renewed every half of it: keep above the longest event-loop block of a handler.',
+      int(1_000, 3_600_000).default(5_000),
+      "BullMQ job lock of a worker, renewed every half of it: a killed worker's jobs run again within about this plus stalled_interval_ms; a handler that blocks the event loop longer than half of it can lose its lock (its job then runs twice).",
       'restart',
     ),
     stalled_interval_ms: f(
-      int(1_000, 3_600_000).default(30_000),
+      int(1_000, 3_600_000).default(1_000),
       'How often workers look for jobs whose lock expired (a dead worker) and put them back in the queue.',
       'restart',
     ),

@@ -36,6 +36,19 @@ export class FleetKeys {
     return `${this.prefix}:{jobs}`;
   }
 
+  /**
+   * Liveness key of one persister (its consumer name in the stream groups): set with a short TTL and
+   * renewed by the persister's heartbeat; its value is the persister's dispatch watermark (ms).
+   */
+  persisterAlive(consumer: string): string {
+    return `${this.prefix}:persister:alive:${consumer}`;
+  }
+
+  /** Hash of the persisters that heartbeat (consumer name -> last beat, ms): listed here without a live key = dead. */
+  persisterRegistry(): string {
+    return `${this.prefix}:persister:registry`;
+  }
+
   /** Pub/sub channel on which a gateway receives replies for the requests it holds. */
   replyChannel(gatewayId: string): string {
     return `${this.prefix}:reply:${gatewayId}`;

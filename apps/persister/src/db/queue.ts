@@ -238,6 +238,21 @@ const SQL = {
       RETURNING ${cols('m')}
     ), ${mirror('touched')}
     SELECT * FROM touched`,
+  // First-attempt PENDING rows among given ids (sorted by the caller: locked in id order), claimed like
+  // sweepStale by touching updated_at, so a concurrent or repeated pass does not return them again.
+  sweepIds: `WITH touched AS (
+      UPDATE ${M} m SET updated_at = now()
+      FROM unnest($1::text[]) AS u(id)
+      WHERE m.id = u.id AND m.status = 'PENDING' AND m.retry_count = 0
+        AND m.updated_at < now() - $2 * interval '1 millisecond'
+      RETURNING ${cols('m')}
+    ), ${mirror('touched')}
+    SELECT * FROM touched`,
+  // Which of the given ids are still first-attempt PENDING rows (the others need no more watching),
+  // optionally only those not updated for $2 ms.
+  pendingIds: `SELECT m.id FROM unnest($1::text[]) AS u(id) JOIN ${M} m ON m.id = u.id
+    WHERE m.status = 'PENDING' AND m.retry_count = 0
+      AND ($2::float8 IS NULL OR m.updated_at < now() - $2 * interval '1 millisecond')`,
   readFrom: `SELECT ${cols('m')} FROM ${M} m
     WHERE m.seq > $1 AND m.created_at <= now() - $3 * interval '1 millisecond' ORDER BY m.seq LIMIT $2`,
   readFromTopic: `SELECT ${cols('m')} FROM ${M} m
@@ -536,6 +551,31 @@ export class PersistentQueue {
       values: [olderThanMs, limit],
     });
     return toStoredSorted(res.rows);
+  }
+
+  /**
+   * sweepStale for named rows: those of `ids` that are first-attempt PENDING rows not updated for
+   * `olderThanMs`, claimed by touching updated_at (the recovery of rows a batch found already inserted).
+   */
+  async sweepIds(ids: readonly string[], olderThanMs: number): Promise<StoredMessage[]> {
+    if (ids.length === 0) return [];
+    const res = await this.pool.query<MessageRow>({
+      name: 'fleet_sweep_ids',
+      text: SQL.sweepIds,
+      values: [toPgTextArray([...ids].sort()), olderThanMs],
+    });
+    return toStoredSorted(res.rows);
+  }
+
+  /** The ids among `ids` that are still first-attempt PENDING rows (not updated for `olderThanMs`, if given). */
+  async pendingIds(ids: readonly string[], olderThanMs?: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const res = await this.pool.query<{ id: string }>({
+      name: 'fleet_pending_ids',
+      text: SQL.pendingIds,
+      values: [toPgTextArray([...ids]), olderThanMs ?? null],
+    });
+    return res.rows.map((r) => r.id);
   }
 
   /** Durable-log replay: rows with seq > afterSeq in seq order, optionally one topic only. */
