@@ -36,7 +36,7 @@ import {
   type Telemetry,
 } from '@fleet/tracing';
 import { startWorker } from '@fleet/worker';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { benchJobMessage } from './lib/job-message.js';
