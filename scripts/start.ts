@@ -168,7 +168,13 @@ async function stopWith(line: string): Promise<void> {
 function startApp(app: App, name: string, env: NodeJS.ProcessEnv): Promise<Ready> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, `apps/${app}/src/main.ts`), '--config', configPath],
+    [
+      '--import',
+      join(root, 'scripts/register-ts.mjs'),
+      join(root, `apps/${app}/src/main.ts`),
+      '--config',
+      configPath,
+    ],
     {
       cwd: root,
       env,
