@@ -1,7 +1,7 @@
 # One image for every Fleet app; the command picks the app:
 #   docker run fleet node apps/gateway/dist/main.js --config /app/config/fleet.yaml
 # Stage 1 installs everything and bundles the apps; stage 2 keeps production dependencies only.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages ./packages
@@ -12,7 +12,7 @@ COPY tsconfig.json turbo.json ./
 COPY scripts ./scripts
 RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # The apps' node flags (APP_NODE_FLAGS in packages/services/src/app-node-flags.ts): a 64 MB young generation.
 ENV NODE_OPTIONS=--max-semi-space-size=64
