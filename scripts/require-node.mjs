@@ -33,7 +33,8 @@ const isMain = resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)
 const ok = satisfies(process.versions.node, required);
 const toolNode = join(TOOL_BIN, 'node');
 
-if (!ok && existsSync(toolNode)) {
+// (Not when this already is the tool folder's Node: an outdated one there must not loop.)
+if (!ok && existsSync(toolNode) && process.execPath !== toolNode) {
   // The same command again on the tool folder's Node, which also comes first on the child's PATH (so
   // `vitest`, a `#!/usr/bin/env node` script, runs on it too). Signals go on to the child.
   await runAndExit(toolNode, [...process.execArgv, ...process.argv.slice(1)], {
