@@ -35,7 +35,7 @@ function firstLine(err: unknown): string {
  * instead of Node's multi-line SyntaxError.
  */
 const TYPE_STRIPPING_HINT =
-  "Node runs TypeScript handler modules with their types stripped only: enums, namespaces, parameter properties and `import x = require()` are refused, and .tsx is not loaded (docs/operations.md, 'TypeScript handler modules')";
+  "Node runs TypeScript handler modules with their types stripped only: enums, namespaces, parameter properties and `import x = require()` are refused, and .tsx (JSX) is not supported (docs/operations.md, 'TypeScript handler modules')";
 const TYPE_STRIPPING_ERRORS = new Set([
   'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
   'ERR_UNKNOWN_FILE_EXTENSION',
