@@ -4,7 +4,7 @@
 # (FLEET_NETWORK__HOST=0.0.0.0 with FLEET_AUTH__TOKENS; FLEET_OPS__HOST=0.0.0.0 with ops.basic_auth, see
 # docs/operations.md "Ops endpoints"), as docker-compose.yml does.
 # Stage 1 installs everything and bundles the apps; stage 2 keeps production dependencies only.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages ./packages
@@ -15,7 +15,7 @@ COPY tsconfig.json turbo.json ./
 COPY scripts ./scripts
 RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # The apps' node flags (APP_NODE_FLAGS in packages/services/src/app-node-flags.ts): a 64 MB young generation.
 ENV NODE_OPTIONS=--max-semi-space-size=64

@@ -1,6 +1,6 @@
 /**
  * Load generator process for bench/gateway.ts (kept out of the gateway's process so the two do not share an
- * event loop). Usage: node --import tsx bench/_gateway-load.ts '<LoadOptions JSON>'. Progress lines go to
+ * event loop). Usage: node --import ./scripts/register-ts.mjs bench/_gateway-load.ts '<LoadOptions JSON>'. Progress lines go to
  * stderr; the LoadResult is printed as one JSON line on stdout.
  */
 import { type LoadOptions, runLoad } from '@fleet/client';

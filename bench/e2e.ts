@@ -3,7 +3,7 @@
  *
  * Everything runs on this machine as separate processes, started as production starts them (the bundles
  * the run builds first, `node apps/<app>/dist/main.js --config FILE` with NODE_OPTIONS = APP_NODE_FLAGS;
- * BENCH_SOURCE=1: the sources under tsx): one gateway, one persister, BENCH_WORKERS workers (default 1:
+ * BENCH_SOURCE=1: the TypeScript sources): one gateway, one persister, BENCH_WORKERS workers (default 1:
  * one worker process keeps up, and on 2 cores a second one only adds its own overhead), the local Redis and
  * Postgres, and the load generator (@fleet/client runLoad, bench/_gateway-load.ts) in a process of its own.
  * Phases, each on its own Redis key prefix, one database created for the run and dropped at the end:
@@ -82,7 +82,7 @@ const HANDLERS =
     : join(REPO_ROOT, 'examples/handlers/index.ts');
 /**
  * The apps run as production runs them (Dockerfile CMD): the esbuild bundles in apps/<app>/dist on plain
- * node, built at the start of the run. BENCH_SOURCE=1 runs the TypeScript sources under tsx instead.
+ * node, built at the start of the run. BENCH_SOURCE=1 runs the TypeScript sources (scripts/register-ts.mjs) instead.
  */
 const FROM_SOURCE = !!process.env.BENCH_SOURCE;
 const DEFAULT_BATCH = Number(process.env.BENCH_BATCH ?? messagingSystemSchema.parse({}).queue.batch_size);

@@ -26,6 +26,7 @@ import {
 import { generateTraceparent } from '@fleet/tracing';
 import { Redis } from 'ioredis';
 import pino from 'pino';
+import { TS_HOOK } from '../test/helpers/processes.js';
 
 const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 40);
 const redisUrl = process.env.FLEET_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -128,7 +129,7 @@ function runLoadProcess(port: number, c: (typeof CASES)[number]): Promise<LoadRe
     durationS: phaseS,
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(opts)], {
+    const child = spawn(process.execPath, ['--import', TS_HOOK, script, JSON.stringify(opts)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

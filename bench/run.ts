@@ -1,5 +1,5 @@
 /**
- * Benchmark runner: `npm run bench -- NAME [--duration-s N]` runs bench/NAME.ts with tsx as a child
+ * Benchmark runner: `npm run bench -- NAME [--duration-s N]` runs bench/NAME.ts (TypeScript through scripts/register-ts.mjs) as a child
  * process (env BENCH_DURATION_S=N and `--duration-s N` passed on), and exits with the child's code.
  * Without NAME, or with an unknown one, it lists the benchmarks (the first line of each file's header
  * comment). Each benchmark bounds itself (<= 60 s by default); as a safety net the runner stops a child
@@ -65,7 +65,7 @@ if (duration !== undefined && !(Number(duration) > 0)) {
 const env = { ...process.env, ...(duration !== undefined ? { BENCH_DURATION_S: String(duration) } : {}) };
 const args = [
   '--import',
-  'tsx',
+  join(benchDir, '..', 'scripts', 'register-ts.mjs'),
   join(benchDir, `${name}.ts`),
   ...(duration !== undefined ? ['--duration-s', String(duration)] : []),
   ...rest,

@@ -20,7 +20,7 @@ import {
   withTrace,
 } from '@fleet/tracing';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? argValue('--duration-s') ?? 20);
 function argValue(name: string): string | undefined {

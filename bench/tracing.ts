@@ -36,9 +36,10 @@ import {
   type Telemetry,
 } from '@fleet/tracing';
 import { startWorker } from '@fleet/worker';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { TS_HOOK } from '../test/helpers/processes.js';
 import { benchJobMessage } from './lib/job-message.js';
 
 function argValue(name: string): string | undefined {
@@ -89,7 +90,7 @@ interface Sample {
 /** The load generator process (bench/_tracing-load.ts): one runLoad per request, answered in order. */
 const loader = spawn(
   process.execPath,
-  ['--import', 'tsx', fileURLToPath(new URL('./_tracing-load.ts', import.meta.url))],
+  ['--import', TS_HOOK, fileURLToPath(new URL('./_tracing-load.ts', import.meta.url))],
   { stdio: ['pipe', 'pipe', 'inherit'] },
 );
 const answers: Array<(line: string) => void> = [];

@@ -176,7 +176,7 @@ function startApp(app: App, name: string, env: NodeJS.ProcessEnv): Promise<Ready
     process.execPath,
     [
       '--import',
-      'tsx',
+      join(root, 'scripts/register-ts.mjs'),
       '--import',
       exitWithParent,
       join(root, `apps/${app}/src/main.ts`),

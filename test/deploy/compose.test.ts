@@ -123,7 +123,16 @@ describe('Dockerfile', () => {
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
-    expect(dockerfile).toMatch(/^FROM node:20/m);
+  });
+
+  // Mutation tried: the runtime stage back on `FROM node:20-bookworm-slim`: this test failed. Restored.
+  it("builds and runs on the Node line the project requires (.nvmrc, package.json's engines)", () => {
+    const major = readFileSync('.nvmrc', 'utf8').trim().split('.')[0];
+    const engines = JSON.parse(readFileSync('package.json', 'utf8')).engines.node as string;
+    expect(engines).toMatch(new RegExp(`^>=${major}\\.`));
+    const bases = dockerfile.match(/^FROM \S+/gm) ?? [];
+    expect(bases.length).toBeGreaterThanOrEqual(2);
+    for (const base of bases) expect(base).toMatch(new RegExp(`^FROM node:${major}-`));
   });
 
   it('runs the apps with the node flags every other launcher uses (APP_NODE_FLAGS)', () => {

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { onProcessExit } from '@fleet/services';
 
 /**
- * Runs a Fleet app as a real process from the repository root: from source, `node --import tsx
- * apps/<app>/src/main.ts --config <file>` (spawnApp), or from its production bundle on plain node,
+ * Runs a Fleet app as a real process from the repository root: from source, `node --import
+ * scripts/register-ts.mjs apps/<app>/src/main.ts --config <file>` (spawnApp), or from its production bundle on plain node,
  * `node apps/<app>/dist/main.js --config <file>` (buildAppBundle + spawnAppBundle).
  *
  * READY CONVENTION: every app prints one JSON log line containing `"msg":"ready"` once it serves (listening,
@@ -40,6 +40,8 @@ export interface AppProcess {
 }
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** `node --import TS_HOOK file.ts` runs Fleet's TypeScript sources (see scripts/register-ts.mjs). */
+export const TS_HOOK = fileURLToPath(new URL('../../scripts/register-ts.mjs', import.meta.url));
 
 const running = new Set<ChildProcess>();
 let hooked = false;
@@ -96,7 +98,7 @@ export function spawnScript<Name extends string>(
 ): AppProcess & { readonly app: Name } {
   killAllOnExit();
   // typescript: false runs plain node, as production runs the bundles in apps/<app>/dist.
-  const loader = opts.typescript === false ? [] : ['--import', 'tsx'];
+  const loader = opts.typescript === false ? [] : ['--import', TS_HOOK];
   const child = spawn(process.execPath, [...loader, script, ...scriptArgs], {
     cwd: REPO_ROOT,
     env: childEnv(env),

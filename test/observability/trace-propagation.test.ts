@@ -19,7 +19,7 @@ import {
   type Telemetry,
 } from '@fleet/tracing';
 import { startWorker, type WorkerApp } from '@fleet/worker';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../helpers/config.js';

@@ -177,7 +177,7 @@ async function runAndStop(workers: number): Promise<void> {
   expect((await fetch(`${ops}/healthz`)).status, opsLine).toBe(200);
   const workerLine = await fleet.waitFor(/worker metrics/, 5_000);
   expect(workerLine.match(/http:\/\/[^ ]+\/metrics/g)).toHaveLength(workers);
-  // Every child (the apps, and tsx's esbuild service) must be gone after exit; the apps are 2 + workers.
+  // Every child must be gone after exit; the apps are 2 + workers.
   const children = childrenOf(fleet.child.pid!);
   const apps = children.filter((pid) => cmdline(pid).includes('/src/main.ts'));
   expect(apps.length, fleet.lines.join('\n')).toBe(2 + workers);
@@ -197,7 +197,7 @@ async function runAndStop(workers: number): Promise<void> {
   const { code } = await fleet.exited;
   expect(code, fleet.lines.slice(-40).join('\n')).toBe(0);
   expect(Date.now() - t0).toBeLessThan(30_000);
-  // tsx's esbuild service notices its parent's exit through its stdin closing: give it a moment.
+  // Children exit on their own after the SIGINT: give the last of them a moment.
   const deadline = Date.now() + 5_000;
   while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   expect(

@@ -1,5 +1,5 @@
 /**
- * Gateway process: `node --import tsx apps/gateway/src/main.ts --config fleet.yaml`.
+ * Gateway process: `node --import ./scripts/register-ts.mjs apps/gateway/src/main.ts --config fleet.yaml`.
  * thread_pools.io.workers > 1 forks that many gateway processes sharing the listening port (node:cluster);
  * each is a full gateway with its own id. Prints a JSON log line with "msg":"ready" and the port once it
  * serves. Live config fields (limits, timeouts, tokens, log level) apply on save (ConfigWatcher); new limits

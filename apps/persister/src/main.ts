@@ -7,7 +7,7 @@ import { errorText } from './log.js';
 import { startPersister } from './persister.js';
 
 /**
- * The persister process: `node --import tsx apps/persister/src/main.ts --config fleet.yaml`.
+ * The persister process: `node --import ./scripts/register-ts.mjs apps/persister/src/main.ts --config fleet.yaml`.
  * Migrates the schema (advisory lock: several persisters may start at once), consumes the streams,
  * serves the ops HTTP server, logs `{"msg":"ready"}`, applies live config changes on hot reload, and on
  * SIGTERM/SIGINT finishes the batch in hand and exits 0.

@@ -28,20 +28,24 @@ function firstLine(err: unknown): string {
   return errorMessage(err).split('\n')[0]!.trim();
 }
 
-const TS_FILE = /\.[mc]?tsx?$/;
-let tsLoader: Promise<void> | undefined;
-
 /**
- * Handler modules may be TypeScript. Under tsx (development, tests) they load as they are; the bundled
- * production worker (dist/main.js on plain node) registers tsx's loader once, on the first .ts module.
+ * Handler modules may be TypeScript (.ts, .mts, .cts): Node 24 strips the types itself, in development
+ * and in the bundled production worker alike. Strip-only mode refuses syntax that needs code generated
+ * (enums, namespaces with values, parameter properties, `import x = require()`): say so in one line
+ * instead of Node's multi-line SyntaxError.
  */
-function ensureTypeScriptLoader(): Promise<void> {
-  const underTsx = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('tsx'));
-  if (underTsx) return Promise.resolve();
-  tsLoader ??= import('tsx/esm/api').then(({ register }) => {
-    register();
-  });
-  return tsLoader;
+const TYPE_STRIPPING_HINT =
+  "Node runs TypeScript handler modules with their types stripped only: enums, namespaces, parameter properties and `import x = require()` are refused, and .tsx (JSX) is not supported (docs/operations.md, 'TypeScript handler modules')";
+const TYPE_STRIPPING_ERRORS = new Set([
+  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
+  'ERR_UNKNOWN_FILE_EXTENSION',
+  'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING',
+]);
+
+function importFailure(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const hint = typeof code === 'string' && TYPE_STRIPPING_ERRORS.has(code) ? `; ${TYPE_STRIPPING_HINT}` : '';
+  return `failed to import: ${firstLine(err)}${hint}`;
 }
 
 /** Resolves a configured module path against the config file's directory. */
@@ -64,10 +68,9 @@ export async function loadHandlerModules(
     if (!existsSync(file)) throw new HandlerLoadError(spec, `not found (${file})`);
     let mod: Record<string, unknown>;
     try {
-      if (TS_FILE.test(file)) await ensureTypeScriptLoader();
       mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (err) {
-      throw new HandlerLoadError(spec, `failed to import: ${firstLine(err)}`);
+      throw new HandlerLoadError(spec, importFailure(err));
     }
     const register = pickRegister(mod);
     if (!register)

@@ -8,7 +8,7 @@ import { HandlerLoadError } from './handler-loader.js';
 import { startWorker } from './worker.js';
 
 /**
- * The worker process: `node --import tsx apps/worker/src/main.ts --config fleet.yaml`.
+ * The worker process: `node --import ./scripts/register-ts.mjs apps/worker/src/main.ts --config fleet.yaml`.
  * Loads the handler modules listed in the config (paths relative to the config file), consumes the
  * fleet queue, logs `{"msg":"ready"}`, applies live config changes, and on SIGTERM/SIGINT stops taking
  * jobs, finishes in-flight ones up to handlers.shutdown_timeout_ms and exits 0.

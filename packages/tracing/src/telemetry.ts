@@ -17,7 +17,6 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  BasicTracerProvider,
   BatchSpanProcessor,
   ConsoleSpanExporter,
   InMemorySpanExporter,
@@ -27,7 +26,8 @@ import {
   type SpanExporter,
   type SpanProcessor,
   TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-base';
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import {
   formatTraceparent,
   generateTraceparent,
@@ -104,15 +104,17 @@ export function initTelemetry(opts: TelemetryOptions): Telemetry {
 
   let memoryExporter: InMemorySpanExporter | undefined;
   let processor: SpanProcessor;
-  if (opts.spanExporter) processor = new BatchSpanProcessor(opts.spanExporter);
+  // sdk-trace 3 takes the exporter in an options object (sdk-trace-base 2 took it positionally).
+  if (opts.spanExporter) processor = new BatchSpanProcessor({ exporter: opts.spanExporter });
   else if (opts.exporter === 'memory') {
     memoryExporter = new InMemorySpanExporter();
-    processor = new SimpleSpanProcessor(memoryExporter);
-  } else if (opts.exporter === 'console') processor = new BatchSpanProcessor(new ConsoleSpanExporter());
-  else processor = new BatchSpanProcessor(new OTLPTraceExporter({ url: opts.otlpEndpoint }));
+    processor = new SimpleSpanProcessor({ exporter: memoryExporter });
+  } else if (opts.exporter === 'console')
+    processor = new BatchSpanProcessor({ exporter: new ConsoleSpanExporter() });
+  else processor = new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: opts.otlpEndpoint }) });
 
   const rootSampler = new TraceIdRatioBasedSampler(ratio);
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': opts.serviceName }),
     sampler: new ParentBasedSampler({ root: rootSampler }),
     spanProcessors: [processor],
