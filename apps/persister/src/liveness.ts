@@ -1,6 +1,6 @@
+import { LogLimiter } from '@fleet/pressure';
 import type { FleetKeys } from '@fleet/protocol';
 import type { Redis } from 'ioredis';
-import { LogLimiter } from '@fleet/pressure';
 import { errorText, type Logger } from './log.js';
 
 /** Heartbeats per TTL: the key survives two missed beats. */

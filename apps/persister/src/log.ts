@@ -19,4 +19,3 @@ export function errorText(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/gi, '$1***@');
 }
-
