@@ -125,6 +125,8 @@ const SHED_LOG_INTERVAL_MS = 10_000;
 const DECODE_OPTIONS = { allowEmptyId: true } as const;
 /** corr 0 means "about the connection" in answers, so a PUBLISH/REQUEST using it could not be answered. */
 const CORR_ZERO = 'PUBLISH and REQUEST need a non-zero corr';
+const DURABLE_NOTICE_LOST =
+  'redis reconnected: the durable commit notice may have been missed; resend with the same id';
 
 export async function startGateway(cfg: FleetConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const gw = new GatewayServer(cfg, opts);
@@ -239,6 +241,23 @@ class GatewayServer implements Gateway {
       redisErrors = 0;
     });
     this.sub.on('message', (channel: string, message: string) => this.onPubSub(channel, message));
+    // Pub/sub is fire-and-forget: a durable commit notice published while the subscriber was away is gone,
+    // and its PUBLISH would wait out requests.max_timeout_ms. Once subscribed again, the durable PUBLISHes
+    // that were waiting are answered UNAVAILABLE at once; the client resends with the same id, and the
+    // persister notifies again for an id it already stored.
+    let subLost = false;
+    this.sub.on('close', () => {
+      subLost = true;
+    });
+    this.sub.on('ready', () => {
+      if (!subLost || this.closing) return;
+      subLost = false;
+      const waiting = [...this.durables.values()].flat().filter((w) => !w.committed);
+      this.sub
+        .subscribe(this.keys.replyChannel(this.gatewayId), this.keys.durableChannel(this.gatewayId))
+        .then(() => this.failDurables(waiting))
+        .catch((err: unknown) => this.log.warn({ err }, 'resubscribe failed'));
+    });
     this.redis.connect().catch(() => {});
     this.sub.connect().catch(() => {});
     await Promise.all([waitReady(this.redis, 5_000), waitReady(this.sub, 5_000)]);
@@ -817,6 +836,19 @@ class GatewayServer implements Gateway {
         }
       }
     }
+  }
+
+  /** Durable PUBLISHes whose commit notice may have been lost (the subscriber reconnected): resend. */
+  private failDurables(waiters: Waiter[]): void {
+    let failed = 0;
+    for (const w of waiters) {
+      if (w.done) continue;
+      this.forgetWaiter(w);
+      this.answerError(w.conn, w.corr, ErrorCode.UNAVAILABLE, DURABLE_NOTICE_LOST);
+      failed++;
+    }
+    if (failed > 0)
+      this.log.warn({ failed }, 'redis reconnected: waiting durable publishes answered unavailable');
   }
 
   private onWaiterExpired(w: Waiter): void {

@@ -60,6 +60,8 @@ describe('three worker processes share a load; one is killed -9 mid-run', () => 
     console.log(
       `[fleet-kill] every message has its outcome ${recoveredMs} ms after kill -9 of a worker (kill at ${tKill - t0} ms, ${inFlightAtKill.size} in flight)`,
     );
+    // The kill hit work in flight (else the recovery and duplicate checks below would prove nothing).
+    expect(inFlightAtKill.size).toBeGreaterThan(0);
     // Mutation tried: handlers.lock_duration_ms / stalled_interval_ms defaults back to 30 s: the killed
     // worker's messages had no outcome 60 s after the kill and the test timed out.
     expect(recoveredMs).toBeLessThan(KILLED_JOBS_BOUND_MS);

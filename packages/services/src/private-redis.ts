@@ -9,8 +9,13 @@ import { probeRedis, waitFor } from './probe.js';
 import { which } from './which.js';
 
 export interface PrivateRedisOptions {
-  /** Persist with AOF (`appendonly yes`, `appendfsync always`) so kill -9 + restart keeps every write. */
+  /** Persist with AOF (`appendonly yes`) so kill -9 + restart keeps the writes. */
   aof?: boolean;
+  /**
+   * AOF fsync policy with `aof`: `always` (default: every write on disk before the reply) or `everysec`
+   * (what production runs: a crash of the machine may lose about the last second).
+   */
+  appendfsync?: 'always' | 'everysec';
   /** Fixed port; default a free one. */
   port?: number;
   /** Path to redis-server; default the first on PATH. */
@@ -66,7 +71,9 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
     'no',
     '--logfile',
     '',
-    ...(opts.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    ...(opts.aof
+      ? ['--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always']
+      : ['--appendonly', 'no']),
   ];
   let child: ChildProcess | undefined;
   let output = '';
