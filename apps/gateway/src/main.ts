@@ -59,6 +59,17 @@ function makeLogger(cfg: FleetConfig): Logger {
 }
 
 /** One gateway process: gateway + metrics server, hot reload, graceful on SIGTERM. */
+/** Where and how the gateway serves /metrics (a single process, or the cluster primary for all). */
+function metricsServerOptions(cfg: FleetConfig, registry: Registry) {
+  return {
+    host: cfg.ops.host,
+    port: cfg.ops.gateway_metrics_port,
+    registry,
+    basicAuth: cfg.ops.basic_auth,
+    publicMetrics: cfg.ops.public_metrics,
+  };
+}
+
 async function runGateway(watcher: ConfigWatcher, log: Logger): Promise<void> {
   const cfg = watcher.current;
   const registry = createRegistry({ app: 'gateway', enabled: cfg.monitoring.enabled });
@@ -73,11 +84,7 @@ async function runGateway(watcher: ConfigWatcher, log: Logger): Promise<void> {
     AggregatorRegistry.setRegistries([registry]);
   } else if (isRegistryEnabled(registry)) {
     metrics = await startMetricsServer({
-      host: cfg.ops.host,
-      port: cfg.ops.gateway_metrics_port,
-      registry,
-      basicAuth: cfg.ops.basic_auth,
-      publicMetrics: cfg.ops.public_metrics,
+      ...metricsServerOptions(cfg, registry),
       // Open to probes without credentials: ready or not, nothing more (the counts are in /metrics).
       health: async () => ({ ok: gw.stats().redisReady }),
     });
@@ -128,13 +135,7 @@ async function runPrimary(cfg: FleetConfig, log: Logger): Promise<void> {
       contentType: aggregator.contentType,
       metrics: () => aggregator.clusterMetrics(),
     } as unknown as Registry;
-    metrics = await startMetricsServer({
-      host: cfg.ops.host,
-      port: cfg.ops.gateway_metrics_port,
-      registry,
-      basicAuth: cfg.ops.basic_auth,
-      publicMetrics: cfg.ops.public_metrics,
-    });
+    metrics = await startMetricsServer(metricsServerOptions(cfg, registry));
   }
   const fork = () => {
     const w = cluster.fork();

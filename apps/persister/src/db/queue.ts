@@ -226,10 +226,13 @@ const SQL = {
   saveOffset: `INSERT INTO ${O} (consumer_group, topic, "offset", updated_at) VALUES ($1, $2, $3, now())
     ON CONFLICT (consumer_group, topic) DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = EXCLUDED.updated_at`,
   loadOffset: `SELECT "offset" FROM ${O} WHERE consumer_group = $1 AND topic = $2`,
+  // The age test is repeated on the locked messages row: its lock re-checks the row's latest version, so
+  // a row a concurrent sweep has just touched (and committed) is skipped, not returned twice (the
+  // messages_open candidate is read from this statement's older snapshot).
   sweepStale: `WITH s AS MATERIALIZED (
       ${pickOpen(
         "status IN ('PENDING', 'PROCESSING') AND updated_at < now() - $1 * interval '1 millisecond'",
-        "status IN ('PENDING', 'PROCESSING')",
+        "status IN ('PENDING', 'PROCESSING') AND updated_at < now() - $1 * interval '1 millisecond'",
         '$2',
       )}
     ), touched AS (
