@@ -40,6 +40,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { benchJobMessage } from './lib/job-message.js';
+import { TRIM_ENTRIES } from './lib/trim.js';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -122,7 +123,7 @@ async function gatewayPhase(mode: Mode): Promise<Sample> {
     registry: createRegistry({ app: 'gateway', enabled: true }),
     telemetry: tracing,
   });
-  const trim = setInterval(() => admin.xtrim(stream, 'MAXLEN', '~', 50_000).catch(() => {}), 250);
+  const trim = setInterval(() => admin.xtrim(stream, 'MAXLEN', '~', TRIM_ENTRIES).catch(() => {}), 250);
   try {
     const cpu0 = process.cpuUsage();
     const acked0 = gw.stats().acked;
