@@ -56,6 +56,7 @@ import {
 import { cleanupRedisPrefix } from '../test/helpers/services.js';
 import { prefillIngestStream } from './lib/prefill-stream.js';
 import { lineChartSvg } from './lib/svg-plot.js';
+import { TRIM_ENTRIES } from './lib/trim.js';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -265,7 +266,7 @@ async function gatewayOnly(): Promise<LoadResult> {
   const stream = new FleetKeys(prefix, 1).ingestStream(0);
   const [gw] = await startApps(path, ['gateway']);
   // No persister: keep the stream short the way the persister would.
-  const trim = setInterval(() => void redis.xtrim(stream, 'MAXLEN', '~', 100_000).catch(() => {}), 500);
+  const trim = setInterval(() => void redis.xtrim(stream, 'MAXLEN', '~', TRIM_ENTRIES).catch(() => {}), 500);
   try {
     return await runLoadProcess(
       portOf(await gw!.waitReady()),

@@ -27,6 +27,7 @@ import { generateTraceparent } from '@fleet/tracing';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { TS_HOOK } from '../test/helpers/processes.js';
+import { TRIM_ENTRIES } from './lib/trim.js';
 
 const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 40);
 const redisUrl = process.env.FLEET_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -52,7 +53,7 @@ const admin = new Redis(redisUrl);
 /** Keeps the stream short while a phase runs (the persister's job in production). */
 function startTrimmer(): () => void {
   const t = setInterval(() => {
-    admin.xtrim(stream, 'MAXLEN', '~', 100_000).catch(() => {});
+    admin.xtrim(stream, 'MAXLEN', '~', TRIM_ENTRIES).catch(() => {});
   }, 500);
   return () => clearInterval(t);
 }

@@ -41,6 +41,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { TS_HOOK } from '../test/helpers/processes.js';
 import { benchJobMessage } from './lib/job-message.js';
+import { TRIM_ENTRIES } from './lib/trim.js';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -123,7 +124,7 @@ async function gatewayPhase(mode: Mode): Promise<Sample> {
     registry: createRegistry({ app: 'gateway', enabled: true }),
     telemetry: tracing,
   });
-  const trim = setInterval(() => admin.xtrim(stream, 'MAXLEN', '~', 50_000).catch(() => {}), 250);
+  const trim = setInterval(() => admin.xtrim(stream, 'MAXLEN', '~', TRIM_ENTRIES).catch(() => {}), 250);
   try {
     const cpu0 = process.cpuUsage();
     const acked0 = gw.stats().acked;
