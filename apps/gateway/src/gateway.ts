@@ -22,6 +22,8 @@ import {
   FrameType,
   formatReplyAddress,
   type InvalidFrame,
+  newGatewayId,
+  newMessageId,
   ProtocolError,
   type PublishFrame,
   type RequestFrame,
@@ -41,7 +43,6 @@ import type { Redis } from 'ioredis';
 import { Appender, type PendingAppend } from './appender.js';
 import { TokenAuth } from './auth.js';
 import { Connection, type Waiter, WaitKind } from './connection.js';
-import { newGatewayId, newMessageId } from './ids.js';
 import { type GatewayInstruments, NOOP_INSTRUMENTS } from './instruments.js';
 import { prometheusInstruments } from './metrics.js';
 import { gatewayPressure } from './pressure.js';

@@ -1,6 +1,6 @@
 import type { FleetConfig } from '@fleet/config';
 import { LogLimiter } from '@fleet/pressure';
-import { ENTRY_MAX_MESSAGES, type FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
+import { ENTRY_MAX_MESSAGES, type FleetKeys, maxStreamId, PERSISTER_GROUP } from '@fleet/protocol';
 import { NOOP_TRACER, startBatchSpan, type Telemetry } from '@fleet/tracing';
 import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
@@ -19,7 +19,6 @@ import {
   trimAcknowledged,
 } from './redis-streams.js';
 import { decodeEntry, type RawEntry } from './stream-entry-decoder.js';
-import { maxStreamId } from './stream-ids.js';
 
 export interface IngestConsumerDeps {
   /** One dedicated connection per pipeline (XREADGROUP blocks it); readers.length batches may be in flight. */

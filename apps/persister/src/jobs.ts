@@ -1,14 +1,6 @@
 import { createHash } from 'node:crypto';
-import { JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
+import { encodeJobData, encodeJobMessage, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
 import type { NewMessage, StoredMessage } from './queue-api.js';
-
-/** The job payload entry of one message (the one place a row becomes a JobMessage). */
-export function toJobMessage(msg: StoredMessage | NewMessage, attempt: number): JobMessage {
-  const m: JobMessage = { id: msg.id, e: msg.envelope.toString('base64'), n: attempt };
-  if (msg.traceparent) m.t = msg.traceparent;
-  if (msg.replyTo) m.r = msg.replyTo;
-  return m;
-}
 
 /**
  * Splits messages, in order, into job payloads of at most `batchSize` messages and `maxBytes` bytes of
@@ -66,10 +58,10 @@ export function buildJobs(
   id: (chunk: JobMessage[]) => string,
   delay?: number,
 ): JobSpec[] {
-  const jobMessages = messages.map((m) => toJobMessage(m, attemptOf(m)));
+  const jobMessages = messages.map((m) => encodeJobMessage(m, attemptOf(m)));
   return chunkJobMessages(jobMessages, limits.batchSize, limits.maxJobBytes).map((chunk) => ({
     name: JOB_NAME,
-    data: { v: 1, messages: chunk },
+    data: encodeJobData(chunk),
     opts: {
       jobId: id(chunk),
       attempts: 1,

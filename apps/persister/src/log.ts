@@ -1,3 +1,4 @@
+import { redactUrl } from '@fleet/config';
 import { createLogger } from '@fleet/tracing';
 
 /** The logging surface the persister needs (pino-compatible: object first, then message). */
@@ -14,8 +15,7 @@ export function defaultLogger(level = 'info'): Logger {
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
-/** Message of an error without anything that could carry a secret (URLs are stripped of credentials). */
+/** Message of an error without anything that could carry a secret (the fleet's redaction rules). */
 export function errorText(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/gi, '$1***@');
+  return redactUrl(err instanceof Error ? err.message : String(err));
 }

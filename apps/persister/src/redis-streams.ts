@@ -1,7 +1,6 @@
-import { entryFields } from '@fleet/protocol';
+import { compareStreamIds, entryFields, nextStreamId } from '@fleet/protocol';
 import type { Redis } from 'ioredis';
 import type { RawEntry } from './stream-entry-decoder.js';
-import { compareStreamIds, nextStreamId } from './stream-ids.js';
 
 /** Consumer-group plumbing over ioredis (binary-safe replies), shared by the ingest and status consumers. */
 

@@ -1,5 +1,11 @@
 import type { FleetConfig } from '@fleet/config';
-import { type FleetKeys, type JobData, PERSISTER_GROUP, STATUS_GROUP } from '@fleet/protocol';
+import {
+  compareStreamIds,
+  type FleetKeys,
+  type JobData,
+  PERSISTER_GROUP,
+  STATUS_GROUP,
+} from '@fleet/protocol';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from './dispatcher.js';
@@ -8,7 +14,6 @@ import type { Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import type { QueueApi } from './queue-api.js';
 import { groupState, listConsumers } from './redis-streams.js';
-import { compareStreamIds } from './stream-ids.js';
 
 /** Rows returned per sweep query; a larger backlog is taken over several passes. */
 const SWEEP_PAGE = 5_000;

@@ -32,7 +32,7 @@ import {
 } from '@fleet/tracing';
 import type { Redis } from 'ioredis';
 import type { Semaphore } from './semaphore.js';
-import { checkPipeline, queueStatuses, type StatusUpdate } from './status.js';
+import { checkPipeline, queueStatuses, type ReportedOutcome } from './status.js';
 
 /** What processing a batch needs from the running worker (getters: config and router change live). */
 export interface BatchDeps {
@@ -53,23 +53,9 @@ export interface BatchDeps {
 
 export interface BatchResult {
   /** Outcomes written to the status stream. */
-  reported: StatusUpdate[];
+  reported: ReportedOutcome[];
   /** Messages cut short by shutdown: not reported, to be redelivered. */
   unfinished: JobMessage[];
-}
-
-/** Reads a JobData payload; null when it is not one (nothing in it can be reported). */
-export function jobMessages(data: unknown): JobMessage[] | null {
-  if (!data || typeof data !== 'object') return null;
-  const d = data as { v?: unknown; messages?: unknown };
-  if (d.v !== 1 || !Array.isArray(d.messages)) return null;
-  return (d.messages as unknown[]).filter(
-    (m): m is JobMessage =>
-      !!m &&
-      typeof m === 'object' &&
-      typeof (m as JobMessage).id === 'string' &&
-      typeof (m as JobMessage).e === 'string',
-  );
 }
 
 /**
@@ -100,7 +86,7 @@ export async function processBatch(messages: readonly JobMessage[], d: BatchDeps
     processingSent = processing.exec();
   }, PROCESSING_AFTER_MS);
 
-  const updates: Array<StatusUpdate | undefined> = new Array(messages.length);
+  const updates: Array<ReportedOutcome | undefined> = new Array(messages.length);
   const unfinished: JobMessage[] = [];
   const replies: Promise<unknown>[] = [];
 
@@ -123,7 +109,7 @@ export async function processBatch(messages: readonly JobMessage[], d: BatchDeps
     clearTimeout(processingTimer);
   }
 
-  const reported = updates.filter((u): u is StatusUpdate => u !== undefined);
+  const reported = updates.filter((u): u is ReportedOutcome => u !== undefined);
   const outcomes = d.redis.pipeline();
   queueStatuses(outcomes, d.keys, reported);
   const [sentProcessing, sentOutcomes] = await Promise.all([
@@ -146,7 +132,7 @@ async function handleMessage(
   router: TopicRouter,
   d: BatchDeps,
   replies: Promise<unknown>[],
-): Promise<StatusUpdate | undefined> {
+): Promise<ReportedOutcome | undefined> {
   const attempt = m.n ?? 0;
   const replyTo = m.r ? parseReplyAddress(m.r) : null;
   let env: Envelope;
@@ -229,7 +215,7 @@ async function handleMessage(
   return update;
 }
 
-function toStatus(id: string, attempt: number, outcome: RouteOutcome, cfg: FleetConfig): StatusUpdate {
+function toStatus(id: string, attempt: number, outcome: RouteOutcome, cfg: FleetConfig): ReportedOutcome {
   const at = Date.now();
   switch (outcome.status) {
     case 'completed':

@@ -1,4 +1,4 @@
-export { type BatchDeps, type BatchResult, describeFailure, jobMessages, processBatch } from './batch.js';
+export { type BatchDeps, type BatchResult, describeFailure, processBatch } from './batch.js';
 export {
   HandlerLoadError,
   type HandlerModuleContext,

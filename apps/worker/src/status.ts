@@ -1,14 +1,14 @@
 import { encodeStatusEntry, type FleetKeys, groupOutcomes, type MessageOutcome } from '@fleet/protocol';
 import type { ChainableCommander } from 'ioredis';
 
-/** One message outcome for the persister. */
-export type StatusUpdate = MessageOutcome & { at: number };
+/** One message outcome as the worker reports it (timed); the persister's row update is its own StatusUpdate. */
+export type ReportedOutcome = MessageOutcome & { at: number };
 
 /** Queues the XADDs of a job's outcomes on a pipeline: one status entry per distinct outcome. */
 export function queueStatuses(
   pipe: ChainableCommander,
   keys: FleetKeys,
-  updates: readonly StatusUpdate[],
+  updates: readonly ReportedOutcome[],
 ): void {
   for (const entry of groupOutcomes(updates))
     pipe.xadd(keys.statusStream(), '*', ...encodeStatusEntry(entry));

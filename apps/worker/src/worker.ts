@@ -11,12 +11,13 @@ import {
   workerMetrics,
 } from '@fleet/metrics';
 import { Backoff, LogLimiter } from '@fleet/pressure';
-import { FleetKeys, type JobData } from '@fleet/protocol';
+import { decodeJobData, FleetKeys, type JobData } from '@fleet/protocol';
 import { TopicRouter } from '@fleet/router';
 import { closeLogger, createLogger, type Logger, setLogLevel, type Telemetry } from '@fleet/tracing';
 import { type Job, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { jobMessages, processBatch } from './batch.js';
+import { processBatch } from './batch.js';
+import { wakeMainLoop } from './bullmq-internals.js';
 import { HandlerLoadError, loadHandlerModules } from './handler-loader.js';
 import { Semaphore } from './semaphore.js';
 
@@ -132,7 +133,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
   };
 
   const processor = async (job: Job<JobData>, token?: string): Promise<void> => {
-    const messages = jobMessages(job.data);
+    const messages = decodeJobData(job.data);
     if (!messages) {
       logger.error({ job_id: job.id }, 'job data is not a fleet batch; skipped');
       return;
@@ -203,6 +204,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     const before = worker.concurrency;
     if (before === n) return;
     worker.concurrency = n;
+    // BullMQ otherwise applies a raised concurrency only when a running job ends (bullmq-internals.ts).
     if (n > before) wakeMainLoop(worker);
     logger.info({ concurrency: n }, 'concurrency changed');
   };
@@ -314,16 +316,4 @@ function backOffOnErrors(worker: Worker, logger: Logger, closing: () => boolean)
     const suppressed = failedLines.take();
     if (suppressed >= 0) logger.error({ job_id: job?.id, error: err.message, suppressed }, 'job failed');
   });
-}
-
-/**
- * BullMQ (6.7) reads a raised concurrency only when one of the running jobs ends: with every slot busy on
- * long jobs its main loop sleeps on them. An empty entry in its internal queue wakes the loop, which then
- * fetches up to the new concurrency at once. Without that internal (other versions) the change simply
- * applies at the next job completion.
- */
-function wakeMainLoop(worker: Worker): void {
-  const queue = (worker as unknown as { mainLoopQueue?: { add?: (p: Promise<unknown>) => void } })
-    .mainLoopQueue;
-  if (queue && typeof queue.add === 'function') queue.add(Promise.resolve(undefined));
 }

@@ -15,13 +15,13 @@ import {
   FrameType,
   type InvalidFrame,
   type MessageType,
+  newMessageId,
   validateEnvelope,
   validatePartitionKey,
   type WelcomeFrame,
 } from '@fleet/protocol';
 import { dial } from './dial.js';
 import { FATAL_HANDSHAKE_CODES, FleetError } from './errors.js';
-import { newMessageId } from './ids.js';
 import { type PayloadInput, toPayloadBytes } from './payload.js';
 
 export interface ReconnectOptions {

@@ -16,6 +16,5 @@ export {
   type RetryEvent,
 } from './client.js';
 export { FleetError } from './errors.js';
-export { newMessageId } from './ids.js';
 export { dueByTime, type LoadOptions, type LoadProgress, type LoadResult, runLoad } from './load.js';
 export { type PayloadInput, toPayloadBytes } from './payload.js';

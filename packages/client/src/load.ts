@@ -12,12 +12,12 @@ import {
   FrameDecoder,
   FrameType,
   type InvalidFrame,
+  newMessageId,
 } from '@fleet/protocol';
 import * as hdr from 'hdr-histogram-js';
 import { backoffDelay, DEFAULT_PUBLISH_RETRY } from './client.js';
 import { dial } from './dial.js';
 import { FleetError } from './errors.js';
-import { newMessageId } from './ids.js';
 
 /**
  * The load generator behind `fleet bench` (and bench/gateway.ts, which runs it in a separate process).

@@ -1,7 +1,7 @@
 export { type ConfigDiff, diffConfig, keepFields, reloadModeOf } from './diff.js';
 export { CONFIG_DOCS_PATH, normalizeDocs, renderConfigDocs } from './docs.js';
 export { applyEnvOverrides, ENV_ALIASES, ENV_PREFIX, envVarFor, readEnvOverrides } from './env-overrides.js';
-export * from './errors.js';
+export { ConfigError, isConfigError } from './errors.js';
 export { EXIT_UNSAFE_CONFIG, exposureProblem, isLoopbackHost, type OpsApp } from './exposure.js';
 export { deepFreeze } from './freeze.js';
 export {
@@ -13,8 +13,15 @@ export {
   readConfigText,
   resolveConfigPath,
 } from './load.js';
-export { redactConfig, redactUrl } from './redact.js';
-export * from './schema.js';
+export { censor, REDACT_PATHS, REDACTED, redactConfig, redactUrl } from './redact.js';
+export {
+  configFileSchema,
+  type FieldMeta,
+  type FleetConfig,
+  LOG_LEVELS,
+  messagingSystemSchema,
+  type Reload,
+} from './schema.js';
 export { describeSchema, type FieldInfo, listFields } from './schema-walk.js';
 export {
   type ConfigListener,

@@ -15,6 +15,21 @@ describe('redaction of secrets', () => {
     expect(redactUrl('host=x //a:b@c')).toBe('host=x //a:***@c');
   });
 
+  it('one rule set for URLs, connection strings and error texts (config, logger, persister errors)', () => {
+    expect(redactUrl('connect failed to postgres://fleet:errpass@db:5432/fleet')).toBe(
+      'connect failed to postgres://fleet:***@db:5432/fleet',
+    );
+    expect(redactUrl('redis://default:p@ss@h:6379 and https://tok@x/y')).toBe(
+      'redis://default:***@h:6379 and https://***@x/y',
+    );
+    expect(redactUrl('host=db user=fleet password=kv-secret sslpassword=s dbname=fleet')).toBe(
+      'host=db user=fleet password=*** sslpassword=*** dbname=fleet',
+    );
+    expect(redactUrl('https://h/p?access_token=abc&x=1')).toBe('https://h/p?access_token=***&x=1');
+    for (const same of ['redis://127.0.0.1:6379', 'user@example.com', 'a=1 b=2', 'plain text'])
+      expect(redactUrl(same)).toBe(same);
+  });
+
   it('redactConfig masks every secret field and leaves the rest', () => {
     const cfg = parse(
       yaml(

@@ -10,7 +10,6 @@ export {
   type Registry,
   registersOf,
 } from './registry.js';
-export { type Sampler, startSampler } from './sampler.js';
 export {
   type HealthResult,
   type MetricsServer,
@@ -28,11 +27,4 @@ export {
   type WorkerMetrics,
   workerMetrics,
 } from './sets.js';
-export {
-  type MetricFamily,
-  type MetricType,
-  parsePrometheusText,
-  type Sample,
-  TextFormatError,
-} from './text-format.js';
 export { OTHER_LABEL, TopicLabeler, type TopicLabelerOptions } from './topic-labeler.js';

@@ -4,10 +4,10 @@ import {
   configReloadMetrics,
   createRegistry,
   gatewayMetrics,
-  parsePrometheusText,
   persisterMetrics,
   workerMetrics,
 } from '../src/index.js';
+import { parsePrometheusText } from './support/text-format.js';
 
 describe('config/grafana-dashboard.json', () => {
   it('queries only metrics the fleet exports', async () => {

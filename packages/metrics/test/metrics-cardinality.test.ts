@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  cachedLabels,
-  createRegistry,
-  gatewayMetrics,
-  parsePrometheusText,
-  TopicLabeler,
-  workerMetrics,
-} from '../src/index.js';
+import { cachedLabels, createRegistry, gatewayMetrics, TopicLabeler, workerMetrics } from '../src/index.js';
+import { parsePrometheusText } from './support/text-format.js';
 
 describe('label cardinality', () => {
   it('a flood of 100K distinct topics keeps /metrics small', async () => {

@@ -1,11 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createRegistry,
-  type MetricsServer,
-  parsePrometheusText,
-  startMetricsServer,
-  workerMetrics,
-} from '../src/index.js';
+import { createRegistry, type MetricsServer, startMetricsServer, workerMetrics } from '../src/index.js';
+import { parsePrometheusText } from './support/text-format.js';
 
 let server: MetricsServer | undefined;
 afterEach(async () => {

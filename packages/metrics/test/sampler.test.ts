@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { startSampler } from '../src/index.js';
+import { startSampler } from './support/sampler.js';
 
 describe('startSampler', () => {
   it('never overlaps runs, reports errors and keeps going, stops', async () => {

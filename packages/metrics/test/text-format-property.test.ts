@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRegistry, parsePrometheusText, workerMetrics } from '../src/index.js';
+import { createRegistry, workerMetrics } from '../src/index.js';
+import { parsePrometheusText } from './support/text-format.js';
 
 describe('Prometheus text format (property)', () => {
   it('any label value and counter value survives registry output -> strict parse', async () => {

@@ -3,11 +3,10 @@ import {
   configReloadMetrics,
   createRegistry,
   gatewayMetrics,
-  parsePrometheusText,
   persisterMetrics,
-  TextFormatError,
   workerMetrics,
 } from '../src/index.js';
+import { parsePrometheusText, TextFormatError } from './support/text-format.js';
 
 describe('Prometheus text format', () => {
   it('the output of every metric set (with default process metrics) parses strictly', async () => {

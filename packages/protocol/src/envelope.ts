@@ -30,7 +30,8 @@ export const ENVELOPE_VERSION = 1;
 export const MAX_ID_LENGTH = 128;
 export const MAX_SHORT_STRING = 1024;
 export const MAX_HEADERS = 64;
-export const MAX_PRIORITY = 5;
+/** Highest envelope priority. Stored with the message (`messages.priority`); nothing orders by it yet. */
+export const MAX_ENVELOPE_PRIORITY = 5;
 /** Latest envelope timestamp: 9999-12-31T23:59:59.999Z. PostgreSQL's timestamptz (`messages.sent_at`) ends in
  *  year 294276; a round four-digit-year bound also refuses micro- and nanosecond timestamps (today's are
  *  ~1.7e15 and ~1.7e18), which would otherwise be stored centuries away or not at all. */
@@ -63,7 +64,7 @@ function checkDecoded(env: Envelope, opts: DecodeOptions): void {
   if (env.id.length === 0 && !opts.allowEmptyId) bad('id is empty');
   const reason = topicError(env.topic);
   if (reason) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `invalid topic: ${reason}`);
-  if (env.priority > MAX_PRIORITY) bad(`priority must be an integer 0-${MAX_PRIORITY}`);
+  if (env.priority > MAX_ENVELOPE_PRIORITY) bad(`priority must be an integer 0-${MAX_ENVELOPE_PRIORITY}`);
   if (env.traceparent !== undefined && !isTraceparent(env.traceparent)) bad('traceparent is not W3C format');
 }
 
@@ -82,7 +83,7 @@ export function validateEnvelope(env: Envelope, opts: DecodeOptions = {}): void 
   checkStr(env.id, MAX_ID_LENGTH, 'id');
   checkStr(env.topic, MAX_TOPIC_LENGTH, 'topic', ErrorCode.INVALID_TOPIC);
   if (!Number.isInteger(env.priority) || env.priority < 0)
-    bad(`priority must be an integer 0-${MAX_PRIORITY}`);
+    bad(`priority must be an integer 0-${MAX_ENVELOPE_PRIORITY}`);
   const ts = env.timestamp;
   if (!Number.isInteger(ts) || ts < 0 || ts > MAX_TIMESTAMP_MS) badTimestamp(ts);
   if (!MESSAGE_TYPES.includes(env.type)) bad(`unknown message type ${String(env.type)}`);

@@ -1,9 +1,121 @@
-export * from './envelope.js';
-export * from './errors.js';
-export * from './frames.js';
-export * from './job.js';
-export * from './keys.js';
-export * from './reply.js';
-export * from './status-entry.js';
-export * from './stream-entry.js';
-export * from './topic.js';
+export {
+  type DecodeOptions,
+  decodeEnvelope,
+  ENVELOPE_VERSION,
+  type Envelope,
+  encodeEnvelope,
+  isExpired,
+  isTraceparent,
+  MAX_ENVELOPE_PRIORITY,
+  MAX_HEADERS,
+  MAX_ID_LENGTH,
+  MAX_PARTITION_KEY_LENGTH,
+  MAX_SHORT_STRING,
+  MAX_TIMESTAMP_MS,
+  MESSAGE_TYPES,
+  type MessageType,
+  validateEnvelope,
+  validatePartitionKey,
+} from './envelope.js';
+export {
+  closesConnection,
+  closesWhenCorrZero,
+  ErrorCode,
+  errorCodeName,
+  ProtocolError,
+} from './errors.js';
+export {
+  type AckFrame,
+  AckLevel,
+  DEFAULT_MAX_FRAME_BYTES,
+  type ErrorFrame,
+  encodeAck,
+  encodeError,
+  encodeFrame,
+  encodePublish,
+  encodeRequest,
+  FRAME_HEADER_BYTES,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  type HelloFrame,
+  type InvalidFrame,
+  type PingFrame,
+  type PongFrame,
+  PROTOCOL_VERSION,
+  PUBLISH_FLAG_DURABLE,
+  type PublishFrame,
+  type RequestFrame,
+  type ResponseFrame,
+  type WelcomeFrame,
+} from './frames.js';
+export {
+  newGatewayId,
+  newMessageId,
+} from './ids.js';
+export {
+  decodeJobData,
+  encodeJobData,
+  encodeJobMessage,
+  JOB_DATA_VERSION,
+  JOB_NAME,
+  type JobData,
+  type JobMessage,
+  type JobSource,
+} from './job.js';
+export {
+  DEFAULT_QUEUE,
+  FleetKeys,
+  PERSISTER_GROUP,
+  STATUS_GROUP,
+} from './keys.js';
+export {
+  decodeDurableIds,
+  decodeReply,
+  encodeDurableIds,
+  encodeReply,
+  formatReplyAddress,
+  parseReplyAddress,
+  type ReplyAddress,
+  type ReplyMessage,
+} from './reply.js';
+export {
+  DeadReason,
+  MessageStatus,
+} from './status.js';
+export {
+  decodeStatusEntry,
+  encodeStatusEntry,
+  groupOutcomes,
+  MAX_STATUS_ERROR,
+  type MessageOutcome,
+  type StatusEntry,
+  StatusField,
+} from './status-entry.js';
+export {
+  decodeIngestBatch,
+  ENTRY_MAX_BYTES,
+  ENTRY_MAX_MESSAGES,
+  EntryField,
+  encodeIngestBatch,
+  entryFields,
+  INGEST_BATCH_HEADER_BYTES,
+  IngestBatchError,
+  type IngestRecord,
+  ingestRecordSize,
+  ingestRecords,
+  writeIngestBatchHeader,
+  writeIngestEnvelope,
+  writeIngestString,
+  writeIngestStringLength,
+} from './stream-entry.js';
+export {
+  compareStreamIds,
+  maxStreamId,
+  nextStreamId,
+} from './stream-ids.js';
+export {
+  assertValidTopic,
+  MAX_TOPIC_LENGTH,
+  topicError,
+} from './topic.js';

@@ -1,4 +1,23 @@
 /**
+ * Where a REQUEST's reply goes: `<gatewayId>|<correlationId>`, carried by the ingest entry (replyTo), the
+ * `messages` row and the job (`r`); gateway ids never contain "|" (ids.ts newGatewayId).
+ */
+export interface ReplyAddress {
+  gatewayId: string;
+  correlationId: string;
+}
+
+export function formatReplyAddress(r: ReplyAddress): string {
+  return `${r.gatewayId}|${r.correlationId}`;
+}
+
+export function parseReplyAddress(s: string): ReplyAddress | null {
+  const i = s.indexOf('|');
+  if (i <= 0) return null;
+  return { gatewayId: s.slice(0, i), correlationId: s.slice(i + 1) };
+}
+
+/**
  * Messages on a gateway's pub/sub channels (keys.ts replyChannel / durableChannel).
  * Replies: worker -> gateway, one JSON object per PUBLISH (payload base64: handlers return bytes or JSON).
  * Durable notifications: persister -> gateway, message ids joined by "\n", sent after the Postgres commit.

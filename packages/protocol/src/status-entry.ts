@@ -1,4 +1,20 @@
-import { MessageStatus, StatusField } from './job.js';
+import { MessageStatus } from './status.js';
+
+/** Fields of one status-stream entry (worker -> persister). */
+export const StatusField = {
+  /** One message id (an entry for a single message). */
+  id: 'i',
+  /** JSON array of message ids sharing the entry's status, attempt and error (one entry per job). */
+  ids: 'I',
+  /** PROCESSING | COMPLETED | FAILED | DEAD */
+  status: 's',
+  /** Error text for FAILED / DEAD (e.g. `unrouted`). */
+  error: 'x',
+  /** Retry count the outcome belongs to (stale outcomes of older attempts are ignored). */
+  attempt: 'n',
+  /** Milliseconds since epoch when the outcome happened. */
+  at: 'a',
+} as const;
 
 /**
  * One status-stream entry: the outcome shared by one or more messages (same status, attempt and error).

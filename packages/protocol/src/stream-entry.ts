@@ -205,18 +205,3 @@ export function entryFields(flat: readonly Buffer[]): Map<string, Buffer> {
   }
   return m;
 }
-
-export interface ReplyAddress {
-  gatewayId: string;
-  correlationId: string;
-}
-
-export function formatReplyAddress(r: ReplyAddress): string {
-  return `${r.gatewayId}|${r.correlationId}`;
-}
-
-export function parseReplyAddress(s: string): ReplyAddress | null {
-  const i = s.indexOf('|');
-  if (i <= 0) return null;
-  return { gatewayId: s.slice(0, i), correlationId: s.slice(i + 1) };
-}

@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageStatus, StatusField } from '../src/job.js';
+import { MessageStatus } from '../src/status.js';
 import {
   decodeStatusEntry,
   encodeStatusEntry,
   groupOutcomes,
   MAX_STATUS_ERROR,
   type MessageOutcome,
+  StatusField,
 } from '../src/status-entry.js';
 import { nonEmptyText } from './arbitraries.js';
 

@@ -3,7 +3,13 @@ export { noopLogger } from './noop-logger.js';
 export { PatternError, parsePattern, patternError } from './pattern.js';
 export { replyBytes } from './reply.js';
 export type { TopicRouterOptions } from './router.js';
-export { DEFAULT_PRIORITY, DEFAULT_TIMEOUT_MS, MAX_PRIORITY, MIN_PRIORITY, TopicRouter } from './router.js';
+export {
+  DEFAULT_PRIORITY,
+  DEFAULT_TIMEOUT_MS,
+  MAX_SUBSCRIPTION_PRIORITY,
+  MIN_PRIORITY,
+  TopicRouter,
+} from './router.js';
 export type {
   Filter,
   Handler,

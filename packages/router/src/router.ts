@@ -15,7 +15,8 @@ import type {
 } from './types.js';
 
 export const MIN_PRIORITY = 0;
-export const MAX_PRIORITY = 10;
+/** Subscription priorities (which handler runs first); unrelated to the envelope's priority (0-5). */
+export const MAX_SUBSCRIPTION_PRIORITY = 10;
 export const DEFAULT_PRIORITY = 5;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -50,9 +51,9 @@ export class TopicRouter {
     const segments = parsePattern(pattern);
     if (typeof handler !== 'function') throw new TypeError(`handler for ${pattern} is not a function`);
     const priority = opts.priority ?? DEFAULT_PRIORITY;
-    if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY)
+    if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_SUBSCRIPTION_PRIORITY)
       throw new RangeError(
-        `priority of ${pattern} must be an integer ${MIN_PRIORITY}-${MAX_PRIORITY}, got ${priority}`,
+        `priority of ${pattern} must be an integer ${MIN_PRIORITY}-${MAX_SUBSCRIPTION_PRIORITY}, got ${priority}`,
       );
     if (opts.filter !== undefined && typeof opts.filter !== 'function')
       throw new TypeError(`filter of ${pattern} is not a function`);

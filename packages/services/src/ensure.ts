@@ -1,9 +1,9 @@
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { ServiceUnavailableError } from './errors.js';
+import { hostPort } from './host-port.js';
 import { startPrivatePostgres } from './private-postgres.js';
 import { startPrivateRedis } from './private-redis.js';
 import { probePostgres, probeRedis } from './probe.js';
-import { hostPort } from './redact.js';
 import { findPostgresBin, which } from './which.js';
 
 /** Where a service came from: configured URL, the machine's default instance, one we started, or PGlite. */

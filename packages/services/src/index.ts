@@ -24,4 +24,3 @@ export {
 } from './private-postgres.js';
 export { type PrivateRedis, type PrivateRedisOptions, startPrivateRedis } from './private-redis.js';
 export { probePostgres, probeRedis } from './probe.js';
-export { redactUrl } from './redact.js';

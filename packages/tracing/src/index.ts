@@ -16,7 +16,6 @@ export {
   type ProcessedFields,
   type ReceivedFields,
 } from './message-logger.js';
-export { censor, REDACT_PATHS, REDACTED, redactUrl } from './redact.js';
 export {
   contextFromTraceparent,
   initTelemetry,

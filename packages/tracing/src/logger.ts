@@ -1,11 +1,10 @@
 import { mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import type { FleetConfig } from '@fleet/config';
+import { censor, type FleetConfig, REDACT_PATHS, redactUrl } from '@fleet/config';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import { TraceContext } from './context.js';
-import { censor, REDACT_PATHS, redactUrl } from './redact.js';
 
 export type { Logger } from 'pino';
 export type LogWriter = FleetConfig['logging']['writers'][number];

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
+import { redactUrl } from '@fleet/config';
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeLogger, createLogger, redactUrl } from '../src/index.js';
+import { closeLogger, createLogger } from '../src/index.js';
 import { readLines, tempDir } from './helpers.js';
 
 const tmp = tempDir('redact');

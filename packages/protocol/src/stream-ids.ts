@@ -1,4 +1,9 @@
-/** Redis stream ids `<ms>-<seq>`: comparison and successor, exact for any 64-bit parts. */
+/**
+ * Redis stream ids `<ms>-<seq>` (ingest entry ids, ACK `stream_id`, consumer offsets): comparison and
+ * successor, exact for any 64-bit parts.
+ */
+const STREAM_ID = /^\d+(-\d+)?$/;
+
 function parts(id: string): [bigint, bigint] {
   const dash = id.indexOf('-');
   if (dash < 0) return [BigInt(id), 0n];
@@ -11,6 +16,7 @@ function compareDecimal(a: string, b: string): number | null {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
+/** Numeric order of stream ids (`9-0` < `10-0`); anything that is not a stream id compares as text. */
 export function compareStreamIds(a: string, b: string): number {
   if (a === b) return 0;
   // Fast path (every id Redis hands out): no BigInt per comparison on the per-entry hot path.
@@ -21,6 +27,7 @@ export function compareStreamIds(a: string, b: string): number {
     const seq = ms === 0 ? compareDecimal(a.slice(da + 1), b.slice(db + 1)) : ms;
     if (seq !== null) return Math.sign(seq);
   }
+  if (!STREAM_ID.test(a) || !STREAM_ID.test(b)) return a < b ? -1 : 1;
   const [am, as] = parts(a);
   const [bm, bs] = parts(b);
   if (am !== bm) return am < bm ? -1 : 1;

@@ -1,5 +1,3 @@
-export { redactUrl } from '@fleet/config';
-
 /** `host:port` of a URL, for one-line messages that must not carry credentials. */
 export function hostPort(url: string, defaultPort: number): string {
   try {

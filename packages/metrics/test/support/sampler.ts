@@ -1,3 +1,4 @@
+/** Test support only (moved out of the shipped package: no app samples with it); covered by sampler.test.ts. */
 export interface Sampler {
   stop(): void;
   /** Changes the period (monitoring.interval_ms is live-reloadable); applies from the next tick. */

@@ -1,9 +1,10 @@
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 /**
- * Client-side message ids: UUIDv7 layout (48-bit ms timestamp, version 7, variant 10, 74 random bits), so ids
- * sort by creation time and a resend after a reconnect can reuse the same id (the fleet's idempotency key).
- * Random bytes come from a pooled buffer refilled in bulk: one id costs a few table lookups, not a syscall.
+ * Message ids (client-side, and the gateway's for PUBLISHes without one): UUIDv7 layout (48-bit ms
+ * timestamp, version 7, variant 10, 74 random bits), so ids sort by creation time and a resend after a
+ * reconnect can reuse the same id (the fleet's idempotency key). Random bytes come from a pooled buffer
+ * refilled in bulk: one id costs a few table lookups, not a syscall.
  */
 const POOL_BYTES = 16 * 1024;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
@@ -42,4 +43,13 @@ export function newMessageId(now = Date.now()): string {
     HEX[p[o + 8]!]! +
     HEX[p[o + 9]!]!
   );
+}
+
+/**
+ * Unique-enough gateway id: host, pid and a random suffix. Never contains "|", the reply-address
+ * separator (reply.ts), since only `[A-Za-z0-9_.-]` survive.
+ */
+export function newGatewayId(hostname: string, pid: number): string {
+  const host = hostname.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40) || 'host';
+  return `gw-${host}-${pid}-${randomBytes(3).toString('hex')}`;
 }
