@@ -50,7 +50,7 @@ const IMPORT_RES = [
 ];
 
 /** The packages a file imports by bare specifier (not relative, not a Node builtin). */
-export function importedPackages(text: string): Set<string> {
+function importedPackages(text: string): Set<string> {
   const out = new Set<string>();
   for (const re of IMPORT_RES) {
     for (const m of text.matchAll(re)) {
