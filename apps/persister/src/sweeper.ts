@@ -1,8 +1,8 @@
 import type { FleetConfig } from '@fleet/config';
+import type { Dispatcher } from '@fleet/dispatch';
 import { type FleetKeys, type JobData, PERSISTER_GROUP, STATUS_GROUP } from '@fleet/protocol';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Dispatcher } from './dispatcher.js';
 import type { Liveness } from './liveness.js';
 import type { Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';

@@ -1,0 +1,29 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { safeMinId } from '../src/redis-streams.js';
+import { compareStreamIds, nextStreamId } from '../src/stream-ids.js';
+
+describe('stream ids and trimming', () => {
+  it('compares numerically and finds the successor', () => {
+    expect(compareStreamIds('9-0', '10-0')).toBe(-1);
+    expect(compareStreamIds('10-2', '10-10')).toBe(-1);
+    expect(compareStreamIds('10-2', '10-2')).toBe(0);
+    expect(compareStreamIds('010-2', '9-0')).toBe(1); // leading zeros: the exact (BigInt) path
+    // The string fast path agrees with BigInt order on any 64-bit parts.
+    const part = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+    fc.assert(
+      fc.property(part, part, part, part, (am, as, bm, bs) => {
+        const exact = am !== bm ? (am < bm ? -1 : 1) : as !== bs ? (as < bs ? -1 : 1) : 0;
+        expect(compareStreamIds(`${am}-${as}`, `${bm}-${bs}`)).toBe(exact);
+      }),
+    );
+    expect(nextStreamId('5-18446744073709551615')).toBe('6-0');
+    expect(nextStreamId('5-1')).toBe('5-2');
+  });
+
+  it('MINID is the oldest pending entry, else just past the last delivered', () => {
+    expect(safeMinId({ lastDeliveredId: '0-0', pending: 0, lag: 0, oldestPendingId: null })).toBeNull();
+    expect(safeMinId({ lastDeliveredId: '10-3', pending: 0, lag: 0, oldestPendingId: null })).toBe('10-4');
+    expect(safeMinId({ lastDeliveredId: '10-3', pending: 2, lag: 0, oldestPendingId: '7-0' })).toBe('7-0');
+  });
+});
