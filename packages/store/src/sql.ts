@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -52,7 +53,7 @@ export function loadStatements(dir: string = SQL_DIR): ReadonlyMap<string, strin
   if (dir === SQL_DIR && cache) return cache;
   const texts = new Map<string, string>();
   for (const f of readdirSync(dir)) {
-    if (f.endsWith('.sql')) texts.set(f.slice(0, -4), readFileSync(`${dir}/${f}`, 'utf8'));
+    if (f.endsWith('.sql')) texts.set(f.slice(0, -4), readFileSync(join(dir, f), 'utf8'));
   }
   const missing = STATEMENTS.filter((n) => !texts.has(n));
   if (missing.length > 0) throw new Error(`SQL statements missing in ${dir}: ${missing.join(', ')}`);
