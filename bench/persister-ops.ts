@@ -1,5 +1,5 @@
 /**
- * Postgres queue operations: P50/P95/P99 latency of each PersistentQueue operation while rows are being
+ * Postgres queue operations: P50/P95/P99 latency of each queue operation (@fleet/store MessageQueue, and PersistStore.persistBatch) while rows are being
  * persisted at a target rate (default 50K msg/s), beside a baseline measured in the same run: a raw
  * multi-row INSERT of the same rows with node-postgres (no idempotency, no offsets), rows/s.
  *
@@ -13,11 +13,9 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { encodeEnvelope } from '@fleet/protocol';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL } from '@fleet/services';
+import { MessageQueue, migrate, type NewMessage, PersistStore } from '@fleet/store';
 import * as hdr from 'hdr-histogram-js';
 import pg from 'pg';
-import { migrate } from '../apps/persister/src/db/migrate.js';
-import { PersistentQueue } from '../apps/persister/src/db/queue.js';
-import type { NewMessage } from '../apps/persister/src/db/types.js';
 
 export const QUEUE_OPS = [
   'enqueue',
@@ -115,7 +113,9 @@ export async function measureQueueOpsReport(
   await migrate(databaseUrl);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
   pool.on('error', () => {});
-  const q = new PersistentQueue(pool);
+  // The hot ingest statement from the persister's store, the design's operations from the queue API.
+  const store = new PersistStore(pool);
+  const q = new MessageQueue(pool);
   const timers = Object.fromEntries(QUEUE_OPS.map((op) => [op, new Timer()])) as Record<QueueOp, Timer>;
   const rows = rowFactory(`ops${randomBytes(3).toString('hex')}`);
   const end = Date.now() + opts.durationS * 1000;
@@ -129,7 +129,7 @@ export async function measureQueueOpsReport(
     while (Date.now() < end) {
       const batch = rows(opts.batch);
       const { inserted } = await timers.persist_batch.time(() =>
-        q.persistBatch(batch, [
+        store.persistBatch(batch, [
           { group: 'bench', topic: 'fleet:{ingest}:0', offset: batch[batch.length - 1]!.streamId },
         ]),
       );
@@ -287,7 +287,7 @@ export async function measureRawInsert(
   }
 }
 
-/** The same rows through PersistentQueue.persistBatch (idempotent insert + offset, one statement), rows/s. */
+/** The same rows through PersistStore.persistBatch (idempotent insert + offset, one statement), rows/s. */
 export async function measurePersistBatch(
   databaseUrl: string,
   rows: number,
@@ -296,7 +296,7 @@ export async function measurePersistBatch(
 ): Promise<number> {
   await migrate(databaseUrl);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: writers });
-  const q = new PersistentQueue(pool);
+  const q = new PersistStore(pool);
   try {
     return await throughput(rows, batch, writers, (chunk) =>
       q.persistBatch(chunk, [{ group: 'bench', topic: 'tp', offset: chunk[chunk.length - 1]!.streamId }]),

@@ -1,11 +1,15 @@
 // Bundles one app (run from its folder) into dist/main.js: Fleet's own workspace packages are
 // bundled in (they ship TypeScript sources), third-party packages stay external and come from node_modules.
-// Files the app reads at run time beside its code (package.json "fleet.assets": { "src/x": "dist/x" }) are copied.
-import { cpSync, readFileSync, rmSync } from 'node:fs';
+// Files read at run time beside the code are copied: package.json "fleet.assets": { "src/x": "dist/x" },
+// source relative to the package that declares it, destination relative to the app being built. The app's
+// own and those of every workspace package bundled in (@fleet/store ships its migrations and SQL files so).
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 rmSync('dist', { recursive: true, force: true });
-await build({
+const result = await build({
+  metafile: true,
   entryPoints: ['src/main.ts'],
   outfile: 'dist/main.js',
   bundle: true,
@@ -28,5 +32,15 @@ await build({
     },
   ],
 });
-const assets = JSON.parse(readFileSync('package.json', 'utf8')).fleet?.assets ?? {};
-for (const [from, to] of Object.entries(assets)) cpSync(from, to, { recursive: true });
+/** The folder of the package.json nearest above `file`. */
+function packageDir(file) {
+  let dir = dirname(resolve(file));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+const bundled = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/'));
+const dirs = new Set([resolve('.'), ...bundled.map(packageDir)]);
+for (const dir of dirs) {
+  const assets = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).fleet?.assets ?? {};
+  for (const [from, to] of Object.entries(assets)) cpSync(join(dir, from), to, { recursive: true });
+}

@@ -1,10 +1,10 @@
 import type { FleetConfig } from '@fleet/config';
+import type { Dispatcher } from '@fleet/dispatch';
 import { LogLimiter } from '@fleet/pressure';
 import { ENTRY_MAX_MESSAGES, type FleetKeys, maxStreamId, PERSISTER_GROUP } from '@fleet/protocol';
 import { NOOP_TRACER, startBatchSpan, type Telemetry } from '@fleet/tracing';
 import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
-import type { Dispatcher } from './dispatcher.js';
 import { notifyDurable } from './durable-notifier.js';
 import { claimRule, type Liveness } from './liveness.js';
 import { errorText, type Logger } from './log.js';

@@ -2,11 +2,16 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FleetConfig } from '@fleet/config';
+import {
+  type Dispatcher,
+  deadLetterView,
+  listDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetters,
+} from '@fleet/dispatch';
 import { basicAuthChallenge, basicAuthMatches, type Registry } from '@fleet/metrics';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Dispatcher } from './dispatcher.js';
-import { deadLetterView, listDeadLetters, purgeDeadLetters, replayDeadLetters } from './operations.js';
 import type { QueueApi } from './queue-api.js';
 
 export interface OpsServerDeps {

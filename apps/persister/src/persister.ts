@@ -1,17 +1,15 @@
 import { hostname } from 'node:os';
 import type { FleetConfig } from '@fleet/config';
+import { Dispatcher } from '@fleet/dispatch';
 import type { Registry } from '@fleet/metrics';
 import { FleetKeys } from '@fleet/protocol';
+import { createPool, isSchemaCurrent, migrate, PersistStore } from '@fleet/store';
 import type { Telemetry } from '@fleet/tracing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { StateLog } from './backoff.js';
-import { isSchemaCurrent, migrate } from './db/migrate.js';
-import { createPool } from './db/pool.js';
-import { PersistentQueue } from './db/queue.js';
 import { DispatchGate } from './dispatch-gate.js';
-import { Dispatcher } from './dispatcher.js';
 import { IngestConsumer } from './ingest-consumer.js';
 import { Liveness } from './liveness.js';
 import { defaultLogger, errorText, type Logger } from './log.js';
@@ -43,7 +41,8 @@ export interface PersisterOptions {
 }
 
 export interface Persister {
-  readonly queue: PersistentQueue;
+  /** The persister's statements; `store.queue` is the design's queue API on the same pool. */
+  readonly store: PersistStore;
   readonly bull: Queue;
   readonly pool: pg.Pool;
   readonly keys: FleetKeys;
@@ -84,7 +83,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     applicationName: 'fleet-persister',
     onError: (err) => pgState.failed(errorText(err)),
   });
-  const queue = new PersistentQueue(pool);
+  const queue = new PersistStore(pool);
   const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
   const metrics = createPersisterMetrics(cfg, opts.registry);
   const consumer = opts.consumerName ?? `${hostname()}-${process.pid}`;
@@ -226,7 +225,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
 
   let closing: Promise<void> | null = null;
   return {
-    queue,
+    store: queue,
     bull,
     pool,
     keys,

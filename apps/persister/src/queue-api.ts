@@ -1,9 +1,9 @@
-import type { NewMessage, OffsetUpdate, StatusUpdate, StoredMessage } from './db/types.js';
+import type { NewMessage, OffsetUpdate, StatusUpdate, StoredMessage } from '@fleet/store';
 
 export type { NewMessage, OffsetUpdate, StatusUpdate, StoredMessage };
 
 /**
- * The stream side's view of the persistent queue (db/queue.ts, PersistentQueue): the agreed contract as
+ * The stream side's view of the persistent queue (@fleet/store's PersistStore): the agreed contract as
  * a structural interface, so the stream side depends only on the operations it calls.
  */
 export interface QueueApi {

@@ -1,5 +1,5 @@
 import type { FleetConfig } from '@fleet/config';
-import type { Dispatcher } from './dispatcher.js';
+import type { Dispatcher } from '@fleet/dispatch';
 import type { Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import type { QueueApi } from './queue-api.js';

@@ -1,10 +1,9 @@
 import type { FleetConfig } from '@fleet/config';
 import { LogLimiter } from '@fleet/pressure';
 import { DeadReason, type FleetKeys, MessageStatus, STATUS_GROUP } from '@fleet/protocol';
+import { collapseStatusUpdates, toStatusUpdates } from '@fleet/store';
 import type { Redis } from 'ioredis';
 import { Backoff, type StateLog, sleep } from './backoff.js';
-import { collapseStatusUpdates } from './db/queue.js';
-import { toStatusUpdates } from './db/status-update.js';
 import { DEPENDENCY_RETRY_MAX_MS, isRedisError } from './ingest-consumer.js';
 import { claimRule, type Liveness } from './liveness.js';
 import { errorText, type Logger } from './log.js';

@@ -1,4 +1,5 @@
 import type { FleetConfig } from '@fleet/config';
+import type { Dispatcher } from '@fleet/dispatch';
 import {
   compareStreamIds,
   type FleetKeys,
@@ -8,7 +9,6 @@ import {
 } from '@fleet/protocol';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Dispatcher } from './dispatcher.js';
 import type { Liveness } from './liveness.js';
 import type { Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { run as deadLetters } from '../../../packages/client/src/cli/commands/dead-letters.js';
 import { run as replay } from '../../../packages/client/src/cli/commands/replay.js';
+import { forceStatus } from '../../../packages/store/test/fixtures.js';
 import { type Persister, startPersister } from '../src/persister.js';
-import { forceStatus } from './db-fixtures.js';
 import {
   allJobs,
   bullQueue,

@@ -1,12 +1,12 @@
 // Guarantee: rows a persister committed and then died without enqueueing (kill -9 between its commit and
 // its addBulk) are dispatched within seconds by the persister that takes over its entries, not after
 // retry.sweep_age_ms (120 s by default), and rows it did enqueue before dying are not enqueued twice.
+
+import { Dispatcher } from '@fleet/dispatch';
 import { PERSISTER_GROUP } from '@fleet/protocol';
+import { migrate, PersistStore } from '@fleet/store';
 import type { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../src/db/migrate.js';
-import { PersistentQueue } from '../src/db/queue.js';
-import { Dispatcher } from '../src/dispatcher.js';
 import { type Persister, startPersister } from '../src/persister.js';
 import type { NewMessage } from '../src/queue-api.js';
 import { ensureGroup, readGroup } from '../src/redis-streams.js';
@@ -52,7 +52,7 @@ describe('a persister killed between its commit and its enqueue', () => {
     const rows: NewMessage[] = [];
     for (const e of entries) for (const d of decodeEntry(e)) if (d.ok) rows.push(d.row);
     expect(rows).toHaveLength(2 * PER_HALF);
-    const queue = new PersistentQueue(h.pool);
+    const queue = new PersistStore(h.pool);
     const { inserted } = await queue.persistBatch(rows, [
       { group: PERSISTER_GROUP, topic: stream, offset: entries.at(-1)!.id },
     ]);

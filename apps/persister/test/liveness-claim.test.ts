@@ -2,11 +2,11 @@
 // (no double handling), and claims a dead persister's entries within seconds (not after claim_idle_ms).
 import { hostname } from 'node:os';
 import { PERSISTER_GROUP } from '@fleet/protocol';
+import { migrate } from '@fleet/store';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../../../test/helpers/config.js';
 import { type AppProcess, spawnApp } from '../../../test/helpers/processes.js';
-import { migrate } from '../src/db/migrate.js';
 import { type Persister, startPersister } from '../src/persister.js';
 import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 

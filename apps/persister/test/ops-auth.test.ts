@@ -4,9 +4,9 @@
 // the probes stay open; ops.public_metrics opens /metrics and nothing else.
 import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forceStatus } from '../../../packages/store/test/fixtures.js';
 import { startOpsServer } from '../src/ops-server.js';
 import { type Persister, startPersister } from '../src/persister.js';
-import { forceStatus } from './db-fixtures.js';
 import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 
 const CREDS = { username: 'ops', password: 's3cret' };
@@ -139,7 +139,7 @@ describe('persister ops server: basic auth on every method', () => {
   it('ops.public_metrics opens /metrics only; Bull Board and dead letters keep needing credentials', async () => {
     const cfgOf = (public_metrics: boolean) => ({ ...h.cfg, ops: { ...h.cfg.ops, public_metrics } });
     const deps = {
-      queue: p.queue,
+      queue: p.store,
       dispatcher: p.dispatcher,
       bullQueues: [p.bull],
       registry: p.metrics.registry,

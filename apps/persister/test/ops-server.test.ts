@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forceStatus } from '../../../packages/store/test/fixtures.js';
 import { type Persister, startPersister } from '../src/persister.js';
-import { forceStatus } from './db-fixtures.js';
 import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 
 const AUTH = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { age } from '../../../packages/store/test/fixtures.js';
 import { type Persister, startPersister } from '../src/persister.js';
-import { age } from './db-fixtures.js';
 import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 
 // The retention timer of a running persister, and its live reload: a new retention.interval_s applies to
@@ -30,7 +30,7 @@ describe('persister: the retention scheduler follows a reloaded config', () => {
       20_000,
       'rows',
     );
-    await p.queue.markCompleted([...old, ...young]);
+    await p.store.queue.markCompleted([...old, ...young]);
     await age(h.pool, old, 2 * 3_600);
     await age(h.pool, young, 60);
     // Mutation checked: without reconfigure() rescheduling the timers (every().reschedule), the first

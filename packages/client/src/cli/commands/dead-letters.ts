@@ -44,11 +44,11 @@ export async function run(argv: string[]): Promise<number> {
   if (sub !== 'list' && ids === null) throw new UsageError(`${sub} needs --id ID (repeatable) or --all`);
 
   const { loadConfigFile } = await import('@fleet/config');
-  const ops = await import('@fleet/persister/ops');
+  const ops = await import('@fleet/dispatch');
   const ctx = ops.openOpsContext(loadConfigFile(values.config));
   try {
     if (sub === 'list') {
-      const rows = await ops.listDeadLetters(ctx.queue, {
+      const rows = await ops.listDeadLetters(ctx.store, {
         limit,
         ...(values.topic ? { topic: values.topic } : {}),
       });
@@ -61,10 +61,10 @@ export async function run(argv: string[]): Promise<number> {
       }
       if (!values.json) process.stderr.write(`${rows.length} dead letter(s)\n`);
     } else if (sub === 'replay') {
-      const replayed = await ops.replayDeadLetters(ctx.queue, ctx.dispatcher, ids as string[] | 'all');
+      const replayed = await ops.replayDeadLetters(ctx.store, ctx.dispatcher, ids as string[] | 'all');
       process.stdout.write(`replayed ${replayed.length} message(s)\n`);
     } else {
-      const purged = await ops.purgeDeadLetters(ctx.queue, ids as string[] | 'all');
+      const purged = await ops.purgeDeadLetters(ctx.store, ids as string[] | 'all');
       process.stdout.write(`purged ${purged} message(s)\n`);
     }
     return EXIT_OK;

@@ -35,10 +35,10 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError('--limit must be a positive integer');
 
   const { loadConfigFile } = await import('@fleet/config');
-  const { openOpsContext, replayRange } = await import('@fleet/persister/ops');
+  const { openOpsContext, replayRange } = await import('@fleet/dispatch');
   const ctx = openOpsContext(loadConfigFile(values.config));
   try {
-    const res = await replayRange(ctx.queue, ctx.dispatcher, {
+    const res = await replayRange(ctx.store, ctx.dispatcher, {
       group: values.group,
       topic: values.topic,
       ...(values.from !== undefined ? { from: values.from } : {}),

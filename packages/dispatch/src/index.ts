@@ -1,0 +1,12 @@
+export { Dispatcher, type DispatchLimits, retryDelayMs } from './dispatcher.js';
+export { batchJobId, buildJobs, chunkJobMessages, type JobSpec } from './jobs.js';
+export {
+  deadLetterView,
+  listDeadLetters,
+  type OpsStore,
+  purgeDeadLetters,
+  type ReplayResult,
+  replayDeadLetters,
+  replayRange,
+} from './operations.js';
+export { type OpsContext, openOpsContext } from './ops-context.js';

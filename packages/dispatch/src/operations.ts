@@ -1,0 +1,83 @@
+import type { PersistStore, StoredMessage } from '@fleet/store';
+import type { Dispatcher } from './dispatcher.js';
+
+/**
+ * Operator actions shared by the persister's ops HTTP server and the `fleet` CLI: the store changes the
+ * rows and the dispatcher enqueues their jobs at once (`p-` / `d-` job ids), so a replay runs as soon as
+ * a worker is free, with or without a persister running.
+ */
+
+/** The store operations the operator actions use (PersistStore has them; tests may pass any). */
+export type OpsStore = Pick<
+  PersistStore,
+  'loadOffset' | 'saveOffset' | 'readFrom' | 'listDead' | 'replayDead' | 'purgeDead'
+>;
+
+export interface ReplayResult {
+  replayed: number;
+  /** Last `messages.seq` replayed (the group's saved offset), or the starting point if nothing was left. */
+  offset: string;
+}
+
+/**
+ * Re-enqueues the durable log for a consumer group: rows of `topic` after `from` (default: the group's
+ * saved offset, else the beginning), saving progress after each page so an interrupted replay resumes.
+ */
+export async function replayRange(
+  store: OpsStore,
+  dispatcher: Dispatcher,
+  opts: { group: string; topic: string; from?: string; pageSize?: number; limit?: number },
+): Promise<ReplayResult> {
+  const page = opts.pageSize ?? 1_000;
+  let after = opts.from ?? (await store.loadOffset(opts.group, opts.topic)) ?? '0';
+  let replayed = 0;
+  while (opts.limit === undefined || replayed < opts.limit) {
+    const n = opts.limit === undefined ? page : Math.min(page, opts.limit - replayed);
+    const rows = await store.readFrom(after, n, opts.topic);
+    if (rows.length === 0) break;
+    await dispatcher.dispatchReplay('p', rows, `${opts.group}.${after}`);
+    after = rows[rows.length - 1]!.seq;
+    await store.saveOffset(opts.group, opts.topic, after);
+    replayed += rows.length;
+    if (rows.length < n) break;
+  }
+  return { replayed, offset: after };
+}
+
+export function listDeadLetters(
+  store: OpsStore,
+  opts: { limit?: number; topic?: string },
+): Promise<StoredMessage[]> {
+  return store.listDead({ limit: opts.limit ?? 100, ...(opts.topic ? { topic: opts.topic } : {}) });
+}
+
+/** DEAD -> PENDING (done by the store) and a fresh job for each; returns the ids replayed. */
+export async function replayDeadLetters(
+  store: OpsStore,
+  dispatcher: Dispatcher,
+  ids: string[] | 'all',
+): Promise<string[]> {
+  const rows = await store.replayDead(ids);
+  await dispatcher.dispatchReplay('d', rows, Date.now().toString(36));
+  return rows.map((r) => r.id);
+}
+
+export function purgeDeadLetters(store: OpsStore, ids: string[] | 'all'): Promise<number> {
+  return store.purgeDead(ids);
+}
+
+/** JSON shape of a dead letter for ops output (envelope bytes as base64). */
+export function deadLetterView(m: StoredMessage): Record<string, unknown> {
+  return {
+    id: m.id,
+    topic: m.topic,
+    type: m.type,
+    status: m.status,
+    retryCount: m.retryCount,
+    lastError: m.lastError ?? null,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+    traceparent: m.traceparent ?? null,
+    envelope: m.envelope.toString('base64'),
+  };
+}

@@ -1,0 +1,22 @@
+export { MessageQueue } from './message-queue.js';
+export {
+  isSchemaCurrent,
+  MIGRATIONS_DIR,
+  type MigrateLogger,
+  type MigrateOptions,
+  migrate,
+  migrationNames,
+} from './migrate.js';
+export { compareOffsets } from './persist-params.js';
+export {
+  collapseStatusUpdates,
+  type PersistResult,
+  PersistStore,
+  type ReadFromOptions,
+} from './persist-store.js';
+export { createPool, type PoolOptions } from './pool.js';
+export { AdvisoryLock, Table } from './schema.js';
+export { loadStatements, SQL_DIR, STATEMENTS, type StatementName } from './sql.js';
+export { isPgText, toPgJsonMap, toPgText } from './sql-text.js';
+export { toStatusUpdates } from './status-update.js';
+export type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage } from './types.js';

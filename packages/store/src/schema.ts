@@ -1,0 +1,22 @@
+/**
+ * Names the code needs outside the SQL files: tables (node-pg-migrate's bookkeeping table, tests) and
+ * advisory lock keys. The tables and their columns are created by ./migrations (node-pg-migrate) and
+ * used by the statements in ./sql; keep them in step.
+ */
+export const Table = {
+  messages: 'messages',
+  /** Status and updated_at of every `messages` row that is not COMPLETED (the hot-status-updates migration). */
+  messagesOpen: 'messages_open',
+  consumerOffsets: 'consumer_offsets',
+  deadEntries: 'dead_entries',
+  /** node-pg-migrate's bookkeeping table. */
+  migrations: 'fleet_migrations',
+} as const;
+
+/** Advisory lock keys (pg_advisory_lock bigint space) used by the store. */
+export const AdvisoryLock = {
+  /** Held by node-pg-migrate while migrating, so several persisters can start at once. */
+  migrate: 7_241_865_325_800_001,
+  /** Held while one persister runs retention; the others skip that round. */
+  retention: 7_241_865_325_800_002,
+} as const;

@@ -1,0 +1,42 @@
+-- persist_batch: the ingest statement, idempotent. Inserts the rows in the given (id) order with
+-- ON CONFLICT (id) DO NOTHING, opens their messages_open rows and upserts the consumer offsets, all in
+-- one statement (one transaction). Returns the ids this statement inserted.
+-- Envelopes travel as ONE bytea parameter cut apart by offset/length arrays (a bytea[] would go as hex
+-- text: twice the bytes and a slow parse). Stream-id offsets only move forward (several persisters
+-- commit out of order); other offsets are set as given.
+-- persist_fresh_batch.sql is the same statement without the conflict clause: keep both in step.
+--  $1  ids           text[]
+--  $2  stream_ids    text[]
+--  $3  topics        text[]
+--  $4  types         text[]
+--  $5  priorities    smallint[]
+--  $6  sent_ms       float8[]   envelope timestamps, ms since epoch
+--  $7  env_at        int[]      1-based position of each envelope in $9
+--  $8  env_len       int[]      its length in bytes
+--  $9  envelopes     bytea      every envelope, concatenated
+--  $10 headers       text[]     JSON objects
+--  $11 traceparents  text[]     NULL where none
+--  $12 reply_tos     text[]     NULL where none
+--  $13 groups        text[]     offsets: consumer group
+--  $14 offset_topics text[]     offsets: topic (stream)
+--  $15 offsets       text[]     offsets: value
+WITH ins AS (
+  INSERT INTO messages (id, stream_id, topic, type, priority, sent_at, envelope, headers, traceparent, reply_to)
+  SELECT u.id, u.stream_id, u.topic, u.type, u.priority, timestamptz 'epoch' + u.ts * interval '1 millisecond',
+         substring($9::bytea FROM u.env_at FOR u.env_len), u.headers::jsonb, u.traceparent, u.reply_to
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::float8[], $7::int[], $8::int[],
+              $10::text[], $11::text[], $12::text[])
+       AS u(id, stream_id, topic, type, priority, ts, env_at, env_len, headers, traceparent, reply_to)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING seq, id, updated_at
+), opened AS (
+  INSERT INTO messages_open (seq, status, updated_at) SELECT seq, 'PENDING', updated_at FROM ins
+), off AS (
+  INSERT INTO consumer_offsets (consumer_group, topic, "offset", updated_at)
+  SELECT g, t, o, now() FROM unnest($13::text[], $14::text[], $15::text[]) AS x(g, t, o)
+  ON CONFLICT (consumer_group, topic) DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = EXCLUDED.updated_at
+  WHERE consumer_offsets."offset" !~ '^\d+-\d+$' OR EXCLUDED."offset" !~ '^\d+-\d+$'
+    OR (split_part(EXCLUDED."offset", '-', 1)::numeric, split_part(EXCLUDED."offset", '-', 2)::numeric)
+       >= (split_part(consumer_offsets."offset", '-', 1)::numeric, split_part(consumer_offsets."offset", '-', 2)::numeric)
+)
+SELECT id FROM ins

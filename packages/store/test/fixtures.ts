@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { type Envelope, encodeEnvelope } from '@fleet/protocol';
+import pg from 'pg';
+import { freshDatabase, maxPoolSize } from '../../../test/helpers/services.js';
+import { MessageQueue } from '../src/message-queue.js';
+import { migrate } from '../src/migrate.js';
+import { PersistStore } from '../src/persist-store.js';
+import type { NewMessage } from '../src/types.js';
+
+/** Test fixtures of the store's tests (and the persister's): a migrated database of their own and message factories. */
+
+export interface QueueDb {
+  url: string;
+  pool: pg.Pool;
+  /** The design's queue API. */
+  queue: MessageQueue;
+  /** The persister's statements (hot path, replay, dead letters, retention). */
+  store: PersistStore;
+  close(): Promise<void>;
+}
+
+export async function migratedDatabase(name: string, poolSize = 4): Promise<QueueDb> {
+  const db = await freshDatabase(name);
+  await migrate(db.url);
+  const pool = new pg.Pool({ connectionString: db.url, max: Math.min(poolSize, maxPoolSize() ?? poolSize) });
+  pool.on('error', () => {});
+  return {
+    url: db.url,
+    pool,
+    queue: new MessageQueue(pool),
+    store: new PersistStore(pool),
+    async close() {
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+let counter = 0;
+
+/** A message as the stream consumer would hand it over, with a real binary envelope. */
+export function newMessage(
+  over: Partial<Envelope> & { streamId?: string; replyTo?: string } = {},
+): NewMessage {
+  const env: Envelope = {
+    id: over.id ?? `m-${randomUUID()}`,
+    topic: over.topic ?? 'orders.created',
+    type: over.type ?? 'event',
+    priority: over.priority ?? 1,
+    timestamp: over.timestamp ?? 1_764_201_600_123,
+    headers: over.headers ?? { k: 'v' },
+    payload: over.payload ?? Buffer.from(`payload ${counter}`),
+    traceparent: over.traceparent ?? '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  };
+  const m: NewMessage = {
+    id: env.id,
+    streamId: over.streamId ?? `${1_764_201_600_000 + counter++}-0`,
+    envelope: encodeEnvelope(env),
+    topic: env.topic,
+    type: env.type,
+    priority: env.priority,
+    timestamp: env.timestamp,
+    headers: env.headers,
+  };
+  if (env.traceparent) m.traceparent = env.traceparent;
+  if (over.replyTo) m.replyTo = over.replyTo;
+  return m;
+}
+
+export function messages(n: number, over: Partial<Envelope> = {}): NewMessage[] {
+  return Array.from({ length: n }, () => newMessage(over));
+}
+
+/** Status and retry count of one row, read straight from SQL. */
+export async function rowState(
+  pool: pg.Pool,
+  id: string,
+): Promise<{ status: string; retry_count: number; last_error: string | null } | undefined> {
+  const res = await pool.query('SELECT status, retry_count, last_error FROM messages WHERE id = $1', [id]);
+  return res.rows[0];
+}
+
+/** Moves rows' updated_at / created_at into the past (ages are what sweep and retention look at). */
+export async function age(pool: pg.Pool, ids: string[], seconds: number): Promise<void> {
+  await pool.query(
+    `WITH up AS (
+       UPDATE messages SET updated_at = now() - $2 * interval '1 second', created_at = now() - $2 * interval '1 second'
+       WHERE id = ANY($1) RETURNING seq, updated_at
+     )
+     UPDATE messages_open o SET updated_at = up.updated_at FROM up WHERE o.seq = up.seq`,
+    [ids, seconds],
+  );
+}
+
+/**
+ * Puts rows straight into a state (a test's shortcut past the workers), keeping messages_open in step as
+ * the store does: COMPLETED rows leave it, the others are mirrored there.
+ */
+export async function forceStatus(
+  pool: pg.Pool,
+  ids: string[] | 'all',
+  status: string,
+  set: { lastError?: string; retryCount?: number } = {},
+): Promise<void> {
+  await pool.query(
+    `WITH up AS (
+       UPDATE messages SET status = $2, last_error = coalesce($3, last_error), retry_count = coalesce($4, retry_count)
+       WHERE $1::text[] IS NULL OR id = ANY($1) RETURNING seq, status, updated_at
+     ), closed AS (
+       DELETE FROM messages_open o USING up WHERE o.seq = up.seq AND up.status = 'COMPLETED'
+     )
+     INSERT INTO messages_open (seq, status, updated_at) SELECT seq, status, updated_at FROM up WHERE status <> 'COMPLETED'
+     ON CONFLICT (seq) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
+    [ids === 'all' ? null : ids, status, set.lastError ?? null, set.retryCount ?? null],
+  );
+}

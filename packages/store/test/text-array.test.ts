@@ -1,0 +1,56 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toPgNumberArray, toPgTextArray } from '../src/sql-text.js';
+import { migratedDatabase, type QueueDb } from './fixtures.js';
+
+/** The hand-built array literals must mean to Postgres exactly what node-postgres' own would. */
+describe('Postgres array literals (sql-text.ts)', () => {
+  let db: QueueDb;
+  beforeAll(async () => {
+    db = await migratedDatabase('db_text_array', 1);
+  });
+  afterAll(async () => db?.close());
+
+  const storable = fc.string({ unit: 'binary', maxLength: 30 }).filter((s) => !s.includes('\0'));
+
+  it('text[]: any storable strings and NULLs read back unchanged', async () => {
+    const tricky = [
+      'NULL',
+      'null',
+      '',
+      ' ',
+      '"',
+      '\\',
+      '\\"',
+      '{',
+      '}',
+      ',',
+      'a,b',
+      '{"x"}',
+      'é',
+      '🚀',
+      '\t\n',
+    ];
+    const read = async (values: (string | null)[]) =>
+      (await db.pool.query<{ a: (string | null)[] }>('SELECT $1::text[] AS a', [toPgTextArray(values)]))
+        .rows[0]!.a;
+    expect(await read([...tricky, null])).toEqual([...tricky, null]);
+    expect(await read([])).toEqual([]);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.option(storable, { nil: null }), { maxLength: 20 }), async (values) => {
+        expect(await read(values)).toEqual(values);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('int[] / float8[]', async () => {
+    const nums = [0, -1, 2 ** 31 - 1, 1_764_201_600_123];
+    const res = await db.pool.query('SELECT $1::int[] AS i, $2::float8[] AS f', [
+      toPgNumberArray(nums.slice(0, 3)),
+      toPgNumberArray(nums),
+    ]);
+    expect(res.rows[0].i).toEqual(nums.slice(0, 3));
+    expect(res.rows[0].f).toEqual(nums);
+  });
+});
