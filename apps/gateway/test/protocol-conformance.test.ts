@@ -10,8 +10,9 @@ import {
   FrameType,
 } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SESSION_SWEEP_MS, TIMER_TICK_MS } from '../src/gateway.js';
+import { SESSION_SWEEP_MS } from '../src/gateway.js';
 import type { Gateway } from '../src/index.js';
+import { TIMER_TICK_MS } from '../src/waiters.js';
 import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, waitUntil, withGateway } from './helpers.js';
 
 // The gateway does what docs/protocol.md says on each point an outside tester found in disagreement
