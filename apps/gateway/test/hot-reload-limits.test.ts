@@ -4,30 +4,31 @@ import { ErrorCode, encodeEnvelope, encodeFrame, encodePublish, FrameType } from
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type DeepPartial, deepMerge, writeTestConfig } from '../../../test/helpers/config.js';
-
 import { type AppProcess, spawnApp } from '../../../test/helpers/processes.js';
 import { cleanupRedisPrefix, envelope, RawClient, waitUntil } from './helpers.js';
 
 // Issue "proof": the gateway's live limits (docs/configuration.md, Reload = live: network.max_connections,
 // timeout_ms, max_frame_bytes, max_in_flight; gateway.handshake_timeout_ms, max_hello_bytes,
-// frame_timeout_ms; requests.default_timeout_ms) take effect on save in a running gateway process, with no
+// frame_timeout_ms; thread_pools.io.queue_size; requests.default_timeout_ms) take effect on save in a running gateway process, with no
 // restart. The test waits on the "config reloaded" log line (written after reconfigure() returned), then
 // checks each limit on connections opened after it; every wait is for an answer, a close or a metric, never
 // a sleep. Limits that bound a frame apply to connections accepted after the reload (main.ts).
-// Mutation tried: Output.reconfigure left maxInFlight at its start value (one field not applied): WELCOME
+// Mutations tried: Output.reconfigure left maxInFlight at its start value (one field not applied): WELCOME
 // still announced 2 (it reads the config), but the socket with 2 requests in flight was never paused and
-// the paused-sockets wait below failed.
+// the paused-sockets wait below failed; the same with queueSize: the queue_size wait failed.
 
 type Plain = Parameters<typeof deepMerge>[0];
 
 const BEFORE: DeepPartial<FleetConfig> = {
   network: { max_connections: 100, timeout_ms: 60_000, max_frame_bytes: 1024 * 1024, max_in_flight: 1024 },
   gateway: { handshake_timeout_ms: 10_000, max_hello_bytes: 8192, frame_timeout_ms: 30_000 },
+  thread_pools: { io: { queue_size: 65_536 } },
   requests: { default_timeout_ms: 60_000 },
 };
 const AFTER = {
   network: { max_connections: 3, timeout_ms: 1_500, max_frame_bytes: 4096, max_in_flight: 2 },
   gateway: { handshake_timeout_ms: 700, max_hello_bytes: 256, frame_timeout_ms: 900 },
+  thread_pools: { io: { queue_size: 3 } },
   requests: { default_timeout_ms: 400 },
 } as const;
 /** Far below BEFORE's 60 s default: a REQUEST answered TIMEOUT within this used the reloaded default. */
@@ -88,6 +89,7 @@ describe('gateway hot reload of its limits', () => {
         'network.max_in_flight',
         'network.timeout_ms',
         'requests.default_timeout_ms',
+        'thread_pools.io.queue_size',
       ].sort(),
     );
 
@@ -153,17 +155,18 @@ describe('gateway hot reload of its limits', () => {
 
     // network.max_in_flight: two REQUESTs waiting fill the new window of 2, so the gateway pauses the socket.
     const metricsPort: number = ready.metrics_port;
+    const paused = (n: number) =>
+      waitUntil(async () => (await gauge(metricsPort, 'fleet_gateway_paused_sockets')) === n, METRIC_WAIT_MS);
     const busy = await RawClient.open(port);
     void busy.request(envelope(), 60_000);
     void busy.request(envelope(), 60_000);
-    expect(
-      await waitUntil(
-        async () => (await gauge(metricsPort, 'fleet_gateway_paused_sockets')) === 1,
-        METRIC_WAIT_MS,
-      ),
-      'socket with max_in_flight requests pending was not paused',
-    ).toBe(true);
-    await busy.close();
+    expect(await paused(1), 'socket with max_in_flight requests pending was not paused').toBe(true);
+    // thread_pools.io.queue_size: one more REQUEST on another socket makes 3 in flight in the process, the
+    // new bound, so that socket is paused too although its own window is not full.
+    const third = await RawClient.open(port);
+    void third.request(envelope(), 60_000);
+    expect(await paused(2), 'socket at the process-wide queue_size was not paused').toBe(true);
+    await Promise.all([busy.close(), third.close()]);
 
     // network.max_connections: with every earlier connection gone, the 4th of 4 is refused.
     expect(
