@@ -39,7 +39,7 @@ describe('gateway and docs/protocol.md agree', () => {
     await c.close();
   });
 
-  // Mutation tried: the PONG case removed from onOtherFrame (NOT_SUPPORTED again): fails.
+  // Mutation tried: the PONG case removed from Sessions.onOtherFrame (NOT_SUPPORTED again): fails.
   it('a PONG from the client is accepted without an answer', async () => {
     const c = await RawClient.open(gw.port);
     c.write(encodeFrame({ type: FrameType.PONG, corr: 5 }));

@@ -56,7 +56,7 @@ describe('slow and unauthenticated clients', () => {
     await waitUntil(() => gw.stats().connections === 0, 10_000);
   });
 
-  // Mutation tried: handshake deadline check removed from sweepSessions: the clients are closed later by the
+  // Mutation tried: handshake deadline check removed from Sessions.sweep (session.ts): the clients are closed later by the
   // frame deadline instead, not with "no HELLO": fails.
   it('slowloris before HELLO fills max_connections only until the handshake deadline', async () => {
     const hello = encodeFrame({ type: FrameType.HELLO, corr: 1, clientName: 'slow' });
