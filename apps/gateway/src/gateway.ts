@@ -8,6 +8,7 @@ import type { Registry } from '@fleet/metrics';
 import { ErrorCode, FleetKeys } from '@fleet/protocol';
 import { createLogger, type Logger, type Telemetry } from '@fleet/tracing';
 import type { Redis } from 'ioredis';
+import { DEFAULT_MAX_OUTSTANDING_CALLS } from './appender.js';
 import { newGatewayId } from './ids.js';
 import { type GatewayInstruments, NOOP_INSTRUMENTS } from './instruments.js';
 import { prometheusInstruments } from './metrics.js';
@@ -81,8 +82,6 @@ const SOCKETS_CLOSE_WAIT_MS = 3_000;
 const QUIT_WAIT_MS = 1_000;
 /** Metrics are counted in plain numbers and pushed to the sink this often. */
 const METRICS_PUSH_MS = 1_000;
-/** Flushes in flight before new messages wait for a reply (group commit), by default. */
-const DEFAULT_MAX_OUTSTANDING_CALLS = 4;
 /**
  * How often connection deadlines (idle, handshake, unfinished frame) are checked: one pass over the
  * connections, so no timer or syscall per frame (documented in docs/protocol.md section 6).

@@ -6,6 +6,8 @@ import type { GatewayInstruments } from './instruments.js';
 
 /** After a closing ERROR the peer gets this long to read it and close before the socket is destroyed. */
 const CLOSE_LINGER_MS = 2_000;
+/** A paused socket resumes once its window and the process-wide count are down to half their bound (hysteresis). */
+const lowWater = (bound: number) => Math.floor(bound / 2);
 
 /**
  * Everything the gateway writes to clients and the flow control that follows from it: answers (ACK,
@@ -44,9 +46,9 @@ export class Output {
 
   reconfigure(cfg: FleetConfig): void {
     this.maxInFlight = cfg.network.max_in_flight;
-    this.connLow = Math.floor(this.maxInFlight / 2);
+    this.connLow = lowWater(this.maxInFlight);
     this.queueSize = cfg.thread_pools.io.queue_size;
-    this.globalLow = Math.floor(this.queueSize / 2);
+    this.globalLow = lowWater(this.queueSize);
   }
 
   /** Counts a frame that will get exactly one answer later. */

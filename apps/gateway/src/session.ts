@@ -62,8 +62,12 @@ const REFUSED_LINGER_MS = 1_000;
 /** An append span links at most this many message traces (a 100-message entry links them all). */
 const MAX_SPAN_LINKS = 128;
 const DECODE_OPTIONS = { allowEmptyId: true } as const;
+/** The corr of answers about the connection rather than one frame (docs/protocol.md). */
+const CONNECTION_CORR = 0;
 /** corr 0 means "about the connection" in answers, so a PUBLISH/REQUEST using it could not be answered. */
 const CORR_ZERO = 'PUBLISH and REQUEST need a non-zero corr';
+/** A refused client's name is logged cut to this many characters (it is the client's to choose). */
+const LOGGED_CLIENT_NAME_CHARS = 64;
 
 export interface SessionOptions {
   gatewayId: string;
@@ -153,7 +157,7 @@ export class Sessions implements AppendResult<Entry> {
     socket.on('error', () => {}); // resets are normal; 'close' cleans up
     if (this.conns.size >= this.cfg.network.max_connections) {
       this.output.countError(ErrorCode.OVERLOADED);
-      socket.end(encodeError(0, ErrorCode.OVERLOADED, 'too many connections'));
+      socket.end(encodeError(CONNECTION_CORR, ErrorCode.OVERLOADED, 'too many connections'));
       setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       return;
     }
@@ -266,7 +270,7 @@ export class Sessions implements AppendResult<Entry> {
    * here; frames read before it and still unanswered are answered first (each PUBLISH/REQUEST gets exactly
    * one answer), then this ERROR goes out after the last of them.
    */
-  endWithError(conn: Connection, code: number, message: string, corr = 0): void {
+  endWithError(conn: Connection, code: number, message: string, corr = CONNECTION_CORR): void {
     if (conn.ending || conn.closed) return;
     conn.ending = true;
     this.releasePartial(conn);
@@ -289,7 +293,7 @@ export class Sessions implements AppendResult<Entry> {
       this.instruments.frameIn(f.type);
       if (f.type === FrameType.PUBLISH) {
         if (!conn.hello) this.endWithError(conn, ErrorCode.HELLO_REQUIRED, 'send HELLO first');
-        else if (f.corr === 0) this.endWithError(conn, ErrorCode.MALFORMED_FRAME, CORR_ZERO);
+        else if (f.corr === CONNECTION_CORR) this.endWithError(conn, ErrorCode.MALFORMED_FRAME, CORR_ZERO);
         else this.onPublish(conn, f);
       } else {
         this.onOtherFrame(conn, f);
@@ -339,7 +343,10 @@ export class Sessions implements AppendResult<Entry> {
   private onHello(conn: Connection, f: HelloFrame): void {
     const denied = this.auth.check(f.token);
     if (denied !== null) {
-      this.log.info({ client: f.clientName.slice(0, 64), code: denied }, 'authentication refused');
+      this.log.info(
+        { client: f.clientName.slice(0, LOGGED_CLIENT_NAME_CHARS), code: denied },
+        'authentication refused',
+      );
       this.endWithError(
         conn,
         denied,
@@ -416,7 +423,7 @@ export class Sessions implements AppendResult<Entry> {
   }
 
   private onRequest(conn: Connection, f: RequestFrame): void {
-    if (f.corr === 0) {
+    if (f.corr === CONNECTION_CORR) {
       this.endWithError(conn, ErrorCode.MALFORMED_FRAME, CORR_ZERO);
       return;
     }
