@@ -2,6 +2,9 @@ import { ENTRY_MAX_BYTES, ENTRY_MAX_MESSAGES, type FleetKeys } from '@fleet/prot
 import type { Redis } from 'ioredis';
 import { encodeXaddBatch, PrebuiltCommand } from './resp.js';
 
+/** Flushes in flight before new messages wait for a reply (group commit), by default. */
+export const DEFAULT_MAX_OUTSTANDING_CALLS = 4;
+
 /** One message read from a socket and waiting for its XADD. */
 export interface PendingAppend {
   messageId: string;
@@ -72,7 +75,7 @@ export class Appender<E extends PendingAppend> {
      * under load each flush carries everything that arrived during a round trip (fewer, bigger entries),
      * and under light load (nothing outstanding) an entry goes out in the same turn.
      */
-    private readonly maxOutstandingCalls = 4,
+    private readonly maxOutstandingCalls = DEFAULT_MAX_OUTSTANDING_CALLS,
   ) {
     this.queues = Array.from({ length: keys.shards }, () => []);
   }

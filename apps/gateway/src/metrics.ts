@@ -1,13 +1,18 @@
 import type { FleetConfig } from '@fleet/config';
 import { cachedLabels, gatewayMetrics, type Registry, TopicLabeler } from '@fleet/metrics';
 import { memoryRatio } from '@fleet/pressure';
-import { errorCodeName, FrameType } from '@fleet/protocol';
+import { errorCodeName, FrameType, INVALID_FRAME_TYPE } from '@fleet/protocol';
 import type { GatewayInstruments } from './instruments.js';
 
 const FRAME_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(FrameType).map(([name, code]) => [code, name.toLowerCase()]),
 );
-FRAME_NAMES[0] = 'invalid';
+FRAME_NAMES[INVALID_FRAME_TYPE] = 'invalid';
+/** Slots of the per-type frame counters: every FrameType fits; a larger type byte counts as invalid. */
+const FRAME_TYPE_SLOTS = 16;
+/** Distinct topics aggregated between two flushes; further new ones go uncounted (memory under a topic flood). */
+const MAX_TOPICS_PER_FLUSH = 10_000;
+const MS_PER_S = 1_000;
 
 /**
  * Gateway instruments backed by @fleet/metrics' gatewayMetrics. Counters are aggregated in plain numbers
@@ -28,8 +33,8 @@ export function prometheusInstruments(registry: Registry, cfg: FleetConfig): Gat
   const received = cachedLabels(m.messagesReceived);
   const receivedBytes = cachedLabels(m.messageBytes);
 
-  const inByType = new Float64Array(16);
-  const outByType = new Float64Array(16);
+  const inByType = new Float64Array(FRAME_TYPE_SLOTS);
+  const outByType = new Float64Array(FRAME_TYPE_SLOTS);
   const errByCode = new Map<number, number>();
   let bytesIn = 0;
   let bytesOut = 0;
@@ -48,7 +53,7 @@ export function prometheusInstruments(registry: Registry, cfg: FleetConfig): Gat
       bytesIn += n;
     },
     frameIn(type) {
-      inByType[type < 16 ? type : 0]!++;
+      inByType[type < FRAME_TYPE_SLOTS ? type : INVALID_FRAME_TYPE]!++;
     },
     framesOut(type, count) {
       outByType[type]! += count;
@@ -64,10 +69,10 @@ export function prometheusInstruments(registry: Registry, cfg: FleetConfig): Gat
       if (t) {
         t[0]++;
         t[1] += bytes;
-      } else if (byTopic.size < 10_000) byTopic.set(topic, [1, bytes]);
+      } else if (byTopic.size < MAX_TOPICS_PER_FLUSH) byTopic.set(topic, [1, bytes]);
     },
     ackLatency(ms) {
-      m.ackLatency.observe(ms / 1000);
+      m.ackLatency.observe(ms / MS_PER_S);
     },
     appendBatch(size) {
       m.redisAppendBatchSize.observe(size);
@@ -91,7 +96,7 @@ export function prometheusInstruments(registry: Registry, cfg: FleetConfig): Gat
       if (bytesOut) m.bytesOut.inc(bytesOut);
       bytesIn = 0;
       bytesOut = 0;
-      for (let t = 0; t < 16; t++) {
+      for (let t = 0; t < FRAME_TYPE_SLOTS; t++) {
         if (inByType[t]) framesIn(FRAME_NAMES[t] ?? 'invalid').inc(inByType[t]);
         if (outByType[t]) framesOut(FRAME_NAMES[t] ?? 'invalid').inc(outByType[t]);
       }

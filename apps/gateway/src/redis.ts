@@ -1,5 +1,11 @@
 import { Redis, type RedisOptions } from 'ioredis';
 
+const CONNECT_TIMEOUT_MS = 2_000;
+/** Reconnect delay: this much more per attempt, up to RECONNECT_MAX_MS (an outage is retried quickly). */
+const RECONNECT_STEP_MS = 50;
+const RECONNECT_MAX_MS = 500;
+const reconnectDelay = (times: number) => Math.min(RECONNECT_STEP_MS * times, RECONNECT_MAX_MS);
+
 /**
  * Fail fast instead of queueing: no offline queue, in-flight commands rejected when the connection drops
  * (maxRetriesPerRequest 0, no resend), a command timeout for a Redis that hangs. Reconnects by itself.
@@ -12,8 +18,8 @@ export function commandRedisOptions(commandTimeoutMs: number): RedisOptions {
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     commandTimeout: commandTimeoutMs,
-    connectTimeout: 2_000,
-    retryStrategy: (times) => Math.min(50 * times, 500),
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    retryStrategy: reconnectDelay,
   };
 }
 
@@ -27,8 +33,8 @@ export function createSubscriberRedis(url: string): Redis {
     lazyConnect: true,
     autoResubscribe: true,
     maxRetriesPerRequest: null,
-    connectTimeout: 2_000,
-    retryStrategy: (times) => Math.min(50 * times, 500),
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    retryStrategy: reconnectDelay,
   });
 }
 

@@ -15,6 +15,15 @@ import { Command } from 'ioredis';
  * messages. The whole command is sized once and written into one Buffer, each message's record in place
  * (no intermediate batch buffer, no string made for a generated traceparent). The command still goes
  * through ioredis (ordering, replies, timeouts, reconnects).
+ *
+ * This is the gateway's one reach into ioredis internals, and it stays in this module: PrebuiltCommand
+ * subclasses ioredis' `Command` and overrides `toWritable`, the method ioredis' sendCommand calls for the
+ * bytes it writes to the socket (not part of its documented API). Why: measured on the 2-core dev box
+ * (100 messages of 170 bytes per XADD, best of 8 rounds, three runs under load), this writer costs
+ * 0.45-0.74 µs/msg against 0.98-1.65 µs/msg for the public way (encodeIngestBatch, then a stock
+ * `new Command('xadd', args)` serialized by ioredis with a generated traceparent string per message):
+ * about 0.5-0.9 µs of the gateway's ~3.5 µs CPU per message. test/resp-internals.test.ts fails with a
+ * plain message, against real Redis, if an ioredis upgrade changes what this relies on.
  */
 
 /** Values of one message's ingest record; '' = field absent. */
@@ -29,6 +38,12 @@ export interface BatchItem {
 }
 
 const CRLF_BYTES = 2;
+// RESP bytes (https://redis.io/docs/latest/develop/reference/protocol-spec/).
+const ARRAY_MARKER = 0x2a; // '*'
+const BULK_MARKER = 0x24; // '$'
+const CR = 0x0d;
+const LF = 0x0a;
+const DIGIT_0 = 0x30;
 let scratch = new Int32Array(4 * 1024);
 
 function digits(n: number): number {
@@ -50,11 +65,11 @@ function writeInt(buf: Buffer, off: number, n: number): number {
   let end = off + d;
   let v = n;
   for (let i = end - 1; i >= off; i--) {
-    buf[i] = 48 + (v % 10);
+    buf[i] = DIGIT_0 + (v % 10);
     v = Math.floor(v / 10);
   }
-  buf[end++] = 13;
-  buf[end++] = 10;
+  buf[end++] = CR;
+  buf[end++] = LF;
   return end;
 }
 
@@ -64,10 +79,10 @@ function writeHeader(buf: Buffer, off: number, marker: number, n: number): numbe
 }
 
 function writeString(buf: Buffer, off: number, s: string, len: number): number {
-  off = writeHeader(buf, off, 36 /* $ */, len);
+  off = writeHeader(buf, off, BULK_MARKER, len);
   if (len > 0) off += buf.write(s, off, len, len === s.length ? 'latin1' : 'utf8');
-  buf[off++] = 13;
-  buf[off++] = 10;
+  buf[off++] = CR;
+  buf[off++] = LF;
   return off;
 }
 
@@ -101,9 +116,9 @@ export function encodeXaddBatch(key: string, acceptedAt: string, items: readonly
   for (const len of headLens) size += bulkSize(len);
   for (const len of tailLens) size += bulkSize(len);
   const buf = Buffer.allocUnsafe(size);
-  let off = writeHeader(buf, 0, 42 /* * */, head.length + 1 + tail.length);
+  let off = writeHeader(buf, 0, ARRAY_MARKER, head.length + 1 + tail.length);
   for (let k = 0; k < head.length; k++) off = writeString(buf, off, head[k]!, headLens[k]!);
-  off = writeHeader(buf, off, 36 /* $ */, blob);
+  off = writeHeader(buf, off, BULK_MARKER, blob);
   off = writeIngestBatchHeader(buf, off, n);
   for (let i = 0, j = 0; i < n; i++, j += 4) {
     const it = items[i]!;
@@ -118,8 +133,8 @@ export function encodeXaddBatch(key: string, acceptedAt: string, items: readonly
     off = writeIngestString(buf, off, it.replyTo, lens[j + 2]!);
     off = writeIngestString(buf, off, it.durable, lens[j + 3]!);
   }
-  buf[off++] = 13;
-  buf[off++] = 10;
+  buf[off++] = CR;
+  buf[off++] = LF;
   for (let k = 0; k < tail.length; k++) off = writeString(buf, off, tail[k]!, tailLens[k]!);
   if (off !== size) throw new Error(`RESP size mismatch: ${off} != ${size}`);
   return buf;

@@ -7,9 +7,8 @@ import {
   FRAME_HEADER_BYTES,
   FrameType,
 } from '@fleet/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, withGateway } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { envelope, gatewayConfig, RawClient, useGateway } from './helpers.js';
 
 // Every PUBLISH and REQUEST read before a connection-closing error gets its one answer, then the closing
 // ERROR, then the close (docs/protocol.md section 6, item 6) — also when all of it came in one write.
@@ -21,15 +20,7 @@ describe('answers before a closing error in the same read', () => {
     network: { max_frame_bytes: 64 * 1024 },
     requests: { max_timeout_ms: REQUEST_TIMEOUT_MS },
   });
-  let gw: Gateway;
-
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-  });
-  afterAll(async () => {
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
-  });
+  const gw = useGateway(cfg);
 
   function header(length: number, version: number, type: number): Buffer {
     const b = Buffer.alloc(FRAME_HEADER_BYTES);

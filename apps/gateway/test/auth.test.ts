@@ -1,24 +1,13 @@
 import { ErrorCode, FrameType } from '@fleet/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, withGateway } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { envelope, gatewayConfig, RawClient, useClient, useGateway } from './helpers.js';
 
 // With auth.tokens configured, HELLO must carry one of them.
 describe('token auth', () => {
   const token = 'secret-token-0123456789';
   const cfg = gatewayConfig({ auth: { tokens: ['another-token-abcdefgh', token] } });
-  let gw: Gateway;
-  let bystander: RawClient;
-
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-    bystander = await RawClient.open(gw.port, token);
-  });
-  afterAll(async () => {
-    await bystander.close();
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
-  });
+  const gw = useGateway(cfg);
+  const bystander = useClient(gw, token);
 
   it('accepts a configured token', async () => {
     const c = await RawClient.open(gw.port, token);
@@ -30,7 +19,7 @@ describe('token auth', () => {
     const c = await RawClient.connect(gw.port);
     expect(await c.hello()).toMatchObject({ type: FrameType.ERROR, code: ErrorCode.AUTH_REQUIRED });
     await c.closed;
-    expect((await bystander.publish(envelope())).type).toBe(FrameType.ACK);
+    expect((await bystander().publish(envelope())).type).toBe(FrameType.ACK);
   });
 
   it('wrong token: AUTH_FAILED and close', async () => {
@@ -41,6 +30,6 @@ describe('token auth', () => {
       if (err.type === FrameType.ERROR) expect(err.message).not.toContain(wrong);
       await c.closed;
     }
-    expect((await bystander.publish(envelope())).type).toBe(FrameType.ACK);
+    expect((await bystander().publish(envelope())).type).toBe(FrameType.ACK);
   });
 });

@@ -1,7 +1,6 @@
 import { ErrorCode, encodeEnvelope, encodeFrame, encodePublish, FrameType } from '@fleet/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, withGateway } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { envelope, gatewayConfig, RawClient, useClient, useGateway } from './helpers.js';
 
 function header(length: number, version: number, type: number, corr: number): Buffer {
   const b = Buffer.alloc(12);
@@ -15,21 +14,11 @@ function header(length: number, version: number, type: number, corr: number): Bu
 // Each bad input gets its documented ERROR; framing errors close that connection only.
 describe('bad input', () => {
   const cfg = gatewayConfig({ network: { max_frame_bytes: 4096 } });
-  let gw: Gateway;
-  let bystander: RawClient;
-
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-    bystander = await RawClient.open(gw.port);
-  });
-  afterAll(async () => {
-    await bystander.close();
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
-  });
+  const gw = useGateway(cfg);
+  const bystander = useClient(gw);
 
   async function expectBystanderFine(): Promise<void> {
-    const ack = await bystander.publish(envelope());
+    const ack = await bystander().publish(envelope());
     expect(ack.type).toBe(FrameType.ACK);
   }
 

@@ -1,24 +1,15 @@
 import { connect, FleetError } from '@fleet/client';
 import { ErrorCode, FleetKeys } from '@fleet/protocol';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ingestMessages } from '../../../test/helpers/ingest.js';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, gatewayConfig, redisUrl, withGateway } from './helpers.js';
+import { gatewayConfig, redisUrl, useGateway } from './helpers.js';
 
 // The shipped TypeScript client (@fleet/client) against the real gateway.
 describe('@fleet/client interop', () => {
   const token = 'interop-token-0123456789';
   const cfg = gatewayConfig({ auth: { tokens: [token] } });
-  let gw: Gateway;
-
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-  });
-  afterAll(async () => {
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
-  });
+  const gw = useGateway(cfg);
 
   it('publishes, pipelines and gets typed errors', async () => {
     const client = await connect({ host: '127.0.0.1', port: gw.port, token, reconnect: false });

@@ -7,34 +7,18 @@ import {
   ingestRecords,
 } from '@fleet/protocol';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/index.js';
-import {
-  cleanupRedisPrefix,
-  envelope,
-  gatewayConfig,
-  RawClient,
-  redisUrl,
-  sleep,
-  withGateway,
-} from './helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { envelope, gatewayConfig, redisUrl, sleep, useClient, useGateway } from './helpers.js';
 
 // A `durable` PUBLISH is ACKed (level 1) only when the persister's commit notification names its id.
 describe('durable ack', () => {
   const cfg = gatewayConfig({ requests: { max_timeout_ms: 800 } });
   const keys = new FleetKeys(cfg.redis.key_prefix, 1);
   const redis = new Redis(redisUrl());
-  let gw: Gateway;
-  let client: RawClient;
+  const gw = useGateway(cfg);
+  const client = useClient(gw);
 
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-    client = await RawClient.open(gw.port);
-  });
   afterAll(async () => {
-    await client.close();
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
     redis.disconnect();
   });
 
@@ -42,10 +26,12 @@ describe('durable ack', () => {
     const envs = [envelope({ id: 'd-1' }), envelope({ id: 'd-2' }), envelope({ id: 'd-3' })];
     let answered = 0;
     const answers = envs.map((e) =>
-      client.publish(e, { durable: true }).then((a) => {
-        answered++;
-        return a;
-      }),
+      client()
+        .publish(e, { durable: true })
+        .then((a) => {
+          answered++;
+          return a;
+        }),
     );
     await sleep(150);
     expect(answered).toBe(0);
@@ -75,7 +61,7 @@ describe('durable ack', () => {
 
   it('answers TIMEOUT when no commit comes before requests.max_timeout_ms', async () => {
     const started = Date.now();
-    const res = await client.publish(envelope({ id: 'never-committed' }), { durable: true });
+    const res = await client().publish(envelope({ id: 'never-committed' }), { durable: true });
     expect(res).toMatchObject({ type: FrameType.ERROR, code: ErrorCode.TIMEOUT });
     expect(Date.now() - started).toBeGreaterThanOrEqual(780);
     await redis.publish(keys.durableChannel(gw.gatewayId), encodeDurableIds(['never-committed']));

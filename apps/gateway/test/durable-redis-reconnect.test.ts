@@ -1,8 +1,7 @@
 import { ErrorCode, FrameType } from '@fleet/protocol';
 import { type PrivateRedis, startPrivateRedis } from '@fleet/services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/index.js';
-import { envelope, gatewayConfig, RawClient, waitUntil, withGateway } from './helpers.js';
+import { envelope, gatewayConfig, RawClient, useGateway, waitUntil } from './helpers.js';
 
 // A durable PUBLISH waits for the persister's commit notice, which travels on Redis pub/sub: a notice
 // published while the gateway's subscriber was reconnecting is lost for good. So when the subscriber is
@@ -10,17 +9,15 @@ import { envelope, gatewayConfig, RawClient, waitUntil, withGateway } from './he
 // the same id) instead of waiting out requests.max_timeout_ms (the e2e crash test spent minutes there).
 describe('durable publishes across a Redis reconnect', () => {
   let redis: PrivateRedis;
-  let gw: Gateway;
 
   beforeAll(async () => {
     redis = await startPrivateRedis({ aof: true });
-    // No persister runs: the durable PUBLISH can only wait. The deadline is far beyond the test's.
-    gw = await withGateway(gatewayConfig({ requests: { max_timeout_ms: 300_000 } }, redis.url));
   }, 30_000);
   afterAll(async () => {
-    await gw?.close();
     await redis?.dispose();
   });
+  // No persister runs: the durable PUBLISH can only wait. The deadline is far beyond the test's.
+  const gw = useGateway(() => gatewayConfig({ requests: { max_timeout_ms: 300_000 } }, redis.url));
 
   it('answers a waiting durable PUBLISH UNAVAILABLE once the subscriber is back', async () => {
     const c = await RawClient.open(gw.port);

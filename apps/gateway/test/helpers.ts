@@ -13,6 +13,7 @@ import {
   type InvalidFrame,
 } from '@fleet/protocol';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { type DeepPartial, deepMerge } from '../../../test/helpers/config.js';
 import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
 import { type Gateway, type GatewayOptions, startGateway } from '../src/index.js';
@@ -34,6 +35,58 @@ export const silentLogger = pino({ level: 'silent' });
 
 export async function withGateway(cfg: FleetConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   return startGateway(cfg, { logger: silentLogger, ...opts });
+}
+
+/**
+ * One gateway for the enclosing describe: started in beforeAll, closed in afterAll and its Redis keys
+ * deleted. Returns a handle usable inside tests and later hooks. Pass `cfg` as a function when it is only
+ * known in an earlier beforeAll (a private Redis). Hooks registered after this call run after the start
+ * and, in vitest's default stack order, their afterAll before the close.
+ */
+export function useGateway(cfg: FleetConfig | (() => FleetConfig), opts: GatewayOptions = {}): Gateway {
+  let gw: Gateway | undefined;
+  let config: FleetConfig | undefined;
+  const started = (): Gateway => {
+    if (!gw) throw new Error('useGateway: the gateway starts in beforeAll; use it inside tests and hooks');
+    return gw;
+  };
+  beforeAll(async () => {
+    config = typeof cfg === 'function' ? cfg() : cfg;
+    gw = await withGateway(config, opts);
+  });
+  afterAll(async () => {
+    await gw?.close();
+    if (config) await cleanupRedisPrefix(config.redis.key_prefix, config.redis.url);
+  });
+  return {
+    get port() {
+      return started().port;
+    },
+    get gatewayId() {
+      return started().gatewayId;
+    },
+    stats: () => started().stats(),
+    reconfigure: (next) => started().reconfigure(next),
+    close: () => started().close(),
+  };
+}
+
+/**
+ * A client that has completed HELLO with the gateway of `useGateway`, open for the enclosing describe
+ * (opened in beforeAll, closed in afterAll). Call the returned function inside tests.
+ */
+export function useClient(gw: Gateway, token?: string): () => RawClient {
+  let client: RawClient | undefined;
+  beforeAll(async () => {
+    client = await RawClient.open(gw.port, token);
+  });
+  afterAll(async () => {
+    await client?.close();
+  });
+  return () => {
+    if (!client) throw new Error('useClient: the client opens in beforeAll; use it inside tests and hooks');
+    return client;
+  };
 }
 
 export function envelope(over: Partial<Envelope> = {}): Envelope {

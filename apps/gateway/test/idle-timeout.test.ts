@@ -1,20 +1,11 @@
 import { ErrorCode, encodeEnvelope, encodePublish, FrameType } from '@fleet/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, sleep, withGateway } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { envelope, gatewayConfig, RawClient, sleep, useGateway } from './helpers.js';
 
 // A connection silent for network.timeout_ms gets ERROR TIMEOUT (corr 0) and is closed; traffic keeps it open.
 describe('idle timeout', () => {
   const cfg = gatewayConfig({ network: { timeout_ms: 300 } });
-  let gw: Gateway;
-
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-  });
-  afterAll(async () => {
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
-  });
+  const gw = useGateway(cfg);
 
   it('announces the timeout in WELCOME', async () => {
     const c = await RawClient.connect(gw.port);

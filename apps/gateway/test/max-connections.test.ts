@@ -1,21 +1,15 @@
 import { ErrorCode, FrameType } from '@fleet/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, waitUntil, withGateway } from './helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { envelope, gatewayConfig, RawClient, useGateway, waitUntil } from './helpers.js';
 
 // Past network.max_connections a new connection gets ERROR OVERLOADED and is closed; others keep working.
 describe('max connections', () => {
   const cfg = gatewayConfig({ network: { max_connections: 3 } });
-  let gw: Gateway;
+  const gw = useGateway(cfg);
   const clients: RawClient[] = [];
 
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-  });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
   });
 
   it('refuses the connection over the limit with OVERLOADED', async () => {

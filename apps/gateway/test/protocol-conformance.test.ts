@@ -9,10 +9,10 @@ import {
   FRAME_HEADER_BYTES,
   FrameType,
 } from '@fleet/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SESSION_SWEEP_MS, TIMER_TICK_MS } from '../src/gateway.js';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, waitUntil, withGateway } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { SESSION_SWEEP_MS } from '../src/gateway.js';
+import { TIMER_TICK_MS } from '../src/waiters.js';
+import { envelope, gatewayConfig, RawClient, useGateway, waitUntil } from './helpers.js';
 
 // The gateway does what docs/protocol.md says on each point an outside tester found in disagreement
 // (issue 13 item 5). OVERLOADED on accept is covered by max-connections.test.ts, TIMEOUT with corr 0
@@ -22,15 +22,7 @@ const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 
 describe('gateway and docs/protocol.md agree', () => {
   const REQUEST_TIMEOUT_MS = 400;
   const cfg = gatewayConfig({ requests: { max_timeout_ms: REQUEST_TIMEOUT_MS } });
-  let gw: Gateway;
-
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-  });
-  afterAll(async () => {
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
-  });
+  const gw = useGateway(cfg);
 
   // Mutation tried: flags checked before the type in parseFrame (the old order): MALFORMED_FRAME: fails.
   it('an unknown frame type with non-zero flags gets UNKNOWN_FRAME_TYPE and the connection stays', async () => {
@@ -47,7 +39,7 @@ describe('gateway and docs/protocol.md agree', () => {
     await c.close();
   });
 
-  // Mutation tried: the PONG case removed from onOtherFrame (NOT_SUPPORTED again): fails.
+  // Mutation tried: the PONG case removed from Sessions.onOtherFrame (NOT_SUPPORTED again): fails.
   it('a PONG from the client is accepted without an answer', async () => {
     const c = await RawClient.open(gw.port);
     c.write(encodeFrame({ type: FrameType.PONG, corr: 5 }));

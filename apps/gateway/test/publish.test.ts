@@ -9,26 +9,18 @@ import {
   isTraceparent,
 } from '@fleet/protocol';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, redisUrl, withGateway } from './helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { envelope, gatewayConfig, redisUrl, useClient, useGateway } from './helpers.js';
 
 // A PUBLISH becomes one ingest-stream entry carrying the client's envelope bytes, the id and a trace.
 describe('publish', () => {
   const cfg = gatewayConfig({ streams: { shards: 4 } });
   const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
   const redis = new Redis(redisUrl());
-  let gw: Gateway;
-  let client: RawClient;
+  const gw = useGateway(cfg);
+  const client = useClient(gw);
 
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-    client = await RawClient.open(gw.port);
-  });
   afterAll(async () => {
-    await client.close();
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
     redis.disconnect();
   });
 
@@ -60,7 +52,7 @@ describe('publish', () => {
       headers: { tenant: 'acme', 'x-ü': 'ünïcode' },
       payload: Buffer.from([0, 1, 2, 255, 254]),
     });
-    const ack = await client.publish(env);
+    const ack = await client().publish(env);
     expect(ack.type).toBe(FrameType.ACK);
     if (ack.type !== FrameType.ACK) return;
     expect(ack.messageId).toBe('client-id-1');
@@ -81,7 +73,7 @@ describe('publish', () => {
 
   it('assigns an id and a traceparent when the client sends none', async () => {
     const env = envelope({ id: '', topic: 'orders.created' });
-    const ack = await client.publish(env);
+    const ack = await client().publish(env);
     expect(ack.type).toBe(FrameType.ACK);
     if (ack.type !== FrameType.ACK) return;
     expect(ack.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -92,14 +84,14 @@ describe('publish', () => {
 
   it('routes by partition key when one is given', async () => {
     const env = envelope({ topic: 'orders.created' });
-    const ack = await client.publish(env, { partitionKey: 'customer-7' });
+    const ack = await client().publish(env, { partitionKey: 'customer-7' });
     if (ack.type !== FrameType.ACK) throw new Error(JSON.stringify(ack));
     await entry(keys.shardOf('customer-7'), ack.streamId, ack.messageId);
   });
 
   it('pipelines many publishes over one connection, each ACKed once', async () => {
     const answers = await Promise.all(
-      Array.from({ length: 2_000 }, (_, i) => client.publish(envelope({ id: `p-${i}` }))),
+      Array.from({ length: 2_000 }, (_, i) => client().publish(envelope({ id: `p-${i}` }))),
     );
     expect(answers.every((a) => a.type === FrameType.ACK)).toBe(true);
     const ids = new Set(answers.map((a) => (a.type === FrameType.ACK ? a.messageId : '')));

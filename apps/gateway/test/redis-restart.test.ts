@@ -3,8 +3,7 @@ import { type PrivateRedis, startPrivateRedis } from '@fleet/services';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestMessages } from '../../../test/helpers/ingest.js';
-import type { Gateway } from '../src/index.js';
-import { envelope, gatewayConfig, RawClient, sleep, waitUntil, withGateway } from './helpers.js';
+import { envelope, gatewayConfig, RawClient, sleep, useGateway, waitUntil } from './helpers.js';
 
 const TOTAL = 50_000;
 const WINDOW = 1_000;
@@ -13,18 +12,18 @@ const WINDOW = 1_000;
 // the gateway answers UNAVAILABLE meanwhile, reconnects by itself, and every ACKed id is in the stream.
 describe('redis restart mid-publish', () => {
   let redis: PrivateRedis;
-  let gw: Gateway;
   let prefix = '';
 
   beforeAll(async () => {
     redis = await startPrivateRedis({ aof: true });
-    const cfg = gatewayConfig({}, redis.url);
-    prefix = cfg.redis.key_prefix;
-    gw = await withGateway(cfg);
   }, 30_000);
   afterAll(async () => {
-    await gw?.close();
     await redis?.dispose();
+  });
+  const gw = useGateway(() => {
+    const cfg = gatewayConfig({}, redis.url);
+    prefix = cfg.redis.key_prefix;
+    return cfg;
   });
 
   it('never ACKs a message missing from the stream', async () => {

@@ -10,8 +10,7 @@ import {
 } from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, redisUrl, withGateway } from './helpers.js';
+import { envelope, gatewayConfig, redisUrl, useClient, useGateway } from './helpers.js';
 
 // REQUEST goes through the stream with a reply address; the reply on the gateway's channel becomes RESPONSE.
 describe('request/reply', () => {
@@ -19,8 +18,8 @@ describe('request/reply', () => {
   const keys = new FleetKeys(cfg.redis.key_prefix, 1);
   const reader = new Redis(redisUrl());
   const publisher = new Redis(redisUrl());
-  let gw: Gateway;
-  let client: RawClient;
+  const gw = useGateway(cfg);
+  const client = useClient(gw);
   let responding = true;
 
   /** A fake worker: reads requests from the stream and answers each with its payload upper-cased. */
@@ -53,22 +52,17 @@ describe('request/reply', () => {
   let responder: Promise<void>;
 
   beforeAll(async () => {
-    gw = await withGateway(cfg);
-    client = await RawClient.open(gw.port);
     responder = respond();
   });
   afterAll(async () => {
     responding = false;
     await responder;
-    await client.close();
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
     reader.disconnect();
     publisher.disconnect();
   });
 
   it('answers RESPONSE with the request corr, payload and trace', async () => {
-    const res = await client.request(envelope({ type: 'query', payload: Buffer.from('ping') }), 5_000);
+    const res = await client().request(envelope({ type: 'query', payload: Buffer.from('ping') }), 5_000);
     expect(res).toMatchObject({ type: FrameType.RESPONSE, status: 0 });
     if (res.type !== FrameType.RESPONSE) return;
     expect(res.payload.toString()).toBe('PING');
@@ -76,7 +70,7 @@ describe('request/reply', () => {
   });
 
   it('carries a handler error as status HANDLER_ERROR', async () => {
-    const res = await client.request(envelope({ payload: Buffer.from('fail') }));
+    const res = await client().request(envelope({ payload: Buffer.from('fail') }));
     expect(res).toMatchObject({
       type: FrameType.RESPONSE,
       status: ErrorCode.HANDLER_ERROR,
@@ -87,7 +81,7 @@ describe('request/reply', () => {
   it('matches many concurrent requests by corr and forgets them', async () => {
     const words = Array.from({ length: 200 }, (_, i) => `w${i}`);
     const answers = await Promise.all(
-      words.map((w) => client.request(envelope({ payload: Buffer.from(w) }))),
+      words.map((w) => client().request(envelope({ payload: Buffer.from(w) }))),
     );
     answers.forEach((a, i) => {
       expect(a.type === FrameType.RESPONSE && a.payload.toString()).toBe(words[i]!.toUpperCase());

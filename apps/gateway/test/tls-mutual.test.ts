@@ -1,9 +1,8 @@
 import { connect as tlsConnect } from 'node:tls';
 import { FrameType } from '@fleet/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { certificateAuthority, selfSignedCertificate } from '../../../test/helpers/tls.js';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, withGateway } from './helpers.js';
+import { envelope, gatewayConfig, RawClient, useGateway } from './helpers.js';
 
 // tls.ca_path turns on mutual TLS: a client must present a certificate signed by that CA. A client with
 // none, or with one the CA did not sign, never gets a WELCOME; trusted clients are served meanwhile.
@@ -14,7 +13,7 @@ describe('mutual tls (tls.ca_path)', () => {
   const cfg = gatewayConfig({
     tls: { enabled: true, cert_path: server.certPath, key_path: server.keyPath, ca_path: ca.caPath },
   });
-  let gw: Gateway;
+  const gw = useGateway(cfg);
 
   /** A TLS connection presenting `client` (or no certificate); resolves once the client's side is up. */
   function dial(client?: { cert: Buffer; key: Buffer }): Promise<RawClient> {
@@ -44,12 +43,7 @@ describe('mutual tls (tls.ca_path)', () => {
     return !welcomed;
   }
 
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-  });
   afterAll(async () => {
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
     server.remove();
     ca.remove();
     stranger.remove();

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { EntryField, FleetKeys, FrameType } from '@fleet/protocol';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { selfSignedCertificate } from '../../../test/helpers/tls.js';
-import type { Gateway } from '../src/index.js';
-import { cleanupRedisPrefix, envelope, gatewayConfig, RawClient, redisUrl, withGateway } from './helpers.js';
+import { envelope, gatewayConfig, RawClient, redisUrl, useGateway } from './helpers.js';
 
 // tls.enabled serves the same protocol over TLS with the configured certificate and key.
 describe('tls', () => {
@@ -12,14 +11,9 @@ describe('tls', () => {
   const cert = tls.certPath;
   const key = tls.keyPath;
   const cfg = gatewayConfig({ tls: { enabled: true, cert_path: cert, key_path: key } });
-  let gw: Gateway;
+  const gw = useGateway(cfg);
 
-  beforeAll(async () => {
-    gw = await withGateway(cfg);
-  });
   afterAll(async () => {
-    await gw.close();
-    await cleanupRedisPrefix(cfg.redis.key_prefix);
     tls.remove();
   });
 

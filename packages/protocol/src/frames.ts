@@ -23,6 +23,8 @@ export const FrameType = {
   PONG: 9,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+/** `type` of an InvalidFrame from the decoder: no wire frame has type 0. */
+export const INVALID_FRAME_TYPE = 0;
 
 export const AckLevel = { STREAM: 0, DURABLE: 1 } as const;
 export type AckLevel = (typeof AckLevel)[keyof typeof AckLevel];
@@ -80,7 +82,7 @@ export type Frame =
 
 /** A complete frame whose type is unknown or whose body is bad: answer ERROR `code` with `corr` and go on. */
 export interface InvalidFrame {
-  type: 0;
+  type: typeof INVALID_FRAME_TYPE;
   corr: number;
   code: number;
   message: string;

@@ -39,6 +39,7 @@ export {
   FrameDecoder,
   FrameType,
   type HelloFrame,
+  INVALID_FRAME_TYPE,
   type InvalidFrame,
   type PingFrame,
   type PongFrame,
