@@ -8,17 +8,19 @@
  *         (TraceContext scope, log mixin); no spans are recorded.
  * - full: spans recorded for every message (sampling_ratio 1, BatchSpanProcessor into a discarding
  *         exporter): gateway `append` batch spans with links, worker `handle <topic>` spans.
- * Gateway: three real startGateway (one per mode, started once) in this process, load from
+ * Gateway: three real startGateway (one per mode, started once: a phase has no start-up) in this process, load from
  * bench/_tracing-load.ts (@fleet/client runLoad) in another process (10 connections x 200 in flight,
- * 100-byte payloads); the bench XTRIMs the streams. Worker: the real startWorker draining a pre-filled queue
- * (jobs of 100 messages, concurrency 8, no-op handler that logs at debug with the logger at info).
+ * 100-byte payloads); the bench XTRIMs the streams. Worker: three real startWorker (one per mode, each on its
+ * own queue, started once), each phase draining its queue, topped up while paused between phases (jobs of
+ * 100 messages, concurrency 8, no-op handler that logs at debug with the logger at info). No start-ups
+ * between phases, so they can be short and many: neighbours see the same load of a shared box.
  * Schedule: off, on, off, on, off, full, off, ... (every traced phase between two off phases, `on` twice as
  * often as `full`) until the time budget is spent, after one warm-up phase per mode. Each traced phase is
  * paired with the mean of the off phases either side of it (a linear drift of the shared machine cancels);
  * figures are medians of those paired ratios with their spread (IQR and min..max). The headline
  * overhead_pct is CPU time per message of this process (the gateway's or worker's own CPU; msg/s swings
  * by tens of percent on a busy 2-core box, CPU per message by a few).
- * Env: BENCH_DURATION_S (default 100: the whole run stays within it), BENCH_PHASE_S (default 1.5),
+ * Env: BENCH_DURATION_S (default 100: the whole run stays within it), BENCH_PHASE_S (default 0.75),
  * FLEET_REDIS_URL.
  */
 import { spawn } from 'node:child_process';
@@ -52,7 +54,7 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 100);
-const phaseS = Math.max(0.5, Number(process.env.BENCH_PHASE_S ?? 1.5));
+const phaseS = Math.max(0.25, Number(process.env.BENCH_PHASE_S ?? 0.75));
 const redisUrl = process.env.FLEET_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MODES = ['off', 'on', 'full'] as const;
 type Mode = (typeof MODES)[number];
@@ -163,13 +165,15 @@ async function stopBenchGateway(g: BenchGateway): Promise<void> {
 // ------------------------------------------------------------------ worker
 
 const payload = Buffer.from('{"n":1}');
+let jobSeq = 0;
 function jobs(n: number, mode: Mode): Array<{ name: string; data: JobData; opts: object }> {
   const now = Date.now();
   const out = [];
   for (let j = 0; j < n / JOB_SIZE; j++) {
+    const id = jobSeq++;
     const messages: JobMessage[] = [];
     for (let i = 0; i < JOB_SIZE; i++) {
-      const m = benchJobMessage(`m-${j}-${i}`, payload, now);
+      const m = benchJobMessage(`m-${id}-${i}`, payload, now);
       if (mode !== 'off') m.t = generateTraceparent(); // what the gateway and persister hand on
       messages.push(m);
     }
@@ -177,14 +181,23 @@ function jobs(n: number, mode: Mode): Array<{ name: string; data: JobData; opts:
     out.push({
       name: JOB_NAME,
       data,
-      opts: { jobId: `j-${j}`, attempts: 1, removeOnComplete: true, removeOnFail: true },
+      opts: { jobId: `j-${id}`, attempts: 1, removeOnComplete: true, removeOnFail: true },
     });
   }
   return out;
 }
 
-/** Messages drained per second by the real worker; the queue holds `n` messages, drained up to phaseS. */
-async function workerPhase(mode: Mode, n: number): Promise<Sample> {
+interface BenchWorker {
+  mode: Mode;
+  app: Awaited<ReturnType<typeof startWorker>>;
+  queue: Queue;
+  redis: Redis;
+  keys: FleetKeys;
+  telemetry: Telemetry | null;
+}
+
+/** One worker per mode, started once on its own queue, which stays paused between its phases. */
+async function startBenchWorker(mode: Mode): Promise<BenchWorker> {
   const prefix = `fleet-bench-tracing-wk-${randomBytes(3).toString('hex')}`;
   const keys = new FleetKeys(prefix, 1);
   const cfg: FleetConfig = messagingSystemSchema.parse({
@@ -195,40 +208,54 @@ async function workerPhase(mode: Mode, n: number): Promise<Sample> {
   });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(cfg.queue.name, { connection: redis, prefix: keys.bullPrefix() });
+  await queue.pause();
   const telemetry = telemetryFor(mode, 'bench-worker');
-  try {
-    const list = jobs(n, mode);
-    for (let i = 0; i < list.length; i += 500) await queue.addBulk(list.slice(i, i + 500));
-    const router = new TopicRouter();
-    router.subscribe('bench.#', (ctx) => ctx.logger.debug({ bytes: ctx.payload.byteLength }, 'handled'));
-    const log = logger();
-    const app = await startWorker(cfg, {
-      router,
-      logger: log,
-      ...(telemetry ? { tracer: telemetry.tracer } : {}),
-    });
-    // Timed from the first count after the worker is up (its start-up is not part of the figure).
-    const left0 = await queue.getJobCountByTypes('wait', 'active', 'prioritized', 'delayed');
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    let done = 0;
-    while (performance.now() - t0 < phaseS * 1000) {
-      const left = await queue.getJobCountByTypes('wait', 'active', 'prioritized', 'delayed');
-      done = (left0 - left) * JOB_SIZE;
-      if (left === 0) break;
-      await sleep(50);
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    await app.close();
-    return { perS: done / seconds, cpuUsPerMsg: (cpu.user + cpu.system) / Math.max(1, done) };
-  } finally {
-    await telemetry?.shutdown();
-    await queue.obliterate({ force: true }).catch(() => {});
-    await queue.close();
-    await redis.del(keys.statusStream());
-    redis.disconnect();
+  const router = new TopicRouter();
+  router.subscribe('bench.#', (ctx) => ctx.logger.debug({ bytes: ctx.payload.byteLength }, 'handled'));
+  const app = await startWorker(cfg, {
+    router,
+    logger: logger(),
+    ...(telemetry ? { tracer: telemetry.tracer } : {}),
+  });
+  return { mode, app, queue, redis, keys, telemetry };
+}
+
+const jobsLeft = (q: Queue) => q.getJobCountByTypes('wait', 'active', 'prioritized', 'delayed');
+
+/**
+ * Messages drained per second by a real worker: its queue, topped up to `n` messages while paused (not
+ * timed), is resumed for phaseS (or until empty), paused again, and timed until its running jobs end.
+ */
+async function workerPhase(w: BenchWorker, n: number): Promise<Sample> {
+  const short = n - (await jobsLeft(w.queue)) * JOB_SIZE;
+  const list = jobs(Math.max(0, short), w.mode);
+  for (let i = 0; i < list.length; i += 500) await w.queue.addBulk(list.slice(i, i + 500));
+  const left0 = await jobsLeft(w.queue);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await w.queue.resume();
+  while (performance.now() - t0 < phaseS * 1000) {
+    if ((await jobsLeft(w.queue)) === 0) break;
+    await sleep(25);
   }
+  await w.queue.pause();
+  // Jobs already taken finish inside the window: none of this worker's work runs in another's phase.
+  while ((await w.queue.getActiveCount()) > 0) await sleep(10);
+  await w.telemetry?.forceFlush();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const done = (left0 - (await jobsLeft(w.queue))) * JOB_SIZE;
+  return { perS: done / seconds, cpuUsPerMsg: (cpu.user + cpu.system) / Math.max(1, done) };
+}
+
+async function stopBenchWorker(w: BenchWorker): Promise<void> {
+  await w.queue.resume().catch(() => {});
+  await w.app.close();
+  await w.telemetry?.shutdown();
+  await w.queue.obliterate({ force: true }).catch(() => {});
+  await w.queue.close();
+  await w.redis.del(w.keys.statusStream());
+  w.redis.disconnect();
 }
 
 // ------------------------------------------------------------------ run
@@ -251,7 +278,11 @@ progress(
 );
 
 const gateways = {} as Record<Mode, BenchGateway>;
-for (const mode of MODES) gateways[mode] = await startBenchGateway(mode);
+const workers = {} as Record<Mode, BenchWorker>;
+for (const mode of MODES) {
+  gateways[mode] = await startBenchGateway(mode);
+  workers[mode] = await startBenchWorker(mode);
+}
 
 interface Step {
   mode: Mode;
@@ -261,7 +292,7 @@ interface Step {
 let workerN = 20_000;
 async function step(mode: Mode): Promise<Step> {
   const g = await gatewayPhase(gateways[mode]);
-  const w = await workerPhase(mode, workerN);
+  const w = await workerPhase(workers[mode], workerN);
   return { mode, g, w };
 }
 // Warm-up (not counted): JIT-compiles every mode's code paths, and sizes the worker's pre-fill to a
@@ -290,7 +321,10 @@ for (let i = 0; ; i++) {
   longest = Math.max(longest, await timed(TRACED[i % TRACED.length]!));
   longest = Math.max(longest, await timed('off'));
 }
-for (const mode of MODES) await stopBenchGateway(gateways[mode]);
+for (const mode of MODES) {
+  await stopBenchGateway(gateways[mode]);
+  await stopBenchWorker(workers[mode]);
+}
 admin.disconnect();
 loader.stdin!.end();
 
