@@ -171,6 +171,13 @@ async function startFailed(boot: Boot, err: unknown, telemetry?: Telemetry): Pro
 /** One app process (alone, or one of a cluster primary's workers). */
 async function runProcess(boot: Boot): Promise<void> {
   const { spec, configPath, watcher, config, log, signals } = boot;
+  if (cluster.isWorker) {
+    // The primary asks its workers to stop by message (a signal to the primary alone is enough); listened
+    // for from the start, so that a stop during start-up is not lost.
+    process.on('message', (m: ClusterMessage) => {
+      if (m?.stop) signals.stop('primary');
+    });
+  }
   const telemetry = initTelemetryFromConfig(config.tracing, spec.name);
   let app: RunningApp;
   try {
@@ -209,13 +216,7 @@ async function runProcess(boot: Boot): Promise<void> {
   });
   // In a cluster only the primary says "ready" (once every worker serves); workers report to it.
   log.info({ ...app.ready, metrics_port: metrics?.port }, cluster.isWorker ? 'worker ready' : 'ready');
-  if (cluster.isWorker) {
-    process.send?.({ ready: true, port: app.ready.port });
-    // The primary asks its workers to stop by message (a signal to the primary alone is enough).
-    process.on('message', (m: ClusterMessage) => {
-      if (m?.stop) signals.stop('primary');
-    });
-  }
+  if (cluster.isWorker) process.send?.({ ready: true, port: app.ready.port });
 
   signals.serve(async (reason) => {
     log.info({ signal: reason }, 'shutting down');
