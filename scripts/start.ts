@@ -1,12 +1,12 @@
 // Starts the whole fleet locally: finds or starts Redis and Postgres, then runs the gateway, the persister
 // and N workers as separate processes with prefixed logs. Ctrl-C stops them all cleanly, and so does any
 // end of this process: SIGINT/SIGTERM (also via npm, whose script execs this process), its parent's death
-// (polled below), or kill -9 of it (each app holds an IPC channel to it; exit-with-parent.mjs).
+// (polled below), or kill -9 of it (each app holds an IPC channel to it; packages/app/src/parent.ts).
 //   npm start [-- --config FILE] [--workers N]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, type FleetConfig, loadConfigFile, redactUrl } from '@fleet/config';
 import {
@@ -22,8 +22,6 @@ import {
 import pg from 'pg';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Preload that stops an app when this process is gone (its IPC channel closes). */
-const exitWithParent = pathToFileURL(join(root, 'scripts/exit-with-parent.mjs')).href;
 /** How often to check that the process that started us (npm, a shell) is still there. */
 const PARENT_POLL_MS = 1_000;
 const colors = { gateway: 36, persister: 35, worker: 33 } as const;
@@ -177,8 +175,6 @@ function startApp(app: App, name: string, env: NodeJS.ProcessEnv): Promise<Ready
     [
       '--import',
       join(root, 'scripts/register-ts.mjs'),
-      '--import',
-      exitWithParent,
       join(root, `apps/${app}/src/main.ts`),
       '--config',
       configPath,
@@ -186,7 +182,7 @@ function startApp(app: App, name: string, env: NodeJS.ProcessEnv): Promise<Ready
     {
       cwd: root,
       env: { ...env, FLEET_START_WATCH_PARENT: '1' },
-      // 'ipc': the channel the app watches to stop when this process dies (exit-with-parent.mjs).
+      // 'ipc': the channel the app watches to stop when this process dies (@fleet/app, parent.ts).
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     },
   );

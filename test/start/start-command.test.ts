@@ -213,7 +213,7 @@ const STOP_DEADLINE_MS = 60_000;
  * Starts the fleet (1 worker), sends `signal` to the start process or to npm alone (not the group, as a
  * supervisor or `kill` would), and expects every app process gone by itself within the deadline.
  * Mutations tried, each failing: without the IPC channel (no 'ipc' in the apps' stdio, so nothing for
- * exit-with-parent.mjs to watch), kill -9 of the start process left the three apps running; without `exec` in the npm script, SIGINT/SIGTERM to npm reached only
+ * the apps' bootstrap, packages/app/src/parent.ts, to watch), kill -9 of the start process left the three apps running; without `exec` in the npm script, SIGINT/SIGTERM to npm reached only
  * its shell and the fleet ran on; without the parent poll, kill -9 of npm left the whole fleet running.
  */
 async function signalAndExpectAppsGone(via: 'node' | 'npm', signal: NodeJS.Signals): Promise<void> {

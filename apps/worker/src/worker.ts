@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ConfigWatcher, FleetConfig } from '@fleet/config';
-import {
-  createRegistry,
-  isRegistryEnabled,
-  type MetricsServer,
-  type Registry,
-  startMetricsServer,
-  TopicLabeler,
-  workerMetrics,
-} from '@fleet/metrics';
+import { createRegistry, type Registry, TopicLabeler, workerMetrics } from '@fleet/metrics';
 import { Backoff, LogLimiter } from '@fleet/pressure';
 import { decodeJobData, FleetKeys, type JobData } from '@fleet/protocol';
 import { TopicRouter } from '@fleet/router';
@@ -38,10 +30,10 @@ export interface StartWorkerOptions {
 
 export interface WorkerApp {
   readonly id: string;
-  /** Port of /metrics and /healthz (undefined when monitoring is disabled). */
-  readonly metricsPort: number | undefined;
-  /** The worker's Prometheus registry (main.ts adds the config reload counter to it). */
+  /** The worker's Prometheus registry (the process bootstrap, @fleet/app, serves it on /metrics). */
   readonly registry: Registry;
+  /** Ready for /readyz: Redis connected and the job loop running. */
+  healthy(): boolean;
   /** The config in force (live fields follow reloads). */
   config(): FleetConfig;
   /** The router in force (replaced when the handler module list changes). */
@@ -70,8 +62,8 @@ function redisConnection(url: string, logger: Logger, role: string): Redis {
 
 /**
  * Starts a worker process's BullMQ Worker on the fleet queue. Resolves once handlers are loaded and the
- * worker is connected (a `"msg":"ready"` line is logged); rejects with HandlerLoadError (one line) when a
- * handler module cannot be loaded.
+ * worker is connected; rejects with HandlerLoadError (one line) when a handler module cannot be loaded.
+ * The metrics server and the ready line are the process's (main.ts, @fleet/app).
  */
 export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions = {}): Promise<WorkerApp> {
   let cfg = initial;
@@ -160,30 +152,18 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
   let closing: Promise<void> | undefined;
   backOffOnErrors(worker, logger, () => closing !== undefined);
 
-  let metricsServer: MetricsServer | undefined;
-  const cleanup = async () => {
-    await metricsServer?.close().catch(() => {});
+  const cleanup = () => {
     commands.disconnect();
     bullConnection.disconnect();
   };
   try {
-    if (isRegistryEnabled(registry)) {
-      metricsServer = await startMetricsServer({
-        host: cfg.ops.host,
-        port: cfg.ops.worker_metrics_port,
-        registry,
-        basicAuth: cfg.ops.basic_auth,
-        publicMetrics: cfg.ops.public_metrics,
-        health: async () => ({ ok: commands.status === 'ready' && worker.isRunning() }),
-      });
-    }
     void worker
       .run()
       .catch((err) => logger.error({ error: (err as Error).message }, 'bullmq worker stopped'));
     await worker.waitUntilReady();
   } catch (err) {
     await worker.close(true).catch(() => {});
-    await cleanup();
+    cleanup();
     if (ownLogger) await closeLogger(logger);
     throw err;
   }
@@ -224,18 +204,6 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
   };
   const unwatch = opts.watcher?.watch(onConfig);
 
-  logger.info(
-    {
-      worker_id: id,
-      queue: cfg.queue.name,
-      concurrency: worker.concurrency,
-      queue_size: cfg.thread_pools.work.queue_size,
-      subscriptions: router.size,
-      metrics_port: metricsServer?.port,
-    },
-    'ready',
-  );
-
   const close = () => {
     closing ??= (async () => {
       unwatch?.();
@@ -255,8 +223,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
         shutdown.abort(new Error('worker shutdown'));
         await closed;
       }
-      await cleanup();
-      logger.info('stopped');
+      cleanup();
       if (ownLogger) await closeLogger(logger);
     })();
     return closing;
@@ -264,10 +231,8 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
 
   return {
     id,
-    get metricsPort() {
-      return metricsServer?.port;
-    },
     registry,
+    healthy: () => commands.status === 'ready' && worker.isRunning(),
     config: () => cfg,
     router: () => router,
     setConcurrency,

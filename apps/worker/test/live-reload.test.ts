@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ConfigWatcher } from '@fleet/config';
 import { TopicRouter } from '@fleet/router';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { writeTestConfig } from '../../../test/helpers/config.js';
@@ -17,6 +18,9 @@ describe('live config changes', () => {
   let app: WorkerApp;
   let probe: FleetProbe;
   let running = 0;
+  /** Jobs that started while the concurrency in force was already taken (must stay 0). */
+  const overBound: number[] = [];
+  const logs: Array<{ msg?: string }> = [];
   let release!: () => void;
   const gate = new Promise<void>((r) => {
     release = r;
@@ -42,10 +46,14 @@ describe('live config changes', () => {
     const base = new TopicRouter();
     base.subscribe('gate.#', async () => {
       running++;
+      // Checked at every start against the config in force, so no wait can miss one.
+      if (running > app.config().thread_pools.work.workers) overBound.push(running);
       await gate;
       running--;
     });
-    app = await startWorker(watcher.current, { watcher, handlersBaseDir: written.dir, router: base });
+    // Info lines captured: a rejected handler reload is an event the test can wait on.
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    app = await startWorker(watcher.current, { watcher, logger, handlersBaseDir: written.dir, router: base });
     probe = new FleetProbe(watcher.current);
   });
 
@@ -68,18 +76,22 @@ describe('live config changes', () => {
     await waitUntil(() => app.concurrency === 3, 5_000, 'concurrency 3');
   });
 
+  // No pause-then-look: every start is checked as it happens (overBound), through the raise to 5 and the
+  // release of all 8 jobs. Mutation checked: BullMQ given one slot more than asked when lowering (n + 1,
+  // app.concurrency still reporting the config): a fourth job started under 3 and this test failed.
   it('the new concurrency bounds the jobs running at once', async () => {
     const jobs = Array.from({ length: 8 }, () => [jobMessage(envelope('gate.x'))]);
     await probe.enqueue(jobs);
     await waitUntil(() => running === 3, 5_000, '3 running jobs');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(running).toBe(3);
+    // The other 5 are waiting in the queue, free to be taken: only the concurrency holds them back.
+    await waitUntil(async () => (await probe.queue.getWaitingCount()) === 5, 5_000, '5 waiting jobs');
     await edit((ms) => {
       ms.thread_pools.work.workers = 5;
     });
     await waitUntil(() => running === 5, 5_000, '5 running jobs');
     release();
     await probe.waitForOutcomes(jobs.map((j) => j[0]!.id));
+    expect(overBound).toEqual([]);
   });
 
   it('a broken handler list keeps the running set; a good one replaces it', async () => {
@@ -88,7 +100,12 @@ describe('live config changes', () => {
       ms.handlers.modules = [`${fixtures}good.ts`, `${fixtures}bad-pattern.ts`];
     });
     await waitUntil(() => app.config().handlers.modules.length === 2, 5_000, 'config reload');
-    await new Promise((r) => setTimeout(r, 200));
+    // The reload runs async after the config swap: wait for its verdict, then check the set in force.
+    await waitUntil(
+      () => logs.some((l) => l.msg?.startsWith('handler reload rejected')),
+      5_000,
+      'the handler reload rejected',
+    );
     expect(app.router()).toBe(before);
     // still serving with the old set
     const m = jobMessage(envelope('fixture.a'));

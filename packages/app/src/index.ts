@@ -1,0 +1,8 @@
+export {
+  type AppContext,
+  type AppSpec,
+  EXIT_START_FAILED,
+  EXIT_USAGE,
+  type RunningApp,
+  runApp,
+} from './bootstrap.js';
