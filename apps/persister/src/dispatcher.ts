@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
-import { retryDelayMs } from './backoff.js';
-import { batchJobId, buildJobs, type JobSpec } from './jobs.js';
+import { batchJobId, buildJobs, type JobSpec, retryDelayMs } from './jobs.js';
 import type { NewMessage, StoredMessage } from './queue-api.js';
 
 export interface DispatchLimits {

@@ -79,3 +79,9 @@ export function buildJobs(
     },
   }));
 }
+
+/** Retry delay of the n-th retry (n >= 1): backoff_ms doubling, capped at backoff_max_ms. */
+export function retryDelayMs(retryCount: number, backoffMs: number, backoffMaxMs: number): number {
+  const n = Math.max(1, retryCount);
+  return Math.min(backoffMaxMs, backoffMs * 2 ** Math.min(n - 1, 30));
+}

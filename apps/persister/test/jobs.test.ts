@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { retryDelayMs } from '../src/backoff.js';
-import { batchJobId, chunkJobMessages } from '../src/jobs.js';
+import { batchJobId, chunkJobMessages, retryDelayMs } from '../src/jobs.js';
 import { safeMinId } from '../src/redis-streams.js';
 import { compareStreamIds, nextStreamId } from '../src/stream-ids.js';
 
