@@ -239,8 +239,9 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     },
     reconfigure(next) {
       cfg = next;
-      // Intervals (sweep, monitoring, retention) apply to the waits already under way.
+      // Intervals (sweep, monitoring, retention, pressure sampling) apply to the waits already under way.
       for (const t of timers) t.reschedule();
+      gate.reschedule();
       metrics.labeler.configure({
         topicLabels: next.monitoring.topic_labels,
         segments: next.monitoring.topic_label_segments,

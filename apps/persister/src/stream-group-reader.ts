@@ -149,6 +149,7 @@ export class StreamGroupReader {
           ownCursor = streams.map(() => '0');
         }
         if (this.o.gate && !(await this.o.gate())) {
+          this.o.metrics.readPauses.inc();
           await sleep(GATE_RECHECK_MS, this.abort.signal);
           continue;
         }
