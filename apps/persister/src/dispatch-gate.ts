@@ -63,6 +63,11 @@ export class DispatchGate {
     return this.monitor.stop();
   }
 
+  /** A reloaded pressure.interval_ms applies to the wait under way. */
+  reschedule(): void {
+    this.monitor.reschedule();
+  }
+
   private onSample(paused: boolean): void {
     this.metrics.dispatchPaused.set(paused ? 1 : 0);
     if (!paused) {

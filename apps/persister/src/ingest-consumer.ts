@@ -1,24 +1,18 @@
 import type { FleetConfig } from '@fleet/config';
 import type { Dispatcher } from '@fleet/dispatch';
-import { LogLimiter } from '@fleet/pressure';
+import { Backoff, LogLimiter, RetryAborted, retry } from '@fleet/pressure';
 import { ENTRY_MAX_MESSAGES, type FleetKeys, maxStreamId, PERSISTER_GROUP } from '@fleet/protocol';
 import { NOOP_TRACER, startBatchSpan, type Telemetry } from '@fleet/tracing';
 import type { Redis } from 'ioredis';
-import { Backoff, type StateLog, sleep } from './backoff.js';
+import type { StateLog } from './dependency-state.js';
 import { notifyDurable } from './durable-notifier.js';
-import { claimRule, type Liveness } from './liveness.js';
+import type { Liveness } from './liveness.js';
 import { errorText, type Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import { isTransientPgError } from './pg-errors.js';
 import type { NewMessage, OffsetUpdate, QueueApi } from './queue-api.js';
-import {
-  claimAbandoned,
-  ensureGroup,
-  readGroup,
-  removeIdleConsumers,
-  trimAcknowledged,
-} from './redis-streams.js';
 import { decodeEntry, type RawEntry } from './stream-entry-decoder.js';
+import { DEPENDENCY_RETRY_MAX_MS, StreamGroupReader } from './stream-group-reader.js';
 
 export interface IngestConsumerDeps {
   /** One dedicated connection per pipeline (XREADGROUP blocks it); readers.length batches may be in flight. */
@@ -50,16 +44,7 @@ export interface IngestConsumerDeps {
   suspect: (ids: string[]) => void;
 }
 
-/** Key of an entry in the in-flight set (entry ids are per stream). */
-const entryKey = (e: RawEntry) => `${e.stream} ${e.id}`;
-
-class Stopped extends Error {}
-
-/**
- * Longest wait between two attempts while Postgres or Redis is down: the flow resumes at most this long
- * after the dependency is back (one cheap attempt per second per loop while it is away).
- */
-export const DEPENDENCY_RETRY_MAX_MS = 1_000;
+export { DEPENDENCY_RETRY_MAX_MS, isRedisError } from './stream-group-reader.js';
 
 /** How far a read may exceed read_count messages when entries suddenly grow (see entriesPerRead). */
 export const READ_OVERSHOOT = 10;
@@ -77,139 +62,53 @@ export function entriesPerRead(readCount: number, messagesPerEntry: number): num
 }
 
 /**
- * Reads the ingest streams with the `persister` group and makes each batch durable:
- * decode -> persistBatch (rows + offsets, one txn) -> durable notifications -> addBulk of new rows -> XACK.
- * One batch at a time per pipeline, so memory stays bounded by about read_count messages; while
- * Postgres, Redis or the queue cannot keep up the loop waits instead of reading more, and unacknowledged
- * entries stay in the stream.
+ * Makes each batch the StreamGroupReader reads from the ingest streams (group `persister`) durable:
+ * decode -> persistBatch (rows + offsets, one txn) -> durable notifications -> addBulk of new rows; the
+ * reader then XACKs. One batch at a time per pipeline, so memory stays bounded by about read_count
+ * messages; while Postgres, Redis or the queue cannot keep up the batch waits (and the gate keeps the
+ * reader from reading more), and unacknowledged entries stay in the stream.
  */
 export class IngestConsumer {
-  private readonly abort = new AbortController();
-  private loops: Promise<void>[] = [];
-  /** Resolves when the leader has drained this consumer's own pending entries (the others wait: same PEL). */
-  private ownPendingDrained!: () => void;
-  private readonly ownPendingDone = new Promise<void>((resolve) => {
-    this.ownPendingDrained = resolve;
-  });
-  private lastClaimAt = 0;
-  private lastForgetAt = 0;
-  private lastTrimAt = 0;
-  /** Entries of the batches in hand: a re-read of the own pending list skips them. */
-  private readonly inFlight = new Set<string>();
-  /** Set on any failure: the leader re-reads this consumer's pending list (a read reply lost on a broken connection, a batch given up). */
-  private rereadOwn = false;
-  /** A batch that keeps failing is retried about every second: one error line per interval. */
+  /** The loop (own pending, claims, reads, trim, backoff); this class decodes and handles its batches. */
+  private readonly reader: StreamGroupReader;
+  /** When the queue's waiting jobs were last counted (hasQueueRoom). */
   private waitingCheckedAt = 0;
   private queueFull = false;
   private lastWaiting = 0;
   /** Jobs this process added since the last waiting count: the estimate that triggers a recount. */
   private addedSinceCheck = 0;
-  private readonly streams: string[];
-  /** The loop's error line (e.g. a script refused by a full Redis) at most every few seconds. */
-  private readonly batchErrors = new LogLimiter();
-  /** Postgres refusing a call (not an outage) in withPg's retry loop: same bound. */
+  /** Postgres refusing a call (not an outage) in withPg's retry loop: one line every few seconds. */
   private readonly pgErrors = new LogLimiter();
   /** Messages per entry in recent reads (moving average), sizing the next read. */
   private messagesPerEntry = ENTRY_MAX_MESSAGES;
   batches = 0;
 
   constructor(private readonly d: IngestConsumerDeps) {
-    this.streams = d.keys.ingestStreams();
+    this.reader = new StreamGroupReader({
+      name: 'ingest',
+      streams: d.keys.ingestStreams(),
+      group: PERSISTER_GROUP,
+      consumer: d.consumer,
+      readers: d.readers,
+      redis: d.redis,
+      config: d.config,
+      count: () => entriesPerRead(d.config().streams.read_count, this.messagesPerEntry),
+      handle: (entries) => this.handleBatch(entries),
+      gate: () => this.hasQueueRoom(),
+      liveness: d.liveness,
+      redisState: d.redisState,
+      metrics: d.metrics,
+      log: d.log,
+    });
   }
 
-  async start(): Promise<void> {
-    for (const s of this.streams) await ensureGroup(this.d.redis, s, PERSISTER_GROUP);
-    this.lastClaimAt = Date.now();
-    this.loops = this.d.readers.map((reader, i) => this.run(reader, i === 0));
+  start(): Promise<void> {
+    return this.reader.start();
   }
 
   /** Finishes the batch in hand (unless a dependency is down), then returns. */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await Promise.all(this.loops);
-  }
-
-  private get stopped(): boolean {
-    return this.abort.signal.aborted;
-  }
-
-  /**
-   * One pipeline: read a batch, make it durable, acknowledge it, repeat. Several pipelines overlap one
-   * batch's Postgres commit with another's Redis work; the first also claims, trims and first drains its
-   * own pending entries (from id 0: after a restart under the same consumer name), and again after any
-   * failure: an entry delivered by a read whose reply was lost, or of a batch given up, is pending on this
-   * live consumer, so no peer would claim it.
-   */
-  private async run(reader: Redis, leader: boolean): Promise<void> {
-    const redisBackoff = new Backoff(100, DEPENDENCY_RETRY_MAX_MS);
-    let ownPending = leader;
-    let ownCursor = this.streams.map(() => '0');
-    if (!leader)
-      await Promise.race([
-        this.ownPendingDone,
-        new Promise((r) => this.abort.signal.addEventListener('abort', r)),
-      ]);
-    while (!this.stopped) {
-      try {
-        if (leader && this.rereadOwn) {
-          this.rereadOwn = false;
-          ownPending = true;
-          ownCursor = this.streams.map(() => '0');
-        }
-        if (!(await this.hasQueueRoom())) {
-          await sleep(200, this.abort.signal);
-          continue;
-        }
-        const cfg = this.d.config();
-        let entries: RawEntry[];
-        if (leader && Date.now() - this.lastClaimAt >= this.d.liveness.periodMs) {
-          entries = await this.claimAbandoned(cfg);
-        } else {
-          const ids = ownPending ? ownCursor : this.streams.map(() => '>');
-          entries = await readGroup(
-            reader,
-            PERSISTER_GROUP,
-            this.d.consumer,
-            this.streams,
-            ids,
-            entriesPerRead(cfg.streams.read_count, this.messagesPerEntry),
-            ownPending ? undefined : cfg.streams.block_ms,
-          );
-          if (ownPending && entries.length === 0) {
-            ownPending = false;
-            this.ownPendingDrained();
-          } else if (ownPending) {
-            // Continue after what was returned; the other pipeline's batch in hand is its own business.
-            ownCursor = this.streams.map((s, i) =>
-              entries.reduce((m, e) => (e.stream === s ? e.id : m), ownCursor[i]!),
-            );
-            entries = entries.filter((e) => !this.inFlight.has(entryKey(e)));
-          }
-        }
-        this.d.redisState.ok();
-        this.d.metrics.dependencyUp.set({ dependency: 'redis' }, 1);
-        redisBackoff.reset();
-        if (entries.length > 0) await this.handleBatch(entries);
-        if (leader) await this.maybeTrim();
-      } catch (err) {
-        if (err instanceof Stopped || this.stopped) break;
-        this.rereadOwn = true;
-        if (isRedisError(err)) {
-          const wait = redisBackoff.next();
-          this.d.redisState.failed(errorText(err), wait);
-          this.d.metrics.dependencyUp.set({ dependency: 'redis' }, 0);
-          await sleep(wait, this.abort.signal);
-        } else {
-          const suppressed = this.batchErrors.take();
-          if (suppressed >= 0)
-            this.d.log.error(
-              { err: errorText(err), suppressed },
-              'ingest batch failed; entries stay pending and are retried',
-            );
-          await sleep(redisBackoff.next(), this.abort.signal);
-        }
-      }
-    }
+  stop(): Promise<void> {
+    return this.reader.stop();
   }
 
   /**
@@ -243,67 +142,14 @@ export class IngestConsumer {
     return !full;
   }
 
-  /**
-   * One claim pass per stream (every heartbeat period): takes the pending entries of dead persisters
-   * (registered, liveness key expired) at once, never those of live ones however long their batch takes,
-   * and those of consumers without a liveness key after claim_idle_ms; forgets long-dead consumers.
-   */
-  private async claimAbandoned(cfg: FleetConfig): Promise<RawEntry[]> {
-    this.lastClaimAt = Date.now();
-    const base = claimRule(
-      await this.d.liveness.peers(),
-      this.d.liveness.periodMs,
-      cfg.streams.claim_idle_ms,
-    );
-    const rule = (name: string) => {
-      const minIdle = base(name);
-      if (minIdle === null)
-        this.d.log.debug({ consumer: name }, 'pending entries of a live consumer left to it');
-      return minIdle;
-    };
-    const forget = Date.now() - this.lastForgetAt >= Math.max(1_000, cfg.streams.claim_idle_ms / 2);
-    if (forget) this.lastForgetAt = Date.now();
-    const out: RawEntry[] = [];
-    for (const s of this.streams) {
-      const page = await claimAbandoned(
-        this.d.redis,
-        s,
-        PERSISTER_GROUP,
-        this.d.consumer,
-        rule,
-        entriesPerRead(cfg.streams.read_count, this.messagesPerEntry),
-      );
-      out.push(...page);
-      if (forget)
-        await removeIdleConsumers(
-          this.d.redis,
-          s,
-          PERSISTER_GROUP,
-          Math.max(10 * cfg.streams.claim_idle_ms, 60_000),
-          this.d.consumer,
-        );
-    }
-    if (out.length > 0)
-      this.d.log.info({ entries: out.length }, 'claimed entries left pending by a dead consumer');
-    return out;
-  }
-
-  private async maybeTrim(): Promise<void> {
-    if (Date.now() - this.lastTrimAt < 1_000) return;
-    this.lastTrimAt = Date.now();
-    for (const s of this.streams) await trimAcknowledged(this.d.redis, s, [PERSISTER_GROUP]);
-  }
-
-  /** One batch, start to XACK (also for entries read before: claimed or own pending after a restart). */
-  async handleBatch(entries: RawEntry[]): Promise<void> {
+  /** One batch up to its jobs (the reader XACKs it); also for entries claimed or read again from the own pending list. */
+  private async handleBatch(entries: RawEntry[]): Promise<void> {
     // From before the commit until the jobs are added, this batch holds back the dispatch watermark.
     const token = this.d.liveness.begin();
-    for (const e of entries) this.inFlight.add(entryKey(e));
     try {
       await this.persistAndDispatch(entries);
     } finally {
       this.d.liveness.end(token);
-      for (const e of entries) this.inFlight.delete(entryKey(e));
     }
   }
 
@@ -363,7 +209,7 @@ export class IngestConsumer {
         );
     }
 
-    await this.withRedis(() => notifyDurable(this.d.redis, this.d.keys, durable));
+    await this.reader.withRedis(() => notifyDurable(this.d.redis, this.d.keys, durable));
     const fresh = rows.filter((r) => inserted.has(r.id));
     // Rows already in Postgres: a client's resend, or rows committed by a dead persister (claimed entries)
     // or by an earlier attempt of this batch whose commit reply was lost. Their first dispatch may never
@@ -378,14 +224,15 @@ export class IngestConsumer {
         : startBatchSpan(tracer, 'enqueue', tracer === NOOP_TRACER ? [] : fresh.map((r) => r.traceparent), {
             'fleet.batch.size': fresh.length,
           });
-    const jobs = await this.withRedis(() => this.d.dispatcher.dispatchNew(fresh)).catch((err) => {
-      if (enqueueSpan) endSpan(enqueueSpan, err);
-      throw err;
-    });
+    const jobs = await this.reader
+      .withRedis(() => this.d.dispatcher.dispatchNew(fresh))
+      .catch((err) => {
+        if (enqueueSpan) endSpan(enqueueSpan, err);
+        throw err;
+      });
     enqueueSpan?.setAttribute('fleet.jobs', jobs);
     enqueueSpan?.end();
     this.addedSinceCheck += jobs;
-    await this.withRedis(() => this.ack(entries));
 
     this.batches++;
     const m = this.d.metrics;
@@ -425,7 +272,7 @@ export class IngestConsumer {
       const res = await this.withPg(() => this.d.queue.persistBatch(rows, offsets), true);
       return { inserted: new Set(res.inserted), invalid: res.invalid ?? [] };
     } catch (err) {
-      if (err instanceof Stopped) throw err;
+      if (err instanceof RetryAborted) throw err;
       this.d.log.warn(
         { err: errorText(err), rows: rows.length },
         'batch refused by Postgres: persisting row by row',
@@ -439,7 +286,7 @@ export class IngestConsumer {
         for (const id of res.inserted) inserted.add(id);
         invalid.push(...(res.invalid ?? []));
       } catch (err) {
-        if (err instanceof Stopped) throw err;
+        if (err instanceof RetryAborted) throw err;
         await this.withPg(() =>
           this.deadLetterRow(row, rowStream, `rejected by postgres: ${errorText(err)}`),
         );
@@ -466,58 +313,25 @@ export class IngestConsumer {
 
   /** Runs a Postgres call until it succeeds; transient failures wait with backoff. `rethrowData`: data errors go to the caller. */
   private async withPg<T>(fn: () => Promise<T>, rethrowData = false): Promise<T> {
-    const backoff = new Backoff(100, DEPENDENCY_RETRY_MAX_MS);
-    for (;;) {
-      try {
-        const out = await fn();
-        this.d.pgState.ok();
-        this.d.metrics.dependencyUp.set({ dependency: 'postgres' }, 1);
-        return out;
-      } catch (err) {
+    const out = await retry(fn, {
+      backoff: new Backoff(100, DEPENDENCY_RETRY_MAX_MS),
+      signal: this.reader.signal,
+      logLimiter: this.pgErrors,
+      log: (err, suppressed) =>
+        this.d.log.error({ err: errorText(err), suppressed }, 'postgres refused a call; retrying'),
+      onError: (err) => {
         if (!isTransientPgError(err)) {
           if (rethrowData) throw err;
-          const suppressed = this.pgErrors.take();
-          if (suppressed >= 0)
-            this.d.log.error({ err: errorText(err), suppressed }, 'postgres refused a call; retrying');
-        } else {
-          this.d.pgState.failed(errorText(err));
-          this.d.metrics.dependencyUp.set({ dependency: 'postgres' }, 0);
+          return 'log';
         }
-        if (this.stopped) throw new Stopped();
-        await sleep(backoff.next(), this.abort.signal);
-        if (this.stopped) throw new Stopped();
-      }
-    }
-  }
-
-  /** Runs a Redis call after the commit until it succeeds (the rows are durable; only delivery waits). */
-  private async withRedis<T>(fn: () => Promise<T>): Promise<T> {
-    const backoff = new Backoff(100, DEPENDENCY_RETRY_MAX_MS);
-    for (;;) {
-      try {
-        const out = await fn();
-        this.d.redisState.ok();
-        return out;
-      } catch (err) {
-        this.d.redisState.failed(errorText(err));
-        if (this.stopped) throw new Stopped();
-        await sleep(backoff.next(), this.abort.signal);
-        if (this.stopped) throw new Stopped();
-      }
-    }
-  }
-
-  private async ack(entries: RawEntry[]): Promise<void> {
-    const byStream = new Map<string, string[]>();
-    for (const e of entries) {
-      const list = byStream.get(e.stream);
-      if (list) list.push(e.id);
-      else byStream.set(e.stream, [e.id]);
-    }
-    const pipe = this.d.redis.pipeline();
-    for (const [stream, ids] of byStream) pipe.xack(stream, PERSISTER_GROUP, ...ids);
-    const results = await pipe.exec();
-    for (const [err] of results ?? []) if (err) throw err;
+        this.d.pgState.failed(errorText(err));
+        this.d.metrics.dependencyUp.set({ dependency: 'postgres' }, 0);
+        return undefined;
+      },
+    });
+    this.d.pgState.ok();
+    this.d.metrics.dependencyUp.set({ dependency: 'postgres' }, 1);
+    return out;
   }
 }
 
@@ -525,17 +339,4 @@ export class IngestConsumer {
 function endSpan(span: ReturnType<typeof startBatchSpan>, err: unknown): void {
   span.setStatus({ code: 2, message: errorText(err) });
   span.end();
-}
-
-/** ioredis connection-level failures (as opposed to a command's own error reply). */
-export function isRedisError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  return (
-    err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|Stream isn't writeable/i.test(
-      err.message,
-    ) ||
-    (typeof code === 'string' && code.startsWith('E'))
-  );
 }

@@ -165,3 +165,13 @@ export function claimRule(
   return (name) =>
     peers.alive.has(name) || peers.unsure.has(name) ? null : peers.dead.has(name) ? periodMs : legacyIdleMs;
 }
+
+/**
+ * Which consumers a claim pass may delete from the group once nothing is pending on them (their entries
+ * were claimed first): registered dead persisters at once, consumers without a liveness key (an older
+ * persister) after `legacyIdleMs` idle; never a live persister, nor one this persister is unsure about.
+ */
+export function removalRule(peers: PeerStates, legacyIdleMs: number): (consumer: string) => number | null {
+  return (name) =>
+    peers.alive.has(name) || peers.unsure.has(name) ? null : peers.dead.has(name) ? 0 : legacyIdleMs;
+}

@@ -44,6 +44,11 @@ export function createPersisterMetrics(cfg: FleetConfig, registry?: Registry) {
       help: '1 while Redis memory is above pressure.dispatch_memory_high and the persister makes no new jobs.',
       registers: regs,
     }),
+    readPauses: new Counter({
+      name: 'fleet_persister_read_pauses_total',
+      help: 'Turns of the ingest reader that read nothing because the queue backlog or Redis memory was above its bound (one per 200 ms while paused).',
+      registers: regs,
+    }),
     dependencyUp: new Gauge({
       name: 'fleet_persister_dependency_up',
       help: '1 while the dependency answers, 0 while the persister is backing off from it.',

@@ -8,7 +8,7 @@ import type { Telemetry } from '@fleet/tracing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
-import { StateLog } from './backoff.js';
+import { StateLog } from './dependency-state.js';
 import { DispatchGate } from './dispatch-gate.js';
 import { IngestConsumer } from './ingest-consumer.js';
 import { Liveness } from './liveness.js';
@@ -238,8 +238,9 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     },
     reconfigure(next) {
       cfg = next;
-      // Intervals (sweep, monitoring, retention) apply to the waits already under way.
+      // Intervals (sweep, monitoring, retention, pressure sampling) apply to the waits already under way.
       for (const t of timers) t.reschedule();
+      gate.reschedule();
       metrics.labeler.configure({
         topicLabels: next.monitoring.topic_labels,
         segments: next.monitoring.topic_label_segments,

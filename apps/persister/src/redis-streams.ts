@@ -97,23 +97,33 @@ export async function trimAcknowledged(redis: Redis, stream: string, groups: str
   return (await redis.xtrim(stream, 'MINID', min)) as number;
 }
 
-/** XGROUP DELCONSUMER for consumers with nothing pending, idle longer than `idleMs` (dead processes). */
-export async function removeIdleConsumers(
+/**
+ * XGROUP DELCONSUMER only while the consumer has nothing pending, checked in the same script: DELCONSUMER
+ * drops a consumer's pending entries with it (they would never be delivered again), and a consumer taken
+ * for dead that wakes up could read new entries between a separate check and the delete.
+ */
+const DELETE_IF_NOTHING_PENDING = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+/**
+ * Removes the group's consumers that `minIdleFor(name)` gives up (null: keep, e.g. a live persister) once
+ * they have nothing pending and are idle at least that long. Returns the names removed.
+ */
+export async function removeConsumers(
   redis: Redis,
   stream: string,
   group: string,
-  idleMs: number,
+  minIdleFor: (consumer: string) => number | null,
   keep: string,
-): Promise<number> {
-  const consumers = (await redis.xinfo('CONSUMERS', stream, group)) as unknown[][];
-  let removed = 0;
-  for (const c of consumers) {
-    const info = new Map<string, unknown>();
-    for (let i = 0; i + 1 < c.length; i += 2) info.set(String(c[i]), c[i + 1]);
-    const name = String(info.get('name'));
-    if (name === keep || Number(info.get('pending')) > 0 || Number(info.get('idle')) < idleMs) continue;
-    await redis.xgroup('DELCONSUMER', stream, group, name);
-    removed++;
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const c of await listConsumers(redis, stream, group)) {
+    if (c.name === keep || c.pending > 0) continue;
+    const minIdle = minIdleFor(c.name);
+    if (minIdle === null || c.idle < minIdle) continue;
+    if ((await redis.eval(DELETE_IF_NOTHING_PENDING, 1, stream, group, c.name)) === 1) removed.push(c.name);
   }
   return removed;
 }

@@ -3,16 +3,15 @@ import { LogLimiter } from '@fleet/pressure';
 import { DeadReason, type FleetKeys, MessageStatus, STATUS_GROUP } from '@fleet/protocol';
 import { collapseStatusUpdates, toStatusUpdates } from '@fleet/store';
 import type { Redis } from 'ioredis';
-import { Backoff, type StateLog, sleep } from './backoff.js';
-import { DEPENDENCY_RETRY_MAX_MS, isRedisError } from './ingest-consumer.js';
-import { claimRule, type Liveness } from './liveness.js';
+import type { StateLog } from './dependency-state.js';
+import type { Liveness } from './liveness.js';
 import { errorText, type Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 import { isTransientPgError } from './pg-errors.js';
 import type { QueueApi, StatusUpdate } from './queue-api.js';
-import { claimAbandoned, ensureGroup, readGroup, trimAcknowledged } from './redis-streams.js';
 import type { RetryScheduler } from './retry-scheduler.js';
 import type { RawEntry } from './stream-entry-decoder.js';
+import { isRedisError, StreamGroupReader } from './stream-group-reader.js';
 
 /** A status entry's fields as the strings the queue API's parser reads. */
 function textFields(e: RawEntry): Record<string, string> {
@@ -45,99 +44,58 @@ export interface StatusConsumerDeps {
 }
 
 /**
- * Applies worker outcomes from the status stream to `messages` in batches (group `persister-status`),
- * then hands FAILED rows to the retry scheduler, then XACKs. Nothing is acknowledged before Postgres took it.
+ * Applies worker outcomes from the status stream to `messages` in batches (group `persister-status`, read
+ * by a StreamGroupReader), then hands FAILED rows to the retry scheduler; the reader XACKs after. Nothing is
+ * acknowledged before Postgres took it. A batch that fails stays pending and is read again at once from
+ * this consumer's own pending list (before, it waited for claim_idle_ms: statuses applied ~45 s after a
+ * Postgres restart).
  */
 export class StatusConsumer {
-  private readonly abort = new AbortController();
-  private loop: Promise<void> | null = null;
-  private lastTrimAt = 0;
-  private lastClaimAt = 0;
-  private readonly stream: string;
-  /** Error lines of the loop at most every few seconds (a Redis refusing writes fails every turn). */
+  private readonly reader: StreamGroupReader;
+  /** Postgres errors of the loop at most every few seconds (a refused batch fails every turn). */
   private readonly errors = new LogLimiter();
 
   constructor(private readonly d: StatusConsumerDeps) {
-    this.stream = d.keys.statusStream();
+    this.reader = new StreamGroupReader({
+      name: 'status',
+      streams: [d.keys.statusStream()],
+      group: STATUS_GROUP,
+      consumer: d.consumer,
+      readers: [d.reader],
+      redis: d.redis,
+      config: d.config,
+      count: () => d.config().streams.read_count,
+      handle: (entries) => this.handle(entries),
+      failed: (err, wait) => this.failed(err, wait),
+      liveness: d.liveness,
+      redisState: d.redisState,
+      metrics: d.metrics,
+      log: d.log,
+    });
   }
 
-  async start(): Promise<void> {
-    await ensureGroup(this.d.redis, this.stream, STATUS_GROUP);
-    this.lastClaimAt = Date.now();
-    this.loop = this.run();
+  start(): Promise<void> {
+    return this.reader.start();
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.loop;
+  stop(): Promise<void> {
+    return this.reader.stop();
   }
 
-  /**
-   * Reads own pending entries first (a restart under the same name) and again after any failure: the
-   * batch that failed stays pending on this live consumer, which no peer claims, so it is retried here at
-   * once (before, it waited for claim_idle_ms: statuses applied ~45 s after a Postgres restart).
-   */
-  private async run(): Promise<void> {
-    const backoff = new Backoff(100, DEPENDENCY_RETRY_MAX_MS);
-    let ownPending = true;
-    while (!this.abort.signal.aborted) {
-      try {
-        const cfg = this.d.config();
-        let entries: RawEntry[];
-        if (Date.now() - this.lastClaimAt >= this.d.liveness.periodMs) {
-          this.lastClaimAt = Date.now();
-          const rule = claimRule(
-            await this.d.liveness.peers(),
-            this.d.liveness.periodMs,
-            cfg.streams.claim_idle_ms,
-          );
-          entries = await claimAbandoned(
-            this.d.redis,
-            this.stream,
-            STATUS_GROUP,
-            this.d.consumer,
-            rule,
-            cfg.streams.read_count,
-          );
-        } else {
-          entries = await readGroup(
-            this.d.reader,
-            STATUS_GROUP,
-            this.d.consumer,
-            [this.stream],
-            [ownPending ? '0' : '>'],
-            cfg.streams.read_count,
-            ownPending ? undefined : cfg.streams.block_ms,
-          );
-          if (ownPending && entries.length === 0) ownPending = false;
-        }
-        if (entries.length > 0) await this.handle(entries);
-        if (Date.now() - this.lastTrimAt >= 1_000) {
-          this.lastTrimAt = Date.now();
-          await trimAcknowledged(this.d.redis, this.stream, [STATUS_GROUP]);
-        }
-        backoff.reset();
-      } catch (err) {
-        if (this.abort.signal.aborted) break;
-        ownPending = true;
-        const wait = backoff.next();
-        if (err instanceof PostgresFailure && isTransientPgError(err.cause))
-          this.d.pgState.failed(errorText(err.cause), wait);
-        else if (!(err instanceof PostgresFailure) && isRedisError(err))
-          this.d.redisState.failed(errorText(err), wait);
-        else {
-          const suppressed = this.errors.take();
-          if (suppressed >= 0)
-            this.d.log.error(
-              { err: errorText(err instanceof PostgresFailure ? err.cause : err), suppressed },
-              err instanceof PostgresFailure
-                ? 'status batch refused by Postgres; entries stay pending and are retried'
-                : 'status batch failed; entries stay pending and are retried',
-            );
-        }
-        await sleep(wait, this.abort.signal);
-      }
+  /** Postgres failures are this consumer's to report (both Postgres and Redis speak ECONNREFUSED). */
+  private failed(err: unknown, wait: number): boolean {
+    if (!(err instanceof PostgresFailure)) return false;
+    if (isTransientPgError(err.cause)) {
+      this.d.pgState.failed(errorText(err.cause), wait);
+      return true;
     }
+    const suppressed = this.errors.take();
+    if (suppressed >= 0)
+      this.d.log.error(
+        { err: errorText(err.cause), suppressed },
+        'status batch refused by Postgres; entries stay pending and are retried',
+      );
+    return true;
   }
 
   private async handle(entries: RawEntry[]): Promise<void> {
@@ -172,7 +130,5 @@ export class StatusConsumer {
         if (isRedisError(err)) throw err;
         throw new PostgresFailure(err);
       });
-    await this.d.redis.xack(this.stream, STATUS_GROUP, ...entries.map((e) => e.id));
-    this.d.redisState.ok();
   }
 }

@@ -30,15 +30,25 @@ describe('backpressure from the queue', () => {
       { perEntry: 2 },
     );
     await waitUntil(() => log.lines.some((l) => /pausing stream reads/.test(l.msg)), 10_000, 'pause');
-    await new Promise((r) => setTimeout(r, 500));
+    // Instead of a fixed wait: the reader declined to read on several turns after the pause (each turn
+    // would have read an entry had the gate been ignored).
+    const pauses = async () => (await p.metrics.readPauses.get()).values[0]?.value ?? 0;
+    const pausedAt = await pauses();
+    await waitUntil(async () => (await pauses()) >= pausedAt + 3, 10_000, 'three read turns held back');
+    // Mutations tried: StreamGroupReader reading after a closed gate (its `continue` removed): waiting
+    // reached 14 > 12 below; the gate's answer ignored: the pause counter never moved (timeout above).
     const waiting = await q.getWaitingCount();
     // The bound (5) plus at most one batch (2) per pipeline in hand when it was crossed.
     expect(waiting).toBeLessThanOrEqual(12);
     expect((await groupState(h.redis, h.keys.ingestStream(0), PERSISTER_GROUP))?.lag).toBeGreaterThan(0);
-    while ((await count(h, 'SELECT count(*) AS n FROM messages')) < 40) {
-      await q.drain();
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntil(
+      async () => {
+        await q.drain();
+        return (await count(h, 'SELECT count(*) AS n FROM messages')) === 40;
+      },
+      20_000,
+      'every row once the queue drains',
+    );
     expect(log.lines.some((l) => /resuming stream reads/.test(l.msg))).toBe(true);
   });
 });

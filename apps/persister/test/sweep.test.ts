@@ -78,7 +78,18 @@ describe('persister: the sweep re-dispatches rows whose jobs Redis lost', () => 
     w = undefined;
     await publish(h, ['wait-1', 'wait-2']);
     await waitUntil(async () => (await q.getWaitingCount()) >= 1, 10_000, 'waiting job');
-    await new Promise((r) => setTimeout(r, 1_500)); // older than sweep_age_ms, but their job is still queued
+    // Older than sweep_age_ms by Postgres' clock (the one the sweep compares with), their job still queued.
+    await waitUntil(
+      async () =>
+        (await count(
+          h,
+          "SELECT count(*) AS n FROM messages WHERE id = ANY($1) AND updated_at < now() - $2 * interval '1 millisecond'",
+          [['wait-1', 'wait-2'], h.cfg.retry.sweep_age_ms],
+        )) === 2,
+      10_000,
+      'rows older than sweep_age_ms',
+    );
+    // Mutation tried: staleAfterMs ignoring the oldest waiting job: both rows were swept (a second job).
     expect(await p.sweepNow()).toBe(0);
     expect((await allJobs(q)).flatMap((j) => j.ids).sort()).toEqual(['wait-1', 'wait-2']);
   });

@@ -1,6 +1,7 @@
 /**
- * The one backoff and log rate limiter of the fleet's retry loops (persister stream loops, worker job
- * loop, gateway pressure sampler): a loop that fails on every turn must neither spin nor flood the log.
+ * The one backoff and log rate limiter of the fleet's retry loops (persister stream loops and Postgres /
+ * Redis calls via `retry` in retry.ts, worker job loop, gateway pressure sampler): a loop that fails on
+ * every turn must neither spin nor flood the log.
  */
 
 /** Exponential backoff with a cap; `reset()` after a success. */

@@ -10,3 +10,4 @@ export {
   type PressureSample,
   parseMemoryInfo,
 } from './pressure.js';
+export { RetryAborted, type RetryOptions, retry, sleep } from './retry.js';

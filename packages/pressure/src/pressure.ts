@@ -108,6 +108,7 @@ export class PressureMonitor {
   private pendingMessages = 0;
   private messagesPerEntry: number;
   private timer: NodeJS.Timeout | null = null;
+  private waitingSince = 0;
   private running: Promise<void> | null = null;
   private stopped = false;
   private readonly errors = new LogLimiter();
@@ -132,13 +133,29 @@ export class PressureMonitor {
 
   private schedule(): void {
     if (this.stopped) return;
+    this.waitingSince = Date.now();
+    this.arm(this.o.intervalMs());
+  }
+
+  private arm(delay: number): void {
     this.timer = setTimeout(() => {
+      this.timer = null;
       this.running = this.sampleNow().finally(() => {
         this.running = null;
         this.schedule();
       });
-    }, this.o.intervalMs());
+    }, delay);
     this.timer.unref();
+  }
+
+  /**
+   * Applies a changed intervalMs (hot reload) to the wait under way, counted from when it began: a reload
+   * from a minute to 250 ms does not wait out the minute. A sample in progress schedules with the new one.
+   */
+  reschedule(): void {
+    if (this.stopped || this.timer === null) return;
+    clearTimeout(this.timer);
+    this.arm(Math.max(0, this.waitingSince + this.o.intervalMs() - Date.now()));
   }
 
   async stop(): Promise<void> {

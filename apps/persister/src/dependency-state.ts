@@ -1,6 +1,3 @@
-// The fleet's one backoff (shared with the worker and the gateway's pressure sampler).
-export { Backoff } from '@fleet/pressure';
-
 /**
  * Logs exactly one line per change of a dependency's state (down / back up), never a flood:
  * a dependency that stays down for an hour produces one line when it goes down and one when it returns.
@@ -35,17 +32,4 @@ export class StateLog {
       `${this.name} available again: resuming`,
     );
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
