@@ -64,10 +64,20 @@ let dbUrl: string;
 let gatewayPort: number;
 let queueName: string;
 const apps = new Map<string, AppProcess>();
+/** Every process started, killed ones too: their warnings explain a failure. */
+const allProcs: Array<[string, AppProcess]> = [];
+
+/** The apps' warn, error and fatal lines (pino levels 40-60), for the log of a failed run. */
+function logAppWarnings(): void {
+  for (const [name, p] of allProcs)
+    for (const line of p.output().split('\n'))
+      if (/"level":(40|50|60)/.test(line)) console.log(`[${name}] ${line.slice(0, 400)}`);
+}
 
 async function start(name: string, app: 'gateway' | 'persister' | 'worker'): Promise<void> {
   const proc = spawnApp(app, { config: configPath });
   apps.set(name, proc);
+  allProcs.push([name, proc]);
   await proc.waitReady(60_000).catch((err) => {
     throw new Error(`${name} did not get ready: ${(err as Error).message}\n${proc.output().slice(-4000)}`);
   });
@@ -501,6 +511,7 @@ describe('the whole fleet under crashes', () => {
       await new Promise((r) => setTimeout(r, 3_000));
     }
     log(`statuses: ${JSON.stringify(counts)}`);
+    if ((counts.COMPLETED ?? 0) + (counts.DEAD ?? 0) < acked.size) logAppWarnings();
 
     const { rows: dup } = await db.query<{ total: string; distinct_ids: string }>(
       'SELECT count(*)::text AS total, count(DISTINCT id)::text AS distinct_ids FROM messages',
@@ -547,6 +558,7 @@ describe('the whole fleet under crashes', () => {
     log(
       `handled: ${handled.size} ids, ${twice.length} more than once (in flight at the faults: ${inFlightAtFaults.size})`,
     );
+    if (outsideInFlight.length > 0) logAppWarnings();
     expect(
       outsideInFlight.slice(0, 10),
       `${outsideInFlight.length} handled twice while not in flight`,

@@ -3,6 +3,7 @@ import type { Dispatcher } from '@fleet/dispatch';
 import { Backoff, LogLimiter, RetryAborted, retry } from '@fleet/pressure';
 import { ENTRY_MAX_MESSAGES, type FleetKeys, maxStreamId, PERSISTER_GROUP } from '@fleet/protocol';
 import { NOOP_TRACER, startBatchSpan, type Telemetry } from '@fleet/tracing';
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import type { StateLog } from './dependency-state.js';
 import { notifyDurable } from './durable-notifier.js';
@@ -337,6 +338,6 @@ export class IngestConsumer {
 
 /** Ends a batch span that failed (status ERROR). */
 function endSpan(span: ReturnType<typeof startBatchSpan>, err: unknown): void {
-  span.setStatus({ code: 2, message: errorText(err) });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(err) });
   span.end();
 }

@@ -30,6 +30,7 @@ import {
   withSpan,
   withTrace,
 } from '@fleet/tracing';
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import type { Semaphore } from './semaphore.js';
 import { checkPipeline, queueStatuses, type ReportedOutcome } from './status.js';
@@ -192,7 +193,8 @@ async function handleMessage(
   }
 
   const update = toStatus(m.id, attempt, outcome, cfg);
-  if (update.status !== MessageStatus.COMPLETED) span.setStatus({ code: 2, message: update.error ?? '' });
+  if (update.status !== MessageStatus.COMPLETED)
+    span.setStatus({ code: SpanStatusCode.ERROR, message: update.error ?? '' });
   span.end();
   if (outcome.status === 'failed') {
     d.metrics?.handlerErrors.inc({

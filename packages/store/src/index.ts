@@ -7,7 +7,6 @@ export {
   migrate,
   migrationNames,
 } from './migrate.js';
-export { compareOffsets } from './persist-params.js';
 export {
   collapseStatusUpdates,
   type PersistResult,

@@ -1,19 +1,6 @@
+import { compareStreamIds } from '@fleet/protocol';
 import { isPgText, toPgJsonMap, toPgNumberArray, toPgTextArray } from './sql-text.js';
 import type { NewMessage, OffsetUpdate } from './types.js';
-
-const STREAM_ID = /^(\d+)-(\d+)$/;
-
-/** Orders Redis stream ids numerically (`9-0` < `10-0`); anything else compares as text. */
-export function compareOffsets(a: string, b: string): number {
-  const x = STREAM_ID.exec(a);
-  const y = STREAM_ID.exec(b);
-  if (x && y) {
-    const d =
-      BigInt(x[1] as string) - BigInt(y[1] as string) || BigInt(x[2] as string) - BigInt(y[2] as string);
-    return d < 0n ? -1 : d > 0n ? 1 : 0;
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** One offset per (group, topic): the furthest; in key order so concurrent upserts lock rows alike. */
 function latestOffsets(offsets: OffsetUpdate[]): OffsetUpdate[] {
@@ -21,7 +8,7 @@ function latestOffsets(offsets: OffsetUpdate[]): OffsetUpdate[] {
   for (const o of offsets) {
     const key = `${o.group}\u0000${o.topic}`;
     const cur = best.get(key);
-    if (!cur || compareOffsets(o.offset, cur.offset) >= 0) best.set(key, o);
+    if (!cur || compareStreamIds(o.offset, cur.offset) >= 0) best.set(key, o);
   }
   return [...best.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
 }
