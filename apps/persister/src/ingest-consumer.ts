@@ -45,8 +45,6 @@ export interface IngestConsumerDeps {
   suspect: (ids: string[]) => void;
 }
 
-export { DEPENDENCY_RETRY_MAX_MS, isRedisError } from './stream-group-reader.js';
-
 /** How far a read may exceed read_count messages when entries suddenly grow (see entriesPerRead). */
 export const READ_OVERSHOOT = 10;
 

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { ConfigWatcher, FleetConfig } from '@fleet/config';
 import { createRegistry, type Registry, TopicLabeler, workerMetrics } from '@fleet/metrics';
 import { Backoff, LogLimiter } from '@fleet/pressure';
-import { decodeJobData, FleetKeys, type JobData } from '@fleet/protocol';
+import { decodeJobData, encodeJobData, FleetKeys, type JobData } from '@fleet/protocol';
 import { TopicRouter } from '@fleet/router';
 import { closeLogger, createLogger, type Logger, setLogLevel, type Telemetry } from '@fleet/tracing';
 import { type Job, WaitingError, Worker } from 'bullmq';
@@ -133,7 +133,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     const { unfinished } = await processBatch(messages, deps);
     if (unfinished.length === 0) return;
     // Shutdown cut these short: hand them back to the queue at once (another worker takes them).
-    await job.updateData({ v: 1, messages: unfinished });
+    await job.updateData(encodeJobData(unfinished));
     await job.moveToWait(token);
     logger.info({ job_id: job.id, messages: unfinished.length }, 'job returned to the queue on shutdown');
     throw new WaitingError();
