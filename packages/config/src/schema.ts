@@ -206,9 +206,25 @@ const redis = z
   .strictObject({
     url: f(
       z.string().min(1).default('redis://127.0.0.1:6379'),
-      'Redis URL (env FLEET_REDIS_URL overrides).',
+      'Redis URL (env FLEET_REDIS_URL overrides). In cluster mode a seed node when `nodes` is empty; its user, password and rediss:// (TLS) apply to every node.',
       'restart',
       true,
+    ),
+    mode: f(
+      z.enum(['standalone', 'cluster']).default('standalone'),
+      'standalone: one Redis server (or a proxy); cluster: a Redis Cluster, shards spread over its masters. Each app checks it at start against what the server says.',
+      'restart',
+    ),
+    nodes: f(
+      z.array(z.string().min(1)).default([]),
+      'Cluster mode: seed node URLs (redis://host:port; a few are enough, the rest is discovered). Empty = `url`.',
+      'restart',
+      true,
+    ),
+    nat_map: f(
+      z.record(z.string().regex(/^[^:]+:\d+$/), z.string().regex(/^[^:]+:\d+$/)).default({}),
+      'Cluster mode: announced node address -> reachable address ("10.0.0.5:6379": "redis-0.example:6379"), for clusters behind NAT or in another network.',
+      'restart',
     ),
     key_prefix: f(
       z

@@ -1,8 +1,15 @@
 /**
  * The one home of Redis key, stream, channel, group and queue names.
- * Every name starts with the configured prefix (tests use a unique one per run).
- * Hash tags ({...}) keep what one Redis command or script touches in one Cluster slot:
- * each ingest shard has its own tag (shards spread over nodes); BullMQ keys share one tag.
+ *
+ * Layout (the same in standalone and cluster mode, docs/architecture.md "Redis keys and slots"):
+ * - Everything one shard's messages touch shares one hash tag `{<prefix>:s<n>}`: its ingest stream, its
+ *   BullMQ queue (all of BullMQ's keys and scripts) and its status stream. Every atomic step (an XADD, a
+ *   BullMQ script, a MULTI of job adds) stays in one Cluster slot, and the shards spread over the masters.
+ *   The prefix sits inside the tag so two fleets on one cluster hash to different slots.
+ * - A gateway's reply and durable-notice channels share the tag `{<prefix>:g:<gateway id>}` (one SSUBSCRIBE
+ *   covers both; gateways spread over the masters).
+ * - Keys of no shard (persister liveness) are `<prefix>:...`; each is used alone (no multi-key command).
+ * scanPatterns() matches all of them (clean-up, inspection).
  */
 export const PERSISTER_GROUP = 'persister';
 export const STATUS_GROUP = 'persister-status';
@@ -17,23 +24,45 @@ export class FleetKeys {
       throw new Error(`shards must be a positive integer, got ${shards}`);
   }
 
-  /** Ingest stream for one shard: `<prefix>:{ingest-<n>}`. */
+  /** 0 .. shards-1. */
+  shardList(): number[] {
+    return Array.from({ length: this.shards }, (_, i) => i);
+  }
+
+  /** Hash tag of one shard: every key of the shard hashes to the slot of `<prefix>:s<n>`. */
+  shardTag(shard: number): string {
+    return `{${this.prefix}:s${shard}}`;
+  }
+
+  /** Ingest stream for one shard: `{<prefix>:s<n>}:ingest`. */
   ingestStream(shard: number): string {
-    return `${this.prefix}:{ingest-${shard}}`;
+    return `${this.shardTag(shard)}:ingest`;
   }
 
   ingestStreams(): string[] {
-    return Array.from({ length: this.shards }, (_, i) => this.ingestStream(i));
+    return this.shardList().map((s) => this.ingestStream(s));
   }
 
-  /** Workers append message outcomes here; the persister applies them to Postgres in batches. */
-  statusStream(): string {
-    return `${this.prefix}:{status}`;
+  /** Workers append the outcomes of shard n's jobs here; the persister applies them to Postgres in batches. */
+  statusStream(shard: number): string {
+    return `${this.shardTag(shard)}:status`;
   }
 
-  /** BullMQ `prefix` option: BullMQ builds `<prefix>:<queue>:<suffix>` keys, all in the `{jobs}` slot. */
-  bullPrefix(): string {
-    return `${this.prefix}:{jobs}`;
+  statusStreams(): string[] {
+    return this.shardList().map((s) => this.statusStream(s));
+  }
+
+  /** BullMQ `prefix` option of shard n's queue: BullMQ builds `{<prefix>:s<n>}:<queue>:<suffix>` keys. */
+  bullPrefix(shard: number): string {
+    return this.shardTag(shard);
+  }
+
+  /** The shard whose BullMQ prefix is `bullPrefix` (undefined if it is none of this fleet's). */
+  shardOfBullPrefix(bullPrefix: string): number | undefined {
+    const m = /^\{(.*):s(\d+)\}$/.exec(bullPrefix);
+    if (!m || m[1] !== this.prefix) return undefined;
+    const n = Number(m[2]);
+    return n < this.shards ? n : undefined;
   }
 
   /**
@@ -49,14 +78,24 @@ export class FleetKeys {
     return `${this.prefix}:persister:registry`;
   }
 
-  /** Pub/sub channel on which a gateway receives replies for the requests it holds. */
-  replyChannel(gatewayId: string): string {
-    return `${this.prefix}:reply:${gatewayId}`;
+  /** Hash tag of one gateway's channels. */
+  gatewayTag(gatewayId: string): string {
+    return `{${this.prefix}:g:${gatewayId}}`;
   }
 
-  /** Pub/sub channel on which a gateway hears that `durable` publishes were committed to Postgres. */
+  /** Channel on which a gateway receives replies for the requests it holds. */
+  replyChannel(gatewayId: string): string {
+    return `${this.gatewayTag(gatewayId)}:reply`;
+  }
+
+  /** Channel on which a gateway hears that `durable` publishes were committed to Postgres. */
   durableChannel(gatewayId: string): string {
-    return `${this.prefix}:durable:${gatewayId}`;
+    return `${this.gatewayTag(gatewayId)}:durable`;
+  }
+
+  /** SCAN MATCH patterns that together cover every key of this fleet (run on every master). */
+  scanPatterns(): string[] {
+    return [`${globEscape(this.prefix)}:*`, `{${globEscape(this.prefix)}:*`];
   }
 
   /** Stable shard for a topic (or a client-given partition key): FNV-1a 32-bit mod shards. */
@@ -69,4 +108,9 @@ export class FleetKeys {
     }
     return (h >>> 0) % this.shards;
   }
+}
+
+/** Escapes Redis glob specials in a literal (prefixes allow only [A-Za-z0-9_:.-], but be exact anyway). */
+function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }

@@ -23,4 +23,11 @@ export {
   startPrivatePostgres,
 } from './private-postgres.js';
 export { type PrivateRedis, type PrivateRedisOptions, startPrivateRedis } from './private-redis.js';
+export {
+  type ClusterNodeInfo,
+  type PrivateRedisCluster,
+  type PrivateRedisClusterOptions,
+  parseClusterNodes,
+  startPrivateRedisCluster,
+} from './private-redis-cluster.js';
 export { probePostgres, probeRedis } from './probe.js';

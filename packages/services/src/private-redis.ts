@@ -20,6 +20,8 @@ export interface PrivateRedisOptions {
   port?: number;
   /** Path to redis-server; default the first on PATH. */
   binary?: string;
+  /** More redis-server arguments (e.g. cluster mode: private-redis-cluster.ts). */
+  extraArgs?: readonly string[];
 }
 
 /** A redis-server of our own (temp dir, own port), for tests that stop, kill and restart Redis. */
@@ -74,6 +76,7 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
     ...(opts.aof
       ? ['--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always']
       : ['--appendonly', 'no']),
+    ...(opts.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;
   let output = '';
