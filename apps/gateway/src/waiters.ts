@@ -134,7 +134,8 @@ export class Waiters {
           return;
         }
         sub.refreshSlotsCache();
-        if (this.probe) publish(sub, this.replyChannel, this.probe).catch(() => {});
+        // Not while the Cluster itself is down: its offline queue would pile probes up.
+        if (this.probe && sub.status === 'ready') publish(sub, this.replyChannel, this.probe).catch(() => {});
       }, RESUBSCRIBE_PROBE_MS);
       timer.unref();
     });
