@@ -1,4 +1,4 @@
-import type { Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 
 /**
  * The worker's one reach into BullMQ internals (tested in test/bullmq-internals.test.ts against the
@@ -28,4 +28,58 @@ export function wakeMainLoop(worker: Worker): boolean {
   const queue = mainLoopQueue(worker);
   queue?.add(Promise.resolve(undefined));
   return queue !== undefined;
+}
+
+/** The two private Worker methods gateJobFetches wraps (BullMQ 6.7: worker.js). */
+interface FetchInternals {
+  moveToActive(token: string, name?: string): Promise<Job | undefined>;
+  processJob(job: Job, token: string, fetchNextCallback?: () => boolean): Promise<Job | undefined>;
+}
+
+/** The process-wide slot pool gateJobFetches takes from (job-gate.ts JobGate). */
+export interface FetchGate {
+  acquire(): Promise<boolean>;
+  release(): void;
+}
+
+/**
+ * Bounds the jobs several Workers of one process run at once by a shared gate. Why internals: a Worker
+ * moves a job to active (locks it) before its processor runs, so a gate inside the processor would hold
+ * locked jobs idle that another process could run. Here a slot is taken before `moveToActive` (every
+ * fetch: the main loop's, after the blocking wait for a job) and given back when `processJob` ends; a
+ * fetch that finds no job gives it back at once. `processJob`'s fetch-next-on-completion (which would
+ * take the next job inside moveToCompleted, past the gate) is turned off: one more round trip per job,
+ * paid only by processes running several shard Workers. False (nothing changed) when this BullMQ has no
+ * such methods; the caller refuses to start then (test/bullmq-internals.test.ts catches it first).
+ */
+export function gateJobFetches(worker: Worker, gate: FetchGate): boolean {
+  const w = worker as unknown as Partial<FetchInternals> & { closing?: unknown };
+  if (typeof w.moveToActive !== 'function' || typeof w.processJob !== 'function') return false;
+  const moveToActive = w.moveToActive.bind(worker);
+  const processJob = w.processJob.bind(worker);
+  w.moveToActive = async (token, name) => {
+    if (!(await gate.acquire())) return undefined;
+    // Closed or paused (error backoff) while it waited: fetch nothing.
+    if (w.closing || worker.isPaused()) {
+      gate.release();
+      return undefined;
+    }
+    let job: Job | undefined;
+    try {
+      job = await moveToActive(token, name);
+    } catch (err) {
+      gate.release();
+      throw err;
+    }
+    if (!job) gate.release();
+    return job;
+  };
+  w.processJob = async (job, token) => {
+    try {
+      return await processJob(job, token, () => false);
+    } finally {
+      gate.release();
+    }
+  };
+  return true;
 }
