@@ -30,6 +30,13 @@ export class JobGate {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** A slot now if one is free and nobody waits for one (waiters go first), else false. */
+  tryAcquire(): boolean {
+    if (this.closed || this.held >= this.capacity || this.waiters.length > 0) return false;
+    this.held++;
+    return true;
+  }
+
   release(): void {
     this.held--;
     this.drain();

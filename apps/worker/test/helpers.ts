@@ -14,6 +14,8 @@ import { Queue } from 'bullmq';
 import { type DeepPartial, deepMerge } from '../../../test/helpers/config.js';
 import { redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
 
+export type DeepPartialConfig = DeepPartial<FleetConfig>;
+
 /** A worker config for in-process tests: this run's Redis under a fresh prefix, metrics off. */
 export function testConfig(overrides: DeepPartial<FleetConfig> = {}): FleetConfig {
   const base = {
@@ -147,6 +149,12 @@ export class FleetProbe {
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    // A cluster client still discovering its nodes would scan connections it is about to replace.
+    if (this.redis.status !== 'ready')
+      await new Promise((resolve) => {
+        this.redis.once('ready', resolve);
+        setTimeout(resolve, 5_000).unref();
+      });
     await deleteMatching(this.redis, this.keys.scanPatterns());
     this.redis.disconnect();
   }
