@@ -80,6 +80,8 @@ export function gateJobFetches(worker: Worker, gate: FetchGate): boolean {
     const granted = settled > 0 ? gate.tryAcquire() : await gate.acquire();
     if (!granted) {
       w.drained = false;
+      // Gate closed under a Worker not closing (never by worker.ts): no busy loop of empty fetches.
+      if (settled === 0 && !w.closing) await new Promise((resolve) => setTimeout(resolve, 100));
       return undefined;
     }
     // Closed or paused (error backoff) while it waited: fetch nothing.

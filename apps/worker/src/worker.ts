@@ -265,9 +265,10 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
       unwatch?.();
       const deadline = cfg.handlers.shutdown_timeout_ms;
       logger.info({ deadline_ms: deadline }, 'shutting down: no new jobs, finishing in-flight ones');
-      // Fetches waiting for a slot fetch nothing; every shard Worker stops and finishes its jobs.
-      gate?.close();
+      // Every shard Worker stops fetching and finishes its jobs (BullMQ sets `closing` at once); then
+      // fetches waiting for a slot give up.
       const closed = Promise.all(workers.map((w) => w.close())).then(() => {});
+      gate?.close();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         closed.then(() => false),

@@ -224,8 +224,8 @@ describe('worker on a Redis Cluster (6 shards)', () => {
   });
 
   it('close() with jobs in flight hands them back to their shard queues and stops every shard Worker', async () => {
-    // Mutation seen failing: close() closed only the first shard Worker (the others took the handed-back
-    // and the new jobs again).
+    // Mutation seen failing: close() closed only the first shard Worker (shards 1..5 still had a Worker
+    // connected; the gate, closed, kept them from taking jobs).
     const { cfg, probe } = setup({
       thread_pools: { work: { workers: 4 } },
       handlers: { shutdown_timeout_ms: 300, timeout_ms: 30_000 },
@@ -246,8 +246,12 @@ describe('worker on a Redis Cluster (6 shards)', () => {
     await waitUntil(() => started.size === 4, 5_000, '4 jobs in flight');
     await sleep(200);
     expect(started.size).toBe(4); // the gate: 4 of the 6 run
+    const workersOn = () =>
+      Promise.all(probe.keys.shardList().map((n) => probe.queueOf(n).getWorkersCount()));
+    expect(await workersOn()).toEqual([1, 1, 1, 1, 1, 1]);
 
     await app.close();
+    expect(await workersOn()).toEqual([0, 0, 0, 0, 0, 0]);
     apps.splice(apps.indexOf(app), 1);
     expect((await probe.statuses()).filter((s) => s.status !== 'PROCESSING')).toEqual([]);
     for (const [shard, id] of byShard) {
