@@ -68,9 +68,13 @@ export function consumedShards(cfg: FleetConfig): number[] {
   return [...new Set(wanted)].sort((a, b) => a - b);
 }
 
-/** A connection of `role` (commands: admin; BullMQ: queue, maxRetriesPerRequest null) with rate-limited error lines. */
-function redisConnection(cfg: FleetConfig, logger: Logger, role: 'admin' | 'queue'): FleetRedis {
-  const redis = createRedis(cfg.redis, role);
+/**
+ * A `queue`-role connection (maxRetriesPerRequest null, as BullMQ requires) with rate-limited error lines.
+ * The command connection (status XADDs, replies) takes the same role on purpose: a command waits out a
+ * Redis outage or a failover instead of failing the job after one retry, as the worker always did.
+ */
+function redisConnection(cfg: FleetConfig, logger: Logger, role: string): FleetRedis {
+  const redis = createRedis(cfg.redis, 'queue');
   let lastLogged = 0;
   redis.on('error', (err) => {
     // One line per 5 s per connection while Redis is away; never the URL (it may hold a password).
@@ -132,10 +136,10 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
   const labeler = new TopicLabeler(labelerOptions(cfg));
   const slots = new Semaphore(cfg.thread_pools.work.queue_size);
   const shutdown = new AbortController();
-  const commands = redisConnection(cfg, logger, 'admin');
+  const commands = redisConnection(cfg, logger, 'commands');
   // Shared by the shard Workers for their non-blocking commands; BullMQ gives each Worker its own
   // blocking duplicate.
-  const bullConnection = redisConnection(cfg, logger, 'queue');
+  const bullConnection = redisConnection(cfg, logger, 'bullmq');
 
   const deps = {
     config: () => cfg,
