@@ -18,7 +18,7 @@ async function flushQueueKeys(h: Harness): Promise<number> {
   let cursor = '0';
   let deleted = 0;
   do {
-    const [next, keys] = await h.redis.scan(cursor, 'MATCH', `${h.keys.bullPrefix()}:*`, 'COUNT', 1000);
+    const [next, keys] = await h.redis.scan(cursor, 'MATCH', `${h.keys.bullPrefix(0)}:*`, 'COUNT', 1000);
     cursor = next;
     if (keys.length > 0) deleted += await h.redis.unlink(...keys);
   } while (cursor !== '0');
