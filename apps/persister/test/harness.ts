@@ -162,6 +162,11 @@ export function bullQueue(h: Harness, shard = 0): Queue {
   });
 }
 
+/** Every shard's queue, by shard (one connection each). */
+export function bullQueues(h: Harness): Queue[] {
+  return h.keys.shardList().map((n) => bullQueue(h, n));
+}
+
 /** Every job now in the queue (any state) with its messages. */
 export async function allJobs(
   q: Queue,

@@ -1,0 +1,230 @@
+import { decodeDurableIds, encodeStatusEntry, MessageStatus, PERSISTER_GROUP } from '@fleet/protocol';
+import { createRedis, type FleetRedis, onMessage, subscribe } from '@fleet/redis';
+import { type PrivateRedisCluster, startPrivateRedisCluster } from '@fleet/services';
+import type { Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Persister, startPersister } from '../src/persister.js';
+import {
+  allJobs,
+  bullQueues,
+  count,
+  type Harness,
+  harness,
+  memoryLogger,
+  publish,
+  waitUntil,
+} from './harness.js';
+
+// The persister on a private Redis Cluster (3 masters + 3 replicas), 8 shards spread over the masters:
+// a reader per shard stream, one BullMQ queue per shard, durable notices on sharded pub/sub, N persisters
+// sharing the shards, and /readyz following the stream reads.
+//
+// Each guarantee below was seen to fail once with the code broken on purpose (then restored):
+// - jobs in the read shard's queue: ingest-consumer dispatched every batch to shard 0
+//   (`this.shardOfStream.get(...) ?? 0` replaced by `0`): shard 1..7's queues stayed empty.
+// - status on every shard: persister.ts read only shard 0's status stream
+//   (`loopsOf(keys.statusStreams().slice(0, 1), 1)`): rows of shards 1..7 stayed PENDING.
+// - durable notices: durable-notifier sent PUBLISH instead of publishMany (SPUBLISH on a cluster): the
+//   SSUBSCRIBEd gateway channel heard nothing.
+// - two persisters: ingest-consumer used a group per consumer (`PERSISTER_GROUP + d.consumer`): both
+//   persisters read every entry (duplicates counted, messages persisted twice over).
+// - /readyz: the `stream-reads` check removed from the readiness callback: /readyz stayed 200 while one
+//   shard's reads failed.
+const SHARDS = 8;
+const PER_SHARD = 30;
+
+let cluster: PrivateRedisCluster;
+beforeAll(async () => {
+  cluster = await startPrivateRedisCluster();
+}, 60_000);
+afterAll(async () => {
+  await cluster?.dispose();
+});
+
+const clusterOverrides = () => ({
+  redis: { mode: 'cluster' as const, url: cluster.urls[0]!, nodes: cluster.urls },
+  streams: { shards: SHARDS, read_count: 100 },
+  queue: { batch_size: 10 },
+});
+
+/** The ids published on shard n: `<tag>-s<n>-<i>`, all of one topic (its own shard differs from most n). */
+const idsOf = (tag: string, n: number, k = PER_SHARD) =>
+  Array.from({ length: k }, (_, i) => `${tag}-s${n}-${i}`);
+
+async function enqueued(p: Persister): Promise<number> {
+  return (await p.metrics.messagesEnqueued.get()).values[0]?.value ?? 0;
+}
+async function persisted(p: Persister): Promise<number> {
+  return (await p.metrics.messagesPersisted.get()).values.reduce((a, v) => a + v.value, 0);
+}
+async function duplicates(p: Persister): Promise<number> {
+  return (await p.metrics.duplicates.get()).values[0]?.value ?? 0;
+}
+
+describe('persister on a Redis Cluster (8 shards)', () => {
+  let h: Harness | undefined;
+  const persisters: Persister[] = [];
+  const queues: Queue[] = [];
+  const extra: FleetRedis[] = [];
+  const start = async (name: string) => {
+    const p = await startPersister(h!.cfg, { logger: memoryLogger(), consumerName: name, opsPort: 0 });
+    persisters.push(p);
+    return p;
+  };
+  afterEach(async () => {
+    for (const p of persisters.splice(0)) await p.close();
+    for (const q of queues.splice(0)) await q.close();
+    for (const r of extra.splice(0)) r.disconnect();
+    await h?.close();
+    h = undefined;
+  });
+
+  it('the shards spread over the masters', async () => {
+    h = await harness('cl_spread', clusterOverrides());
+    const slotsOf = new Set<string>();
+    for (const n of h.keys.shardList()) {
+      // The shard's ingest, status and queue keys share one slot.
+      const slot = await h.redis.call('CLUSTER', 'KEYSLOT', h.keys.ingestStream(n));
+      expect(await h.redis.call('CLUSTER', 'KEYSLOT', h.keys.statusStream(n))).toBe(slot);
+      expect(await h.redis.call('CLUSTER', 'KEYSLOT', `${h.keys.bullPrefix(n)}:messages:wait`)).toBe(slot);
+      slotsOf.add(String(slot));
+    }
+    expect(slotsOf.size).toBe(SHARDS);
+  });
+
+  it("entries of every shard's ingest stream become rows and jobs in that shard's queue only; every shard's status stream is applied", async () => {
+    h = await harness('cl_flow', clusterOverrides());
+    const p = await start('cl-flow');
+    queues.push(...bullQueues(h));
+    const all: string[] = [];
+    for (const n of h.keys.shardList()) {
+      const ids = idsOf('flow', n);
+      all.push(...ids);
+      await publish(h, ids, { shard: n, perEntry: 7 });
+    }
+    await waitUntil(
+      async () => (await count(h!, 'SELECT count(*) AS n FROM messages')) === all.length,
+      30_000,
+      'rows of every shard',
+    );
+    await waitUntil(async () => (await enqueued(p)) === all.length, 10_000, 'every row enqueued');
+    // Each job's messages all come from the shard whose queue holds it; every id in exactly one job.
+    const jobbed: string[] = [];
+    for (const n of h.keys.shardList()) {
+      const jobs = await allJobs(queues[n]!);
+      expect(jobs.length, `jobs of shard ${n}`).toBeGreaterThan(0);
+      for (const j of jobs)
+        for (const id of j.ids) expect(id, `job ${j.id} of shard ${n}`).toMatch(`-s${n}-`);
+      const ids = jobs.flatMap((j) => j.ids);
+      expect(new Set(ids)).toEqual(new Set(idsOf('flow', n)));
+      jobbed.push(...ids);
+    }
+    expect(jobbed).toHaveLength(all.length);
+
+    // Outcomes on each shard's own status stream (as workers of that shard's queue write them).
+    for (const n of h.keys.shardList())
+      await h.redis.xadd(
+        h.keys.statusStream(n),
+        '*',
+        ...encodeStatusEntry({
+          ids: idsOf('flow', n),
+          status: MessageStatus.COMPLETED,
+          attempt: 0,
+          at: Date.now(),
+        }),
+      );
+    await waitUntil(
+      async () =>
+        (await count(h!, "SELECT count(*) AS n FROM messages WHERE status = 'COMPLETED'")) === all.length,
+      20_000,
+      'every shard’s outcomes applied',
+    );
+    // Every reader acknowledged per stream: nothing left pending anywhere.
+    for (const n of h.keys.shardList())
+      expect(Number((await h.redis.xpending(h.keys.ingestStream(n), PERSISTER_GROUP))[0])).toBe(0);
+  });
+
+  it('durable notices reach a gateway channel over SSUBSCRIBE', async () => {
+    h = await harness('cl_durable', clusterOverrides());
+    const sub = createRedis(h.cfg.redis, 'subscriber');
+    extra.push(sub);
+    const heard = new Set<string>();
+    onMessage(sub, (channel, message) => {
+      if (channel === h!.keys.durableChannel('gw-a'))
+        for (const id of decodeDurableIds(message)) heard.add(id);
+    });
+    await subscribe(sub, h.keys.replyChannel('gw-a'), h.keys.durableChannel('gw-a'));
+    await start('cl-durable');
+    const ids: string[] = [];
+    for (const n of [0, 3, 5, 7]) {
+      const list = idsOf('dur', n, 5);
+      ids.push(...list);
+      await publish(h, list, { shard: n, durable: 'gw-a' });
+    }
+    await waitUntil(() => ids.every((id) => heard.has(id)), 20_000, 'durable notices of every id');
+  });
+
+  it('two persisters share the 8 shards; nothing is stored twice', async () => {
+    h = await harness('cl_two', clusterOverrides());
+    const [a, b] = await Promise.all([start('cl-two-a'), start('cl-two-b')]);
+    queues.push(...bullQueues(h));
+    const all: string[] = [];
+    for (let round = 0; round < 5; round++)
+      for (const n of h.keys.shardList()) {
+        const ids = idsOf(`two${round}`, n, 20);
+        all.push(...ids);
+        await publish(h, ids, { shard: n, perEntry: 4 });
+      }
+    await waitUntil(
+      async () => (await count(h!, 'SELECT count(*) AS n FROM messages')) === all.length,
+      30_000,
+      'rows',
+    );
+    await waitUntil(async () => (await enqueued(a)) + (await enqueued(b)) === all.length, 10_000, 'enqueue');
+    const jobbed: string[] = [];
+    for (const q of queues) jobbed.push(...(await allJobs(q)).flatMap((j) => j.ids));
+    expect(jobbed).toHaveLength(all.length);
+    expect(new Set(jobbed).size).toBe(all.length);
+    // Each entry was read by one of them: no row met twice, and both did work.
+    expect((await persisted(a)) + (await persisted(b))).toBe(all.length);
+    expect((await duplicates(a)) + (await duplicates(b))).toBe(0);
+    expect(await persisted(a)).toBeGreaterThan(0);
+    expect(await persisted(b)).toBeGreaterThan(0);
+  });
+
+  it('/readyz turns not-ready while one shard stream’s reads keep failing, and ready again after', async () => {
+    h = await harness('cl_ready', clusterOverrides());
+    const p = await start('cl-ready');
+    const readyz = async () => {
+      const res = await fetch(`${p.opsUrl}/readyz`);
+      return { code: res.status, body: (await res.json()) as { failing?: string[] } };
+    };
+    await waitUntil(async () => (await readyz()).code === 200, 10_000, 'ready');
+    // Reads of shard 5's ingest stream fail (WRONGTYPE: the key is no stream any more) while Redis
+    // answers PING and the other seven readers keep reading.
+    const stream = h.keys.ingestStream(5);
+    await h.redis.del(stream);
+    await h.redis.set(stream, 'not a stream');
+    await waitUntil(
+      async () => {
+        const r = await readyz();
+        return r.code === 503 && (r.body.failing ?? []).includes('stream-reads');
+      },
+      15_000,
+      'not ready (stream-reads)',
+    );
+    const r = await readyz();
+    expect(r.body.failing).toEqual(['stream-reads']); // Redis itself answers
+    expect(p.readsFailing()?.streams).toEqual([stream]);
+    // Repaired: the stream and its group back; the reader reads again and the persister is ready.
+    await h.redis.del(stream);
+    await h.redis.xgroup('CREATE', stream, PERSISTER_GROUP, '0', 'MKSTREAM');
+    await waitUntil(async () => (await readyz()).code === 200, 15_000, 'ready again');
+    await publish(h, ['after-repair'], { shard: 5 });
+    await waitUntil(
+      async () => (await count(h!, "SELECT count(*) AS n FROM messages WHERE id = 'after-repair'")) === 1,
+      10_000,
+      'a row read from the repaired stream',
+    );
+  });
+});
