@@ -21,13 +21,13 @@ import {
 //
 // Each guarantee below was seen to fail once with the code broken on purpose (then restored):
 // - jobs in the read shard's queue: ingest-consumer dispatched every batch to shard 0
-//   (`this.shardOfStream.get(...) ?? 0` replaced by `0`): shard 1..7's queues stayed empty.
+//   (`this.shardOfStream.get(...) ?? 0` replaced by `0`): shard 0's queue held shard 1's messages.
 // - status on every shard: persister.ts read only shard 0's status stream
 //   (`loopsOf(keys.statusStreams().slice(0, 1), 1)`): rows of shards 1..7 stayed PENDING.
 // - durable notices: durable-notifier sent PUBLISH instead of publishMany (SPUBLISH on a cluster): the
 //   SSUBSCRIBEd gateway channel heard nothing.
 // - two persisters: ingest-consumer used a group per consumer (`PERSISTER_GROUP + d.consumer`): both
-//   persisters read every entry (duplicates counted, messages persisted twice over).
+//   persisters read every entry (800 duplicates counted: each row met twice).
 // - /readyz: the `stream-reads` check removed from the readiness callback: /readyz stayed 200 while one
 //   shard's reads failed.
 const SHARDS = 8;
