@@ -28,6 +28,8 @@ import {
 //   SSUBSCRIBEd gateway channel heard nothing.
 // - two persisters: ingest-consumer used a group per consumer (`PERSISTER_GROUP + d.consumer`): both
 //   persisters read every entry (800 duplicates counted: each row met twice).
+// - failover: a reader loop that ended on a failed read (`if (readFailed) break;` in its catch): the
+//   rows appended to the failed master's shards after the failover never arrived.
 // - /readyz: the `stream-reads` check removed from the readiness callback: /readyz stayed 200 while one
 //   shard's reads failed.
 const SHARDS = 8;
@@ -191,6 +193,74 @@ describe('persister on a Redis Cluster (8 shards)', () => {
     expect(await persisted(a)).toBeGreaterThan(0);
     expect(await persisted(b)).toBeGreaterThan(0);
   });
+
+  it('a master killed mid-run: its replica takes over and the readers of its shards read on', async () => {
+    // A cluster of its own: this one loses a master.
+    const own = await startPrivateRedisCluster();
+    try {
+      h = await harness('cl_failover', {
+        ...clusterOverrides(),
+        redis: { mode: 'cluster' as const, url: own.urls[0]!, nodes: own.urls },
+      });
+      const p = await start('cl-failover');
+      const before = h.keys.shardList().flatMap((n) => idsOf('fo1', n, 5));
+      for (const n of h.keys.shardList()) await publish(h, idsOf('fo1', n, 5), { shard: n });
+      await waitUntil(
+        async () => (await count(h!, 'SELECT count(*) AS n FROM messages')) === before.length,
+        20_000,
+        'rows before the failover',
+      );
+      // A replica that never synced refuses to fail over (cluster-replica-validity-factor): wait for every
+      // replica's link (seconds after the cluster says ok).
+      await waitUntil(
+        async () => {
+          for (const n of own.nodes) {
+            const r = createRedis({ url: n.url, mode: 'standalone', nodes: [], nat_map: {} }, 'admin');
+            r.on('error', () => {});
+            const info = await r.info('replication').finally(() => r.disconnect());
+            if (/role:slave/.test(info) && !/master_link_status:up/.test(info)) return false;
+          }
+          return true;
+        },
+        30_000,
+        'every replica in sync',
+      );
+      // The master serving shard 0's slot dies (SIGKILL); its replica is promoted within seconds.
+      const slot = Number(await h.redis.call('CLUSTER', 'KEYSLOT', h.keys.ingestStream(0)));
+      const master = (await own.topology()).find(
+        (t) => t.role === 'master' && !t.failed && t.slots.some(([a, b]) => slot >= a && slot <= b),
+      )!;
+      await own.node(master.port).kill();
+      await own.waitHealthy(30_000);
+      const after = h.keys.shardList().flatMap((n) => idsOf('fo2', n, 5));
+      for (const n of h.keys.shardList())
+        await waitUntil(
+          () =>
+            publish(h!, idsOf('fo2', n, 5), { shard: n }).then(
+              () => true,
+              () => false,
+            ),
+          20_000,
+          `an append to shard ${n} after the failover`,
+        );
+      await waitUntil(
+        async () =>
+          (await count(h!, "SELECT count(*) AS n FROM messages WHERE id LIKE 'fo2-%'")) === after.length,
+        30_000,
+        'rows of every shard after the failover',
+      );
+      await waitUntil(
+        async () => (await fetch(`${p.opsUrl}/readyz`)).status === 200,
+        15_000,
+        'ready after the failover',
+      );
+    } finally {
+      for (const p of persisters.splice(0)) await p.close();
+      await h?.close().catch(() => {});
+      h = undefined;
+      await own.dispose();
+    }
+  }, 120_000);
 
   it('/readyz turns not-ready while one shard stream’s reads keep failing, and ready again after', async () => {
     h = await harness('cl_ready', clusterOverrides());
