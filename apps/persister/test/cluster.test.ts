@@ -1,3 +1,4 @@
+import { openOpsContext, replayDeadLetters } from '@fleet/dispatch';
 import { decodeDurableIds, encodeStatusEntry, MessageStatus, PERSISTER_GROUP } from '@fleet/protocol';
 import { createRedis, type FleetRedis, onMessage, subscribe } from '@fleet/redis';
 import { type PrivateRedisCluster, startPrivateRedisCluster } from '@fleet/services';
@@ -24,6 +25,8 @@ import {
 //   (`this.shardOfStream.get(...) ?? 0` replaced by `0`): shard 0's queue held shard 1's messages.
 // - status on every shard: persister.ts read only shard 0's status stream
 //   (`loopsOf(keys.statusStreams().slice(0, 1), 1)`): rows of shards 1..7 stayed PENDING.
+// - re-dispatch by topic: Dispatcher.byTopicShard put every row in shard 0 (`const s = 0`): retry and
+//   replay jobs of other topics' shards sat in queue 0.
 // - durable notices: durable-notifier sent PUBLISH instead of publishMany (SPUBLISH on a cluster): the
 //   SSUBSCRIBEd gateway channel heard nothing.
 // - two persisters: ingest-consumer used a group per consumer (`PERSISTER_GROUP + d.consumer`): both
@@ -144,6 +147,82 @@ describe('persister on a Redis Cluster (8 shards)', () => {
     // Every reader acknowledged per stream: nothing left pending anywhere.
     for (const n of h.keys.shardList())
       expect(Number((await h.redis.xpending(h.keys.ingestStream(n), PERSISTER_GROUP))[0])).toBe(0);
+  });
+
+  it("rows re-dispatched from Postgres (retries, dead-letter replays via the CLI's ops context) go to the queue of their topic's shard", async () => {
+    h = await harness('cl_topic', {
+      ...clusterOverrides(),
+      retry: { max_retries: 3, backoff_ms: 60_000, backoff_max_ms: 60_000 },
+    });
+    await start('cl-topic');
+    queues.push(...bullQueues(h));
+    // 16 topics, all published on shard 0 (a partition key put them there): first jobs in queue 0.
+    const topicOf = new Map<string, string>();
+    for (let t = 0; t < 16; t++) {
+      const ids = [`top-${t}-a`, `top-${t}-b`];
+      for (const id of ids) topicOf.set(id, `topic.${t}`);
+      await publish(h, ids, { shard: 0, topic: `topic.${t}` });
+    }
+    const all = [...topicOf.keys()];
+    await waitUntil(
+      async () => (await count(h!, 'SELECT count(*) AS n FROM messages')) === all.length,
+      20_000,
+      'rows',
+    );
+    const failed = all.filter((id) => id.endsWith('-a'));
+    const dead = all.filter((id) => id.endsWith('-b'));
+    await h.redis.xadd(
+      h.keys.statusStream(0),
+      '*',
+      ...encodeStatusEntry({
+        ids: failed,
+        status: MessageStatus.FAILED,
+        attempt: 0,
+        at: Date.now(),
+        error: 'x',
+      }),
+    );
+    await h.redis.xadd(
+      h.keys.statusStream(0),
+      '*',
+      ...encodeStatusEntry({ ids: dead, status: MessageStatus.DEAD, attempt: 0, at: Date.now(), error: 'x' }),
+    );
+    await waitUntil(
+      async () =>
+        (await count(h!, "SELECT count(*) AS n FROM messages WHERE status = 'DEAD'")) === dead.length,
+      20_000,
+      'dead rows',
+    );
+    const ctx = openOpsContext(h.cfg);
+    try {
+      expect(await replayDeadLetters(ctx.store, ctx.dispatcher, 'all')).toHaveLength(dead.length);
+    } finally {
+      await ctx.close();
+    }
+    const shardsUsed = new Set<number>();
+    const seen = { r: [] as string[], d: [] as string[] };
+    await waitUntil(
+      async () => {
+        seen.r = [];
+        seen.d = [];
+        for (const n of h!.keys.shardList())
+          for (const j of await allJobs(queues[n]!)) {
+            const kind = j.id.slice(0, 1);
+            if (kind !== 'r' && kind !== 'd') continue;
+            for (const id of j.ids) {
+              expect(h!.keys.shardOf(topicOf.get(id)!), `${j.id} in queue ${n} holds ${id}`).toBe(n);
+              shardsUsed.add(n);
+              seen[kind].push(id);
+            }
+          }
+        return seen.r.length === failed.length && seen.d.length === dead.length;
+      },
+      20_000,
+      'retry and replay jobs',
+    );
+    expect(new Set(seen.r)).toEqual(new Set(failed));
+    expect(new Set(seen.d)).toEqual(new Set(dead));
+    expect(shardsUsed.size).toBeGreaterThan(1);
   });
 
   it('durable notices reach a gateway channel over SSUBSCRIBE', async () => {
