@@ -144,6 +144,15 @@ describe('persister on a Redis Cluster (8 shards)', () => {
       20_000,
       'every shard’s outcomes applied',
     );
+    // Bull Board lists every shard's queue (one name each), and shows each queue's own jobs.
+    const api = await fetch(`${p.opsUrl}/ops/queues/api/queues`);
+    const board = (await api.json()) as { queues: { name: string; counts: Record<string, number> }[] };
+    expect(board.queues.map((q) => q.name).sort()).toEqual(
+      h.keys
+        .shardList()
+        .map((n) => `s${n}-${h!.cfg.queue.name}`)
+        .sort(),
+    );
     // Every reader acknowledged per stream: nothing left pending anywhere.
     for (const n of h.keys.shardList())
       expect(Number((await h.redis.xpending(h.keys.ingestStream(n), PERSISTER_GROUP))[0])).toBe(0);
