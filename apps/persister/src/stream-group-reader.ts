@@ -234,8 +234,28 @@ export class StreamGroupReader {
         this.rereadOwn = true;
         const wait = backoff.next();
         this.report(err, wait, readFailed);
+        // NOGROUP from XREADGROUP, "no such key" from the claim pass's XINFO: the stream or group is gone.
+        if (readFailed && /NOGROUP|no such key/i.test(errorText(err))) await this.recreateGroups();
         await sleep(wait, this.abort.signal);
       }
+    }
+  }
+
+  /**
+   * A read answered NOGROUP (or the claim pass "no such key"): the stream or its group is gone (Redis
+   * restarted without persistence, a failover to a replica that never had them, a key deleted by hand).
+   * Creates them again (from id 0: whatever the stream holds now is unread); a failure is retried at the
+   * next failed read.
+   */
+  private async recreateGroups(): Promise<void> {
+    try {
+      for (const s of this.o.streams) await ensureGroup(this.o.redis, s, this.o.group);
+      this.o.log.warn(
+        { reader: this.o.name, streams: this.o.streams, group: this.o.group },
+        'consumer group was missing (Redis lost the stream or group?): created again',
+      );
+    } catch {
+      // Redis still away or the key of another type: the next read fails and tries again.
     }
   }
 

@@ -374,9 +374,9 @@ describe('persister on a Redis Cluster (8 shards)', () => {
     const r = await readyz();
     expect(r.body.failing).toEqual(['stream-reads']); // Redis itself answers
     expect(p.readsFailing()?.streams).toEqual([stream]);
-    // Repaired: the stream and its group back; the reader reads again and the persister is ready.
+    // Repaired: the key removed; the reader (NOGROUP) creates the stream and its group again, reads
+    // again, and the persister is ready.
     await h.redis.del(stream);
-    await h.redis.xgroup('CREATE', stream, PERSISTER_GROUP, '0', 'MKSTREAM');
     await waitUntil(async () => (await readyz()).code === 200, 15_000, 'ready again');
     await publish(h, ['after-repair'], { shard: 5 });
     await waitUntil(
