@@ -134,14 +134,6 @@ export class IngestConsumer {
    */
   private async hasQueueRoom(): Promise<boolean> {
     if (this.d.memoryFull?.()) return false;
-    // One count at a time for every loop (cluster mode has one loop per shard).
-    this.counting ??= this.checkQueueRoom().finally(() => {
-      this.counting = null;
-    });
-    return this.counting;
-  }
-
-  private async checkQueueRoom(): Promise<boolean> {
     const now = Date.now();
     const bound = this.d.maxWaitingJobs;
     if (
@@ -151,6 +143,15 @@ export class IngestConsumer {
     )
       return true;
     if (this.queueFull && now - this.waitingCheckedAt < 100) return false;
+    // One count at a time for every loop (cluster mode has one loop per shard).
+    this.counting ??= this.countWaiting(now, bound).finally(() => {
+      this.counting = null;
+    });
+    return this.counting;
+  }
+
+  /** Counts the waiting jobs of every shard's queue; returns whether they are within the bound. */
+  private async countWaiting(now: number, bound: number): Promise<boolean> {
     this.waitingCheckedAt = now;
     this.addedSinceCheck = 0;
     const waiting = await this.d.dispatcher.waitingCount();
