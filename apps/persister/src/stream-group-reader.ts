@@ -103,6 +103,8 @@ export class StreamGroupReader {
   /** Per pipeline: when its last read (or claim pass) succeeded, and when one last failed (0: never). */
   private readOkAt: number[] = [];
   private readFailedAt: number[] = [];
+  /** Per pipeline: paused by the gate (not reading, so not failing). */
+  private gated: boolean[] = [];
   private lastReadError = '';
 
   constructor(private readonly o: StreamGroupReaderOptions) {}
@@ -119,6 +121,7 @@ export class StreamGroupReader {
    */
   readsFailing(thresholdMs: number, now = Date.now()): string | null {
     for (let i = 0; i < this.readOkAt.length; i++) {
+      if (this.gated[i]) continue;
       const ok = this.readOkAt[i]!;
       if (this.readFailedAt[i]! > ok && now - ok > thresholdMs) return this.lastReadError || 'read failed';
     }
@@ -139,6 +142,7 @@ export class StreamGroupReader {
     this.lastClaimAt = Date.now();
     this.readOkAt = this.o.readers.map(() => Date.now());
     this.readFailedAt = this.o.readers.map(() => 0);
+    this.gated = this.o.readers.map(() => false);
     this.loops = this.o.readers.map((reader, i) => this.run(reader, i));
   }
 
@@ -183,10 +187,26 @@ export class StreamGroupReader {
           ownPending = true;
           ownCursor = streams.map(() => '0');
         }
-        if (this.o.gate && !(await this.o.gate())) {
+        // A gate that cannot be checked (its Redis calls fail) keeps this pipeline from reading: counted
+        // as a failed read.
+        const open = this.o.gate
+          ? await Promise.resolve(this.o.gate()).catch((err: unknown) => {
+              readFailed = true;
+              this.readFailedAt[pipeline] = Date.now();
+              this.lastReadError = errorText(err);
+              throw err;
+            })
+          : true;
+        if (!open) {
+          this.gated[pipeline] = true;
           this.o.metrics.readPauses.inc();
           await sleep(GATE_RECHECK_MS, this.abort.signal);
           continue;
+        }
+        if (this.gated[pipeline]) {
+          // Not reading was not failing: the wait for the next read starts now.
+          this.gated[pipeline] = false;
+          this.readOkAt[pipeline] = Math.max(this.readOkAt[pipeline]!, Date.now());
         }
         let entries: RawEntry[];
         const claim = leader && Date.now() - this.lastClaimAt >= this.o.liveness.periodMs;
