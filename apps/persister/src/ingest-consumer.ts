@@ -82,6 +82,8 @@ export class IngestConsumer {
   readonly readers: StreamGroupReader[];
   /** Ingest stream -> its shard (rows read from shard n are dispatched to shard n's queue). */
   private readonly shardOfStream: Map<string, number>;
+  /** Last waiting-jobs count of each shard's queue. */
+  private readonly waitingByShard: number[];
   /** The waiting-jobs count under way (the loops share one). */
   private counting: Promise<boolean> | null = null;
   /** When the queue's waiting jobs were last counted (hasQueueRoom). */
@@ -98,6 +100,7 @@ export class IngestConsumer {
 
   constructor(private readonly d: IngestConsumerDeps) {
     this.shardOfStream = new Map(d.keys.ingestStreams().map((s, n) => [s, n]));
+    this.waitingByShard = d.keys.shardList().map(() => 0);
     this.readers = d.loops.map((loop) => {
       const reader: StreamGroupReader = new StreamGroupReader({
         name: 'ingest',
@@ -150,11 +153,25 @@ export class IngestConsumer {
     return this.counting;
   }
 
-  /** Counts the waiting jobs of every shard's queue; returns whether they are within the bound. */
+  /**
+   * Counts the waiting jobs of every shard's queue; returns whether they are within the bound. A queue
+   * that does not answer (its master failing over) counts with its last known count, so the other shards
+   * keep flowing; only when no queue answers does the count fail (the loop backs off).
+   */
   private async countWaiting(now: number, bound: number): Promise<boolean> {
     this.waitingCheckedAt = now;
     this.addedSinceCheck = 0;
-    const waiting = await this.d.dispatcher.waitingCount();
+    const queues = this.d.dispatcher.queues;
+    let waiting: number;
+    if (queues.length === 1) waiting = await queues[0]!.getWaitingCount();
+    else {
+      const counts = await Promise.allSettled(queues.map((q) => q.getWaitingCount()));
+      if (counts.every((c) => c.status === 'rejected')) throw (counts[0] as PromiseRejectedResult).reason;
+      counts.forEach((c, n) => {
+        if (c.status === 'fulfilled') this.waitingByShard[n] = c.value;
+      });
+      waiting = this.waitingByShard.reduce((a, b) => a + b, 0);
+    }
     this.lastWaiting = waiting;
     const full = waiting > bound;
     if (full !== this.queueFull)
