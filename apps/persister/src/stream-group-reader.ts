@@ -179,6 +179,8 @@ export class StreamGroupReader {
         this.ownPendingDone,
         new Promise((r) => this.abort.signal.addEventListener('abort', r)),
       ]);
+    /** The last claim pass failed: the next turn reads (a failing pass must not starve the reads). */
+    let claimFailed = false;
     while (!this.stopped) {
       let readFailed = false;
       try {
@@ -209,7 +211,8 @@ export class StreamGroupReader {
           this.readOkAt[pipeline] = Math.max(this.readOkAt[pipeline]!, Date.now());
         }
         let entries: RawEntry[];
-        const claim = leader && Date.now() - this.lastClaimAt >= this.o.liveness.periodMs;
+        const claim = leader && !claimFailed && Date.now() - this.lastClaimAt >= this.o.liveness.periodMs;
+        claimFailed = false;
         try {
           if (claim) entries = await this.claimPass();
           else
@@ -225,6 +228,7 @@ export class StreamGroupReader {
           this.readOkAt[pipeline] = Date.now();
         } catch (err) {
           readFailed = true;
+          claimFailed = claim;
           this.readFailedAt[pipeline] = Date.now();
           this.lastReadError = errorText(err);
           throw err;
