@@ -2,7 +2,6 @@ import type { FleetConfig } from '@fleet/config';
 import { PressureMonitor } from '@fleet/pressure';
 import type { FleetRedis } from '@fleet/redis';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 
@@ -31,8 +30,8 @@ export class DispatchGate {
     private readonly metrics: PersisterMetrics,
   ) {
     this.monitor = new PressureMonitor({
-      // INFO memory: on a cluster the pressure package samples what its connection reaches.
-      redis: redis as Redis,
+      // INFO memory of every master on a cluster: the fullest decides (@fleet/pressure).
+      redis,
       streams: [],
       bounds: () => ({
         memoryHigh: config().pressure.dispatch_memory_high,
