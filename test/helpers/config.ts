@@ -62,11 +62,14 @@ export async function writeTestConfig(
 /**
  * The `redis` overrides of a config on a Redis Cluster (e.g. a PrivateRedisCluster from @fleet/services):
  * mode cluster, every node as a seed, `url` the first seed. Merge into writeTestConfig() overrides:
- * `writeTestConfig({ redis: clusterRedis(cluster), ... })` (the key prefix stays the test default).
+ * `writeTestConfig({ redis: clusterRedis(cluster), ... })` (the key prefix stays the test default). Also a
+ * cleanupRedisPrefix() target.
  */
-export function clusterRedis(cluster: {
-  readonly urls: readonly string[];
-}): DeepPartial<FleetConfig['redis']> {
+export function clusterRedis(cluster: { readonly urls: readonly string[] }): {
+  mode: 'cluster';
+  nodes: string[];
+  url: string;
+} {
   if (cluster.urls.length === 0) throw new Error('a cluster config needs at least one node URL');
   return { mode: 'cluster', nodes: [...cluster.urls], url: cluster.urls[0]! };
 }
