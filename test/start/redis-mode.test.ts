@@ -3,7 +3,7 @@
 // at a Redis Cluster node, or a cluster config pointed at a standalone Redis, ends the start with one stderr
 // line naming the fix and exit 2, no stack trace. The apps run as real processes against a private cluster
 // of our own and the run's shared standalone Redis (only probed with INFO, nothing written).
-import { type PrivateRedisCluster, startPrivateRedisCluster } from '@fleet/services';
+import { freePort, type PrivateRedisCluster, startPrivateRedisCluster } from '@fleet/services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeClusterTestConfig, writeTestConfig } from '../helpers/config.js';
 import { type AppName, type AppProcess, spawnApp, spawnScript } from '../helpers/processes.js';
@@ -80,4 +80,45 @@ describe('redis.mode is checked before an app starts', () => {
     proc.kill('SIGTERM');
     expect(await proc.exited, proc.output()).toBe(0);
   }, 60_000);
+
+  // `npm start` (scripts/start.mjs) checks before it starts anything, and never finds or starts a Redis of
+  // its own in cluster mode (a cluster is the user's).
+  it.each([
+    [
+      'standalone config on a cluster node',
+      'standalone',
+      /^\[fleet\] redis\.mode is standalone but 127\.0\.0\.1:\d+ is a Redis Cluster node/,
+    ],
+    [
+      'cluster config on the standalone Redis',
+      'cluster',
+      /^\[fleet\] redis\.mode is cluster but .* is a standalone Redis/,
+    ],
+    [
+      'cluster config, no seed answers',
+      'dead',
+      /^\[fleet\] Redis Cluster not reachable at redis:\/\/127\.0\.0\.1:\d+ \(redis\.nodes\)/,
+    ],
+  ] as const)(
+    'npm start: %s -> one line, exit != 0',
+    async (_, kind, line) => {
+      const redis =
+        kind === 'standalone'
+          ? { mode: 'standalone' as const, url: cluster.urls[0]! }
+          : kind === 'cluster'
+            ? { mode: 'cluster' as const, nodes: [redisUrl()] }
+            : { mode: 'cluster' as const, nodes: [`redis://127.0.0.1:${await freePort()}`] };
+      const { path } = await writeTestConfig({ redis });
+      const proc = spawnScript('fleet', 'scripts/start.mjs', ['--config', path], {}, { typescript: false });
+      const { code } = await exitOf(proc);
+      expect(code, proc.output()).not.toBe(0);
+      expect(code, proc.output()).not.toBe('timeout');
+      const out = proc.lines
+        .map((l) => l.replace(/^\[fleet (out|err)\] /, ''))
+        .filter((l) => l.trim() !== '');
+      expect(out, proc.output()).toHaveLength(1);
+      expect(out[0]).toMatch(line);
+    },
+    EXIT_MS + 10_000,
+  );
 });
