@@ -218,7 +218,17 @@ beforeAll(async () => {
     logging: { level: 'info' },
     streams: { shards: SHARDS, block_ms: 50 },
     queue: { batch_size: 100 },
-    retry: { max_retries: MAX_RETRIES, backoff_ms: 50, backoff_max_ms: 500 },
+    // The one recovery setting changed from its default: the periodic sweep. A failover can undo an ingest
+    // entry the persister had already read from the old master and committed (and durably ACKed): no entry
+    // is re-read, so only the sweep re-dispatches that row, after sweep_age_ms (default 120 s, checked
+    // every 30 s: past this test's time budget). The sweep leaves rows of waiting and active jobs alone.
+    retry: {
+      max_retries: MAX_RETRIES,
+      backoff_ms: 50,
+      backoff_max_ms: 500,
+      sweep_age_ms: 15_000,
+      sweep_interval_ms: 5_000,
+    },
     handlers: {
       modules: [`${REPO_ROOT}/examples/handlers/index.ts`, `${REPO_ROOT}/test/e2e/fixtures/count-handled.ts`],
       timeout_ms: 5_000,
@@ -771,6 +781,13 @@ describe('the whole fleet on a Redis Cluster', () => {
         outsideInFlight.slice(0, 10),
         `${outsideInFlight.length} handled twice while not in flight`,
       ).toEqual([]);
+      // How many rows the persisters' sweeps re-dispatched (rows whose job the faults lost).
+      let swept = 0;
+      for (const [name, p] of allProcs)
+        if (name.startsWith('persister'))
+          for (const m of p.output().matchAll(/"rows":(\d+),"msg":"(sweep re-dispatched|recovered rows)/g))
+            swept += Number(m[1]);
+      log(`rows re-dispatched by the persisters' sweeps: ${swept}`);
       log(
         `done: ${acked.size} ACKed, ${counts.COMPLETED ?? 0} COMPLETED, ${counts.DEAD ?? 0} DEAD (${poison.size} poison), ${lost.length} stream-ACKed lost, no duplicates`,
       );
