@@ -168,6 +168,8 @@ let stopTrim: () => void;
 const cfg = messagingSystemSchema.parse({
   network: { host: '127.0.0.1', port: 0, max_in_flight: 4_096 },
   redis: { url: redisUrl, key_prefix: prefix },
+  // The one shard the baselines write and the trimmer keeps short (`{<prefix>:s0}:ingest`).
+  streams: { shards: keys.shards },
   logging: { level: 'silent' },
 });
 // Metrics on, as in production (main.ts), so their hot-path cost is part of the figure.

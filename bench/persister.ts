@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { messagingSystemSchema } from '@fleet/config';
 import { FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
+import { createRedis } from '@fleet/redis';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from '@fleet/services';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { silentLogger } from '../apps/persister/src/log.js';
 import { startPersister } from '../apps/persister/src/persister.js';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const prefix = `fleet-bench-persister-${tag}`;
   console.log(`persister bench: ${N} entries, budget ${durationS}s; ${machine}`);
   const url = await createDatabase(server, dbName);
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = createRedis({ url: redisUrl, mode: 'standalone', nodes: [], nat_map: {} }, 'admin');
   try {
     const cfg = messagingSystemSchema.parse({
       redis: { url: redisUrl, key_prefix: prefix },

@@ -33,6 +33,7 @@ import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
 import { startGateway } from '@fleet/gateway';
 import { createRegistry } from '@fleet/metrics';
 import { FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
+import { createRedis, type FleetRedis } from '@fleet/redis';
 import { TopicRouter } from '@fleet/router';
 import {
   createLogger,
@@ -44,7 +45,6 @@ import {
 import { startWorker } from '@fleet/worker';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { TS_HOOK } from '../test/helpers/processes.js';
 import { benchJobMessage } from './lib/job-message.js';
 import { TRIM_ENTRIES } from './lib/trim.js';
@@ -85,7 +85,9 @@ const telemetryFor = (mode: Mode, service: string): Telemetry | null =>
 
 const logger = () =>
   createLogger({ name: 'bench', level: 'info', writers: [{ type: 'file', path: '/dev/null' }] });
-const admin = new Redis(redisUrl);
+/** The bench's standalone Redis (FLEET_REDIS_URL), through the one client factory. */
+const redisCfg = { url: redisUrl, mode: 'standalone' as const, nodes: [], nat_map: {} };
+const admin = createRedis(redisCfg, 'admin');
 
 interface Sample {
   perS: number;
@@ -191,7 +193,7 @@ interface BenchWorker {
   mode: Mode;
   app: Awaited<ReturnType<typeof startWorker>>;
   queue: Queue;
-  redis: Redis;
+  redis: FleetRedis;
   keys: FleetKeys;
   telemetry: Telemetry | null;
 }
@@ -206,8 +208,9 @@ async function startBenchWorker(mode: Mode): Promise<BenchWorker> {
     queue: { batch_size: JOB_SIZE },
     monitoring: { enabled: false },
   });
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queue = new Queue(cfg.queue.name, { connection: redis, prefix: keys.bullPrefix() });
+  // Shard 0 of a one-shard fleet: the worker's single (ungated) shard Worker.
+  const redis = createRedis(cfg.redis, 'queue');
+  const queue = new Queue(cfg.queue.name, { connection: redis, prefix: keys.bullPrefix(0) });
   await queue.pause();
   const telemetry = telemetryFor(mode, 'bench-worker');
   const router = new TopicRouter();
@@ -254,7 +257,7 @@ async function stopBenchWorker(w: BenchWorker): Promise<void> {
   await w.telemetry?.shutdown();
   await w.queue.obliterate({ force: true }).catch(() => {});
   await w.queue.close();
-  await w.redis.del(w.keys.statusStream());
+  await w.redis.del(w.keys.statusStream(0));
   w.redis.disconnect();
 }
 

@@ -10,17 +10,18 @@
  * from the queue (wait/active/prioritized/delayed counts; jobs are removed on completion). The headline
  * ratio compares like with like (batch 100 vs bare batch 100; batch 1 vs bare batch 1); the old unlike
  * figure (fleet batch 100 over bare one-message jobs) stays as `ratio_vs_one_per_job`. Each case stops at
- * its time budget and reports what it drained. Env: BENCH_DURATION_S (default 60, bounds the run),
- * FLEET_REDIS_URL (default local).
+ * its time budget and reports what it drained. One shard (streams.shards 1): shard 0's queue and status
+ * stream, the worker's single ungated shard Worker. Env: BENCH_DURATION_S (default 60, bounds the run),
+ * FLEET_REDIS_URL (default local, standalone).
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
 import { FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
+import { createRedis, type FleetRedis } from '@fleet/redis';
 import { TopicRouter } from '@fleet/router';
 import { createLogger } from '@fleet/tracing';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { benchJobMessage } from './lib/job-message.js';
 
@@ -36,6 +37,9 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const payload = Buffer.from('{"n":1}');
+/** A BullMQ connection (queue role) to the bench's standalone Redis. */
+const bullConnection = (): FleetRedis =>
+  createRedis({ url: redisUrl, mode: 'standalone', nodes: [], nat_map: {} }, 'queue');
 function jobMessages(n: number, tag: string): JobMessage[] {
   const now = Date.now();
   return Array.from({ length: n }, (_, i) => benchJobMessage(`${tag}-${i}`, payload, now));
@@ -100,8 +104,8 @@ async function fleetCase(batchSize: number, n: number, budgetMs: number): Promis
     logging: { level: 'silent' },
   });
   const keys = new FleetKeys(prefix, 1);
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queue = new Queue(cfg.queue.name, { connection: redis, prefix: keys.bullPrefix() });
+  const redis = createRedis(cfg.redis, 'queue');
+  const queue = new Queue(cfg.queue.name, { connection: redis, prefix: keys.bullPrefix(0) });
   try {
     const jobs = await prefill(queue, jobMessages(n, `b${batchSize}`), batchSize);
     progress(`fleet worker, batch_size ${batchSize}: ${n} messages in ${jobs} jobs queued; draining`);
@@ -124,7 +128,7 @@ async function fleetCase(batchSize: number, n: number, budgetMs: number): Promis
   } finally {
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
-    await redis.del(keys.statusStream());
+    await redis.del(keys.statusStream(0));
     redis.disconnect();
   }
 }
@@ -138,8 +142,8 @@ function drained(queue: Queue, jobs: number, batchSize: number) {
 async function baselineCase(batchSize: number, n: number, budgetMs: number): Promise<CaseResult> {
   const prefix = `fleet-bench-worker-${randomBytes(4).toString('hex')}`;
   const keys = new FleetKeys(prefix, 1);
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queue = new Queue('messages', { connection: redis, prefix: keys.bullPrefix() });
+  const redis = bullConnection();
+  const queue = new Queue('messages', { connection: redis, prefix: keys.bullPrefix(0) });
   try {
     const jobs = await prefill(queue, jobMessages(n, `base${batchSize}`), batchSize);
     progress(`bare BullMQ worker, ${batchSize} msg/job: ${n} messages in ${jobs} jobs queued; draining`);
@@ -150,8 +154,8 @@ async function baselineCase(batchSize: number, n: number, budgetMs: number): Pro
         touched += (job.data as JobData).messages.length;
       },
       {
-        connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
-        prefix: keys.bullPrefix(),
+        connection: bullConnection(),
+        prefix: keys.bullPrefix(0),
         concurrency: CONCURRENCY,
       },
     );

@@ -5,15 +5,15 @@ import {
   encodeEnvelope,
   encodeIngestBatch,
 } from '@fleet/protocol';
-import type { Redis } from 'ioredis';
+import type { FleetRedis } from '@fleet/redis';
 
 /**
  * Appends `n` messages to an ingest stream the way a busy gateway writes them (entries of
  * ENTRY_MAX_MESSAGES packed messages and the accepted time), pipelined in chunks, so a benchmark can time
- * a persister draining a backlog. `envelopeFor(i)` gives the i-th message (its id must be unique).
+ * a persister draining a backlog. Each pipeline names one stream (one slot: fine on a cluster too). `envelopeFor(i)` gives the i-th message (its id must be unique).
  */
 export async function prefillIngestStream(
-  redis: Redis,
+  redis: FleetRedis,
   stream: string,
   n: number,
   envelopeFor: (i: number) => Envelope,

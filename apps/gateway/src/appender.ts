@@ -1,5 +1,5 @@
 import { ENTRY_MAX_BYTES, ENTRY_MAX_MESSAGES, type FleetKeys } from '@fleet/protocol';
-import type { Redis } from 'ioredis';
+import type { FleetRedis } from '@fleet/redis';
 import { encodeXaddBatch, PrebuiltCommand } from './resp.js';
 
 /** Flushes in flight before new messages wait for a reply (group commit), by default. */
@@ -55,7 +55,8 @@ export function entryChunks<E extends PendingAppend>(queue: E[]): E[][] {
 /**
  * Coalesces appends across sockets: everything queued during one event-loop turn is flushed on
  * setImmediate as ingest entries (one XADD each, entryChunks), all pipelined on one connection, so
- * per-command costs are paid once per entry, not once per socket or message.
+ * per-command costs are paid once per entry, not once per socket or message. On a Redis Cluster each XADD is
+ * its own command, routed by its stream key's slot to that shard's master (no cross-slot pipeline).
  */
 export class Appender<E extends PendingAppend> {
   private queues: E[][];
@@ -67,7 +68,7 @@ export class Appender<E extends PendingAppend> {
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: FleetRedis,
     private readonly keys: FleetKeys,
     private readonly result: AppendResult<E>,
     /**
@@ -128,7 +129,7 @@ export class Appender<E extends PendingAppend> {
         }
         if (this.outstanding === 0 && this.queued === 0) this.notifyIdle();
       };
-      this.redis.sendCommand(new PrebuiltCommand(encodeXaddBatch(key, at, batch), done));
+      this.redis.sendCommand(new PrebuiltCommand(encodeXaddBatch(key, at, batch), key, done));
     }
   }
 

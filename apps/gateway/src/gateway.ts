@@ -6,14 +6,14 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { FleetConfig } from '@fleet/config';
 import type { Registry } from '@fleet/metrics';
 import { ErrorCode, FleetKeys, newGatewayId } from '@fleet/protocol';
+import { createRedis, type FleetRedis } from '@fleet/redis';
 import { createLogger, type Logger, type Telemetry } from '@fleet/tracing';
-import type { Redis } from 'ioredis';
 import { DEFAULT_MAX_OUTSTANDING_CALLS } from './appender.js';
 import { type GatewayInstruments, NOOP_INSTRUMENTS } from './instruments.js';
 import { prometheusInstruments } from './metrics.js';
 import { Output } from './output.js';
 import { gatewayPressure } from './pressure.js';
-import { createCommandRedis, createSubscriberRedis, waitReady } from './redis.js';
+import { waitReady } from './redis.js';
 import { Sessions } from './session.js';
 import { Waiters } from './waiters.js';
 
@@ -104,8 +104,8 @@ class GatewayServer implements Gateway {
   port = 0;
   private cfg: FleetConfig;
   private readonly log: Logger;
-  private readonly redis: Redis;
-  private readonly sub: Redis;
+  private readonly redis: FleetRedis;
+  private readonly sub: FleetRedis;
   private readonly pressure;
   private readonly instruments: GatewayInstruments;
   private readonly output: Output;
@@ -127,8 +127,10 @@ class GatewayServer implements Gateway {
     this.instruments =
       opts.instruments ?? (opts.registry ? prometheusInstruments(opts.registry, cfg) : NOOP_INSTRUMENTS);
     const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
-    this.redis = createCommandRedis(cfg.redis.url, COMMAND_TIMEOUT_MS);
-    this.sub = createSubscriberRedis(cfg.redis.url);
+    // Fail fast on the hot path (no offline queue, no resend); pub/sub resubscribes by itself (SSUBSCRIBE
+    // on a cluster). Both in the configured redis.mode.
+    this.redis = createRedis(cfg.redis, 'command', { commandTimeoutMs: COMMAND_TIMEOUT_MS });
+    this.sub = createRedis(cfg.redis, 'subscriber');
     this.pressure = gatewayPressure(this.redis, keys, () => this.cfg, this.log, this.instruments);
     this.output = new Output(cfg, this.instruments);
     this.waiters = new Waiters(keys, this.gatewayId, this.sub, this.output, this.instruments, this.log);

@@ -1,8 +1,8 @@
 import type { FleetConfig } from '@fleet/config';
 import { type PressureBounds, PressureMonitor } from '@fleet/pressure';
 import { ENTRY_MAX_MESSAGES, type FleetKeys } from '@fleet/protocol';
+import type { FleetRedis } from '@fleet/redis';
 import type { Logger } from '@fleet/tracing';
-import type { Redis } from 'ioredis';
 import type { GatewayInstruments } from './instruments.js';
 
 /** The gateway's marks: OVERLOADED between memory_high and memory_low (or the backlog marks without maxmemory). */
@@ -23,7 +23,7 @@ export function gatewayBounds(cfg: FleetConfig): PressureBounds {
  * messages): the backlog estimate errs on the side of refusing.
  */
 export function gatewayPressure(
-  redis: Redis,
+  redis: FleetRedis,
   keys: FleetKeys,
   config: () => FleetConfig,
   log: Logger,

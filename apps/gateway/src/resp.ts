@@ -140,13 +140,23 @@ export function encodeXaddBatch(key: string, acceptedAt: string, items: readonly
   return buf;
 }
 
-/** An ioredis Command whose wire bytes are prebuilt (replies, timeouts and errors are ioredis' as usual). */
+/**
+ * An ioredis Command whose wire bytes are prebuilt (replies, timeouts and errors are ioredis' as usual).
+ * Its args are empty (the bytes are prebuilt), so it names its key itself: a Cluster client routes a command
+ * by `getSlot()`, which hashes `getKeys()[0]` with ioredis' own slot function, so the XADD goes straight to
+ * the master owning the stream's slot (no MOVED round trip). A standalone client never asks (no cost there).
+ */
 export class PrebuiltCommand extends Command {
   constructor(
     private readonly wire: Buffer,
+    private readonly key: string,
     callback: (err?: Error | null, result?: unknown) => void,
   ) {
     super('xadd', [], { replyEncoding: 'utf8' }, callback);
+  }
+
+  override getKeys(): Array<string | Buffer> {
+    return [this.key];
   }
 
   override toWritable(): Buffer {

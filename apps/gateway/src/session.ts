@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { FleetConfig } from '@fleet/config';
-import type { PressureMonitor } from '@fleet/pressure';
+import { LogLimiter, type PressureMonitor } from '@fleet/pressure';
 import {
   AckLevel,
   closesConnection,
@@ -26,6 +26,7 @@ import {
   type RequestFrame,
   validatePartitionKey,
 } from '@fleet/protocol';
+import type { FleetRedis } from '@fleet/redis';
 import {
   generateTraceparent,
   type Logger,
@@ -36,7 +37,7 @@ import {
   type Telemetry,
 } from '@fleet/tracing';
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { Redis } from 'ioredis';
+import { appendErrorCause, appendErrorCode } from './append-errors.js';
 import { Appender, type AppendResult, type PendingAppend } from './appender.js';
 import { TokenAuth } from './auth.js';
 import { Connection, type Waiter } from './connection.js';
@@ -72,7 +73,7 @@ const LOGGED_CLIENT_NAME_CHARS = 64;
 export interface SessionOptions {
   gatewayId: string;
   keys: FleetKeys;
-  redis: Redis;
+  redis: FleetRedis;
   output: Output;
   waiters: Waiters;
   /** Redis memory / backlog pressure: PUBLISH and REQUEST are refused with OVERLOADED while it holds. */
@@ -115,6 +116,10 @@ export class Sessions implements AppendResult<Entry> {
   partialShed = 0;
   private shedLoggedAt = 0;
   private shedSinceLog = 0;
+  /** Failed appends: one error line per 5 s at most, with the messages failed since the last one. */
+  private readonly appendErrors = new LogLimiter();
+  private appendFailedMessages = 0;
+  private appendFailedBatches = 0;
 
   constructor(cfg: FleetConfig, o: SessionOptions) {
     this.cfg = cfg;
@@ -517,9 +522,9 @@ export class Sessions implements AppendResult<Entry> {
   onFailed(batch: Entry[], err: Error): void {
     if (this.tracer !== NOOP_TRACER) this.appendSpan(batch, err.message);
     const msg = err.message;
-    const code = /OOM/.test(msg) ? ErrorCode.OVERLOADED : ErrorCode.UNAVAILABLE;
+    const code = appendErrorCode(msg);
     const text = code === ErrorCode.OVERLOADED ? 'redis is out of memory' : 'redis unavailable';
-    this.log.debug({ err: msg, count: batch.length }, 'append failed');
+    this.logAppendFailure(msg, batch.length, code);
     for (const e of batch) {
       if (e.waiter) {
         if (e.waiter.done) continue; // already answered (deadline)
@@ -527,6 +532,27 @@ export class Sessions implements AppendResult<Entry> {
       }
       this.output.answerError(e.conn, e.corr, code, text);
     }
+  }
+
+  /**
+   * The cause of failed appends (CLUSTERDOWN, a lost connection, a timeout...) at error level, at most one
+   * line per 5 s, with how many messages and batches failed since the previous line (this one included).
+   */
+  private logAppendFailure(msg: string, messages: number, code: number): void {
+    this.appendFailedMessages += messages;
+    this.appendFailedBatches++;
+    if (this.appendErrors.take() < 0) return;
+    this.log.error(
+      {
+        err: msg,
+        cause: appendErrorCause(msg),
+        failed_messages: this.appendFailedMessages,
+        failed_batches: this.appendFailedBatches,
+      },
+      `redis append failed: answering ${code === ErrorCode.OVERLOADED ? 'OVERLOADED' : 'UNAVAILABLE'}`,
+    );
+    this.appendFailedMessages = 0;
+    this.appendFailedBatches = 0;
   }
 
   /** One span per Redis batch, from its first frame read to Redis's answer, linked to each message's trace. */

@@ -9,8 +9,9 @@ import {
   FrameType,
   type ResponseFrame,
 } from '@fleet/protocol';
+import { type FleetRedis, isCluster, onMessage, publish, subscribe } from '@fleet/redis';
 import type { Logger } from '@fleet/tracing';
-import type { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { type Connection, type Waiter, WaitKind } from './connection.js';
 import type { GatewayInstruments } from './instruments.js';
 import type { Output } from './output.js';
@@ -21,6 +22,8 @@ export const TIMER_TICK_MS = 50;
 /** RESPONSE status of a handler that succeeded (docs/protocol.md, RESPONSE: "0 = ok"). */
 const RESPONSE_OK = 0;
 const EMPTY = Buffer.alloc(0);
+/** Cluster: while the pub/sub subscription is lost, how often the slot map is refreshed and a probe sent. */
+const RESUBSCRIBE_PROBE_MS = 250;
 const DURABLE_NOTICE_LOST =
   'redis reconnected: the durable commit notice may have been missed; resend with the same id';
 
@@ -35,11 +38,14 @@ export class Waiters {
   private readonly wheel: TimerWheel<Waiter>;
   private readonly replyChannel: string;
   private readonly durableChannel: string;
+  /** Cluster only, while the subscription is lost: the message this gateway SPUBLISHes to itself. */
+  private probe: string | null = null;
+  private onProbe: () => void = () => {};
 
   constructor(
     keys: FleetKeys,
     gatewayId: string,
-    private readonly sub: Redis,
+    private readonly sub: FleetRedis,
     private readonly output: Output,
     private readonly instruments: GatewayInstruments,
     private readonly log: Logger,
@@ -67,45 +73,110 @@ export class Waiters {
   /**
    * Listens on the subscriber connection (before it connects, so no reconnect is missed). `closing` says
    * whether the gateway is shutting down (no resubscribe then).
+   *
+   * Pub/sub is fire-and-forget: a durable commit notice published while the subscriber was away is gone,
+   * and its PUBLISH would wait out requests.max_timeout_ms. Once subscribed again, the durable PUBLISHes
+   * that were waiting are answered UNAVAILABLE at once; the client resends with the same id, and the
+   * persister notifies again for an id it already stored.
+   *
+   * Standalone: the connection's `close` marks the loss, its `ready` resubscribes (SUBSCRIBE), then the
+   * waiting durables are failed.
+   * Cluster (ioredis 6.1, shardedSubscribers): the channels live on one sharded subscriber connection to
+   * the master owning the gateway tag's slot. When it ends the Cluster emits `-node` with that node's key
+   * as second argument (the node pool's own `-node` has none). ioredis then resubscribes by itself once
+   * its slot map names a reachable owner, but its `subscribersReady` also fires after a reset whose
+   * subscriber failed to connect, and its slot refreshes back off up to 2 s. So while the subscription is
+   * lost the gateway refreshes the slot map every RESUBSCRIBE_PROBE_MS and SPUBLISHes a probe on its own
+   * reply channel: hearing it proves the subscription is back (then the waiting durables are failed).
    */
   listen(closing: () => boolean): void {
-    this.sub.on('message', (channel: string, message: string) => this.onPubSub(channel, message));
-    // Pub/sub is fire-and-forget: a durable commit notice published while the subscriber was away is gone,
-    // and its PUBLISH would wait out requests.max_timeout_ms. Once subscribed again, the durable PUBLISHes
-    // that were waiting are answered UNAVAILABLE at once; the client resends with the same id, and the
-    // persister notifies again for an id it already stored.
+    onMessage(this.sub, (channel: string, message: string) => this.onPubSub(channel, message));
+    if (isCluster(this.sub)) {
+      this.listenCluster(this.sub, closing);
+      return;
+    }
+    const sub = this.sub;
     let subLost = false;
-    this.sub.on('close', () => {
+    sub.on('close', () => {
       subLost = true;
     });
-    this.sub.on('ready', () => {
+    sub.on('ready', () => {
       if (!subLost || closing()) return;
       subLost = false;
-      const waiting = [...this.durables.values()].flat().filter((w) => !w.committed);
-      this.sub
-        .subscribe(this.replyChannel, this.durableChannel)
+      const waiting = this.waitingDurables();
+      subscribe(sub, this.replyChannel, this.durableChannel)
         .then(() => this.failDurables(waiting))
         .catch((err: unknown) => this.log.warn({ err }, 'resubscribe failed'));
     });
   }
 
+  private listenCluster(sub: Cluster, closing: () => boolean): void {
+    let lostAt: Waiter[] | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const recovered = () => {
+      if (timer) clearInterval(timer);
+      timer = null;
+      this.probe = null;
+      const waiting = [...new Set([...(lostAt ?? []), ...this.waitingDurables()])];
+      lostAt = null;
+      this.log.info({}, 'redis pub/sub subscription back');
+      this.failDurables(waiting);
+    };
+    sub.on('-node', (_redis: unknown, nodeKey?: string) => {
+      if (nodeKey === undefined || lostAt !== null || closing()) return;
+      lostAt = this.waitingDurables();
+      this.probe = `probe:${Date.now()}:${Math.random()}`;
+      this.onProbe = recovered;
+      timer = setInterval(() => {
+        if (closing()) {
+          if (timer) clearInterval(timer);
+          timer = null;
+          return;
+        }
+        sub.refreshSlotsCache();
+        // Not while the Cluster itself is down: its offline queue would pile probes up.
+        if (this.probe && sub.status === 'ready') publish(sub, this.replyChannel, this.probe).catch(() => {});
+      }, RESUBSCRIBE_PROBE_MS);
+      timer.unref();
+    });
+  }
+
+  private waitingDurables(): Waiter[] {
+    return [...this.durables.values()].flat().filter((w) => !w.committed);
+  }
+
   /** Subscribes the reply and durable channels (before the gateway serves). */
   async subscribe(): Promise<void> {
+    const sub = this.sub;
+    if (isCluster(sub) && sub.status !== 'ready') {
+      // A Cluster queues the SSUBSCRIBE until it has its slot map (offline queue): do not hold up the start.
+      subscribe(sub, this.replyChannel, this.durableChannel).catch((e: unknown) =>
+        this.log.error({ err: e }, 'subscribe failed'),
+      );
+      return;
+    }
     try {
-      await this.sub.subscribe(this.replyChannel, this.durableChannel);
+      await subscribe(sub, this.replyChannel, this.durableChannel);
     } catch (err) {
-      // Not connected yet: autoResubscribe does not cover a SUBSCRIBE that never ran, so retry on ready.
+      // Not connected yet: autoResubscribe does not cover a SUBSCRIBE that never ran, so retry on ready
+      // (a Cluster: once its subscribers are up again).
       this.log.warn({ err }, 'subscribe failed; retrying when redis is ready');
-      this.sub.once('ready', () => {
-        this.sub
-          .subscribe(this.replyChannel, this.durableChannel)
-          .catch((e: unknown) => this.log.error({ err: e }, 'subscribe failed'));
-      });
+      const retry = () => {
+        subscribe(sub, this.replyChannel, this.durableChannel).catch((e: unknown) =>
+          this.log.error({ err: e }, 'subscribe failed'),
+        );
+      };
+      if (isCluster(sub)) sub.once('subscribersReady', retry);
+      else sub.once('ready', retry);
     }
   }
 
   private onPubSub(channel: string, message: string): void {
     if (channel === this.replyChannel) {
+      if (this.probe !== null && message === this.probe) {
+        this.onProbe();
+        return;
+      }
       const r = decodeReply(message);
       if (!r) return;
       const w = this.requests.get(r.correlationId);

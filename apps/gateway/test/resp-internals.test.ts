@@ -1,9 +1,10 @@
 import { EntryField, entryFields, FleetKeys, ingestRecords, isTraceparent } from '@fleet/protocol';
-import { Command, type Redis } from 'ioredis';
+import { createRedis, type FleetRedis } from '@fleet/redis';
+import { Command } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCommandRedis, waitReady } from '../src/redis.js';
+import { waitReady } from '../src/redis.js';
 import { type BatchItem, encodeXaddBatch, PrebuiltCommand } from '../src/resp.js';
-import { cleanupRedisPrefix, redisUrl, uniquePrefix } from './helpers.js';
+import { cleanupRedisPrefix, gatewayConfig, uniquePrefix } from './helpers.js';
 
 // resp.ts hands ioredis a Command whose toWritable() returns bytes built by hand (see the comment there for
 // why). ioredis does not document toWritable; these tests say so plainly if an upgrade changes it, against
@@ -17,10 +18,10 @@ const REPLY_WAIT_MS = 3_000;
 describe('resp.ts and the ioredis internal it relies on', () => {
   const prefix = uniquePrefix('gw-resp');
   const key = new FleetKeys(prefix, 1).ingestStream(0);
-  let redis: Redis;
+  let redis: FleetRedis;
 
   beforeAll(async () => {
-    redis = createCommandRedis(redisUrl(), REPLY_WAIT_MS);
+    redis = createRedis(gatewayConfig().redis, 'command', { commandTimeoutMs: REPLY_WAIT_MS });
     redis.connect().catch(() => {});
     expect(await waitReady(redis, 5_000), 'redis not reachable').toBe(true);
   });
@@ -50,7 +51,7 @@ describe('resp.ts and the ioredis internal it relies on', () => {
     const acceptedAt = '1764201600123';
     const reply = new Promise<unknown>((resolve, reject) => {
       redis.sendCommand(
-        new PrebuiltCommand(encodeXaddBatch(key, acceptedAt, items), (err, id) =>
+        new PrebuiltCommand(encodeXaddBatch(key, acceptedAt, items), key, (err, id) =>
           err ? reject(err) : resolve(id),
         ),
       );

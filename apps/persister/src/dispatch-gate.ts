@@ -1,7 +1,7 @@
 import type { FleetConfig } from '@fleet/config';
 import { PressureMonitor } from '@fleet/pressure';
+import type { FleetRedis } from '@fleet/redis';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
 
@@ -22,13 +22,15 @@ export class DispatchGate {
   private noJobsLeft = false;
 
   constructor(
-    redis: Redis,
-    private readonly bull: Queue,
+    redis: FleetRedis,
+    /** Every shard's queue: the drain exception needs no job left in any of them. */
+    private readonly queues: readonly Queue[],
     config: () => FleetConfig,
     log: Logger,
     private readonly metrics: PersisterMetrics,
   ) {
     this.monitor = new PressureMonitor({
+      // INFO memory of every master on a cluster: the fullest decides (@fleet/pressure).
       redis,
       streams: [],
       bounds: () => ({
@@ -75,12 +77,11 @@ export class DispatchGate {
       return;
     }
     const asOf = this.enqueues;
-    this.bull
-      .getJobCounts(...LIVE_JOB_STATES)
-      .then((counts) => {
+    Promise.all(this.queues.map((q) => q.getJobCounts(...LIVE_JOB_STATES)))
+      .then((perQueue) => {
         if (asOf !== this.enqueues) return;
         let live = 0;
-        for (const state of LIVE_JOB_STATES) live += counts[state] ?? 0;
+        for (const counts of perQueue) for (const state of LIVE_JOB_STATES) live += counts[state] ?? 0;
         this.noJobsLeft = live === 0;
       })
       .catch(() => {}); // the next sample asks again

@@ -1,19 +1,22 @@
 import { encodeDurableIds, type FleetKeys } from '@fleet/protocol';
-import type { Redis } from 'ioredis';
+import { type FleetRedis, publishMany } from '@fleet/redis';
 
 /**
- * Tells gateways that `durable` publishes are committed: one PUBLISH per gateway per batch on its durable
+ * Tells gateways that `durable` publishes are committed: one message per gateway per batch on its durable
  * channel, sent after the Postgres commit (duplicates already in Postgres included: they are durable too).
+ * publishMany: one pipeline of PUBLISH on a standalone server, one SPUBLISH per gateway channel (its own
+ * slot) on a cluster.
  */
 export async function notifyDurable(
-  redis: Redis,
+  redis: FleetRedis,
   keys: FleetKeys,
   byGateway: Map<string, string[]>,
 ): Promise<void> {
   if (byGateway.size === 0) return;
-  const pipe = redis.pipeline();
-  for (const [gatewayId, ids] of byGateway)
-    pipe.publish(keys.durableChannel(gatewayId), encodeDurableIds(ids));
-  const results = await pipe.exec();
-  for (const [err] of results ?? []) if (err) throw err;
+  await publishMany(
+    redis,
+    [...byGateway].map(
+      ([gatewayId, ids]) => [keys.durableChannel(gatewayId), encodeDurableIds(ids)] as const,
+    ),
+  );
 }

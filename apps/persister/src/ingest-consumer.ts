@@ -2,9 +2,9 @@ import type { FleetConfig } from '@fleet/config';
 import type { Dispatcher } from '@fleet/dispatch';
 import { Backoff, LogLimiter, RetryAborted, retry } from '@fleet/pressure';
 import { ENTRY_MAX_MESSAGES, type FleetKeys, maxStreamId, PERSISTER_GROUP } from '@fleet/protocol';
+import type { FleetRedis } from '@fleet/redis';
 import { NOOP_TRACER, startBatchSpan, type Telemetry } from '@fleet/tracing';
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { Redis } from 'ioredis';
 import type { StateLog } from './dependency-state.js';
 import { notifyDurable } from './durable-notifier.js';
 import type { Liveness } from './liveness.js';
@@ -15,11 +15,21 @@ import type { NewMessage, OffsetUpdate, QueueApi } from './queue-api.js';
 import { decodeEntry, type RawEntry } from './stream-entry-decoder.js';
 import { DEPENDENCY_RETRY_MAX_MS, StreamGroupReader } from './stream-group-reader.js';
 
+/** One StreamGroupReader's streams and blocking connections. */
+export interface ReaderLoop {
+  streams: string[];
+  readers: FleetRedis[];
+}
+
 export interface IngestConsumerDeps {
-  /** One dedicated connection per pipeline (XREADGROUP blocks it); readers.length batches may be in flight. */
-  readers: Redis[];
+  /**
+   * The reading loops: each reads `streams` (ingest streams of this fleet) with one dedicated blocking
+   * connection per pipeline (`readers`; readers.length batches may be in flight per loop). Standalone: one
+   * loop over every shard's stream (multi-stream XREADGROUP); cluster: one loop per shard stream.
+   */
+  loops: ReaderLoop[];
   /** Shared command connection (XACK, PUBLISH, XAUTOCLAIM, XTRIM). */
-  redis: Redis;
+  redis: FleetRedis;
   queue: QueueApi;
   dispatcher: Dispatcher;
   keys: FleetKeys;
@@ -68,8 +78,14 @@ export function entriesPerRead(readCount: number, messagesPerEntry: number): num
  * reader from reading more), and unacknowledged entries stay in the stream.
  */
 export class IngestConsumer {
-  /** The loop (own pending, claims, reads, trim, backoff); this class decodes and handles its batches. */
-  private readonly reader: StreamGroupReader;
+  /** The loops (own pending, claims, reads, trim, backoff); this class decodes and handles their batches. */
+  readonly readers: StreamGroupReader[];
+  /** Ingest stream -> its shard (rows read from shard n are dispatched to shard n's queue). */
+  private readonly shardOfStream: Map<string, number>;
+  /** Last waiting-jobs count of each shard's queue. */
+  private readonly waitingByShard: number[];
+  /** The waiting-jobs count under way (the loops share one). */
+  private counting: Promise<boolean> | null = null;
   /** When the queue's waiting jobs were last counted (hasQueueRoom). */
   private waitingCheckedAt = 0;
   private queueFull = false;
@@ -83,31 +99,36 @@ export class IngestConsumer {
   batches = 0;
 
   constructor(private readonly d: IngestConsumerDeps) {
-    this.reader = new StreamGroupReader({
-      name: 'ingest',
-      streams: d.keys.ingestStreams(),
-      group: PERSISTER_GROUP,
-      consumer: d.consumer,
-      readers: d.readers,
-      redis: d.redis,
-      config: d.config,
-      count: () => entriesPerRead(d.config().streams.read_count, this.messagesPerEntry),
-      handle: (entries) => this.handleBatch(entries),
-      gate: () => this.hasQueueRoom(),
-      liveness: d.liveness,
-      redisState: d.redisState,
-      metrics: d.metrics,
-      log: d.log,
+    this.shardOfStream = new Map(d.keys.ingestStreams().map((s, n) => [s, n]));
+    this.waitingByShard = d.keys.shardList().map(() => 0);
+    this.readers = d.loops.map((loop) => {
+      const reader: StreamGroupReader = new StreamGroupReader({
+        name: 'ingest',
+        streams: loop.streams,
+        group: PERSISTER_GROUP,
+        consumer: d.consumer,
+        readers: loop.readers,
+        redis: d.redis,
+        config: d.config,
+        count: () => entriesPerRead(d.config().streams.read_count, this.messagesPerEntry),
+        handle: (entries) => this.handleBatch(reader, entries),
+        gate: () => this.hasQueueRoom(),
+        liveness: d.liveness,
+        redisState: d.redisState,
+        metrics: d.metrics,
+        log: d.log,
+      });
+      return reader;
     });
   }
 
-  start(): Promise<void> {
-    return this.reader.start();
+  async start(): Promise<void> {
+    for (const r of this.readers) await r.start();
   }
 
-  /** Finishes the batch in hand (unless a dependency is down), then returns. */
-  stop(): Promise<void> {
-    return this.reader.stop();
+  /** Finishes the batches in hand (unless a dependency is down), then returns. */
+  async stop(): Promise<void> {
+    await Promise.all(this.readers.map((r) => r.stop()));
   }
 
   /**
@@ -125,9 +146,32 @@ export class IngestConsumer {
     )
       return true;
     if (this.queueFull && now - this.waitingCheckedAt < 100) return false;
+    // One count at a time for every loop (cluster mode has one loop per shard).
+    this.counting ??= this.countWaiting(now, bound).finally(() => {
+      this.counting = null;
+    });
+    return this.counting;
+  }
+
+  /**
+   * Counts the waiting jobs of every shard's queue; returns whether they are within the bound. A queue
+   * that does not answer (its master failing over) counts with its last known count, so the other shards
+   * keep flowing; only when no queue answers does the count fail (the loop backs off).
+   */
+  private async countWaiting(now: number, bound: number): Promise<boolean> {
     this.waitingCheckedAt = now;
     this.addedSinceCheck = 0;
-    const waiting = await this.d.dispatcher.queue.getWaitingCount();
+    const queues = this.d.dispatcher.queues;
+    let waiting: number;
+    if (queues.length === 1) waiting = await queues[0]!.getWaitingCount();
+    else {
+      const counts = await Promise.allSettled(queues.map((q) => q.getWaitingCount()));
+      if (counts.every((c) => c.status === 'rejected')) throw (counts[0] as PromiseRejectedResult).reason;
+      counts.forEach((c, n) => {
+        if (c.status === 'fulfilled') this.waitingByShard[n] = c.value;
+      });
+      waiting = this.waitingByShard.reduce((a, b) => a + b, 0);
+    }
     this.lastWaiting = waiting;
     const full = waiting > bound;
     if (full !== this.queueFull)
@@ -142,17 +186,17 @@ export class IngestConsumer {
   }
 
   /** One batch up to its jobs (the reader XACKs it); also for entries claimed or read again from the own pending list. */
-  private async handleBatch(entries: RawEntry[]): Promise<void> {
+  private async handleBatch(reader: StreamGroupReader, entries: RawEntry[]): Promise<void> {
     // From before the commit until the jobs are added, this batch holds back the dispatch watermark.
     const token = this.d.liveness.begin();
     try {
-      await this.persistAndDispatch(entries);
+      await this.persistAndDispatch(reader, entries);
     } finally {
       this.d.liveness.end(token);
     }
   }
 
-  private async persistAndDispatch(entries: RawEntry[]): Promise<void> {
+  private async persistAndDispatch(reader: StreamGroupReader, entries: RawEntry[]): Promise<void> {
     const rowStream = new Map<string, string>();
     const rows: NewMessage[] = [];
     const seen = new Set<string>();
@@ -188,12 +232,12 @@ export class IngestConsumer {
     }));
 
     for (const b of bad)
-      await this.withPg(() => this.deadLetterEntry(b.stream, b.streamId, b.reason, b.fields));
+      await this.withPg(reader, () => this.deadLetterEntry(b.stream, b.streamId, b.reason, b.fields));
     const tracer = this.d.tracer ?? NOOP_TRACER;
     const traceparents = tracer === NOOP_TRACER ? [] : rows.map((r) => r.traceparent);
     const persistSpan = startBatchSpan(tracer, 'persist', traceparents, { 'fleet.batch.size': rows.length });
     const persistStart = process.hrtime.bigint();
-    const { inserted, invalid } = await this.persist(rows, offsets, rowStream).catch((err) => {
+    const { inserted, invalid } = await this.persist(reader, rows, offsets, rowStream).catch((err) => {
       endSpan(persistSpan, err);
       throw err;
     });
@@ -203,12 +247,12 @@ export class IngestConsumer {
     for (const id of invalid) {
       const row = rows.find((r) => r.id === id);
       if (row)
-        await this.withPg(() =>
+        await this.withPg(reader, () =>
           this.deadLetterRow(row, rowStream, 'text Postgres cannot store (NUL character)'),
         );
     }
 
-    await this.reader.withRedis(() => notifyDurable(this.d.redis, this.d.keys, durable));
+    await reader.withRedis(() => notifyDurable(this.d.redis, this.d.keys, durable));
     const fresh = rows.filter((r) => inserted.has(r.id));
     // Rows already in Postgres: a client's resend, or rows committed by a dead persister (claimed entries)
     // or by an earlier attempt of this batch whose commit reply was lost. Their first dispatch may never
@@ -223,8 +267,27 @@ export class IngestConsumer {
         : startBatchSpan(tracer, 'enqueue', tracer === NOOP_TRACER ? [] : fresh.map((r) => r.traceparent), {
             'fleet.batch.size': fresh.length,
           });
-    const jobs = await this.reader
-      .withRedis(() => this.d.dispatcher.dispatchNew(fresh))
+    // Rows read from ingest shard n go to shard n's queue. A shard whose add succeeded is not added
+    // again when another shard's add fails and the whole step is retried.
+    const byShard = new Map<number, NewMessage[]>();
+    for (const r of fresh) {
+      const shard = this.shardOfStream.get(rowStream.get(r.id)!) ?? 0;
+      const list = byShard.get(shard);
+      if (list) list.push(r);
+      else byShard.set(shard, [r]);
+    }
+    let jobs = 0;
+    await reader
+      .withRedis(async () => {
+        // allSettled: no add is still under way when the step is retried.
+        const results = await Promise.allSettled(
+          [...byShard].map(async ([shard, list]) => {
+            jobs += await this.d.dispatcher.dispatchNew(list, shard);
+            byShard.delete(shard);
+          }),
+        );
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
+      })
       .catch((err) => {
         if (enqueueSpan) endSpan(enqueueSpan, err);
         throw err;
@@ -263,12 +326,13 @@ export class IngestConsumer {
    * a batch Postgres refuses for its data is split so only the offending rows are dead-lettered.
    */
   private async persist(
+    reader: StreamGroupReader,
     rows: NewMessage[],
     offsets: OffsetUpdate[],
     rowStream: Map<string, string>,
   ): Promise<{ inserted: Set<string>; invalid: string[] }> {
     try {
-      const res = await this.withPg(() => this.d.queue.persistBatch(rows, offsets), true);
+      const res = await this.withPg(reader, () => this.d.queue.persistBatch(rows, offsets), true);
       return { inserted: new Set(res.inserted), invalid: res.invalid ?? [] };
     } catch (err) {
       if (err instanceof RetryAborted) throw err;
@@ -281,17 +345,17 @@ export class IngestConsumer {
     const invalid: string[] = [];
     for (const row of rows) {
       try {
-        const res = await this.withPg(() => this.d.queue.persistBatch([row], []), true);
+        const res = await this.withPg(reader, () => this.d.queue.persistBatch([row], []), true);
         for (const id of res.inserted) inserted.add(id);
         invalid.push(...(res.invalid ?? []));
       } catch (err) {
         if (err instanceof RetryAborted) throw err;
-        await this.withPg(() =>
+        await this.withPg(reader, () =>
           this.deadLetterRow(row, rowStream, `rejected by postgres: ${errorText(err)}`),
         );
       }
     }
-    await this.withPg(() => this.d.queue.persistBatch([], offsets));
+    await this.withPg(reader, () => this.d.queue.persistBatch([], offsets));
     return { inserted, invalid };
   }
 
@@ -311,10 +375,10 @@ export class IngestConsumer {
   }
 
   /** Runs a Postgres call until it succeeds; transient failures wait with backoff. `rethrowData`: data errors go to the caller. */
-  private async withPg<T>(fn: () => Promise<T>, rethrowData = false): Promise<T> {
+  private async withPg<T>(reader: StreamGroupReader, fn: () => Promise<T>, rethrowData = false): Promise<T> {
     const out = await retry(fn, {
       backoff: new Backoff(100, DEPENDENCY_RETRY_MAX_MS),
-      signal: this.reader.signal,
+      signal: reader.signal,
       logLimiter: this.pgErrors,
       log: (err, suppressed) =>
         this.d.log.error({ err: errorText(err), suppressed }, 'postgres refused a call; retrying'),

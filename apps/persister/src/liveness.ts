@@ -1,6 +1,6 @@
 import { LogLimiter } from '@fleet/pressure';
 import type { FleetKeys } from '@fleet/protocol';
-import type { Redis } from 'ioredis';
+import type { FleetRedis } from '@fleet/redis';
 import { errorText, type Logger } from './log.js';
 
 /** Heartbeats per TTL: the key survives two missed beats. */
@@ -44,7 +44,7 @@ export class Liveness {
   private healthySince = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: FleetRedis,
     private readonly keys: FleetKeys,
     readonly consumer: string,
     private readonly ttlMs: () => number,
@@ -101,14 +101,18 @@ export class Liveness {
 
   private async beat(): Promise<void> {
     try {
-      const res = await this.redis
-        .pipeline()
+      // Two keys of two slots: two commands (no cross-slot pipeline on a cluster), sent together.
+      const [previous] = await Promise.all([
         // GET: the previous value tells whether the key had expired (we were taken for dead).
-        .set(this.keys.persisterAlive(this.consumer), String(this.watermark()), 'PX', this.ttlMs(), 'GET')
-        .hset(this.keys.persisterRegistry(), this.consumer, String(Date.now()))
-        .exec();
-      for (const [err] of res ?? []) if (err) throw err;
-      const previous = res?.[0]?.[1];
+        this.redis.set(
+          this.keys.persisterAlive(this.consumer),
+          String(this.watermark()),
+          'PX',
+          this.ttlMs(),
+          'GET',
+        ),
+        this.redis.hset(this.keys.persisterRegistry(), this.consumer, String(Date.now())),
+      ]);
       if (this.healthySince === 0) this.healthySince = Date.now();
       if (this.beats++ > 0 && previous === null)
         this.rateLimited('warn', {}, 'liveness key had expired: peers may have taken over pending entries');
@@ -128,9 +132,8 @@ export class Liveness {
   async peers(): Promise<PeerStates> {
     const registry = await this.redis.hgetall(this.keys.persisterRegistry());
     const names = Object.keys(registry);
-    const pipe = this.redis.pipeline();
-    for (const name of names) pipe.get(this.keys.persisterAlive(name));
-    const res = (await pipe.exec()) ?? [];
+    // One GET per key (each its own slot on a cluster), sent together; a failure fails the look.
+    const values = await Promise.all(names.map((name) => this.redis.get(this.keys.persisterAlive(name))));
     const alive = new Map<string, number>();
     const dead = new Set<string>();
     const unsure = new Set<string>();
@@ -138,8 +141,7 @@ export class Liveness {
     const trusted = this.healthySince !== 0 && Date.now() - this.healthySince >= this.ttlMs();
     const forget: string[] = [];
     names.forEach((name, i) => {
-      const [err, value] = res[i] ?? [null, null];
-      if (err) throw err;
+      const value = values[i];
       if (typeof value === 'string') alive.set(name, Number(value));
       else if (Date.now() - Number(registry[name]) > REGISTRY_FORGET_MS) forget.push(name);
       else if (trusted) dead.add(name);

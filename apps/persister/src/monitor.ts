@@ -1,23 +1,34 @@
 import { QUEUE_JOB_STATES } from '@fleet/metrics';
 import { type FleetKeys, PERSISTER_GROUP, STATUS_GROUP } from '@fleet/protocol';
+import type { FleetRedis } from '@fleet/redis';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { PersisterMetrics } from './metrics.js';
 import { groupState } from './redis-streams.js';
 
 const JOB_STATES = QUEUE_JOB_STATES;
 
-/** Samples queue depth, stream length, lag and pending into the gauges (every monitoring.interval_ms). */
+/**
+ * Samples queue depth, stream length, lag and pending into the gauges (every monitoring.interval_ms).
+ * Queue depth is summed over the shards' queues (one BullMQ queue per shard, all of the same name: the
+ * `queue` label stays the queue's name); streams are sampled one by one (each key alone, cluster-safe).
+ */
 export async function sampleBacklog(
-  redis: Redis,
-  bull: Queue,
+  redis: FleetRedis,
+  queues: readonly Queue[],
   keys: FleetKeys,
   m: PersisterMetrics,
 ): Promise<void> {
-  const counts = await bull.getJobCounts(...JOB_STATES);
-  for (const state of JOB_STATES) m.queueJobs.set({ queue: bull.name, state }, counts[state] ?? 0);
+  const perQueue = await Promise.all(queues.map((q) => q.getJobCounts(...JOB_STATES)));
+  const byName = new Map<string, Record<string, number>>();
+  queues.forEach((q, i) => {
+    const sum = byName.get(q.name) ?? {};
+    for (const state of JOB_STATES) sum[state] = (sum[state] ?? 0) + (perQueue[i]![state] ?? 0);
+    byName.set(q.name, sum);
+  });
+  for (const [queue, counts] of byName)
+    for (const state of JOB_STATES) m.queueJobs.set({ queue, state }, counts[state] ?? 0);
   const streams: [string, string][] = keys.ingestStreams().map((s) => [s, PERSISTER_GROUP]);
-  streams.push([keys.statusStream(), STATUS_GROUP]);
+  for (const s of keys.statusStreams()) streams.push([s, STATUS_GROUP]);
   for (const [stream, group] of streams) {
     m.streamLength.set({ stream }, await redis.xlen(stream));
     const st = await groupState(redis, stream, group).catch(() => null);

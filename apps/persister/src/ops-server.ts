@@ -18,7 +18,8 @@ export interface OpsServerDeps {
   config: FleetConfig;
   queue: QueueApi;
   dispatcher: Dispatcher;
-  bullQueues: Queue[];
+  /** Every shard's queue, by shard (Bull Board lists each; several are named `s<n>-<queue>`). */
+  bullQueues: readonly Queue[];
   registry: Registry;
   /** Redis PING + Postgres SELECT 1 + migrations applied; resolves to the failing parts (empty = ready). */
   readiness: () => Promise<string[]>;
@@ -95,7 +96,14 @@ export async function startOpsServer(d: OpsServerDeps): Promise<{ app: FastifyIn
   });
 
   const board = new FastifyAdapter();
-  createBullBoard({ queues: d.bullQueues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
+  // The shards' queues share one name (their BullMQ prefixes differ): Bull Board keys queues by name, so
+  // with several each gets the shard as a name prefix (one queue keeps its plain name).
+  const adapters = d.bullQueues.map((q, n) =>
+    d.bullQueues.length === 1
+      ? new BullMQAdapter(q)
+      : new BullMQAdapter(q, { prefix: `s${n}-`, displayName: `${q.name} (shard ${n})` }),
+  );
+  createBullBoard({ queues: adapters, serverAdapter: board });
   board.setBasePath('/ops/queues');
   await app.register(board.registerPlugin(), { prefix: '/ops/queues' });
 

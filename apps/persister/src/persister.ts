@@ -3,14 +3,14 @@ import type { FleetConfig } from '@fleet/config';
 import { Dispatcher } from '@fleet/dispatch';
 import type { Registry } from '@fleet/metrics';
 import { FleetKeys } from '@fleet/protocol';
+import { createRedis, type FleetRedis, isCluster } from '@fleet/redis';
 import { createPool, isSchemaCurrent, migrate, PersistStore } from '@fleet/store';
 import type { Telemetry } from '@fleet/tracing';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { StateLog } from './dependency-state.js';
 import { DispatchGate } from './dispatch-gate.js';
-import { IngestConsumer } from './ingest-consumer.js';
+import { IngestConsumer, type ReaderLoop } from './ingest-consumer.js';
 import { Liveness } from './liveness.js';
 import { defaultLogger, errorText, type Logger } from './log.js';
 import { createPersisterMetrics, type PersisterMetrics } from './metrics.js';
@@ -32,7 +32,10 @@ export interface PersisterOptions {
   /** Serve the ops HTTP server (default true); `opsPort` overrides ops.port (tests use 0). */
   ops?: boolean;
   opsPort?: number;
-  /** Batches in flight at once (each its own blocking reader; default 2): overlaps Postgres and Redis work. */
+  /**
+   * Batches in flight at once (each its own blocking reader; default 2): overlaps Postgres and Redis work.
+   * Cluster mode reads each shard's stream on its own reader: ceil(pipelines / shards) per shard.
+   */
   pipelines?: number;
   /** Stop pulling the stream while the queue holds more waiting jobs than this (default queue.max_waiting_jobs). */
   maxWaitingJobs?: number;
@@ -43,13 +46,21 @@ export interface PersisterOptions {
 export interface Persister {
   /** The persister's statements; `store.queue` is the design's queue API on the same pool. */
   readonly store: PersistStore;
+  /** Shard 0's queue (the only one with streams.shards 1). */
   readonly bull: Queue;
+  /** Every shard's queue, by shard. */
+  readonly queues: readonly Queue[];
   readonly pool: pg.Pool;
   readonly keys: FleetKeys;
   readonly metrics: PersisterMetrics;
   readonly dispatcher: Dispatcher;
   /** Base URL of the ops server (absent when disabled). */
   readonly opsUrl?: string;
+  /**
+   * A reader whose stream reads keep failing (latest read failed, none succeeded for
+   * max(READS_FAILING_BLOCKS x streams.block_ms, READS_FAILING_MIN_MS)): /readyz then lists `stream-reads`.
+   */
+  readsFailing(): { streams: readonly string[]; error: string } | null;
   /** Runs one sweep now (tests, ops); returns rows re-dispatched. */
   sweepNow(): Promise<number>;
   /** Applies a reloaded config (fields marked `live`). */
@@ -61,8 +72,12 @@ export interface Persister {
 /** How often rows found already inserted are checked for a missing job (see Sweeper.recoverSuspects). */
 const RECOVERY_INTERVAL_MS = 500;
 
-/** ioredis options for the persister's own connections: fail a command fast while Redis is down (the loops back off). */
-const redisOptions = { maxRetriesPerRequest: 1, lazyConnect: false } as const;
+/**
+ * Stream reads count as failing (/readyz: `stream-reads`) once a reader's latest read failed and none
+ * succeeded for this many block intervals (at least READS_FAILING_MIN_MS).
+ */
+export const READS_FAILING_BLOCKS = 5;
+export const READS_FAILING_MIN_MS = 1_000;
 
 export async function startPersister(initial: FleetConfig, opts: PersisterOptions = {}): Promise<Persister> {
   let cfg = initial;
@@ -89,17 +104,43 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
   const consumer = opts.consumerName ?? `${hostname()}-${process.pid}`;
 
   const onRedisError = (err: Error) => redisState.failed(errorText(err));
-  const redis = new Redis(cfg.redis.url, redisOptions).on('error', onRedisError);
-  const ingestReaders = Array.from({ length: Math.max(1, opts.pipelines ?? 2) }, () =>
-    new Redis(cfg.redis.url, redisOptions).on('error', onRedisError),
-  );
-  const statusReader = new Redis(cfg.redis.url, redisOptions).on('error', onRedisError);
-  const bullConn = new Redis(cfg.redis.url, { maxRetriesPerRequest: null }).on('error', onRedisError);
-  const bull = new Queue(cfg.queue.name, { connection: bullConn, prefix: keys.bullPrefix() });
-  bull.on('error', onRedisError);
+  const connections: FleetRedis[] = [];
+  const open = (role: 'admin' | 'blocking' | 'queue') => {
+    const c = createRedis(cfg.redis, role);
+    c.on('error', onRedisError);
+    connections.push(c);
+    return c;
+  };
+  // Side commands (XACK, claims, trims, liveness, publishes, pressure samples).
+  const redis = open('admin');
+  const cluster = isCluster(redis);
+  const pipelines = Math.max(1, opts.pipelines ?? 2);
+  // Standalone: one loop over every shard's stream per consumer (multi-stream XREADGROUP, as before
+  // clusters). Cluster: a loop per shard stream (keys of two shards live in two slots), each on its own
+  // blocking connection(s).
+  const loopsOf = (streams: string[], perLoop: number): ReaderLoop[] =>
+    cluster
+      ? streams.map((s) => ({
+          streams: [s],
+          readers: Array.from({ length: perLoop }, () => open('blocking')),
+        }))
+      : [{ streams, readers: Array.from({ length: perLoop }, () => open('blocking')) }];
+  const ingestLoops = cluster
+    ? loopsOf(keys.ingestStreams(), Math.ceil(pipelines / keys.shards))
+    : loopsOf(keys.ingestStreams(), pipelines);
+  const statusLoops = loopsOf(keys.statusStreams(), 1);
+  // One BullMQ queue per shard, all on one `queue` connection (Queues only send commands on it).
+  const bullConn = open('queue');
+  const queues = keys.shardList().map((n) => {
+    const q = new Queue(cfg.queue.name, { connection: bullConn, prefix: keys.bullPrefix(n) });
+    q.on('error', onRedisError);
+    return q;
+  });
+  const bull = queues[0]!;
 
   const dispatcher = new Dispatcher(
-    bull,
+    queues,
+    keys,
     () => ({ batchSize: cfg.queue.batch_size, maxJobBytes: cfg.queue.max_job_bytes }),
     (jobs, messages) => {
       gate.noteEnqueued();
@@ -107,23 +148,23 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       metrics.messagesEnqueued.inc(messages);
     },
   );
-  const gate = new DispatchGate(redis, bull, config, log, metrics);
+  const gate = new DispatchGate(redis, queues, config, log, metrics);
   const retries = new RetryScheduler(queue, dispatcher, config, metrics, log);
   const liveness = new Liveness(redis, keys, consumer, () => cfg.streams.consumer_ttl_ms, log);
   const sweeper = new Sweeper(
     queue,
-    bull,
+    queues,
     dispatcher,
     config,
     metrics,
     log,
     redis,
-    keys.statusStream(),
+    keys.statusStreams(),
     liveness,
     keys,
   );
   const ingest = new IngestConsumer({
-    readers: ingestReaders,
+    loops: ingestLoops,
     redis,
     queue,
     dispatcher,
@@ -141,7 +182,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     suspect: (ids) => sweeper.suspect(ids),
   });
   const status = new StatusConsumer({
-    reader: statusReader,
+    loops: statusLoops,
     redis,
     queue,
     keys,
@@ -154,6 +195,16 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     redisState,
     liveness,
   });
+  const readers = [...ingest.readers, ...status.readers];
+  /** The first reader whose reads keep failing (stream and error), or null. */
+  const readsFailing = (): { streams: readonly string[]; error: string } | null => {
+    const threshold = Math.max(READS_FAILING_BLOCKS * cfg.streams.block_ms, READS_FAILING_MIN_MS);
+    for (const r of readers) {
+      const error = r.readsFailing(threshold);
+      if (error !== null) return { streams: r.streams, error };
+    }
+    return null;
+  };
   await gate.start();
   await liveness.start();
   await ingest.start();
@@ -180,7 +231,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
         metrics.pgPoolTotal.set(pool.totalCount);
         metrics.pgPoolIdle.set(pool.idleCount);
         metrics.pgPoolWaiting.set(pool.waitingCount);
-        await sampleBacklog(redis, bull, keys, metrics);
+        await sampleBacklog(redis, queues, keys, metrics);
       },
       (err) => log.debug({ err: errorText(err) }, 'backlog sample failed'),
     ),
@@ -206,12 +257,13 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       config: cfg,
       queue,
       dispatcher,
-      bullQueues: [bull],
+      bullQueues: queues,
       registry: metrics.registry,
       ...(opts.opsPort !== undefined ? { port: opts.opsPort } : {}),
       readiness: async () => {
         const failing: string[] = [];
         await redis.ping().catch(() => failing.push('redis'));
+        if (readsFailing()) failing.push('stream-reads');
         const pgOk = await pool.query('SELECT 1').then(
           () => true,
           () => false,
@@ -227,6 +279,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
   return {
     store: queue,
     bull,
+    queues,
+    readsFailing,
     pool,
     keys,
     metrics,
@@ -252,8 +306,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
         await ops?.app.close();
         await Promise.all([ingest.stop(), status.stop(), gate.stop(), ...timers.map((t) => t.stop())]);
         await liveness.stop();
-        await bull.close().catch(() => {});
-        for (const c of [redis, ...ingestReaders, statusReader, bullConn]) c.disconnect();
+        await Promise.all(queues.map((q) => q.close().catch(() => {})));
+        for (const c of connections) c.disconnect();
         await pool.end().catch(() => {});
       })();
       return closing;

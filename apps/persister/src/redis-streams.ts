@@ -1,11 +1,11 @@
 import { compareStreamIds, entryFields, nextStreamId } from '@fleet/protocol';
-import type { Redis } from 'ioredis';
+import type { FleetRedis } from '@fleet/redis';
 import type { RawEntry } from './stream-entry-decoder.js';
 
 /** Consumer-group plumbing over ioredis (binary-safe replies), shared by the ingest and status consumers. */
 
 /** XGROUP CREATE ... 0 MKSTREAM; an existing group is fine. */
-export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
+export async function ensureGroup(redis: FleetRedis, stream: string, group: string): Promise<void> {
   try {
     await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
   } catch (err) {
@@ -23,9 +23,12 @@ function toEntries(stream: string, list: [Buffer, Buffer[] | null][]): RawEntry[
   return out;
 }
 
-/** XREADGROUP over several streams: `ids` per stream ('>' = new entries, '0' = own pending). */
+/**
+ * XREADGROUP over several streams: `ids` per stream ('>' = new entries, '0' = own pending). On a Redis
+ * Cluster pass one stream (keys of two shards hash to different slots: CROSSSLOT).
+ */
 export async function readGroup(
-  redis: Redis,
+  redis: FleetRedis,
   group: string,
   consumer: string,
   streams: string[],
@@ -51,7 +54,11 @@ export interface GroupState {
 }
 
 /** XINFO GROUPS + XPENDING summary for one group. */
-export async function groupState(redis: Redis, stream: string, group: string): Promise<GroupState | null> {
+export async function groupState(
+  redis: FleetRedis,
+  stream: string,
+  group: string,
+): Promise<GroupState | null> {
   const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
   for (const g of groups) {
     const info = new Map<string, unknown>();
@@ -84,7 +91,7 @@ export function safeMinId(state: GroupState): string | null {
  * XTRIM MINID for a stream read by exactly the given groups: only below what all of them acknowledged.
  * Returns entries removed.
  */
-export async function trimAcknowledged(redis: Redis, stream: string, groups: string[]): Promise<number> {
+export async function trimAcknowledged(redis: FleetRedis, stream: string, groups: string[]): Promise<number> {
   let min: string | null = null;
   for (const group of groups) {
     const st = await groupState(redis, stream, group);
@@ -112,7 +119,7 @@ return 1`;
  * they have nothing pending and are idle at least that long. Returns the names removed.
  */
 export async function removeConsumers(
-  redis: Redis,
+  redis: FleetRedis,
   stream: string,
   group: string,
   minIdleFor: (consumer: string) => number | null,
@@ -135,7 +142,11 @@ export interface ConsumerInfo {
 }
 
 /** XINFO CONSUMERS: name, pending count and idle time (ms) of each consumer of the group. */
-export async function listConsumers(redis: Redis, stream: string, group: string): Promise<ConsumerInfo[]> {
+export async function listConsumers(
+  redis: FleetRedis,
+  stream: string,
+  group: string,
+): Promise<ConsumerInfo[]> {
   const consumers = (await redis.xinfo('CONSUMERS', stream, group)) as unknown[][];
   return consumers.map((c) => {
     const info = new Map<string, unknown>();
@@ -155,7 +166,7 @@ export async function listConsumers(redis: Redis, stream: string, group: string)
  * acknowledges them).
  */
 export async function claimFrom(
-  redis: Redis,
+  redis: FleetRedis,
   stream: string,
   group: string,
   from: string,
@@ -186,7 +197,7 @@ export async function claimFrom(
  * how idle an entry must be to take it (null: never, the consumer is alive); returns up to `count` entries.
  */
 export async function claimAbandoned(
-  redis: Redis,
+  redis: FleetRedis,
   stream: string,
   group: string,
   me: string,

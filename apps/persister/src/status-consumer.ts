@@ -1,9 +1,10 @@
 import type { FleetConfig } from '@fleet/config';
 import { LogLimiter } from '@fleet/pressure';
 import { DeadReason, type FleetKeys, MessageStatus, STATUS_GROUP } from '@fleet/protocol';
+import type { FleetRedis } from '@fleet/redis';
 import { collapseStatusUpdates, toStatusUpdates } from '@fleet/store';
-import type { Redis } from 'ioredis';
 import type { StateLog } from './dependency-state.js';
+import type { ReaderLoop } from './ingest-consumer.js';
 import type { Liveness } from './liveness.js';
 import { errorText, type Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
@@ -28,8 +29,12 @@ class PostgresFailure extends Error {
 }
 
 export interface StatusConsumerDeps {
-  reader: Redis;
-  redis: Redis;
+  /**
+   * The reading loops over the shards' status streams: standalone one loop over all of them, cluster one
+   * per shard's status stream (each its own blocking connection).
+   */
+  loops: ReaderLoop[];
+  redis: FleetRedis;
   queue: QueueApi;
   keys: FleetKeys;
   consumer: string;
@@ -51,35 +56,38 @@ export interface StatusConsumerDeps {
  * Postgres restart).
  */
 export class StatusConsumer {
-  private readonly reader: StreamGroupReader;
+  readonly readers: StreamGroupReader[];
   /** Postgres errors of the loop at most every few seconds (a refused batch fails every turn). */
   private readonly errors = new LogLimiter();
 
   constructor(private readonly d: StatusConsumerDeps) {
-    this.reader = new StreamGroupReader({
-      name: 'status',
-      streams: [d.keys.statusStream()],
-      group: STATUS_GROUP,
-      consumer: d.consumer,
-      readers: [d.reader],
-      redis: d.redis,
-      config: d.config,
-      count: () => d.config().streams.read_count,
-      handle: (entries) => this.handle(entries),
-      failed: (err, wait) => this.failed(err, wait),
-      liveness: d.liveness,
-      redisState: d.redisState,
-      metrics: d.metrics,
-      log: d.log,
-    });
+    this.readers = d.loops.map(
+      (loop) =>
+        new StreamGroupReader({
+          name: 'status',
+          streams: loop.streams,
+          group: STATUS_GROUP,
+          consumer: d.consumer,
+          readers: loop.readers,
+          redis: d.redis,
+          config: d.config,
+          count: () => d.config().streams.read_count,
+          handle: (entries) => this.handle(entries),
+          failed: (err, wait) => this.failed(err, wait),
+          liveness: d.liveness,
+          redisState: d.redisState,
+          metrics: d.metrics,
+          log: d.log,
+        }),
+    );
   }
 
-  start(): Promise<void> {
-    return this.reader.start();
+  async start(): Promise<void> {
+    for (const r of this.readers) await r.start();
   }
 
-  stop(): Promise<void> {
-    return this.reader.stop();
+  async stop(): Promise<void> {
+    await Promise.all(this.readers.map((r) => r.stop()));
   }
 
   /** Postgres failures are this consumer's to report (both Postgres and Redis speak ECONNREFUSED). */

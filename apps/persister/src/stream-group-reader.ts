@@ -1,6 +1,6 @@
 import type { FleetConfig } from '@fleet/config';
 import { Backoff, LogLimiter, RetryAborted, retry, sleep } from '@fleet/pressure';
-import type { Redis } from 'ioredis';
+import type { FleetRedis } from '@fleet/redis';
 import type { StateLog } from './dependency-state.js';
 import { claimRule, type Liveness, removalRule } from './liveness.js';
 import { errorText, type Logger } from './log.js';
@@ -46,9 +46,9 @@ export interface StreamGroupReaderOptions {
   group: string;
   consumer: string;
   /** One blocking connection per pipeline; readers.length batches may be in hand at once. */
-  readers: Redis[];
+  readers: FleetRedis[];
   /** Command connection: claims, XACK, XTRIM, consumer removal. */
-  redis: Redis;
+  redis: FleetRedis;
   config: () => FleetConfig;
   /** Entries to ask for per read or claim. */
   count: () => number;
@@ -100,8 +100,33 @@ export class StreamGroupReader {
   /** Set on any failure: the leader re-reads the own pending list. */
   private rereadOwn = false;
   private readonly errors = new LogLimiter();
+  /** Per pipeline: when its last read (or claim pass) succeeded, and when one last failed (0: never). */
+  private readOkAt: number[] = [];
+  private readFailedAt: number[] = [];
+  /** Per pipeline: paused by the gate (not reading, so not failing). */
+  private gated: boolean[] = [];
+  private lastReadError = '';
 
   constructor(private readonly o: StreamGroupReaderOptions) {}
+
+  /** The streams this reader reads. */
+  get streams(): readonly string[] {
+    return this.o.streams;
+  }
+
+  /**
+   * Whether reads keep failing: on some pipeline the latest read (or claim pass) failed and none has
+   * succeeded for `thresholdMs`. A pipeline that is not reading (gate closed, waiting for the leader) is
+   * not failing; the first successful read clears it. Returns the latest error then, else null.
+   */
+  readsFailing(thresholdMs: number, now = Date.now()): string | null {
+    for (let i = 0; i < this.readOkAt.length; i++) {
+      if (this.gated[i]) continue;
+      const ok = this.readOkAt[i]!;
+      if (this.readFailedAt[i]! > ok && now - ok > thresholdMs) return this.lastReadError || 'read failed';
+    }
+    return null;
+  }
 
   /** The reader's abort signal: aborted by stop() (the handler's own retries end with it). */
   get signal(): AbortSignal {
@@ -115,7 +140,10 @@ export class StreamGroupReader {
   async start(): Promise<void> {
     for (const s of this.o.streams) await ensureGroup(this.o.redis, s, this.o.group);
     this.lastClaimAt = Date.now();
-    this.loops = this.o.readers.map((reader, i) => this.run(reader, i === 0));
+    this.readOkAt = this.o.readers.map(() => Date.now());
+    this.readFailedAt = this.o.readers.map(() => 0);
+    this.gated = this.o.readers.map(() => false);
+    this.loops = this.o.readers.map((reader, i) => this.run(reader, i));
   }
 
   /** Finishes the batches in hand (unless a dependency is down), then returns. */
@@ -139,7 +167,8 @@ export class StreamGroupReader {
     });
   }
 
-  private async run(reader: Redis, leader: boolean): Promise<void> {
+  private async run(reader: FleetRedis, pipeline: number): Promise<void> {
+    const leader = pipeline === 0;
     const { streams, group, consumer } = this.o;
     const backoff = new Backoff(100, DEPENDENCY_RETRY_MAX_MS);
     let ownPending = leader;
@@ -150,35 +179,65 @@ export class StreamGroupReader {
         this.ownPendingDone,
         new Promise((r) => this.abort.signal.addEventListener('abort', r)),
       ]);
+    /** The last claim pass failed: the next turn reads (a failing pass must not starve the reads). */
+    let claimFailed = false;
     while (!this.stopped) {
+      let readFailed = false;
       try {
         if (leader && this.rereadOwn) {
           this.rereadOwn = false;
           ownPending = true;
           ownCursor = streams.map(() => '0');
         }
-        if (this.o.gate && !(await this.o.gate())) {
+        // A gate that cannot be checked (its Redis calls fail) keeps this pipeline from reading: counted
+        // as a failed read.
+        const open = this.o.gate
+          ? await Promise.resolve(this.o.gate()).catch((err: unknown) => {
+              readFailed = true;
+              this.readFailedAt[pipeline] = Date.now();
+              this.lastReadError = errorText(err);
+              throw err;
+            })
+          : true;
+        if (!open) {
+          this.gated[pipeline] = true;
           this.o.metrics.readPauses.inc();
           await sleep(GATE_RECHECK_MS, this.abort.signal);
           continue;
         }
+        if (this.gated[pipeline]) {
+          // Not reading was not failing: the wait for the next read starts now.
+          this.gated[pipeline] = false;
+          this.readOkAt[pipeline] = Math.max(this.readOkAt[pipeline]!, Date.now());
+        }
         let entries: RawEntry[];
-        if (leader && Date.now() - this.lastClaimAt >= this.o.liveness.periodMs) {
-          entries = await this.claimPass();
-        } else {
-          entries = await readGroup(
-            reader,
-            group,
-            consumer,
-            streams,
-            ownPending ? ownCursor : newIds,
-            this.o.count(),
-            ownPending ? undefined : this.o.config().streams.block_ms,
-          );
-          if (ownPending && entries.length === 0) {
+        const claim = leader && !claimFailed && Date.now() - this.lastClaimAt >= this.o.liveness.periodMs;
+        claimFailed = false;
+        try {
+          if (claim) entries = await this.claimPass();
+          else
+            entries = await readGroup(
+              reader,
+              group,
+              consumer,
+              streams,
+              ownPending ? ownCursor : newIds,
+              this.o.count(),
+              ownPending ? undefined : this.o.config().streams.block_ms,
+            );
+          this.readOkAt[pipeline] = Date.now();
+        } catch (err) {
+          readFailed = true;
+          claimFailed = claim;
+          this.readFailedAt[pipeline] = Date.now();
+          this.lastReadError = errorText(err);
+          throw err;
+        }
+        if (!claim && ownPending) {
+          if (entries.length === 0) {
             ownPending = false;
             this.ownPendingDrained();
-          } else if (ownPending) {
+          } else {
             // Continue after what was returned; another pipeline's batch in hand is its own business.
             ownCursor = streams.map((s, i) =>
               entries.reduce((m, e) => (e.stream === s ? e.id : m), ownCursor[i]!),
@@ -198,13 +257,33 @@ export class StreamGroupReader {
         if (err instanceof RetryAborted || this.stopped) break;
         this.rereadOwn = true;
         const wait = backoff.next();
-        this.report(err, wait);
+        this.report(err, wait, readFailed);
+        // NOGROUP from XREADGROUP, "no such key" from the claim pass's XINFO: the stream or group is gone.
+        if (readFailed && /NOGROUP|no such key/i.test(errorText(err))) await this.recreateGroups();
         await sleep(wait, this.abort.signal);
       }
     }
   }
 
-  private report(err: unknown, wait: number): void {
+  /**
+   * A read answered NOGROUP (or the claim pass "no such key"): the stream or its group is gone (Redis
+   * restarted without persistence, a failover to a replica that never had them, a key deleted by hand).
+   * Creates them again (from id 0: whatever the stream holds now is unread); a failure is retried at the
+   * next failed read.
+   */
+  private async recreateGroups(): Promise<void> {
+    try {
+      for (const s of this.o.streams) await ensureGroup(this.o.redis, s, this.o.group);
+      this.o.log.warn(
+        { reader: this.o.name, streams: this.o.streams, group: this.o.group },
+        'consumer group was missing (Redis lost the stream or group?): created again',
+      );
+    } catch {
+      // Redis still away or the key of another type: the next read fails and tries again.
+    }
+  }
+
+  private report(err: unknown, wait: number, readFailed: boolean): void {
     if (this.o.failed?.(err, wait)) return;
     if (isRedisError(err)) {
       this.o.redisState.failed(errorText(err), wait);
@@ -214,8 +293,10 @@ export class StreamGroupReader {
     const suppressed = this.errors.take();
     if (suppressed >= 0)
       this.o.log.error(
-        { err: errorText(err), suppressed },
-        `${this.o.name} batch failed; entries stay pending and are retried`,
+        { err: errorText(err), suppressed, ...(readFailed ? { streams: this.o.streams } : {}) },
+        readFailed
+          ? `${this.o.name} stream read failed (e.g. CROSSSLOT, a redirect that does not settle); retrying`
+          : `${this.o.name} batch failed; entries stay pending and are retried`,
       );
   }
 
@@ -230,6 +311,7 @@ export class StreamGroupReader {
     }
   }
 
+  /** XACK per stream: one call for one stream; several streams (standalone only) in one pipeline. */
   private async ack(entries: RawEntry[]): Promise<void> {
     if (this.o.streams.length === 1) {
       await this.o.redis.xack(this.o.streams[0]!, this.o.group, ...entries.map((e) => e.id));
@@ -303,7 +385,7 @@ export function isRedisError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|Stream isn't writeable/i.test(
+    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|Stream isn't writeable|CLUSTERDOWN|TRYAGAIN|None of startup nodes|Failed to refresh slots/i.test(
       err.message,
     ) ||
     (typeof code === 'string' && code.startsWith('E'))

@@ -7,8 +7,8 @@ import {
   PERSISTER_GROUP,
   STATUS_GROUP,
 } from '@fleet/protocol';
+import type { FleetRedis } from '@fleet/redis';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Liveness } from './liveness.js';
 import type { Logger } from './log.js';
 import type { PersisterMetrics } from './metrics.js';
@@ -41,13 +41,15 @@ export class Sweeper {
 
   constructor(
     private readonly queue: QueueApi,
-    private readonly bull: Queue,
+    /** Every shard's queue. */
+    private readonly queues: readonly Queue[],
     private readonly dispatcher: Dispatcher,
     private readonly config: () => FleetConfig,
     private readonly metrics: PersisterMetrics,
     private readonly log: Logger,
-    private readonly redis: Redis,
-    private readonly statusStream: string,
+    private readonly redis: FleetRedis,
+    /** Every shard's status stream. */
+    private readonly statusStreams: readonly string[],
     private readonly liveness?: Liveness,
     private readonly keys?: FleetKeys,
   ) {}
@@ -56,24 +58,44 @@ export class Sweeper {
   private async staleAfterMs(): Promise<number> {
     const { retry } = this.config();
     let age = retry.sweep_age_ms;
-    const [oldest] = await this.bull.getJobs(['waiting', 'prioritized'], 0, 0, true);
-    if (oldest?.timestamp) age = Math.max(age, Date.now() - oldest.timestamp + CLOCK_MARGIN_MS);
-    if ((await this.bull.getDelayedCount()) > 0) age = Math.max(age, retry.backoff_max_ms + CLOCK_MARGIN_MS);
+    const oldest = await this.oldestWaitingAt();
+    if (oldest !== null) age = Math.max(age, Date.now() - oldest + CLOCK_MARGIN_MS);
+    const delayed = await Promise.all(this.queues.map((q) => q.getDelayedCount()));
+    if (delayed.some((n) => n > 0)) age = Math.max(age, retry.backoff_max_ms + CLOCK_MARGIN_MS);
     return age;
   }
 
-  private async activeIds(into: Set<string>): Promise<void> {
-    for (const job of await this.bull.getActive())
-      for (const m of (job?.data as JobData | undefined)?.messages ?? []) into.add(m.id);
+  /** Creation time of the oldest waiting job over every shard's queue (null: none waits). */
+  private async oldestWaitingAt(): Promise<number | null> {
+    let oldest: number | null = null;
+    for (const q of this.queues) {
+      const [job] = await q.getJobs(['waiting', 'prioritized'], 0, 0, true);
+      if (job?.timestamp && (oldest === null || job.timestamp < oldest)) oldest = job.timestamp;
+    }
+    return oldest;
   }
 
-  /** Waits (bounded) until every status event written so far has been applied and acknowledged. */
+  private async activeIds(into: Set<string>): Promise<void> {
+    for (const q of this.queues)
+      for (const job of await q.getActive())
+        for (const m of (job?.data as JobData | undefined)?.messages ?? []) into.add(m.id);
+  }
+
+  /**
+   * Waits (bounded) until every status event written so far, on every shard's status stream, has been
+   * applied and acknowledged.
+   */
   private async statusApplied(timeoutMs: number): Promise<boolean> {
-    const last = (await this.redis.xrevrange(this.statusStream, '+', '-', 'COUNT', 1))[0]?.[0];
-    if (!last) return true;
     const deadline = Date.now() + timeoutMs;
+    for (const stream of this.statusStreams) if (!(await this.streamApplied(stream, deadline))) return false;
+    return true;
+  }
+
+  private async streamApplied(stream: string, deadline: number): Promise<boolean> {
+    const last = (await this.redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0];
+    if (!last) return true;
     for (;;) {
-      const st = await groupState(this.redis, this.statusStream, STATUS_GROUP);
+      const st = await groupState(this.redis, stream, STATUS_GROUP);
       if (
         st &&
         compareStreamIds(st.lastDeliveredId, last) >= 0 &&
@@ -160,9 +182,9 @@ export class Sweeper {
     let watermark = Date.now();
     for (const w of peers.alive.values()) watermark = Math.min(watermark, w);
 
-    const [oldest] = await this.bull.getJobs(['waiting', 'prioritized'], 0, 0, true);
+    const oldest = await this.oldestWaitingAt();
     let age = Date.now() - watermark + CLOCK_MARGIN_MS;
-    if (oldest?.timestamp) age = Math.max(age, Date.now() - oldest.timestamp + CLOCK_MARGIN_MS);
+    if (oldest !== null) age = Math.max(age, Date.now() - oldest + CLOCK_MARGIN_MS);
     // Cheap first: while every suspect is too young (e.g. queued behind a backlog), stop here.
     const old = await this.queue.pendingIds([...this.suspects.keys()], age);
     if (old.length === 0) return 0;

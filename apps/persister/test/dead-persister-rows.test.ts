@@ -57,8 +57,11 @@ describe('a persister killed between its commit and its enqueue', () => {
       { group: PERSISTER_GROUP, topic: stream, offset: entries.at(-1)!.id },
     ]);
     expect(inserted).toHaveLength(2 * PER_HALF);
-    const dispatcher = new Dispatcher(q, () => ({ batchSize: 50, maxJobBytes: 4 * 1024 * 1024 }));
-    await dispatcher.dispatchNew(rows.filter((r) => r.id.startsWith('sent-')));
+    const dispatcher = new Dispatcher([q], h.keys, () => ({ batchSize: 50, maxJobBytes: 4 * 1024 * 1024 }));
+    await dispatcher.dispatchNew(
+      rows.filter((r) => r.id.startsWith('sent-')),
+      0,
+    );
 
     const seen: string[] = [];
     heir = await startPersister(h.cfg, { logger: memoryLogger(), ops: false, consumerName: 'heir' });

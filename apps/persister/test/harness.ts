@@ -11,8 +11,8 @@ import {
   type JobData,
   MessageStatus,
 } from '@fleet/protocol';
+import { createRedis, deleteMatching, type FleetRedis } from '@fleet/redis';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type DeepPartial, deepMerge } from '../../../test/helpers/config.js';
 import {
@@ -28,30 +28,38 @@ import type { Logger } from '../src/log.js';
 export interface Harness {
   cfg: FleetConfig;
   keys: FleetKeys;
-  redis: Redis;
+  /** Admin connection in the config's mode (standalone, or the private cluster). */
+  redis: FleetRedis;
   /** Pool on the test database for assertions. */
   pool: pg.Pool;
   dbUrl: string;
   close(): Promise<void>;
 }
 
+/**
+ * A database and a Redis prefix of their own. `overrides` may point redis at a private cluster
+ * (redis: { mode: 'cluster', url, nodes }): everything here then goes through the cluster client.
+ */
 export async function harness(name: string, overrides: DeepPartial<FleetConfig> = {}): Promise<Harness> {
   const db = await freshDatabase(`p_${name}`);
   const prefix = uniquePrefix(name);
   const poolMax = Math.min(4, maxPoolSize() ?? 4);
   const cfg = testConfig(prefix, db.url, poolMax, overrides);
-  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+  const redis = createRedis(cfg.redis, 'admin');
+  redis.on('error', () => {});
+  const keys = new FleetKeys(prefix, cfg.streams.shards);
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   pool.on('error', () => {});
   return {
     cfg,
-    keys: new FleetKeys(prefix, cfg.streams.shards),
+    keys,
     redis,
     pool,
     dbUrl: db.url,
     async close() {
       await pool.end();
-      await cleanupRedisPrefix(prefix);
+      if (cfg.redis.mode === 'cluster') await deleteMatching(redis, keys.scanPatterns());
+      else await cleanupRedisPrefix(prefix, cfg.redis.url);
       redis.disconnect();
       await db.drop();
     },
@@ -146,11 +154,17 @@ export async function count(h: Harness, sql: string, values: unknown[] = []): Pr
   return Number(res.rows[0]?.n ?? 0);
 }
 
-export function bullQueue(h: Harness): Queue {
+/** Shard `shard`'s queue (default 0), on a connection of its own. */
+export function bullQueue(h: Harness, shard = 0): Queue {
   return new Queue(h.cfg.queue.name, {
-    connection: new Redis(redisUrl(), { maxRetriesPerRequest: null }),
-    prefix: h.keys.bullPrefix(),
+    connection: createRedis(h.cfg.redis, 'queue'),
+    prefix: h.keys.bullPrefix(shard),
   });
+}
+
+/** Every shard's queue, by shard (one connection each). */
+export function bullQueues(h: Harness): Queue[] {
+  return h.keys.shardList().map((n) => bullQueue(h, n));
 }
 
 /** Every job now in the queue (any state) with its messages. */
@@ -179,16 +193,18 @@ export async function allJobs(
 export type Outcome = 'COMPLETED' | 'FAILED' | { status: MessageStatus; error?: string };
 
 /**
- * Stands in for apps/worker: a BullMQ Worker that reports each message's outcome on the status stream
- * (PROCESSING, then the outcome), the way the real worker does.
+ * Stands in for apps/worker: a BullMQ Worker on shard `shard`'s queue (default 0) that reports each
+ * message's outcome on that shard's status stream (PROCESSING, then the outcome), the way the real worker
+ * does.
  */
 export function fakeWorker(
   h: Harness,
   outcome: (id: string, attempt: number) => Outcome,
   seen?: string[],
+  shard = 0,
 ): Worker {
-  const status = h.keys.statusStream();
-  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  const status = h.keys.statusStream(shard);
+  const conn = createRedis(h.cfg.redis, 'queue');
   return new Worker(
     h.cfg.queue.name,
     async (job) => {
@@ -217,7 +233,7 @@ export function fakeWorker(
       }
       await pipe.exec();
     },
-    { connection: conn, prefix: h.keys.bullPrefix(), concurrency: 4 },
+    { connection: conn, prefix: h.keys.bullPrefix(shard), concurrency: 4 },
   );
 }
 

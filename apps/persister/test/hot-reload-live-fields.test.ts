@@ -146,7 +146,7 @@ describe('persister hot reload: every live field it reads applies to the running
     qConn = new Redis(redis.url, { maxRetriesPerRequest: null });
     q = new Queue('messages', {
       connection: qConn,
-      prefix: keys.bullPrefix(),
+      prefix: keys.bullPrefix(0),
     });
     const store = new PersistStore(pool);
 
@@ -200,7 +200,7 @@ describe('persister hot reload: every live field it reads applies to the running
       (await allJobs(q)).filter((j) => j.ids.some((id) => ids.includes(id)));
     const fail = (id: string) =>
       r.xadd(
-        keys.statusStream(),
+        keys.statusStream(0),
         '*',
         ...encodeStatusEntry({
           ids: [id],

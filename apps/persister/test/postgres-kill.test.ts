@@ -74,7 +74,7 @@ describe('Postgres killed under load, then started again', () => {
     await pgPrivate.kill();
     w.resume();
     await waitUntil(
-      async () => Number((await h.redis.xpending(h.keys.statusStream(), STATUS_GROUP))[0]) > 0,
+      async () => Number((await h.redis.xpending(h.keys.statusStream(0), STATUS_GROUP))[0]) > 0,
       60_000,
       'outcomes read and not applied',
     );

@@ -82,7 +82,7 @@ describe('persister: status flow, retries with backoff, dead letters', () => {
       'row',
     );
     // Fail it by hand through the status stream, as a worker would.
-    await h.redis.xadd(h.keys.statusStream(), '*', 'i', 'late-1', 's', 'FAILED', 'n', '0', 'x', 'nope');
+    await h.redis.xadd(h.keys.statusStream(0), '*', 'i', 'late-1', 's', 'FAILED', 'n', '0', 'x', 'nope');
     await waitUntil(
       async () => (await q.getDelayedCount()) + (await q.getWaitingCount()) >= 2,
       10_000,

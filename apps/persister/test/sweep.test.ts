@@ -18,7 +18,9 @@ async function flushQueueKeys(h: Harness): Promise<number> {
   let cursor = '0';
   let deleted = 0;
   do {
-    const [next, keys] = await h.redis.scan(cursor, 'MATCH', `${h.keys.bullPrefix()}:*`, 'COUNT', 1000);
+    // The queue's keys only: the shard's tag also covers its ingest and status streams.
+    const match = `${h.keys.bullPrefix(0)}:${h.cfg.queue.name}:*`;
+    const [next, keys] = await h.redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
     cursor = next;
     if (keys.length > 0) deleted += await h.redis.unlink(...keys);
   } while (cursor !== '0');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Persister, startPersister } from '../src/persister.js';
 import {
   allJobs,
-  bullQueue,
+  bullQueues,
   count,
   type Harness,
   harness,
@@ -20,7 +20,7 @@ describe('two persisters share the load', () => {
   let h: Harness;
   let a: Persister;
   let b: Persister;
-  let q: Queue;
+  let qs: Queue[];
 
   beforeAll(async () => {
     h = await harness('two', { streams: { shards: 2, read_count: 50 }, queue: { batch_size: 10 } });
@@ -28,12 +28,12 @@ describe('two persisters share the load', () => {
       startPersister(h.cfg, { logger: memoryLogger(), ops: false, consumerName: 'two-a' }),
       startPersister(h.cfg, { logger: memoryLogger(), ops: false, consumerName: 'two-b' }),
     ]);
-    q = bullQueue(h);
+    qs = bullQueues(h);
   });
   afterAll(async () => {
     await a?.close();
     await b?.close();
-    await q?.close();
+    for (const q of qs ?? []) await q.close();
     await h?.close();
   });
 
@@ -53,7 +53,9 @@ describe('two persisters share the load', () => {
       'rows',
     );
     await waitUntil(async () => (await enqueued(a)) + (await enqueued(b)) === ids.length, 10_000, 'enqueue');
-    const jobbed = (await allJobs(q)).flatMap((j) => j.ids);
+    // One queue per shard: the jobs of both.
+    const jobbed: string[] = [];
+    for (const q of qs) jobbed.push(...(await allJobs(q)).flatMap((j) => j.ids));
     expect(jobbed.length).toBe(ids.length);
     expect(new Set(jobbed).size).toBe(ids.length);
     expect(await enqueued(a)).toBeGreaterThan(0);

@@ -12,6 +12,7 @@ import {
   parseReplyAddress,
   type ReplyAddress,
 } from '@fleet/protocol';
+import { type FleetRedis, publish } from '@fleet/redis';
 import {
   errorMessage,
   HandlerTimeoutError,
@@ -31,7 +32,6 @@ import {
   withTrace,
 } from '@fleet/tracing';
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { Redis } from 'ioredis';
 import type { Semaphore } from './semaphore.js';
 import { checkPipeline, queueStatuses, type ReportedOutcome } from './status.js';
 
@@ -39,8 +39,11 @@ import { checkPipeline, queueStatuses, type ReportedOutcome } from './status.js'
 export interface BatchDeps {
   config(): FleetConfig;
   router(): TopicRouter;
-  /** Command connection (never the BullMQ blocking one): status XADDs and reply PUBLISHes. */
-  redis: Redis;
+  /**
+   * Command connection (never a BullMQ blocking one), standalone or cluster: status XADDs (one pipeline per
+   * job, on its shard's stream) and reply publishes (SPUBLISH on a cluster).
+   */
+  redis: FleetRedis;
   keys: FleetKeys;
   /** Process-wide bound on messages being handled (thread_pools.work.queue_size). */
   slots: Semaphore;
@@ -53,7 +56,7 @@ export interface BatchDeps {
 }
 
 export interface BatchResult {
-  /** Outcomes written to the status stream. */
+  /** Outcomes written to the shard's status stream. */
   reported: ReportedOutcome[];
   /** Messages cut short by shutdown: not reported, to be redelivered. */
   unfinished: JobMessage[];
@@ -72,8 +75,14 @@ export const PROCESSING_AFTER_MS = 50;
  * (PROCESSING first, pipelined, if the job runs past PROCESSING_AFTER_MS). One message's failure never
  * fails the batch.
  */
-export async function processBatch(messages: readonly JobMessage[], d: BatchDeps): Promise<BatchResult> {
+export async function processBatch(
+  messages: readonly JobMessage[],
+  d: BatchDeps,
+  /** Shard of the queue the job came from: its outcomes go to that shard's status stream. */
+  shard: number,
+): Promise<BatchResult> {
   const cfg = d.config();
+  const statusStream = d.keys.statusStream(shard);
   const router = d.router();
   const startedAt = Date.now();
   let processingSent: Promise<Array<[Error | null, unknown]> | null> | undefined;
@@ -81,7 +90,7 @@ export async function processBatch(messages: readonly JobMessage[], d: BatchDeps
     const processing = d.redis.pipeline();
     queueStatuses(
       processing,
-      d.keys,
+      statusStream,
       messages.map((m) => ({ id: m.id, status: MessageStatus.PROCESSING, attempt: m.n ?? 0, at: startedAt })),
     );
     processingSent = processing.exec();
@@ -112,7 +121,7 @@ export async function processBatch(messages: readonly JobMessage[], d: BatchDeps
 
   const reported = updates.filter((u): u is ReportedOutcome => u !== undefined);
   const outcomes = d.redis.pipeline();
-  queueStatuses(outcomes, d.keys, reported);
+  queueStatuses(outcomes, statusStream, reported);
   const [sentProcessing, sentOutcomes] = await Promise.all([
     processingSent,
     reported.length > 0 ? outcomes.exec() : [],
@@ -255,5 +264,5 @@ function publishReply(
     ...(error !== undefined ? { error } : {}),
     ...(traceparent ? { traceparent } : {}),
   });
-  return d.redis.publish(d.keys.replyChannel(to.gatewayId), body);
+  return publish(d.redis, d.keys.replyChannel(to.gatewayId), body);
 }

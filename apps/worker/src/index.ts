@@ -6,5 +6,12 @@ export {
   type RegisterHandlers,
   resolveHandlerModule,
 } from './handler-loader.js';
+export { JobGate } from './job-gate.js';
 export { Semaphore } from './semaphore.js';
-export { type StartWorkerOptions, startWorker, type WorkerApp } from './worker.js';
+export {
+  ConsumeShardsError,
+  consumedShards,
+  type StartWorkerOptions,
+  startWorker,
+  type WorkerApp,
+} from './worker.js';

@@ -1,17 +1,20 @@
-import { encodeStatusEntry, type FleetKeys, groupOutcomes, type MessageOutcome } from '@fleet/protocol';
+import { encodeStatusEntry, groupOutcomes, type MessageOutcome } from '@fleet/protocol';
 import type { ChainableCommander } from 'ioredis';
 
 /** One message outcome as the worker reports it (timed); the persister's row update is its own StatusUpdate. */
 export type ReportedOutcome = MessageOutcome & { at: number };
 
-/** Queues the XADDs of a job's outcomes on a pipeline: one status entry per distinct outcome. */
+/**
+ * Queues the XADDs of a job's outcomes on a pipeline: one status entry per distinct outcome, all on the
+ * status stream of the job's shard (`keys.statusStream(n)`). A pipeline never mixes shards: on a cluster
+ * it must stay in one slot, and the shard's tag puts its status stream in its queue's slot.
+ */
 export function queueStatuses(
   pipe: ChainableCommander,
-  keys: FleetKeys,
+  statusStream: string,
   updates: readonly ReportedOutcome[],
 ): void {
-  for (const entry of groupOutcomes(updates))
-    pipe.xadd(keys.statusStream(), '*', ...encodeStatusEntry(entry));
+  for (const entry of groupOutcomes(updates)) pipe.xadd(statusStream, '*', ...encodeStatusEntry(entry));
 }
 
 /** Throws when any command of an exec()'d pipeline failed. */

@@ -4,13 +4,14 @@ import type { ConfigWatcher, FleetConfig } from '@fleet/config';
 import { createRegistry, type Registry, TopicLabeler, workerMetrics } from '@fleet/metrics';
 import { Backoff, LogLimiter } from '@fleet/pressure';
 import { decodeJobData, encodeJobData, FleetKeys, type JobData } from '@fleet/protocol';
+import { createRedis, type FleetRedis } from '@fleet/redis';
 import { TopicRouter } from '@fleet/router';
 import { closeLogger, createLogger, type Logger, setLogLevel, type Telemetry } from '@fleet/tracing';
 import { type Job, WaitingError, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { processBatch } from './batch.js';
-import { wakeMainLoop } from './bullmq-internals.js';
+import { gateJobFetches, wakeMainLoop } from './bullmq-internals.js';
 import { HandlerLoadError, loadHandlerModules } from './handler-loader.js';
+import { JobGate } from './job-gate.js';
 import { Semaphore } from './semaphore.js';
 
 export interface StartWorkerOptions {
@@ -38,7 +39,9 @@ export interface WorkerApp {
   config(): FleetConfig;
   /** The router in force (replaced when the handler module list changes). */
   router(): TopicRouter;
-  /** BullMQ concurrency: jobs this process runs at once. */
+  /** Shards whose queues this process consumes (queue.consume_shards, or all). */
+  readonly shards: readonly number[];
+  /** BullMQ concurrency: jobs this process runs at once, over all its shard Workers. */
   setConcurrency(n: number): void;
   readonly concurrency: number;
   /** Loads a new handler module list into a fresh router; on failure logs it and keeps the running set. */
@@ -47,9 +50,31 @@ export interface WorkerApp {
   close(): Promise<void>;
 }
 
-/** BullMQ requires maxRetriesPerRequest null on worker connections (blocking commands). */
-function redisConnection(url: string, logger: Logger, role: string): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, connectTimeout: 5_000 });
+/** queue.consume_shards names a shard the fleet does not have (one line, at start). */
+export class ConsumeShardsError extends Error {
+  override name = 'ConsumeShardsError';
+}
+
+/** The shards this worker consumes: queue.consume_shards (deduplicated, sorted), or every shard. */
+export function consumedShards(cfg: FleetConfig): number[] {
+  const all = cfg.streams.shards;
+  const wanted = cfg.queue.consume_shards;
+  if (wanted.length === 0) return Array.from({ length: all }, (_, i) => i);
+  const bad = wanted.filter((n) => n >= all);
+  if (bad.length > 0)
+    throw new ConsumeShardsError(
+      `queue.consume_shards: ${bad.join(', ')} not below streams.shards (${all}): shards are 0..${all - 1}`,
+    );
+  return [...new Set(wanted)].sort((a, b) => a - b);
+}
+
+/**
+ * A `queue`-role connection (maxRetriesPerRequest null, as BullMQ requires) with rate-limited error lines.
+ * The command connection (status XADDs, replies) takes the same role on purpose: a command waits out a
+ * Redis outage or a failover instead of failing the job after one retry, as the worker always did.
+ */
+function redisConnection(cfg: FleetConfig, logger: Logger, role: string): FleetRedis {
+  const redis = createRedis(cfg.redis, 'queue');
   let lastLogged = 0;
   redis.on('error', (err) => {
     // One line per 5 s per connection while Redis is away; never the URL (it may hold a password).
@@ -61,12 +86,15 @@ function redisConnection(url: string, logger: Logger, role: string): Redis {
 }
 
 /**
- * Starts a worker process's BullMQ Worker on the fleet queue. Resolves once handlers are loaded and the
- * worker is connected; rejects with HandlerLoadError (one line) when a handler module cannot be loaded.
+ * Starts a worker process's BullMQ Workers, one per consumed shard queue (`keys.bullPrefix(n)`, each with
+ * its own blocking connection). Resolves once handlers are loaded and every Worker is connected; rejects
+ * with HandlerLoadError (one line) when a handler module cannot be loaded, ConsumeShardsError when
+ * queue.consume_shards names a shard the fleet does not have.
  * The metrics server and the ready line are the process's (main.ts, @fleet/app).
  */
 export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions = {}): Promise<WorkerApp> {
   let cfg = initial;
+  const shards = consumedShards(cfg);
   const ownLogger = !opts.logger;
   const logger =
     opts.logger ??
@@ -108,8 +136,10 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
   const labeler = new TopicLabeler(labelerOptions(cfg));
   const slots = new Semaphore(cfg.thread_pools.work.queue_size);
   const shutdown = new AbortController();
-  const commands = redisConnection(cfg.redis.url, logger, 'commands');
-  const bullConnection = redisConnection(cfg.redis.url, logger, 'bullmq');
+  const commands = redisConnection(cfg, logger, 'commands');
+  // Shared by the shard Workers for their non-blocking commands; BullMQ gives each Worker its own
+  // blocking duplicate.
+  const bullConnection = redisConnection(cfg, logger, 'bullmq');
 
   const deps = {
     config: () => cfg,
@@ -124,45 +154,70 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
   };
 
-  const processor = async (job: Job<JobData>, token?: string): Promise<void> => {
-    const messages = decodeJobData(job.data);
-    if (!messages) {
-      logger.error({ job_id: job.id }, 'job data is not a fleet batch; skipped');
-      return;
-    }
-    const { unfinished } = await processBatch(messages, deps);
-    if (unfinished.length === 0) return;
-    // Shutdown cut these short: hand them back to the queue at once (another worker takes them).
-    await job.updateData(encodeJobData(unfinished));
-    await job.moveToWait(token);
-    logger.info({ job_id: job.id, messages: unfinished.length }, 'job returned to the queue on shutdown');
-    throw new WaitingError();
-  };
+  const processor =
+    (shard: number) =>
+    async (job: Job<JobData>, token?: string): Promise<void> => {
+      const messages = decodeJobData(job.data);
+      if (!messages) {
+        logger.error({ job_id: job.id, shard }, 'job data is not a fleet batch; skipped');
+        return;
+      }
+      const { unfinished } = await processBatch(messages, deps, shard);
+      if (unfinished.length === 0) return;
+      // Shutdown cut these short: hand them back to the queue at once (another worker takes them).
+      await job.updateData(encodeJobData(unfinished));
+      await job.moveToWait(token);
+      logger.info({ job_id: job.id, messages: unfinished.length }, 'job returned to the queue on shutdown');
+      throw new WaitingError();
+    };
 
-  const worker = new Worker<JobData>(cfg.queue.name, processor, {
-    connection: bullConnection,
-    prefix: keys.bullPrefix(),
-    concurrency: cfg.thread_pools.work.workers,
-    lockDuration: cfg.handlers.lock_duration_ms,
-    stalledInterval: cfg.handlers.stalled_interval_ms,
-    maxStalledCount: 1,
-    name: id,
-    autorun: false,
-  });
+  /*
+   * thread_pools.work.workers is the process's concurrency, over all its shard Workers. Each shard Worker
+   * gets the whole of it as its BullMQ concurrency (so one busy shard can use every slot while the others
+   * are idle), and with more than one shard Worker a process-wide JobGate of that size is taken before
+   * each job is moved to active and given back when it is finished (bullmq-internals.ts gateJobFetches).
+   * So the process never runs more jobs at once than configured; a Worker waiting on an empty queue holds
+   * no slot (an idle shard starves no one); busy shards queue for slots first come first served (they take
+   * turns); and no job is locked while it waits for a slot (another process could run it). A static split
+   * (workers / shards each) was rejected: it starves a busy shard while others idle, and cannot go below
+   * one per Worker. With one shard Worker nothing is gated: exactly the single-queue worker of before.
+   */
+  const gate = shards.length > 1 ? new JobGate(cfg.thread_pools.work.workers) : undefined;
+  const newWorker = (shard: number) => {
+    const worker = new Worker<JobData>(cfg.queue.name, processor(shard), {
+      connection: bullConnection,
+      prefix: keys.bullPrefix(shard),
+      concurrency: cfg.thread_pools.work.workers,
+      lockDuration: cfg.handlers.lock_duration_ms,
+      stalledInterval: cfg.handlers.stalled_interval_ms,
+      maxStalledCount: 1,
+      name: id,
+      autorun: false,
+    });
+    if (gate && !gateJobFetches(worker, gate))
+      throw new Error('this BullMQ version has no Worker.moveToActive/processJob: cannot bound concurrency');
+    backOffOnErrors(worker, logger.child({ shard }), () => closing !== undefined);
+    return worker;
+  };
   let closing: Promise<void> | undefined;
-  backOffOnErrors(worker, logger, () => closing !== undefined);
+  const workers: Worker<JobData>[] = [];
 
   const cleanup = () => {
     commands.disconnect();
     bullConnection.disconnect();
   };
   try {
-    void worker
-      .run()
-      .catch((err) => logger.error({ error: (err as Error).message }, 'bullmq worker stopped'));
-    await worker.waitUntilReady();
+    for (const shard of shards) workers.push(newWorker(shard));
+    for (const [i, worker] of workers.entries())
+      void worker
+        .run()
+        .catch((err) =>
+          logger.error({ shard: shards[i], error: (err as Error).message }, 'bullmq worker stopped'),
+        );
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
   } catch (err) {
-    await worker.close(true).catch(() => {});
+    gate?.close();
+    await Promise.all(workers.map((w) => w.close(true).catch(() => {})));
     cleanup();
     if (ownLogger) await closeLogger(logger);
     throw err;
@@ -180,12 +235,17 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     }
   };
 
+  let concurrency = cfg.thread_pools.work.workers;
   const setConcurrency = (n: number) => {
-    const before = worker.concurrency;
+    const before = concurrency;
     if (before === n) return;
-    worker.concurrency = n;
-    // BullMQ otherwise applies a raised concurrency only when a running job ends (bullmq-internals.ts).
-    if (n > before) wakeMainLoop(worker);
+    concurrency = n;
+    gate?.resize(n);
+    for (const worker of workers) {
+      worker.concurrency = n;
+      // BullMQ otherwise applies a raised concurrency only when a running job ends (bullmq-internals.ts).
+      if (n > before) wakeMainLoop(worker);
+    }
     logger.info({ concurrency: n }, 'concurrency changed');
   };
 
@@ -209,7 +269,10 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
       unwatch?.();
       const deadline = cfg.handlers.shutdown_timeout_ms;
       logger.info({ deadline_ms: deadline }, 'shutting down: no new jobs, finishing in-flight ones');
-      const closed = worker.close();
+      // Every shard Worker stops fetching and finishes its jobs (BullMQ sets `closing` at once); then
+      // fetches waiting for a slot give up.
+      const closed = Promise.all(workers.map((w) => w.close())).then(() => {});
+      gate?.close();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         closed.then(() => false),
@@ -232,12 +295,13 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
   return {
     id,
     registry,
-    healthy: () => commands.status === 'ready' && worker.isRunning(),
+    healthy: () => commands.status === 'ready' && workers.every((w) => w.isRunning()),
     config: () => cfg,
     router: () => router,
+    shards,
     setConcurrency,
     get concurrency() {
-      return worker.concurrency;
+      return concurrency;
     },
     reloadHandlers,
     close,

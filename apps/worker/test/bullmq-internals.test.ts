@@ -3,7 +3,8 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
-import { mainLoopQueue, wakeMainLoop } from '../src/bullmq-internals.js';
+import { gateJobFetches, mainLoopQueue, wakeMainLoop } from '../src/bullmq-internals.js';
+import { JobGate } from '../src/job-gate.js';
 import { waitUntil } from './helpers.js';
 
 // The installed BullMQ, named in the failure so whoever upgrades it knows what changed.
@@ -58,6 +59,51 @@ describe('BullMQ internals the worker relies on', () => {
       release();
       await worker.close();
       await queue.close();
+    }
+  });
+
+  it('a shared gate bounds the jobs of several Workers (moveToActive, processJob, drained, numQueued)', async () => {
+    const GATE_CHANGED = `BullMQ ${BULLMQ} changed Worker.moveToActive / processJob / drained or its main-loop queue: the worker cannot bound thread_pools.work.workers over its shard Workers. Update gateJobFetches in apps/worker/src/bullmq-internals.ts for this BullMQ.`;
+    // Mutation seen failing: a fetch always waiting for a slot (a Worker's fetched, unstarted jobs held both
+    // slots while its next fetch waited: deadlock, the 15 jobs never finished).
+    const gate = new JobGate(2);
+    let running = 0;
+    let max = 0;
+    let done = 0;
+    const names = ['g0', 'g1', 'g2'];
+    const workers = names.map(
+      (name) =>
+        new Worker(
+          name,
+          async () => {
+            running++;
+            max = Math.max(max, running);
+            await new Promise((r) => setTimeout(r, 30));
+            running--;
+            done++;
+          },
+          // Each Worker may run 3 (as the worker sets them: the whole budget), the gate only 2.
+          { connection: connection(), prefix, concurrency: 3, autorun: false },
+        ),
+    );
+    const queues = names.map((name) => new Queue(name, { connection: connection(), prefix }));
+    try {
+      for (const w of workers) {
+        w.on('error', () => {});
+        expect(gateJobFetches(w, gate), GATE_CHANGED).toBe(true);
+        void w.run();
+      }
+      for (const q of queues)
+        await q.addBulk(Array.from({ length: 5 }, (_, i) => ({ name: `j${i}`, data: {} })));
+      await waitUntil(() => done === 15, 10_000, 'the 15 jobs of three gated Workers').catch(() => {
+        throw new Error(GATE_CHANGED);
+      });
+      expect(max).toBe(2);
+      expect(gate.inUse).toBe(0);
+    } finally {
+      gate.close();
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(queues.map((q) => q.close()));
     }
   });
 });

@@ -8,10 +8,13 @@ import {
   type JobData,
   type JobMessage,
 } from '@fleet/protocol';
+import { createRedis, deleteMatching, type FleetRedis } from '@fleet/redis';
+import type { PrivateRedisCluster } from '@fleet/services';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { type DeepPartial, deepMerge } from '../../../test/helpers/config.js';
-import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
+import { redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
+
+export type DeepPartialConfig = DeepPartial<FleetConfig>;
 
 /** A worker config for in-process tests: this run's Redis under a fresh prefix, metrics off. */
 export function testConfig(overrides: DeepPartial<FleetConfig> = {}): FleetConfig {
@@ -23,6 +26,15 @@ export function testConfig(overrides: DeepPartial<FleetConfig> = {}): FleetConfi
     handlers: { shutdown_timeout_ms: 2_000 },
   };
   return messagingSystemSchema.parse(deepMerge(base, overrides as Record<string, unknown>));
+}
+
+/** testConfig on a private Redis Cluster (redis.mode cluster, its nodes as seeds). */
+export function clusterTestConfig(
+  cluster: PrivateRedisCluster,
+  overrides: DeepPartial<FleetConfig> = {},
+): FleetConfig {
+  const redis = { mode: 'cluster', url: cluster.urls[0]!, nodes: cluster.urls };
+  return testConfig(deepMerge(overrides as Record<string, unknown>, { redis }) as DeepPartial<FleetConfig>);
 }
 
 let seq = 0;
@@ -54,23 +66,40 @@ export interface StatusEntry {
   error?: string;
 }
 
-/** Test access to one fleet prefix: enqueue batches, read the status stream, clean up. */
+/**
+ * Test access to one fleet prefix (standalone or cluster): enqueue batches into a shard's queue, read the
+ * shards' status streams, clean up (every master).
+ */
 export class FleetProbe {
   readonly keys: FleetKeys;
-  readonly redis: Redis;
-  readonly queue: Queue;
+  readonly redis: FleetRedis;
+  private readonly queues = new Map<number, Queue>();
 
   constructor(readonly cfg: FleetConfig) {
     this.keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
-    this.redis = new Redis(cfg.redis.url, { maxRetriesPerRequest: null });
+    this.redis = createRedis(cfg.redis, 'queue');
     this.redis.on('error', () => {});
-    this.queue = new Queue(cfg.queue.name, { connection: this.redis, prefix: this.keys.bullPrefix() });
-    this.queue.on('error', () => {});
   }
 
-  /** Adds one job per batch (ids deterministic per batch, like the persister's). */
-  async enqueue(batches: JobMessage[][]): Promise<void> {
-    await this.queue.addBulk(
+  /** Shard 0's queue. */
+  get queue(): Queue {
+    return this.queueOf(0);
+  }
+
+  /** Shard n's queue (BullMQ prefix keys.bullPrefix(n)). */
+  queueOf(shard: number): Queue {
+    let q = this.queues.get(shard);
+    if (!q) {
+      q = new Queue(this.cfg.queue.name, { connection: this.redis, prefix: this.keys.bullPrefix(shard) });
+      q.on('error', () => {});
+      this.queues.set(shard, q);
+    }
+    return q;
+  }
+
+  /** Adds one job per batch to shard `shard`'s queue (ids deterministic per batch, like the persister's). */
+  async enqueue(batches: JobMessage[][], shard = 0): Promise<void> {
+    await this.queueOf(shard).addBulk(
       batches.map((messages, i) => ({
         name: JOB_NAME,
         data: { v: 1, messages } satisfies JobData,
@@ -79,8 +108,12 @@ export class FleetProbe {
     );
   }
 
-  async statuses(): Promise<StatusEntry[]> {
-    const entries = await this.redis.xrange(this.keys.statusStream(), '-', '+');
+  /** Status entries of one shard's stream, or of every shard's (in shard order). */
+  async statuses(shard?: number): Promise<StatusEntry[]> {
+    const shards = shard === undefined ? this.keys.shardList() : [shard];
+    const entries = (
+      await Promise.all(shards.map((n) => this.redis.xrange(this.keys.statusStream(n), '-', '+')))
+    ).flat();
     // One entry per job outcome; one StatusEntry per message id here.
     return entries.flatMap(([, fields]) => {
       const f: Record<string, string> = {};
@@ -115,9 +148,15 @@ export class FleetProbe {
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    // A cluster client still discovering its nodes would scan connections it is about to replace.
+    if (this.redis.status !== 'ready')
+      await new Promise((resolve) => {
+        this.redis.once('ready', resolve);
+        setTimeout(resolve, 5_000).unref();
+      });
+    await deleteMatching(this.redis, this.keys.scanPatterns());
     this.redis.disconnect();
-    await cleanupRedisPrefix(this.cfg.redis.key_prefix);
   }
 }
 

@@ -273,6 +273,11 @@ const queue = z
       'BullMQ queue the workers consume.',
       'restart',
     ),
+    consume_shards: f(
+      z.array(int(0, 255)).default([]),
+      "Shards whose queues this worker consumes (each below streams.shards); empty = all. For workers dedicated to some shards' topics.",
+      'restart',
+    ),
     batch_size: f(int(1, 10_000).default(100), 'Most messages per job (1 = one job per message).', 'live'),
     max_job_bytes: f(
       int(1024, 512 * 1024 * 1024).default(4 * 1024 * 1024),

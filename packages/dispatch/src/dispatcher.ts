@@ -1,3 +1,4 @@
+import type { FleetKeys } from '@fleet/protocol';
 import type { NewMessage, StoredMessage } from '@fleet/store';
 import type { Queue } from 'bullmq';
 import { batchJobId, buildJobs, type JobSpec } from './jobs.js';
@@ -13,26 +14,60 @@ export interface DispatchLimits {
   maxJobBytes: number;
 }
 
+/** Jobs made by the same BullMQ-queue add: per shard (one queue each). */
+type JobsByShard = Map<number, JobSpec[]>;
+
 /**
  * Turns `messages` rows into BullMQ jobs with deterministic ids, for each reason a row is dispatched:
  * first delivery after the stream commit, a retry, a sweep of rows Redis lost, and replays.
+ *
+ * One BullMQ queue per shard (`queues[n]` has prefix keys.bullPrefix(n)): rows read from ingest shard n go
+ * to queue n (dispatchNew); rows re-dispatched from Postgres (retries, sweeps, replays) go to the queue of
+ * keys.shardOf(row.topic), since Postgres does not keep the partition key. Each queue's addBulk is one
+ * MULTI in one Cluster slot; no add spans two shards.
  */
 export class Dispatcher {
   constructor(
-    readonly queue: Queue,
+    /** Queue of each shard, indexed by shard (length = keys.shards). */
+    readonly queues: readonly Queue[],
+    private readonly keys: FleetKeys,
     private readonly limits: () => DispatchLimits,
     private readonly onEnqueued: (jobs: number, messages: number) => void = () => {},
-  ) {}
+  ) {
+    if (queues.length !== keys.shards)
+      throw new Error(`Dispatcher: ${queues.length} queues for ${keys.shards} shards`);
+  }
 
-  /** First delivery of rows this persister inserted (only the inserting transaction's owner dispatches). */
-  dispatchNew(rows: readonly NewMessage[]): Promise<number> {
+  /** Shard 0's queue (the only one with streams.shards 1). */
+  get queue(): Queue {
+    return this.queues[0]!;
+  }
+
+  /** Waiting jobs over every shard's queue. */
+  async waitingCount(): Promise<number> {
+    if (this.queues.length === 1) return this.queues[0]!.getWaitingCount();
+    const counts = await Promise.all(this.queues.map((q) => q.getWaitingCount()));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * First delivery of rows this persister inserted (only the inserting transaction's owner dispatches),
+   * all read from ingest shard `shard`: into that shard's queue.
+   */
+  dispatchNew(rows: readonly NewMessage[], shard: number): Promise<number> {
+    this.checkShard(shard);
     return this.add(
-      buildJobs(
-        rows,
-        () => 0,
-        this.limits(),
-        (c) => batchJobId('i', c),
-      ),
+      new Map([
+        [
+          shard,
+          buildJobs(
+            rows,
+            () => 0,
+            this.limits(),
+            (c) => batchJobId('i', c),
+          ),
+        ],
+      ]),
     );
   }
 
@@ -41,19 +76,22 @@ export class Dispatcher {
     rows: readonly StoredMessage[],
     backoff: { backoffMs: number; backoffMaxMs: number },
   ): Promise<number> {
-    const jobs: JobSpec[] = [];
-    for (const [n, list] of groupByRetry(rows)) {
-      const delay = retryDelayMs(n, backoff.backoffMs, backoff.backoffMaxMs);
-      jobs.push(
-        ...buildJobs(
-          list,
-          () => n,
-          this.limits(),
-          (c) => batchJobId('r', c, n),
-          delay,
-        ),
-      );
-    }
+    const jobs: JobsByShard = new Map();
+    for (const [shard, ofShard] of this.byTopicShard(rows))
+      for (const [n, list] of groupByRetry(ofShard)) {
+        const delay = retryDelayMs(n, backoff.backoffMs, backoff.backoffMaxMs);
+        push(
+          jobs,
+          shard,
+          buildJobs(
+            list,
+            () => n,
+            this.limits(),
+            (c) => batchJobId('r', c, n),
+            delay,
+          ),
+        );
+      }
     return this.add(jobs);
   }
 
@@ -63,40 +101,83 @@ export class Dispatcher {
    * not duplicate a job still queued (and an identical batch re-added while its job exists is a no-op).
    */
   dispatchSwept(rows: readonly StoredMessage[]): Promise<number> {
-    const jobs: JobSpec[] = [];
-    for (const [n, list] of groupByRetry(rows))
-      jobs.push(
-        ...buildJobs(
-          list,
-          () => n,
-          this.limits(),
-          (c) => batchJobId('s', c, n),
-        ),
-      );
+    const jobs: JobsByShard = new Map();
+    for (const [shard, ofShard] of this.byTopicShard(rows))
+      for (const [n, list] of groupByRetry(ofShard))
+        push(
+          jobs,
+          shard,
+          buildJobs(
+            list,
+            () => n,
+            this.limits(),
+            (c) => batchJobId('s', c, n),
+          ),
+        );
     return this.add(jobs);
   }
 
   /** Operator replays (durable log range or dead letters): `tag` makes each replay request distinct. */
   dispatchReplay(kind: 'p' | 'd', rows: readonly StoredMessage[], tag: string): Promise<number> {
-    return this.add(
-      buildJobs(
-        rows,
-        (m) => (m as StoredMessage).retryCount ?? 0,
-        this.limits(),
-        (c) => batchJobId(kind, c, tag),
-      ),
-    );
+    const jobs: JobsByShard = new Map();
+    for (const [shard, ofShard] of this.byTopicShard(rows))
+      push(
+        jobs,
+        shard,
+        buildJobs(
+          ofShard,
+          (m) => (m as StoredMessage).retryCount ?? 0,
+          this.limits(),
+          (c) => batchJobId(kind, c, tag),
+        ),
+      );
+    return this.add(jobs);
   }
 
-  private async add(jobs: JobSpec[]): Promise<number> {
-    if (jobs.length === 0) return 0;
-    let messages = 0;
-    for (const j of jobs) messages += j.data.messages.length;
-    // addBulk runs as one MULTI: either every job of the list is added or none (then the caller retries).
-    for (let i = 0; i < jobs.length; i += 500) await this.queue.addBulk(jobs.slice(i, i + 500));
-    this.onEnqueued(jobs.length, messages);
-    return jobs.length;
+  private checkShard(shard: number): void {
+    if (!Number.isInteger(shard) || shard < 0 || shard >= this.queues.length)
+      throw new Error(`Dispatcher: no shard ${shard} (shards: ${this.queues.length})`);
   }
+
+  /** Rows grouped by the shard of their topic, in their order. */
+  private byTopicShard(rows: readonly StoredMessage[]): Map<number, StoredMessage[]> {
+    if (this.queues.length === 1) return new Map(rows.length > 0 ? [[0, [...rows]]] : []);
+    const out = new Map<number, StoredMessage[]>();
+    for (const r of rows) {
+      const s = this.keys.shardOf(r.topic);
+      const list = out.get(s);
+      if (list) list.push(r);
+      else out.set(s, [r]);
+    }
+    return out;
+  }
+
+  private async add(byShard: JobsByShard): Promise<number> {
+    let jobs = 0;
+    let messages = 0;
+    for (const list of byShard.values()) {
+      jobs += list.length;
+      for (const j of list) messages += j.data.messages.length;
+    }
+    if (jobs === 0) return 0;
+    // addBulk runs as one MULTI in the queue's slot: either every job of the list is added or none (then
+    // the caller retries; a job re-added while it exists is a no-op). The shards' queues are added to at
+    // once (one round trip on a standalone server; their own masters on a cluster).
+    await Promise.all(
+      [...byShard].map(async ([shard, list]) => {
+        const q = this.queues[shard]!;
+        for (let i = 0; i < list.length; i += 500) await q.addBulk(list.slice(i, i + 500));
+      }),
+    );
+    this.onEnqueued(jobs, messages);
+    return jobs;
+  }
+}
+
+function push(into: JobsByShard, shard: number, jobs: JobSpec[]): void {
+  const list = into.get(shard);
+  if (list) list.push(...jobs);
+  else into.set(shard, jobs);
 }
 
 function groupByRetry(rows: readonly StoredMessage[]): Map<number, StoredMessage[]> {

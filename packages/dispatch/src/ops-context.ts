@@ -1,13 +1,14 @@
 import type { FleetConfig } from '@fleet/config';
 import { FleetKeys } from '@fleet/protocol';
+import { createRedis } from '@fleet/redis';
 import { createPool, PersistStore } from '@fleet/store';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { Dispatcher } from './dispatcher.js';
 
 /**
  * What operator tools (the `fleet` CLI's replay and dead-letters commands) need without running a
- * persister: the store on Postgres and a dispatcher on the fleet's BullMQ queue.
+ * persister: the store on Postgres and a dispatcher on every shard's BullMQ queue (standalone or cluster,
+ * as redis.mode says; replayed rows go to the queue of their topic's shard).
  */
 export interface OpsContext {
   store: PersistStore;
@@ -24,11 +25,15 @@ export function openOpsContext(cfg: FleetConfig): OpsContext {
     },
   );
   const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
-  const conn = new Redis(cfg.redis.url, { maxRetriesPerRequest: 1 });
+  // One connection for every shard's queue (BullMQ's Queue only sends commands on it, never blocks).
+  const conn = createRedis(cfg.redis, 'queue', { redis: { maxRetriesPerRequest: 1 } });
   conn.on('error', () => {});
-  const bull = new Queue(cfg.queue.name, { connection: conn, prefix: keys.bullPrefix() });
-  bull.on('error', () => {});
-  const dispatcher = new Dispatcher(bull, () => ({
+  const queues = keys.shardList().map((n) => {
+    const q = new Queue(cfg.queue.name, { connection: conn, prefix: keys.bullPrefix(n) });
+    q.on('error', () => {});
+    return q;
+  });
+  const dispatcher = new Dispatcher(queues, keys, () => ({
     batchSize: cfg.queue.batch_size,
     maxJobBytes: cfg.queue.max_job_bytes,
   }));
@@ -36,7 +41,7 @@ export function openOpsContext(cfg: FleetConfig): OpsContext {
     store: new PersistStore(pool),
     dispatcher,
     async close() {
-      await bull.close().catch(() => {});
+      await Promise.all(queues.map((q) => q.close().catch(() => {})));
       conn.disconnect();
       await pool.end().catch(() => {});
     },

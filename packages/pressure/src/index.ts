@@ -1,6 +1,8 @@
 export { Backoff, LOG_EVERY_MS, LogLimiter } from './backoff.js';
 export {
+  fullest,
   MESSAGE_OVERHEAD_BYTES,
+  type MemoryInfo,
   memoryRatio,
   nextPressure,
   type PressureBounds,

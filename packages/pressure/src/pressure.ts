@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { type FleetRedis, isCluster, masters } from '@fleet/redis';
 import { LogLimiter } from './backoff.js';
 
 /**
@@ -55,14 +55,36 @@ export function nextPressure(
       : null;
 }
 
+export interface MemoryInfo {
+  usedMemory: number;
+  maxMemory: number;
+}
+
 /** `used_memory` and `maxmemory` of an INFO memory reply. */
-export function parseMemoryInfo(info: string): { usedMemory: number; maxMemory: number } {
+export function parseMemoryInfo(info: string): MemoryInfo {
   const field = (name: string): number => {
     const m = new RegExp(`^${name}:(\\d+)`, 'm').exec(info);
     if (!m) throw new Error(`INFO memory has no ${name}`);
     return Number(m[1]);
   };
   return { usedMemory: field('used_memory'), maxMemory: field('maxmemory') };
+}
+
+/**
+ * The fullest of several servers (cluster masters): the highest used_memory / maxmemory among those with a
+ * maxmemory; when none has one, the highest used_memory (maxmemory 0: the backlog marks apply).
+ */
+export function fullest(mems: readonly MemoryInfo[]): MemoryInfo {
+  let best: MemoryInfo | null = null;
+  for (const m of mems) {
+    if (best === null) best = m;
+    else if (m.maxMemory > 0 && best.maxMemory > 0) {
+      if (m.usedMemory / m.maxMemory > best.usedMemory / best.maxMemory) best = m;
+    } else if (m.maxMemory > 0) best = m;
+    else if (best.maxMemory === 0 && m.usedMemory > best.usedMemory) best = m;
+  }
+  if (best === null) throw new Error('no memory info');
+  return best;
 }
 
 /**
@@ -80,8 +102,11 @@ interface PressureLog {
 }
 
 export interface PressureMonitorOptions {
-  /** A command connection (INFO and XLEN are cheap and never blocked by a full Redis). */
-  redis: Redis;
+  /**
+   * A command connection (INFO and XLEN are cheap and never blocked by a full Redis). On a Redis Cluster:
+   * INFO memory of every master (the fullest decides) and one XLEN per stream, each routed to its slot.
+   */
+  redis: FleetRedis;
   /** Ingest streams whose length makes the backlog (empty: memory only). */
   streams: readonly string[];
   bounds: () => PressureBounds;
@@ -180,13 +205,9 @@ export class PressureMonitor {
   /** Reads INFO memory and the stream lengths; the new state replaces the estimate. */
   async sampleNow(): Promise<void> {
     try {
-      const pipe = this.o.redis.pipeline().info('memory');
-      for (const s of this.o.streams) pipe.xlen(s);
-      const results = (await pipe.exec()) ?? [];
-      for (const [err] of results) if (err) throw err;
-      const mem = parseMemoryInfo(results[0]![1] as string);
-      let entries = 0;
-      for (let i = 1; i < results.length; i++) entries += results[i]![1] as number;
+      const { mem, entries } = isCluster(this.o.redis)
+        ? await this.readCluster()
+        : await this.readStandalone(this.o.redis);
       this.entries = entries;
       this.pendingBytes = 0;
       this.pendingMessages = 0;
@@ -204,6 +225,34 @@ export class PressureMonitor {
           'redis pressure sample failed; keeping the last state',
         );
     }
+  }
+
+  /** One server: INFO memory and every XLEN in one pipeline (one round trip). */
+  private async readStandalone(redis: FleetRedis): Promise<{ mem: MemoryInfo; entries: number }> {
+    const pipe = redis.pipeline().info('memory');
+    for (const s of this.o.streams) pipe.xlen(s);
+    const results = (await pipe.exec()) ?? [];
+    for (const [err] of results) if (err) throw err;
+    const mem = parseMemoryInfo(results[0]![1] as string);
+    let entries = 0;
+    for (let i = 1; i < results.length; i++) entries += results[i]![1] as number;
+    return { mem, entries };
+  }
+
+  /**
+   * A cluster: INFO memory on each master, the fullest one (highest used/maxmemory; without maxmemory the
+   * most used) stands for the cluster, since a shard's writes fail when its own master is full. One XLEN
+   * per stream, each to the master of its slot (no cross-slot pipeline). A master that does not answer
+   * fails the sample (the last state is kept).
+   */
+  private async readCluster(): Promise<{ mem: MemoryInfo; entries: number }> {
+    const redis = this.o.redis;
+    const [infos, lens] = await Promise.all([
+      Promise.all(masters(redis).map((m) => m.info('memory'))),
+      Promise.all(this.o.streams.map((s) => redis.xlen(s))),
+    ]);
+    if (infos.length === 0) throw new Error('no cluster master known');
+    return { mem: fullest(infos.map(parseMemoryInfo)), entries: lens.reduce((a, b) => a + b, 0) };
   }
 
   /** The last sample plus what this process appended since. */
