@@ -366,6 +366,9 @@ async function endToEnd(name: string, batchSize: number, seconds: number, rate?:
   const gwPort = portOf(await apps[1]!.waitReady());
   try {
     const keys = new FleetKeys(prefix, 1);
+    // Each shard has its own queue, status stream and ingest stream (keys.ts): the progress line sums them.
+    const sumOverShards = async (len: (shard: number) => Promise<number>) =>
+      (await Promise.all(keys.shardList().map(len))).reduce((a, b) => a + b, 0);
     let state = '';
     // Progress from Postgres' own table counters (rows inserted / updated since the phase began): a
     // COUNT over the phase's rows every second would cost the fleet's Postgres a tenth of a core.
@@ -379,9 +382,9 @@ async function endToEnd(name: string, batchSize: number, seconds: number, rate?:
     const poll = setInterval(() => {
       void Promise.all([
         tableCounts(),
-        redis.llen(`${keys.bullPrefix()}:messages:wait`),
-        redis.xlen(keys.statusStream()),
-        redis.xlen(keys.ingestStream(0)),
+        sumOverShards((n) => redis.llen(`${keys.bullPrefix(n)}:messages:wait`)),
+        sumOverShards((n) => redis.xlen(keys.statusStream(n))),
+        sumOverShards((n) => redis.xlen(keys.ingestStream(n))),
       ]).then(
         ([c, waitingJobs, statusLen, ingestLen]) => {
           state = `| ingest entries ${fmt(ingestLen)}, rows inserted ${fmt(c.ins - base.ins)}, status updates ${fmt(c.upd - base.upd)}, jobs waiting ${waitingJobs}, status entries ${statusLen}`;

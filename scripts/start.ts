@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, type FleetConfig, loadConfigFile, redactUrl } from '@fleet/config';
+import { checkRedisMode, seedUrls } from '@fleet/redis';
 import {
   appNodeOptions,
   createDatabase,
@@ -79,7 +80,9 @@ async function ensureDatabase(serverUrl: string, name: string): Promise<string> 
 
 async function main(): Promise<void> {
   const log = (line: string) => console.log(`[fleet] ${line}`);
-  let redis: ServiceHandle;
+  // Standalone: the Redis found or started here; cluster: the configured seeds (never found or started).
+  let redisLine: string;
+  let redisUrlForApps: string | undefined;
   let pgServer: ServiceHandle;
   // The configured database may not exist yet: probe its server through the `postgres` database.
   const configuredDb = new URL(cfg.database.connection_string);
@@ -89,14 +92,26 @@ async function main(): Promise<void> {
   // ensure*, which would otherwise prefer them over the server URL derived here.
   const env = { ...process.env, FLEET_REDIS_URL: undefined, FLEET_DATABASE_URL: undefined };
   try {
-    // The stock local URLs are "find or start": unreachable, they fall back to a private instance.
-    // Any other URL is the user's choice and must be reachable.
-    redis = await ensureRedis({
-      log,
-      env,
-      ...(cfg.redis.url === LOCAL_REDIS_URL ? {} : { url: cfg.redis.url }),
-    });
-    services.push(redis);
+    if (cfg.redis.mode === 'cluster') {
+      // A Redis Cluster is the user's: it must be reachable and be a cluster (a RedisModeError says so).
+      const seeds = seedUrls(cfg.redis).map(redactUrl).join(', ');
+      if (!(await checkRedisMode(cfg.redis)))
+        throw new Error(`Redis Cluster not reachable at ${seeds} (redis.nodes): start it or fix the seeds`);
+      redisLine = `${seeds} (cluster)`;
+    } else {
+      // The stock local URLs are "find or start": unreachable, they fall back to a private instance.
+      // Any other URL is the user's choice and must be reachable.
+      const redis = await ensureRedis({
+        log,
+        env,
+        ...(cfg.redis.url === LOCAL_REDIS_URL ? {} : { url: cfg.redis.url }),
+      });
+      services.push(redis);
+      // Reachable, but a standalone config must not point at a cluster node (the apps would refuse too).
+      await checkRedisMode({ ...cfg.redis, url: redis.url, nodes: [] });
+      redisLine = `${redactUrl(redis.url)} (${redis.kind})`;
+      redisUrlForApps = redis.url;
+    }
     pgServer = await ensurePostgres({
       log,
       env,
@@ -104,7 +119,7 @@ async function main(): Promise<void> {
     });
     services.push(pgServer);
   } catch (err) {
-    return stopWith((err as Error).message);
+    return stopWith((err as Error).message.split('\n')[0] ?? '');
   }
   // PGlite serves one database; a real server gets the configured database, created when missing.
   let databaseUrl = pgServer.url;
@@ -115,12 +130,12 @@ async function main(): Promise<void> {
       return stopWith(`cannot create database "${dbName}": ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  log(`redis    ${redactUrl(redis.url)} (${redis.kind})`);
+  log(`redis    ${redisLine}`);
   log(`postgres ${redactUrl(databaseUrl)} (${pgServer.kind})`);
 
   const appEnv: NodeJS.ProcessEnv = {
     ...process.env,
-    FLEET_REDIS_URL: redis.url,
+    ...(redisUrlForApps ? { FLEET_REDIS_URL: redisUrlForApps } : {}),
     FLEET_DATABASE_URL: databaseUrl,
     NODE_OPTIONS: appNodeOptions(process.env.NODE_OPTIONS),
   };

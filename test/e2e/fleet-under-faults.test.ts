@@ -60,6 +60,9 @@ let redis: PrivateRedis;
 let postgres: PrivatePostgres;
 let configPath: string;
 let prefix: string;
+/** streams.shards of the fleet under test (the config's default unless set above). */
+let shards = 1;
+const fleetKeys = () => new FleetKeys(prefix, shards);
 let dbUrl: string;
 let gatewayPort: number;
 let queueName: string;
@@ -112,6 +115,7 @@ beforeAll(async () => {
   });
   configPath = written.path;
   queueName = written.config.queue?.name ?? 'messages';
+  shards = written.config.streams?.shards ?? 1;
   await start('persister-1', 'persister');
   await Promise.all([start('persister-2', 'persister'), start('gateway', 'gateway')]);
   await Promise.all([start('worker-1', 'worker'), start('worker-2', 'worker'), start('worker-3', 'worker')]);
@@ -119,10 +123,10 @@ beforeAll(async () => {
 
 let passed = false;
 /** BullMQ handle the in-flight reads use (closed before Redis stops). */
-let activeReader: Queue | undefined;
+let activeReaders: Queue[] | undefined;
 let activeReaderConn: Redis | undefined;
 afterAll(async () => {
-  await activeReader?.close().catch(() => {});
+  await Promise.all((activeReaders ?? []).map((q) => q.close().catch(() => {})));
   activeReaderConn?.disconnect();
   await Promise.all([...apps.values()].map((a) => a.stop(5_000).catch(() => undefined)));
   killAllApps();
@@ -219,11 +223,13 @@ describe('the whole fleet under crashes', () => {
       if (part === 'jobs') {
         // One queue handle for every read, opened ahead: the read right after a kill must be quick.
         activeReaderConn ??= new Redis(redis.url, { maxRetriesPerRequest: null });
-        activeReader ??= new Queue(queueName, {
-          connection: activeReaderConn,
-          prefix: new FleetKeys(prefix, 1).bullPrefix(),
-        });
-        const active = await activeReader.getActive();
+        // One BullMQ queue per shard (keys.bullPrefix(n)): the active jobs of every one.
+        activeReaders ??= fleetKeys()
+          .shardList()
+          .map(
+            (n) => new Queue(queueName, { connection: activeReaderConn!, prefix: fleetKeys().bullPrefix(n) }),
+          );
+        const active = (await Promise.all(activeReaders.map((q) => q.getActive()))).flat();
         let messages = 0;
         for (const job of active)
           for (const m of (job?.data as JobData | undefined)?.messages ?? []) {
@@ -565,7 +571,7 @@ describe('the whole fleet under crashes', () => {
     ).toEqual([]);
 
     // Consumer offsets match the streams, and the persisters trimmed what they had persisted.
-    const keys = new FleetKeys(prefix, 1);
+    const keys = fleetKeys();
     const r = new Redis(redis.url);
     for (const stream of keys.ingestStreams()) {
       const { rows: off } = await db.query<{ offset: string }>(

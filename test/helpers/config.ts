@@ -58,3 +58,28 @@ export async function writeTestConfig(
   await writeFile(path, stringify({ messaging_system: config }));
   return { path, dir, config };
 }
+
+/**
+ * The `redis` overrides of a config on a Redis Cluster (e.g. a PrivateRedisCluster from @fleet/services):
+ * mode cluster, every node as a seed, `url` the first seed. Merge into writeTestConfig() overrides:
+ * `writeTestConfig({ redis: clusterRedis(cluster), ... })` (the key prefix stays the test default). Also a
+ * cleanupRedisPrefix() target.
+ */
+export function clusterRedis(cluster: { readonly urls: readonly string[] }): {
+  mode: 'cluster';
+  nodes: string[];
+  url: string;
+} {
+  if (cluster.urls.length === 0) throw new Error('a cluster config needs at least one node URL');
+  return { mode: 'cluster', nodes: [...cluster.urls], url: cluster.urls[0]! };
+}
+
+/** writeTestConfig() on a Redis Cluster: clusterRedis(cluster) under `overrides`. */
+export function writeClusterTestConfig(
+  cluster: { readonly urls: readonly string[] },
+  overrides: DeepPartial<FleetConfig> = {},
+): ReturnType<typeof writeTestConfig> {
+  return writeTestConfig(
+    deepMerge({ redis: clusterRedis(cluster) } as Plain, overrides as Plain) as DeepPartial<FleetConfig>,
+  );
+}

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRedis, deleteMatching, type RedisConnConfig } from '@fleet/redis';
 import {
   createDatabase,
   dropDatabase,
@@ -11,7 +12,6 @@ import {
   onProcessExit,
   startEmbeddedPostgres,
 } from '@fleet/services';
-import { Redis } from 'ioredis';
 import { RUN_ENV, runDatabaseName, runRedisPrefix } from './run-env.js';
 
 /**
@@ -74,24 +74,37 @@ export function uniquePrefix(name: string): string {
   return `${runRedisPrefix(runId())}-${name.replace(/[^A-Za-z0-9_.-]/g, '-')}-${random()}`;
 }
 
-/** Deletes every key starting with `prefix` (SCAN + UNLINK, never KEYS). Returns how many were deleted. */
-export async function cleanupRedisPrefix(prefix: string, url = redisUrl()): Promise<number> {
+/** Where cleanupRedisPrefix looks: a standalone URL, or a `redis` config section (a cluster: every master). */
+export type RedisTarget = string | (Pick<RedisConnConfig, 'url'> & Partial<RedisConnConfig>);
+
+/** The connection config of a target (a bare URL: standalone). */
+export function redisConnConfig(target: RedisTarget): RedisConnConfig {
+  const t = typeof target === 'string' ? { url: target } : target;
+  return { mode: 'standalone', nodes: [], nat_map: {}, ...t };
+}
+
+/** Redis glob specials in a literal, escaped (SCAN MATCH). */
+function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Deletes every key of a fleet whose key prefix starts with `prefix` (a fleet's key_prefix, or a run prefix
+ * that many fleets' prefixes start with): `<prefix>...` (persister liveness) and `{<prefix>...` (the shard
+ * and gateway tags, keys.ts), on every master of a cluster (SCAN + UNLINK key by key, never KEYS, no
+ * CROSSSLOT). Returns how many were deleted.
+ */
+export async function cleanupRedisPrefix(prefix: string, target: RedisTarget = redisUrl()): Promise<number> {
   if (prefix.length < 8) throw new Error(`refusing to delete keys under the short prefix "${prefix}"`);
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = createRedis(redisConnConfig(target), 'admin', { redis: { lazyConnect: true } });
   redis.on('error', () => {});
-  let deleted = 0;
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
+    const p = globEscape(prefix);
+    return await deleteMatching(redis, [`${p}*`, `{${p}*`]);
   } finally {
     redis.disconnect();
   }
-  return deleted;
 }
 
 export interface FreshDatabase {

@@ -1,3 +1,4 @@
+import { FleetKeys } from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,6 +39,27 @@ describe('test run services', () => {
     await redis.set(`${prefix}:b`, '2');
     expect(await cleanupRedisPrefix(prefix)).toBe(2);
     expect(await redis.exists(`${prefix}:a`)).toBe(0);
+  });
+
+  // The shard-tag layout (keys.ts): `{<prefix>:s<n>}:...` keys do not start with the prefix. Mutation
+  // checked: with the old `${prefix}*` pattern alone, 2 of the 6 keys were deleted.
+  it("cleanupRedisPrefix removes the tagged keys of a fleet too, and no other fleet's", async () => {
+    const prefix = uniquePrefix('layout');
+    const other = uniquePrefix('layout');
+    const keys = new FleetKeys(prefix, 2);
+    const all = [
+      keys.ingestStream(0),
+      keys.statusStream(1),
+      `${keys.bullPrefix(1)}:messages:wait`,
+      keys.replyChannel('gw-1'),
+      keys.persisterAlive('p1'),
+      keys.persisterRegistry(),
+    ];
+    for (const k of all) await redis.set(k, '1');
+    await redis.set(new FleetKeys(other, 1).ingestStream(0), '1');
+    expect(await cleanupRedisPrefix(prefix)).toBe(all.length);
+    expect(await redis.exists(...all)).toBe(0);
+    expect(await cleanupRedisPrefix(other)).toBe(1);
   });
 
   it('freshDatabase gives an empty database of its own and drops it', async () => {

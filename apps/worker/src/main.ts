@@ -1,6 +1,5 @@
 import { dirname } from 'node:path';
 import { runApp } from '@fleet/app';
-import { checkRedisMode, RedisModeError } from '@fleet/redis';
 import { HandlerLoadError } from './handler-loader.js';
 import { ConsumeShardsError, startWorker } from './worker.js';
 
@@ -15,13 +14,11 @@ import { ConsumeShardsError, startWorker } from './worker.js';
 await runApp({
   name: 'worker',
   metricsPort: (cfg) => cfg.ops.worker_metrics_port,
-  // A handler module that does not load, a shard the fleet lacks, a Redis of the other mode: one line each.
+  // A handler module that does not load, a shard the fleet lacks: one line each (a Redis of the other mode is
+  // refused by runApp before this).
   startFailure: (err) =>
-    err instanceof HandlerLoadError || err instanceof ConsumeShardsError || err instanceof RedisModeError
-      ? err.message
-      : undefined,
+    err instanceof HandlerLoadError || err instanceof ConsumeShardsError ? err.message : undefined,
   async start({ config, configPath, watcher, logger, telemetry }) {
-    await checkRedisMode(config.redis);
     // The worker follows live fields itself (concurrency, handler modules, ...) through the watcher.
     const app = await startWorker(config, {
       watcher,

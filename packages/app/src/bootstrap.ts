@@ -18,6 +18,7 @@ import {
   type Registry,
   startMetricsServer,
 } from '@fleet/metrics';
+import { checkRedisMode, RedisModeError } from '@fleet/redis';
 import {
   closeLogger,
   createLogger,
@@ -123,9 +124,23 @@ export async function runApp(spec: AppSpec): Promise<void> {
   const signals = watchSignals(log);
   parent.onGone(() => signals.stop('parent gone'));
   const boot: Boot = { spec, configPath, watcher, config, log, signals };
+  // redis.mode against the server, before the app opens anything (once: a forked worker's primary did it).
+  if (!cluster.isWorker) await checkMode(boot);
   const processes = spec.processes?.(config) ?? 1;
   if (processes > 1 && cluster.isPrimary) await runPrimary(boot, processes);
   else await runProcess(boot);
+}
+
+/**
+ * A standalone config pointed at a Redis Cluster node, or the reverse, ends the start with the one line of
+ * RedisModeError (exit 2: a config problem). An unreachable Redis is no refusal: the app starts and waits.
+ */
+async function checkMode(boot: Boot): Promise<void> {
+  try {
+    await checkRedisMode(boot.config.redis);
+  } catch (err) {
+    return startFailed(boot, err, undefined, err instanceof RedisModeError ? EXIT_USAGE : EXIT_START_FAILED);
+  }
 }
 
 function configPathFromArgs(name: OpsApp): string {
@@ -156,16 +171,29 @@ function firstLine(err: unknown): string {
   return redactUrl(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
 }
 
-/** A start failure: one fatal log line, one stderr line, exit 1. */
-async function startFailed(boot: Boot, err: unknown, telemetry?: Telemetry): Promise<never> {
+/**
+ * A start failure: one fatal log line, one stderr line, exit 1 (or `code`). A RedisModeError's line is
+ * its message alone (it says what to change in the config).
+ */
+async function startFailed(
+  boot: Boot,
+  err: unknown,
+  telemetry?: Telemetry,
+  code = EXIT_START_FAILED,
+): Promise<never> {
   const { spec, log, watcher } = boot;
-  log.fatal({ err }, `${spec.name} failed to start`);
-  const line = spec.startFailure?.(err) ?? `failed to start: ${firstLine(err)}`;
+  const modeError = err instanceof RedisModeError;
+  // A mode mismatch is a config problem, not a fault in the code: its message, no stack.
+  if (modeError) log.fatal({ reason: firstLine(err) }, `${spec.name} failed to start`);
+  else log.fatal({ err }, `${spec.name} failed to start`);
+  const line = modeError
+    ? firstLine(err)
+    : (spec.startFailure?.(err) ?? `failed to start: ${firstLine(err)}`);
   process.stderr.write(`${spec.name}: ${line}\n`);
   await watcher.stop().catch(() => {});
   await telemetry?.shutdown().catch(() => {});
   await closeLogger(log);
-  process.exit(EXIT_START_FAILED);
+  process.exit(code);
 }
 
 /** One app process (alone, or one of a cluster primary's workers). */

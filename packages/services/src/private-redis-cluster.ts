@@ -41,7 +41,10 @@ export interface PrivateRedisCluster {
   topology(): Promise<ClusterNodeInfo[]>;
   /** The running node serving `port`. */
   node(port: number): PrivateRedis;
-  /** Resolves when every running node says cluster_state:ok and all slots are served by running masters. */
+  /**
+   * Resolves when every running node says cluster_state:ok, all slots are served by running masters and every
+   * running replica's link to its master is up (synced: a failover can promote it).
+   */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Stops every node and removes their dirs. */
   dispose(): Promise<void>;
@@ -141,6 +144,10 @@ export async function startPrivateRedisCluster(
             'nodes.conf',
             '--cluster-node-timeout',
             String(opts.nodeTimeoutMs ?? 1000),
+            // A replica's first sync starts at once (default: 5 s later): until it has synced, a killed master is
+            // never replaced (the replica has no data to promote) and tests would wait out the failover.
+            '--repl-diskless-sync-delay',
+            '0',
           ],
         }),
       );
@@ -190,7 +197,13 @@ export async function startPrivateRedisCluster(
         if (m.role !== 'master' || m.failed || !live.has(m.port)) continue;
         for (const [a, b] of m.slots) served += b - a + 1;
       }
-      return served === FULL;
+      if (served !== FULL) return false;
+      // Every running replica has synced with its master (a failover can promote it).
+      for (const n of running()) {
+        const repl = await ask(n.port, (r) => r.info('replication'));
+        if (/role:slave/.test(repl) && !/master_link_status:up/.test(repl)) return false;
+      }
+      return true;
     } catch {
       return false;
     }
