@@ -17,12 +17,12 @@
 // character, so over 3 equal slot ranges a prefix spreads them 4/2/2 about 9 times in 10 and 3/3/2 otherwise
 // (never leaves a master without one): with 4/2/2 the busiest master takes about twice the commands of
 // the others, right at the 2x bound. The test picks a 3/3/2 prefix and logs how many candidates were not.
-// Env: CLUSTER_E2E_MESSAGES (default 12000), CLUSTER_E2E_REQUESTS (50).
+// Env: CLUSTER_E2E_MESSAGES (default 20000), CLUSTER_E2E_REQUESTS (50).
 
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type FleetClient, FleetError } from '@fleet/client';
-import { FleetKeys, type JobData } from '@fleet/protocol';
+import { decodeJobData, FleetKeys, type JobData } from '@fleet/protocol';
 import { createRedis, type FleetRedis, masters } from '@fleet/redis';
 import {
   type ClusterNodeInfo,
@@ -39,7 +39,7 @@ import { type AppProcess, killAllApps, REPO_ROOT, spawnApp } from '../helpers/pr
 import { type FreshDatabase, freshDatabase, uniquePrefix } from '../helpers/services.js';
 import { handledDir } from './fixtures/count-handled.js';
 
-const MESSAGES = Number(process.env.CLUSTER_E2E_MESSAGES ?? 12_000);
+const MESSAGES = Number(process.env.CLUSTER_E2E_MESSAGES ?? 20_000);
 const REQUESTS = Number(process.env.CLUSTER_E2E_REQUESTS ?? 50);
 const SPREAD_MESSAGES = 4_000;
 const SHARDS = 8;
@@ -327,6 +327,46 @@ function shardQueues(): Queue[] {
   return queues;
 }
 
+function standaloneCfg(port: number) {
+  return { url: `redis://127.0.0.1:${port}`, mode: 'standalone' as const, nodes: [], nat_map: {} };
+}
+
+/**
+ * What a replica holds of `shards`' queues (READONLY reads on the node itself): the jobs in wait,
+ * prioritized or active, with their messages, and its replication offset.
+ */
+async function replicaJobs(
+  port: number,
+  shards: number[],
+): Promise<{ jobs: number; messages: string[]; offset: number }> {
+  const r = createRedis(standaloneCfg(port), 'admin');
+  r.on('error', () => {});
+  try {
+    await r.call('READONLY');
+    const offset = infoField(await r.info('replication'), 'slave_repl_offset');
+    const messages: string[] = [];
+    let jobs = 0;
+    for (const shard of shards) {
+      const base = `${keys.bullPrefix(shard)}:${queueName}`;
+      const ids = new Set([
+        ...(await r.lrange(`${base}:wait`, 0, -1)),
+        ...(await r.lrange(`${base}:active`, 0, -1)),
+        ...(await r.zrange(`${base}:prioritized`, 0, -1)),
+      ]);
+      const pipe = r.pipeline();
+      for (const id of ids) pipe.hget(`${base}:${id}`, 'data');
+      for (const [, data] of (await pipe.exec()) ?? []) {
+        if (typeof data !== 'string') continue;
+        jobs++;
+        for (const m of decodeJobData(JSON.parse(data)) ?? []) messages.push(m.id);
+      }
+    }
+    return { jobs, messages, offset: Number.isNaN(offset) ? -1 : offset };
+  } finally {
+    r.disconnect();
+  }
+}
+
 /** Every id the counting handler wrote down so far, with how many times it ran. */
 async function handledCounts(): Promise<Map<string, number>> {
   const dir = handledDir(prefix);
@@ -451,7 +491,9 @@ describe('the whole fleet on a Redis Cluster', () => {
     const inFlightAtFaults = new Set<string>();
     let published = 0;
     let resends = 0;
-    let failover: { port: number; shards: number[]; killedAt: number; healthyAt: number } | undefined;
+    let failover:
+      | { port: number; shards: number[]; killedAt: number; healthyAt: number; undone: number }
+      | undefined;
 
     async function publishUntilAcked(client: FleetClient, topic: string, id: string, payload: object) {
       const durable = clients.indexOf(client) % 4 < 2;
@@ -520,6 +562,7 @@ describe('the whole fleet on a Redis Cluster', () => {
       log(`${what}: in flight: ${open} messages handled and not COMPLETED`);
     }
 
+    const loadStart = Date.now();
     const faults: Array<{ at: number; name: string; run: () => Promise<void> }> = [
       {
         at: 0.15,
@@ -542,13 +585,22 @@ describe('the whole fleet on a Redis Cluster', () => {
           const shards = places.filter((p) => p.port === port).map((p) => p.shard);
           const replica = topology.find((n) => n.masterId === topology.find((m) => m.port === port)!.id);
           log(`master ${port} serves shards ${shards.join(',')}; its replica is ${replica?.port}`);
-          // In flight around the kill: ids handled from just before it, and the jobs active then. A write the
-          // old master had ACKed but not yet replicated (a job's completion, an XACK) is undone by the
-          // failover, so the work of those jobs may run again.
+          // In flight around the kill: (a) the jobs active just before it and (b) the ids handled from just
+          // before it to just after it; (c) the work the failover undoes: replication is asynchronous, so
+          // the promoted replica may hold a job the old master had already moved on (its moveToActive, its
+          // completion not replicated yet): that job runs again, and its messages that had been handled
+          // count as in flight. Between the kill and the promotion nothing writes to the replica, so its
+          // data read then is exactly what the new master starts from.
+          const master = createRedis(standaloneCfg(port), 'admin');
+          master.on('error', () => {});
+          const masterOffset = infoField(await master.info('replication'), 'master_repl_offset');
+          master.disconnect();
+          const t = Date.now();
           const handledBefore = await handledCounts();
           await noteJobs('master kill, before');
           const killedAt = Date.now();
           await cluster.node(port).kill();
+          const undo = await replicaJobs(replica!.port, shards);
           const handledAfter = await handledCounts();
           let window = 0;
           for (const [id, n] of handledAfter)
@@ -556,10 +608,20 @@ describe('the whole fleet on a Redis Cluster', () => {
               inFlightAtFaults.add(id);
               window++;
             }
-          log(`master kill: ${window} ids handled between the last reads and the kill`);
+          let undone = 0;
+          for (const id of undo.messages)
+            if (handledAfter.has(id)) {
+              inFlightAtFaults.add(id);
+              undone++;
+            }
+          log(
+            `master kill: ${window} ids handled in the ${Date.now() - t} ms around the kill; replica offset ` +
+              `${undo.offset < 0 ? '?' : undo.offset - masterOffset} bytes past the master's read ${killedAt - t} ms before the kill; ` +
+              `it holds ${undo.jobs} jobs in wait/active (${undo.messages.length} messages), ${undone} of those messages already handled (the failover undoes their completion)`,
+          );
           await cluster.waitHealthy(30_000);
           const healthyAt = Date.now();
-          failover = { port, shards, killedAt, healthyAt };
+          failover = { port, shards, killedAt, healthyAt, undone };
           const now = await cluster.topology();
           log(
             `failover: cluster healthy ${healthyAt - killedAt} ms after the kill; shard 0 now on ${placeShards(keys, now)[0]!.port}`,
@@ -597,7 +659,9 @@ describe('the whole fleet on a Redis Cluster', () => {
         while (published < at * MESSAGES) await new Promise((r) => setTimeout(r, 10));
         gate = k + 1 < faults.length ? faults[k + 1]!.at * MESSAGES : Number.POSITIVE_INFINITY;
         const t = Date.now();
-        log(`fault: ${name} (at ${published} published, ${acked.size} acked)`);
+        log(
+          `fault: ${name} (at ${published} published, ${acked.size} acked, ${t - loadStart} ms into the load)`,
+        );
         await run();
         log(`fault done in ${Date.now() - t} ms: ${name}`);
         done.push(name);
@@ -701,6 +765,7 @@ describe('the whole fleet on a Redis Cluster', () => {
       const deadline = Date.now() + 60_000;
       let last = -1;
       let stableSince = Date.now();
+      let openDescribed = false;
       for (;;) {
         counts = await statusCounts(ID);
         const final = (counts.COMPLETED ?? 0) + (counts.DEAD ?? 0);
@@ -712,6 +777,32 @@ describe('the whole fleet on a Redis Cluster', () => {
         if (final >= acked.size || (open === 0 && Date.now() - stableSince > 5_000) || Date.now() > deadline)
           break;
         log(`waiting for final statuses: ${JSON.stringify(counts)} (${acked.size} ACKed)`);
+        if (open > 0 && !openDescribed && Date.now() - stableSince > 3_000) {
+          // Rows that stay open: which shards, when they were stored, durable-ACKed or not.
+          openDescribed = true;
+          const rows = await withDb(
+            async (db) =>
+              (
+                await db.query<{
+                  id: string;
+                  topic: string;
+                  status: string;
+                  retry_count: number;
+                  ms: string;
+                }>(
+                  `SELECT id, topic, status, retry_count, (extract(epoch FROM created_at) * 1000)::bigint::text AS ms
+                     FROM messages WHERE starts_with(id, $1) AND status NOT IN ('COMPLETED', 'DEAD')`,
+                  [ID],
+                )
+              ).rows,
+          );
+          const groups = new Map<string, number>();
+          for (const r of rows) {
+            const k = `shard ${keys.shardOf(r.topic)} ${r.status} retry ${r.retry_count} ${streamAckedAt.has(r.id) ? 'stream' : 'durable'}-ACKed stored ${Math.round((Number(r.ms) - loadStart) / 100) / 10} s into the load`;
+            groups.set(k, (groups.get(k) ?? 0) + 1);
+          }
+          log(`open rows: ${JSON.stringify(Object.fromEntries(groups))}`);
+        }
         await new Promise((r) => setTimeout(r, 1_000));
       }
     }
@@ -744,6 +835,7 @@ describe('the whole fleet on a Redis Cluster', () => {
       const ackedOnFailedShards = [...streamAckedAt.keys()].filter((id) =>
         f.shards.includes(shardOfId.get(id)!),
       ).length;
+      log(`messages whose handling the failover undid (run again): ${f.undone}`);
       log(
         `stream-ACKed ids lost by the failover: ${lost.length} (of ${streamAckedAt.size} stream-ACKed, ${ackedOnFailedShards} on the killed master's shards ${f.shards.join(',')})`,
       );
@@ -785,8 +877,12 @@ describe('the whole fleet on a Redis Cluster', () => {
       let swept = 0;
       for (const [name, p] of allProcs)
         if (name.startsWith('persister'))
-          for (const m of p.output().matchAll(/"rows":(\d+),"msg":"(sweep re-dispatched|recovered rows)/g))
-            swept += Number(m[1]);
+          for (const line of p.output().split('\n')) {
+            const m = /"time":(\d+).*"rows":(\d+),"msg":"(sweep re-dispatched|recovered rows)/.exec(line);
+            if (!m) continue;
+            swept += Number(m[2]);
+            log(`${name}: ${m[2]} rows re-dispatched (${m[3]}) ${Number(m[1]) - loadStart} ms into the load`);
+          }
       log(`rows re-dispatched by the persisters' sweeps: ${swept}`);
       log(
         `done: ${acked.size} ACKed, ${counts.COMPLETED ?? 0} COMPLETED, ${counts.DEAD ?? 0} DEAD (${poison.size} poison), ${lost.length} stream-ACKed lost, no duplicates`,
