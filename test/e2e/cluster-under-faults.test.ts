@@ -17,7 +17,8 @@
 // character, so over 3 equal slot ranges a prefix spreads them 4/2/2 about 9 times in 10 and 3/3/2 otherwise
 // (never leaves a master without one): with 4/2/2 the busiest master takes about twice the commands of
 // the others, right at the 2x bound. The test picks a 3/3/2 prefix and logs how many candidates were not.
-// Env: CLUSTER_E2E_MESSAGES (default 20000), CLUSTER_E2E_REQUESTS (50).
+// Env: CLUSTER_E2E_MESSAGES (default 20000), CLUSTER_E2E_REQUESTS (50), CLUSTER_E2E_VERBOSE=1 (the apps'
+// warnings and errors also when the test passes).
 
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -884,6 +885,7 @@ describe('the whole fleet on a Redis Cluster', () => {
             log(`${name}: ${m[2]} rows re-dispatched (${m[3]}) ${Number(m[1]) - loadStart} ms into the load`);
           }
       log(`rows re-dispatched by the persisters' sweeps: ${swept}`);
+      if (process.env.CLUSTER_E2E_VERBOSE) logAppWarnings();
       log(
         `done: ${acked.size} ACKed, ${counts.COMPLETED ?? 0} COMPLETED, ${counts.DEAD ?? 0} DEAD (${poison.size} poison), ${lost.length} stream-ACKed lost, no duplicates`,
       );
