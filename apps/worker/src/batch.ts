@@ -33,7 +33,7 @@ import {
 } from '@fleet/tracing';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Semaphore } from './semaphore.js';
-import { checkPipeline, queueStatuses, type ReportedOutcome } from './status.js';
+import { checkPipeline, queueStatuses, type ReportedOutcome, sendOutcomes } from './status.js';
 
 /** What processing a batch needs from the running worker (getters: config and router change live). */
 export interface BatchDeps {
@@ -93,7 +93,8 @@ export async function processBatch(
       statusStream,
       messages.map((m) => ({ id: m.id, status: MessageStatus.PROCESSING, attempt: m.n ?? 0, at: startedAt })),
     );
-    processingSent = processing.exec();
+    // PROCESSING is a hint (the outcomes supersede it): its loss does not fail the job.
+    processingSent = processing.exec().catch((err: Error) => [[err, null]]);
   }, PROCESSING_AFTER_MS);
 
   const updates: Array<ReportedOutcome | undefined> = new Array(messages.length);
@@ -120,14 +121,22 @@ export async function processBatch(
   }
 
   const reported = updates.filter((u): u is ReportedOutcome => u !== undefined);
-  const outcomes = d.redis.pipeline();
-  queueStatuses(outcomes, statusStream, reported);
-  const [sentProcessing, sentOutcomes] = await Promise.all([
+  const [sentProcessing] = await Promise.all([
     processingSent,
-    reported.length > 0 ? outcomes.exec() : [],
+    sendOutcomes(d.redis, statusStream, reported, (err) =>
+      d.logger.warn(
+        { error: err.message, messages: reported.length },
+        'status outcomes not written; retrying',
+      ),
+    ),
   ]);
-  if (sentProcessing !== undefined) checkPipeline(sentProcessing, 'status PROCESSING');
-  checkPipeline(sentOutcomes, 'status outcomes');
+  if (sentProcessing !== undefined) {
+    try {
+      checkPipeline(sentProcessing, 'status PROCESSING');
+    } catch (err) {
+      d.logger.debug({ error: (err as Error).message }, 'status PROCESSING not written');
+    }
+  }
   const replyResults = await Promise.allSettled(replies);
   for (const r of replyResults)
     if (r.status === 'rejected') d.logger.warn({ err: r.reason }, 'reply publish failed');

@@ -65,10 +65,12 @@ export {
   type JobSource,
 } from './job.js';
 export {
+  CLUSTER_SLOTS,
   DEFAULT_QUEUE,
   FleetKeys,
   PERSISTER_GROUP,
   STATUS_GROUP,
+  spreadTag,
 } from './keys.js';
 export {
   decodeDurableIds,

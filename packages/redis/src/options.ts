@@ -64,24 +64,36 @@ export function roleRedisOptions(role: RedisRole, opts: RoleOptions = {}): Redis
 }
 
 /**
- * Cluster-level options of a role. MOVED/ASK are followed by ioredis (refreshing its slot map);
- * CLUSTERDOWN and TRYAGAIN (a failover, a resharding) are retried after a short delay, so a failover of a
- * few seconds is ridden out by every role but `command`, which fails fast (the gateway answers UNAVAILABLE
- * and the client resends).
+ * Cluster-level options of a role. MOVED/ASK are followed by ioredis (refreshing its slot map). During a
+ * master failover the surviving masters answer MOVED pointing at the dead one until its replica is promoted,
+ * and commands to it fail with a closed connection; then, with the default full coverage, CLUSTERDOWN.
+ * Every role but `command` waits that out inside ioredis: each of those answers is retried after a delay
+ * (100-200 ms), up to 32 times (~5 s), after which the caller's own retry loop takes over (persister
+ * loops, the worker's outcome retry, BullMQ's). `command` (the gateway's hot path) fails fast instead:
+ * a few immediate redirections, then the client is answered UNAVAILABLE and resends.
  */
 export function roleClusterOptions(role: RedisRole): ClusterOptions {
   const common: ClusterOptions = {
     slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
-    retryDelayOnMoved: 0,
-    retryDelayOnClusterDown: 100,
+    retryDelayOnMoved: 100,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
     retryDelayOnTryAgain: 100,
-    maxRedirections: 16,
+    maxRedirections: 32,
     clusterRetryStrategy: (times: number) => reconnectDelay(times),
   };
   switch (role) {
     case 'command':
       // One quick retry round for a redirect; no offline queue: a command is sent now or fails now.
-      return { ...common, lazyConnect: true, enableOfflineQueue: false, maxRedirections: 4 };
+      return {
+        ...common,
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        retryDelayOnMoved: 0,
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
+        maxRedirections: 4,
+      };
     case 'subscriber':
       return { ...common, lazyConnect: true, shardedSubscribers: true };
     case 'queue':
