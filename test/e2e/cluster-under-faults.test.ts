@@ -390,12 +390,12 @@ describe('the whole fleet on a Redis Cluster', () => {
       const port = node.options.port!;
       const held = { ingest: new Set<number>(), queue: new Set<number>(), status: new Set<number>() };
       for (const key of await keysOn(node)) {
-        const m = /^\{(.*):s(\d+)\}:(.*)$/.exec(key);
-        if (!m || m[1] !== prefix) continue;
-        const shard = Number(m[2]);
-        if (m[3] === 'ingest') held.ingest.add(shard);
-        else if (m[3] === 'status') held.status.add(shard);
-        else if (m[3]!.startsWith(`${queueName}:`)) held.queue.add(shard);
+        const shard = keys.shardList().find((n) => key.startsWith(`${keys.shardTag(n)}:`));
+        if (shard === undefined) continue;
+        const rest = key.slice(keys.shardTag(shard).length + 1);
+        if (rest === 'ingest') held.ingest.add(shard);
+        else if (rest === 'status') held.status.add(shard);
+        else if (rest.startsWith(`${queueName}:`)) held.queue.add(shard);
       }
       onMaster.set(port, held);
     }
