@@ -441,8 +441,8 @@ try {
     .sort((a, b) => b - a)
     .join('/');
   console.log(
-    `Shards per master ${split}: the key prefix decides it (CRC16 of the tags {<prefix>:s<n>}, which differ in one ` +
-      'character): over 3 equal slot ranges about 9 prefixes in 10 split 8 shards 4/2/2, the rest 3/3/2.',
+    `Shards per master ${split}: each shard's tag is picked in its share of the slots (keys.ts spreadTag), ` +
+      'so 8 shards split 3/3/2 over 3 masters made by redis-cli --cluster create, whatever the prefix.',
   );
   console.log(
     `replicas used ${round(
