@@ -76,23 +76,9 @@ export class Dispatcher {
     rows: readonly StoredMessage[],
     backoff: { backoffMs: number; backoffMaxMs: number },
   ): Promise<number> {
-    const jobs: JobsByShard = new Map();
-    for (const [shard, ofShard] of this.byTopicShard(rows))
-      for (const [n, list] of groupByRetry(ofShard)) {
-        const delay = retryDelayMs(n, backoff.backoffMs, backoff.backoffMaxMs);
-        push(
-          jobs,
-          shard,
-          buildJobs(
-            list,
-            () => n,
-            this.limits(),
-            (c) => batchJobId('r', c, n),
-            delay,
-          ),
-        );
-      }
-    return this.add(jobs);
+    return this.add(
+      this.byShardAndRetry(rows, 'r', (n) => retryDelayMs(n, backoff.backoffMs, backoff.backoffMaxMs)),
+    );
   }
 
   /**
@@ -101,6 +87,15 @@ export class Dispatcher {
    * not duplicate a job still queued (and an identical batch re-added while its job exists is a no-op).
    */
   dispatchSwept(rows: readonly StoredMessage[]): Promise<number> {
+    return this.add(this.byShardAndRetry(rows, 's'));
+  }
+
+  /** Jobs of `rows` per topic shard and retry count; ids `<kind>-<hash>-<n>`, delayed by `delay(n)` if given. */
+  private byShardAndRetry(
+    rows: readonly StoredMessage[],
+    kind: 'r' | 's',
+    delay?: (retryCount: number) => number,
+  ): JobsByShard {
     const jobs: JobsByShard = new Map();
     for (const [shard, ofShard] of this.byTopicShard(rows))
       for (const [n, list] of groupByRetry(ofShard))
@@ -111,10 +106,11 @@ export class Dispatcher {
             list,
             () => n,
             this.limits(),
-            (c) => batchJobId('s', c, n),
+            (c) => batchJobId(kind, c, n),
+            delay?.(n),
           ),
         );
-    return this.add(jobs);
+    return jobs;
   }
 
   /** Operator replays (durable log range or dead letters): `tag` makes each replay request distinct. */
