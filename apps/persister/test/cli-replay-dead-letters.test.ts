@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -7,6 +6,7 @@ import { stringify } from 'yaml';
 import { run as deadLetters } from '../../../packages/client/src/cli/commands/dead-letters.js';
 import { run as replay } from '../../../packages/client/src/cli/commands/replay.js';
 import { forceStatus } from '../../../packages/store/test/fixtures.js';
+import { testTempDir } from '../../../test/helpers/services.js';
 import { type Persister, startPersister } from '../src/persister.js';
 import {
   allJobs,
@@ -49,7 +49,7 @@ describe('fleet replay / fleet dead-letters', () => {
     h = await harness('cli', { queue: { batch_size: 3 } });
     p = await startPersister(h.cfg, { logger: memoryLogger(), ops: false, consumerName: 'cli-a' });
     q = bullQueue(h);
-    config = join(tmpdir(), `fleet-cli-${process.pid}-${Date.now()}.yaml`);
+    config = join(await testTempDir('cli'), 'fleet.yaml');
     await writeFile(
       config,
       stringify({

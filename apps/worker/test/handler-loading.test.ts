@@ -1,11 +1,11 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TopicRouter } from '@fleet/router';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { spawnApp } from '../../../test/helpers/processes.js';
+import { testTempDir } from '../../../test/helpers/services.js';
 import { HandlerLoadError, loadHandlerModules } from '../src/index.js';
 import { testConfig } from './helpers.js';
 
@@ -62,7 +62,7 @@ describe('handler modules', () => {
 
 describe('worker process start with a broken handler module', () => {
   it('exits 1 with one clear line on stderr', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fleet-worker-'));
+    const dir = await testTempDir('worker');
     const cfg = testConfig();
     const path = join(dir, 'fleet.yaml');
     await writeFile(

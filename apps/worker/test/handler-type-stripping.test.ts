@@ -6,13 +6,13 @@
 // handler-loader.ts: the hint was missing and this test failed; (2) letting scripts/register-ts.mjs
 // transform the handler fixtures (removing them from HANDLER_DIRS): the enum loaded, the worker did not
 // exit, and this test failed. Both restored.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { spawnApp } from '../../../test/helpers/processes.js';
+import { testTempDir } from '../../../test/helpers/services.js';
 import { testConfig } from './helpers.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -22,7 +22,7 @@ describe('TypeScript handler modules under Node type stripping', () => {
   it('a handler module with an enum stops the worker with one line saying why', {
     timeout: EXIT_DEADLINE_MS * 2,
   }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fleet-worker-'));
+    const dir = await testTempDir('worker');
     const cfg = testConfig();
     const path = join(dir, 'fleet.yaml');
     const enumModule = join(fixtures, 'enum-handler.ts');

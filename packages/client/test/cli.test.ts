@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { encodeFrame, FrameType } from '@fleet/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testTempDir } from '../../../test/helpers/services.js';
 import { FakeGateway } from './peer.js';
 
 const run = promisify(execFile);
@@ -30,7 +30,7 @@ async function fleet(args: string[]): Promise<{ code: number; stdout: string; st
 describe('fleet CLI (separate process against a protocol peer)', () => {
   it('publish: literal and @file payloads, headers, durable ack, --count', async () => {
     gw = await FakeGateway.start();
-    const file = join(tmpdir(), `fleet-cli-${process.pid}.bin`);
+    const file = join(await testTempDir('cli'), 'payload.bin');
     writeFileSync(file, Buffer.from([0, 1, 2, 255]));
     const port = String(gw.port);
     const one = await fleet([
