@@ -46,6 +46,7 @@ import {
   spawnAppBundle,
   spawnScript,
 } from '../test/helpers/processes.js';
+import { cpuSeconds } from './lib/proc-cpu.js';
 
 const SHARDS = 8;
 const WARMUP_S = 5;
@@ -131,17 +132,6 @@ function topicPerShard(): string[] {
     if (!out.has(s)) out.set(s, `order.bench.${i}`);
   }
   return [...out.values()];
-}
-
-const CLK_TCK = 100;
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
 }
 
 /** Per node: commands processed and CPU seconds so far (INFO), with its role. */

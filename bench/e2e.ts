@@ -55,6 +55,7 @@ import {
 } from '../test/helpers/processes.js';
 import { cleanupRedisPrefix } from '../test/helpers/services.js';
 import { prefillIngestStream } from './lib/prefill-stream.js';
+import { cpuSeconds } from './lib/proc-cpu.js';
 import { lineChartSvg } from './lib/svg-plot.js';
 import { TRIM_ENTRIES } from './lib/trim.js';
 
@@ -173,18 +174,6 @@ function portOf(readyLine: string): number {
   const m = readyLine.match(/"port":(\d+)/);
   if (!m) throw new Error(`no port in ready line: ${readyLine}`);
   return Number(m[1]);
-}
-
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
-/** User + system CPU seconds a process has used so far (0 when it is gone). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
 }
 
 /** CPU seconds of the Postgres backends serving this run's database. */
