@@ -187,16 +187,22 @@ export class IngestConsumer {
 
   /** One batch up to its jobs (the reader XACKs it); also for entries claimed or read again from the own pending list. */
   private async handleBatch(reader: StreamGroupReader, entries: RawEntry[]): Promise<void> {
-    // From before the commit until the jobs are added, this batch holds back the dispatch watermark.
+    // From before the commit until the jobs are added, this batch holds back the dispatch watermark; its
+    // jobs are stamped with its start (Dispatcher.dispatchNew).
+    const since = Date.now();
     const token = this.d.liveness.begin();
     try {
-      await this.persistAndDispatch(reader, entries);
+      await this.persistAndDispatch(reader, entries, since);
     } finally {
       this.d.liveness.end(token);
     }
   }
 
-  private async persistAndDispatch(reader: StreamGroupReader, entries: RawEntry[]): Promise<void> {
+  private async persistAndDispatch(
+    reader: StreamGroupReader,
+    entries: RawEntry[],
+    since: number,
+  ): Promise<void> {
     const rowStream = new Map<string, string>();
     const rows: NewMessage[] = [];
     const seen = new Set<string>();
@@ -282,7 +288,7 @@ export class IngestConsumer {
         // allSettled: no add is still under way when the step is retried.
         const results = await Promise.allSettled(
           [...byShard].map(async ([shard, list]) => {
-            jobs += await this.d.dispatcher.dispatchNew(list, shard);
+            jobs += await this.d.dispatcher.dispatchNew(list, shard, since);
             byShard.delete(shard);
           }),
         );

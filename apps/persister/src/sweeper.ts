@@ -28,8 +28,10 @@ const RECOVERY_STATUS_WAIT_MS = 1_000;
  * Postgres is the source of truth: PENDING/PROCESSING rows untouched for retry.sweep_age_ms whose job
  * Redis no longer has (flush, failover, restart without AOF, or a crash between commit and enqueue) are
  * dispatched again. A row counts as lost only when nothing in flight can still account for it:
- * - its job is not waiting: the row is older than the oldest waiting job (jobs are FIFO), and older than
- *   the longest retry delay while delayed jobs exist;
+ * - its job is not waiting: the row is older than the oldest waiting job (jobs are FIFO; a job's creation
+ *   time is when the work that committed or claimed its rows began, never after their updated_at, however
+ *   long that work took: Dispatcher.dispatchNew), and older than the longest retry delay while delayed
+ *   jobs exist;
  * - its job is not active: rows of active jobs are left out;
  * - its outcome is not in transit: every status event written before the sweep began has been applied
  *   (otherwise this round is skipped), so a job that finished has already moved its row.
@@ -119,9 +121,10 @@ export class Sweeper {
         break;
       }
       await this.activeIds(active);
+      const since = Date.now();
       const claimed = await this.queue.sweepStale(age, SWEEP_PAGE);
       const rows = claimed.filter((r) => !active.has(r.id));
-      await this.dispatcher.dispatchSwept(rows);
+      await this.dispatcher.dispatchSwept(rows, since);
       total += rows.length;
       if (claimed.length < SWEEP_PAGE) break;
     }
@@ -193,8 +196,9 @@ export class Sweeper {
     if (!(await this.statusApplied(RECOVERY_STATUS_WAIT_MS))) return 0;
     await this.activeIds(active);
     const ids = old.filter((id) => !active.has(id));
+    const since = Date.now();
     const rows = await this.queue.sweepIds(ids, age);
-    await this.dispatcher.dispatchSwept(rows);
+    await this.dispatcher.dispatchSwept(rows, since);
     for (const r of rows) this.suspects.delete(r.id);
     if (rows.length > 0) {
       this.metrics.swept.inc(rows.length);

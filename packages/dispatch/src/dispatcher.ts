@@ -53,8 +53,13 @@ export class Dispatcher {
   /**
    * First delivery of rows this persister inserted (only the inserting transaction's owner dispatches),
    * all read from ingest shard `shard`: into that shard's queue.
+   *
+   * `since`: when the batch began (before its statement). It is the jobs' creation time, so a waiting job
+   * is never younger than its rows (updated_at is the statement's start): the sweeper takes rows older
+   * than the oldest waiting job for lost ones, and a batch that took longer than its clock margin between
+   * statement and add (a loaded box, a slow commit) would otherwise have its rows dispatched twice.
    */
-  dispatchNew(rows: readonly NewMessage[], shard: number): Promise<number> {
+  dispatchNew(rows: readonly NewMessage[], shard: number, since?: number): Promise<number> {
     this.checkShard(shard);
     return this.add(
       new Map([
@@ -65,6 +70,8 @@ export class Dispatcher {
             () => 0,
             this.limits(),
             (c) => batchJobId('i', c),
+            undefined,
+            since,
           ),
         ],
       ]),
@@ -85,9 +92,11 @@ export class Dispatcher {
    * Rows found PENDING/PROCESSING with no live job (Redis lost it, or a crash before the enqueue), batched
    * per retry count. The sweep only picks rows older than the oldest waiting job, so a repeated sweep does
    * not duplicate a job still queued (and an identical batch re-added while its job exists is a no-op).
+   * `since`: when the claim began (before its statement touched updated_at), the jobs' creation time (as
+   * in dispatchNew).
    */
-  dispatchSwept(rows: readonly StoredMessage[]): Promise<number> {
-    return this.add(this.byShardAndRetry(rows, 's'));
+  dispatchSwept(rows: readonly StoredMessage[], since?: number): Promise<number> {
+    return this.add(this.byShardAndRetry(rows, 's', undefined, since));
   }
 
   /** Jobs of `rows` per topic shard and retry count; ids `<kind>-<hash>-<n>`, delayed by `delay(n)` if given. */
@@ -95,6 +104,7 @@ export class Dispatcher {
     rows: readonly StoredMessage[],
     kind: 'r' | 's',
     delay?: (retryCount: number) => number,
+    since?: number,
   ): JobsByShard {
     const jobs: JobsByShard = new Map();
     for (const [shard, ofShard] of this.byTopicShard(rows))
@@ -108,6 +118,7 @@ export class Dispatcher {
             this.limits(),
             (c) => batchJobId(kind, c, n),
             delay?.(n),
+            since,
           ),
         );
     return jobs;

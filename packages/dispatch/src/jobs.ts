@@ -47,16 +47,28 @@ export function batchJobId(
 export interface JobSpec {
   name: typeof JOB_NAME;
   data: JobData;
-  opts: { jobId: string; delay?: number; attempts: 1; removeOnComplete: true; removeOnFail: true };
+  opts: {
+    jobId: string;
+    delay?: number;
+    timestamp?: number;
+    attempts: 1;
+    removeOnComplete: true;
+    removeOnFail: true;
+  };
 }
 
-/** BullMQ addBulk entries for messages; `attempt` is each message's retry count. */
+/**
+ * BullMQ addBulk entries for messages; `attempt` is each message's retry count. `since` (ms) becomes the
+ * jobs' creation time instead of the moment of the add: the start of the work that committed or claimed
+ * the rows (see Dispatcher.dispatchNew). Never with `delay` (BullMQ counts a delay from the timestamp).
+ */
 export function buildJobs(
   messages: readonly (StoredMessage | NewMessage)[],
   attemptOf: (m: StoredMessage | NewMessage) => number,
   limits: { batchSize: number; maxJobBytes: number },
   id: (chunk: JobMessage[]) => string,
   delay?: number,
+  since?: number,
 ): JobSpec[] {
   const jobMessages = messages.map((m) => encodeJobMessage(m, attemptOf(m)));
   return chunkJobMessages(jobMessages, limits.batchSize, limits.maxJobBytes).map((chunk) => ({
@@ -67,7 +79,7 @@ export function buildJobs(
       attempts: 1,
       removeOnComplete: true,
       removeOnFail: true,
-      ...(delay && delay > 0 ? { delay } : {}),
+      ...(delay && delay > 0 ? { delay } : since !== undefined ? { timestamp: since } : {}),
     },
   }));
 }
