@@ -115,6 +115,7 @@ describe.each([
   { name: 'base', objects: base },
   { name: 'example overlay', objects: overlay },
 ])('deploy/k8s $name', ({ objects }) => {
+  // Mutation tried: the worker's containerPort `abc`: this failed (and the port checks below).
   it('every object is valid against its schema (kubernetes-models, KEDA, prometheus-operator)', () => {
     const kinds = objects.map((o) => `${o.apiVersion}/${o.kind}`);
     expect(kinds.filter((k) => !MODELS[k])).toEqual([]);
@@ -134,6 +135,7 @@ describe.each([
     expect(cfg.ops.basic_auth?.password).toBe(secretValues['ops-password']);
   });
 
+  // Mutation tried: FLEET_OPS__BASIC_AUTH__PASWORD in the persister: this failed (and the exposure rule).
   it.each(APPS)(
     '%s: every env var is a config override packages/config reads; secrets come from the Secret',
     (app) => {
@@ -156,6 +158,7 @@ describe.each([
     },
   );
 
+  // Mutation tried: ops.gateway_metrics_port 7412 in fleet.yaml: this and the probe-port case failed.
   it.each(APPS)('%s: container ports are the ports the config gives the app', (app) => {
     const { cfg } = configFor(objects, app);
     const ports = Object.fromEntries(
@@ -211,6 +214,7 @@ describe.each([
     expect(c.resources.limits).toMatchObject({ cpu: expect.anything(), memory: expect.anything() });
   });
 
+  // Mutation tried: the gateway's readiness path /ready: this failed, and so did the request below.
   it.each(APPS)('%s: probes on the app’s probe port and paths; a PodDisruptionBudget', (app) => {
     const { cfg } = configFor(objects, app);
     const c = container(objects, app);
@@ -284,6 +288,15 @@ describe.each([
       'fleet-persister-ops:ops',
       'fleet-worker-metrics:metrics',
     ]);
+    // The job label: config/prometheus.yml's job names, so rules written for one hold for the other.
+    const prom = parse(readFileSync('config/prometheus.yml', 'utf8'));
+    const jobs = objects
+      .filter((o) => o.kind === 'Service' && scraped.some((s) => s.startsWith(`${o.metadata.name}:`)))
+      .map((s) => s.metadata.labels?.[sm.spec.jobLabel]);
+    expect(jobs.sort()).toEqual(['gateway', 'persister', 'worker']);
+    expect(prom.scrape_configs.map((j: { job_name: string }) => j.job_name)).toEqual(
+      expect.arrayContaining(jobs),
+    );
   });
 
   it('the gateway HPA scales on CPU, which the pods request; KEDA scales the workers', () => {
@@ -415,6 +428,7 @@ describe('deploy/k8s PrometheusRule', () => {
   const rule = find(base, 'PrometheusRule', 'fleet');
 
   // config/alerts.yml is the rules' one home: once it exists, the PrometheusRule carries its groups.
+  // Tried with a config/alerts.yml holding this group (passed) and the same with `for: 10m` (failed).
   it.skipIf(!existsSync('config/alerts.yml'))('carries the groups of config/alerts.yml', () => {
     const groups = parse(readFileSync('config/alerts.yml', 'utf8')).groups;
     expect(() =>
@@ -434,6 +448,7 @@ describe('deploy/k8s PrometheusRule', () => {
     }
   })();
   // Strict runs (CI) fail instead of skipping when promtool is missing (.ci/run installs it).
+  // Mutation tried: the rule's expr cut to `up{...} ==`: this failed.
   it.skipIf(!promtool && !strictRun())('promtool check rules accepts its groups', async () => {
     if (!promtool) throw new Error('promtool is not installed: apt install prometheus');
     const file = join(await testTempDir('k8s-rules'), 'rules.yml');
