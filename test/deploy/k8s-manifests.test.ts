@@ -81,7 +81,12 @@ function envOf(c: Container): Record<string, string> {
   const env: Record<string, string> = {};
   for (const e of c.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.secretKeyRef) env[e.name] = secretValues[e.valueFrom.secretKeyRef.key]!;
+    else if (e.valueFrom?.secretKeyRef) {
+      const value = secretValues[e.valueFrom.secretKeyRef.key];
+      if (value === undefined)
+        throw new Error(`${e.name}: the Secret has no key ${e.valueFrom.secretKeyRef.key}`);
+      env[e.name] = value;
+    }
   }
   return env;
 }
@@ -175,9 +180,13 @@ describe.each([
     // The same command as docker-compose.yml (the compose test checks it against the build).
     expect(c.command).toEqual(compose.services[app].command);
     expect(dockerfile).toMatch(new RegExp(`^WORKDIR ${IMAGE_ROOT.slice(0, -1)}$`, 'm'));
+    // The bundle `npm run build` writes in the image's build stage (scripts/build-app.mjs).
+    expect(c.command.slice(0, 2)).toEqual(['node', `apps/${app}/dist/main.js`]);
     expect(JSON.parse(readFileSync(`apps/${app}/package.json`, 'utf8')).scripts.build).toContain(
       'build-app.mjs',
     );
+    expect(readFileSync('scripts/build-app.mjs', 'utf8')).toContain("outfile: 'dist/main.js'");
+    expect(dockerfile).toMatch(/^RUN npm run build$/m);
     const { cfg, path } = configFor(objects, app);
     // A directory mount (no subPath, every key): the kubelet's `..data` swap reaches the watcher.
     const mount = c.volumeMounts.find((m: { mountPath: string }) => path.startsWith(`${m.mountPath}/`));
