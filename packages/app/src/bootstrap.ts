@@ -220,7 +220,7 @@ async function runProcess(boot: Boot): Promise<void> {
   const telemetry = initTelemetryFromConfig(config.tracing, spec.name, {
     version: FLEET_VERSION,
     instanceId,
-    onWarning: (message) => log.warn({ message }, 'OpenTelemetry variable ignored'),
+    onWarning: (problem) => log.warn({ problem }, 'OpenTelemetry variable ignored'),
   });
   let app: RunningApp;
   try {
