@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { exposureProblem, parseConfig } from '@fleet/config';
 import { APP_NODE_FLAGS } from '@fleet/services';
+import { resolveTracing } from '@fleet/tracing';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { strictRun } from '../helpers/services.js';
@@ -16,6 +17,7 @@ const services = compose.services as Record<string, any>;
 const apps = ['gateway', 'persister', 'worker'] as const;
 const clusterApps = apps;
 const clusterNodes = [1, 2, 3, 4, 5, 6].map((n) => `redis-node-${n}`);
+const observability = ['grafana', 'jaeger', 'otel-collector'];
 
 function configFor(service: string) {
   const env = services[service].environment as Record<string, string>;
@@ -26,6 +28,8 @@ describe('docker-compose.yml', () => {
   it('has the whole stack; the standalone one starts without a profile', () => {
     const always = Object.keys(services).filter((s) => !services[s].profiles);
     expect(always.sort()).toEqual(['gateway', 'persister', 'postgres', 'prometheus', 'redis', 'worker']);
+    const traces = Object.keys(services).filter((s) => services[s].profiles?.includes('observability'));
+    expect(traces.sort()).toEqual(observability);
     const cluster = Object.keys(services).filter((s) => services[s].profiles?.includes('cluster'));
     expect(cluster.sort()).toEqual(
       [
@@ -126,6 +130,121 @@ describe('docker-compose.yml', () => {
   });
 });
 
+/** `target` of a `source:target[:mode]` volume whose source is `source`. */
+function mountOf(service: string, source: string): string | undefined {
+  const volume = ((services[service].volumes ?? []) as string[]).find((v) => v.split(':')[0] === source);
+  return volume?.split(':')[1];
+}
+
+/** What compose hands an app for `${VAR:-}`: the host's value, else empty. */
+function interpolate(value: string, host: Record<string, string>): string {
+  return value.replace(/\$\{(\w+):-([^}]*)\}/g, (_, name: string, dflt: string) => host[name] ?? dflt);
+}
+
+// Mutations tried: the pipeline's exporter renamed to one the file does not define (otlp/missing): the
+// first two cases failed; the apps' endpoint defaulting to the collector (`:-http://otel-collector:4318`,
+// so every stack without the profile would export to nothing): the per-app cases failed. Both restored.
+describe('docker-compose.yml, profile observability', () => {
+  const collector = parse(readFileSync('config/otel-collector.yaml', 'utf8'));
+
+  it('the collector config parses and every pipeline names receivers, processors and exporters it defines', () => {
+    const pipelines = Object.entries(
+      collector.service.pipelines as Record<
+        string,
+        { receivers: string[]; processors?: string[]; exporters: string[] }
+      >,
+    );
+    expect(pipelines.map(([name]) => name)).toContain('traces');
+    for (const [name, p] of pipelines) {
+      expect(p.receivers.length, name).toBeGreaterThan(0);
+      expect(p.exporters.length, name).toBeGreaterThan(0);
+      for (const r of p.receivers) expect(collector.receivers, `${name}: receiver ${r}`).toHaveProperty([r]);
+      for (const x of p.processors ?? [])
+        expect(collector.processors, `${name}: processor ${x}`).toHaveProperty([x]);
+      for (const e of p.exporters) expect(collector.exporters, `${name}: exporter ${e}`).toHaveProperty([e]);
+    }
+    expect(collector.service.pipelines.traces.processors).toContain('batch');
+  });
+
+  it('the collector runs that file, takes OTLP on the ports it exposes and forwards to Jaeger over OTLP', () => {
+    const c = services['otel-collector'];
+    const configArg = (c.command as string[]).find((a) => a.startsWith('--config='))!;
+    expect(mountOf('otel-collector', './config/otel-collector.yaml')).toBe(
+      configArg.slice('--config='.length),
+    );
+    const { grpc, http } = collector.receivers.otlp.protocols;
+    expect(c.expose).toEqual([grpc.endpoint.split(':')[1], http.endpoint.split(':')[1]]);
+    expect(c.ports).toBeUndefined(); // inside the compose network only
+    const [name] = collector.service.pipelines.traces.exporters as string[];
+    expect(name).toMatch(/^otlp(\/|$)/);
+    const [host, port] = (collector.exporters[name!].endpoint as string).split(':');
+    expect(host).toBe('jaeger');
+    expect(services.jaeger.expose).toContain(port);
+    expect(services.jaeger.environment.COLLECTOR_OTLP_ENABLED).toBe('true');
+  });
+
+  it.each(apps)(
+    '%s: no spans unless the host sets OTEL_EXPORTER_OTLP_ENDPOINT; then OTLP to the collector',
+    (app) => {
+      const env = services[app].environment as Record<string, string>;
+      const cfg = configFor(app);
+      const appEnv = (host: Record<string, string>) =>
+        Object.fromEntries(
+          Object.entries(env)
+            .filter(([k]) => k.startsWith('OTEL_'))
+            .map(([k, v]) => [k, interpolate(v, host)]),
+        );
+      const tracing = (host: Record<string, string>) =>
+        resolveTracing(
+          {
+            exporter: cfg.tracing.exporter,
+            otlpEndpoint: cfg.tracing.otlp_endpoint,
+            samplingRatio: cfg.tracing.sampling_ratio,
+            enabled: cfg.tracing.enabled,
+          },
+          appEnv(host),
+        );
+      expect(tracing({}).spans).toBe('off');
+      // The endpoint docs/observability.md and the compose header give: the collector's OTLP/HTTP port.
+      const endpoint = `http://otel-collector:${collector.receivers.otlp.protocols.http.endpoint.split(':')[1]}`;
+      expect(readFileSync('docs/observability.md', 'utf8')).toContain(
+        `OTEL_EXPORTER_OTLP_ENDPOINT=${endpoint}`,
+      );
+      expect(appEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }).OTEL_EXPORTER_OTLP_ENDPOINT).toBe(endpoint);
+      expect(tracing({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }).spans).toBe('env');
+    },
+  );
+
+  it('Grafana: Prometheus (default) and Jaeger datasources and the Fleet dashboard provisioned', () => {
+    const provisioning = mountOf('grafana', './config/grafana/provisioning');
+    expect(provisioning).toBe('/etc/grafana/provisioning');
+    const ds = parse(readFileSync('config/grafana/provisioning/datasources/fleet.yaml', 'utf8'));
+    const byType = Object.fromEntries(
+      (ds.datasources as { type: string; url: string }[]).map((d) => [d.type, d]),
+    );
+    const promPort = (services.prometheus.ports as string[])[0]!.split(':').at(-1);
+    expect(byType.prometheus).toMatchObject({ url: `http://prometheus:${promPort}`, isDefault: true });
+    expect(byType.jaeger?.url).toBe(`http://jaeger:${services.jaeger.ports[0].split(':').at(-1)}`);
+    const dashboards = parse(readFileSync('config/grafana/provisioning/dashboards/fleet.yaml', 'utf8'));
+    const dashboardFile = mountOf('grafana', './config/grafana-dashboard.json')!;
+    expect(dashboardFile.startsWith(`${dashboards.providers[0].options.path}/`)).toBe(true);
+    // The dashboard's panels use its `datasource` variable: a Prometheus datasource (the default above).
+    const dashboard = JSON.parse(readFileSync('config/grafana-dashboard.json', 'utf8'));
+    expect(dashboard.templating.list).toContainEqual(
+      expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }),
+    );
+    expect(services.grafana.depends_on).toContain('prometheus');
+  });
+
+  it('the UIs (Jaeger, Grafana) are published on the host loopback only', () => {
+    for (const name of observability)
+      for (const mapping of (services[name].ports ?? []) as string[])
+        expect(mapping).toMatch(/^127\.0\.0\.1:/);
+    expect(services.jaeger.ports).toEqual(['127.0.0.1:16686:16686']);
+    expect(services.grafana.ports).toEqual(['127.0.0.1:3000:3000']);
+  });
+});
+
 describe('docker-compose.yml, profile cluster', () => {
   it('runs six cluster-enabled Redis nodes with AOF and noeviction, each health-checked with its own volume', () => {
     const volumes = new Set<string>();
@@ -197,6 +316,7 @@ describe('docker-compose.yml, profile cluster', () => {
   it.skipIf(!composeCmd && !strictRun()).each([
     { profile: 'none', args: [] },
     { profile: 'cluster', args: ['--profile', 'cluster'] },
+    { profile: 'observability', args: ['--profile', 'observability'] },
   ])('docker-compose config -q accepts it (profile $profile)', ({ args }) => {
     if (!composeCmd) throw new Error('docker-compose is not installed: apt install docker-compose');
     const [bin, ...sub] = composeCmd;

@@ -14,7 +14,8 @@ import { onProcessExit } from '@fleet/services';
  *
  * The child gets this process's environment WITHOUT the config overrides FLEET_REDIS_URL,
  * FLEET_DATABASE_URL and FLEET_<SECTION>__<FIELD> (the test run sets the first two for test files; in a
- * child they would silently override the config file under test). Pass them in `env` to set them on purpose.
+ * child they would silently override the config file under test), nor OpenTelemetry's OTEL_* variables (they
+ * override the config's tracing section). Pass them in `env` to set them on purpose.
  *
  * Children are SIGKILLed when the test process exits, so a failed test never leaves an app running.
  */
@@ -60,6 +61,7 @@ function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv 
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (key === 'FLEET_REDIS_URL' || key === 'FLEET_DATABASE_URL' || /^FLEET_.+__/.test(key)) continue;
+    if (key.startsWith('OTEL_')) continue;
     // vitest's own worker variables must not leak into a plain node process.
     if (key.startsWith('VITEST') || key === 'NODE_OPTIONS') continue;
     env[key] = value;

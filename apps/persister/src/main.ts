@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { runApp } from '@fleet/app';
 import { startPersister } from './persister.js';
 
@@ -11,8 +10,8 @@ import { startPersister } from './persister.js';
  */
 await runApp({
   name: 'persister',
-  async start({ config, logger, telemetry }) {
-    const consumerName = `${hostname()}-${process.pid}`;
+  // The consumer name is the bootstrap's default instance id, `<hostname>-<pid>`.
+  async start({ config, logger, telemetry, instanceId: consumerName }) {
     const persister = await startPersister(config, { logger, consumerName, tracer: telemetry.tracer });
     return {
       ready: {

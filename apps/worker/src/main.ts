@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { runApp } from '@fleet/app';
 import { HandlerLoadError } from './handler-loader.js';
-import { ConsumeShardsError, startWorker } from './worker.js';
+import { ConsumeShardsError, newWorkerId, startWorker } from './worker.js';
 
 /**
  * The worker process: `node --import ./scripts/register-ts.mjs apps/worker/src/main.ts --config fleet.yaml`.
@@ -18,13 +18,15 @@ await runApp({
   // refused by runApp before this).
   startFailure: (err) =>
     err instanceof HandlerLoadError || err instanceof ConsumeShardsError ? err.message : undefined,
-  async start({ config, configPath, watcher, logger, telemetry }) {
+  instanceId: newWorkerId,
+  async start({ config, configPath, watcher, logger, telemetry, instanceId }) {
     // The worker follows live fields itself (concurrency, handler modules, ...) through the watcher.
     const app = await startWorker(config, {
       watcher,
       logger,
       handlersBaseDir: dirname(configPath),
       tracer: telemetry.tracer,
+      workerId: instanceId,
     });
     return {
       ready: {

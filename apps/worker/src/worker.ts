@@ -92,6 +92,11 @@ function redisConnection(cfg: FleetConfig, logger: Logger, role: string): FleetR
  * queue.consume_shards names a shard the fleet does not have.
  * The metrics server and the ready line are the process's (main.ts, @fleet/app).
  */
+/** A worker's id: `<hostname>-<pid>-<6 hex>`. */
+export function newWorkerId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
 export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions = {}): Promise<WorkerApp> {
   let cfg = initial;
   const shards = consumedShards(cfg);
@@ -104,7 +109,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
       writers: cfg.logging.writers,
       async: cfg.logging.async,
     });
-  const id = opts.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const id = opts.workerId ?? newWorkerId();
   const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
   const baseRouter = opts.router ?? new TopicRouter();
   const baseDir = opts.handlersBaseDir ?? process.cwd();

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -30,6 +31,7 @@ import {
 import { AggregatorRegistry } from 'prom-client';
 import { watchParent } from './parent.js';
 import { type ShutdownSignals, watchSignals } from './signals.js';
+import { FLEET_VERSION } from './version.js';
 
 /** Exit codes (docs/operations.md): a usage or config problem, any other start failure. */
 export const EXIT_USAGE = 2;
@@ -45,6 +47,8 @@ export interface AppContext {
   readonly watcher: ConfigWatcher;
   readonly logger: Logger;
   readonly telemetry: Telemetry;
+  /** AppSpec.instanceId's id (the spans' service.instance.id): the app goes by it (gateway id, ...). */
+  readonly instanceId: string;
 }
 
 /** What start() hands back once the app serves. */
@@ -63,6 +67,11 @@ export interface RunningApp {
 
 export interface AppSpec {
   readonly name: OpsApp;
+  /**
+   * The id this process goes by (gateway id, worker id, persister consumer name), made before telemetry
+   * starts: its spans' service.instance.id. Default `<hostname>-<pid>`.
+   */
+  instanceId?(): string;
   /** Starts the app's own components; resolves once it serves. */
   start(ctx: AppContext): Promise<RunningApp>;
   /** Where the bootstrap serves RunningApp.registry (/metrics, /healthz, /readyz); none: the app has its own. */
@@ -206,10 +215,24 @@ async function runProcess(boot: Boot): Promise<void> {
       if (m?.stop) signals.stop('primary');
     });
   }
-  const telemetry = initTelemetryFromConfig(config.tracing, spec.name);
+  const instanceId = spec.instanceId?.() ?? `${hostname()}-${process.pid}`;
+  // NodeSDK: the OTEL_* variables override the config's tracing section (docs/observability.md).
+  const telemetry = initTelemetryFromConfig(config.tracing, spec.name, {
+    version: FLEET_VERSION,
+    instanceId,
+    onWarning: (problem) => log.warn({ problem }, 'OpenTelemetry variable ignored'),
+  });
   let app: RunningApp;
   try {
-    app = await spec.start({ name: spec.name, configPath, config, watcher, logger: log, telemetry });
+    app = await spec.start({
+      name: spec.name,
+      configPath,
+      config,
+      watcher,
+      logger: log,
+      telemetry,
+      instanceId,
+    });
   } catch (err) {
     return startFailed(boot, err, telemetry);
   }

@@ -6,3 +6,4 @@ export {
   type RunningApp,
   runApp,
 } from './bootstrap.js';
+export { FLEET_VERSION } from './version.js';

@@ -369,21 +369,29 @@ const retention = z
 
 const tracing = z
   .strictObject({
-    enabled: f(z.boolean().default(true), 'Propagate trace ids and record OpenTelemetry spans.', 'restart'),
-    exporter: f(z.enum(['none', 'console', 'otlp']).default('none'), 'Where spans go.', 'restart'),
+    enabled: f(
+      z.boolean().default(true),
+      'Propagate trace ids and record OpenTelemetry spans. OTEL_SDK_DISABLED (true/false) overrides it.',
+      'restart',
+    ),
+    exporter: f(
+      z.enum(['none', 'console', 'otlp']).default('none'),
+      'Where spans go. OTEL_TRACES_EXPORTER, or an OTLP endpoint variable (OTLP there), overrides it.',
+      'restart',
+    ),
     otlp_endpoint: f(
       z.url().default('http://127.0.0.1:4318/v1/traces'),
-      'OTLP/HTTP traces endpoint.',
+      'OTLP/HTTP traces endpoint (http/protobuf; http/json with OTEL_EXPORTER_OTLP_TRACES_PROTOCOL). OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT override it.',
       'restart',
     ),
     sampling_ratio: f(
       z.number().min(0).max(1).default(1),
-      'Parent-based sampling ratio of new traces.',
+      'Parent-based sampling ratio of new traces. OTEL_TRACES_SAMPLER (+ OTEL_TRACES_SAMPLER_ARG) overrides it.',
       'restart',
     ),
     service_name: f(
       z.string().min(1).default('fleet'),
-      'service.name prefix; each app appends its role.',
+      'service.name prefix; each app appends its role (fleet-gateway, ...). OTEL_SERVICE_NAME overrides the whole name.',
       'restart',
     ),
   })

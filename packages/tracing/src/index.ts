@@ -23,6 +23,8 @@ export {
   MAX_SPAN_LINKS,
   NOOP_SPAN,
   NOOP_TRACER,
+  type ResolvedTracing,
+  resolveTracing,
   spanLinksFor,
   spanTraceparent,
   startBatchSpan,

@@ -17,13 +17,15 @@ afterEach(async () => {
   telemetry = undefined;
 });
 
+// Through the NodeSDK (global): its host detector reads host.id asynchronously, so even the simple
+// processor hands a span to the exporter only once that is read: forceFlush before reading.
 function memory(samplingRatio = 1): Telemetry {
   telemetry = initTelemetry({ serviceName: 'fleet-test', exporter: 'memory', samplingRatio, enabled: true });
   return telemetry;
 }
 
 describe('OpenTelemetry spans', () => {
-  it("a span started from a message's traceparent carries the message's trace id", () => {
+  it("a span started from a message's traceparent carries the message's trace id", async () => {
     const t = memory();
     const tp = generateTraceparent();
     const msg = parseTraceparent(tp)!;
@@ -31,6 +33,7 @@ describe('OpenTelemetry spans', () => {
       'messaging.destination': 'order.created',
     });
     span.end();
+    await t.forceFlush();
     const [done] = t.memoryExporter!.getFinishedSpans();
     expect(done!.spanContext().traceId).toBe(msg.traceId);
     expect(done!.parentSpanContext?.spanId).toBe(msg.spanId);
@@ -39,22 +42,24 @@ describe('OpenTelemetry spans', () => {
     expect(spanTraceparent(span)!.slice(0, 36)).toBe(tp.slice(0, 36));
   });
 
-  it('a batch span links every message trace', () => {
+  it('a batch span links every message trace', async () => {
     const t = memory();
     const tps = Array.from({ length: 5 }, () => generateTraceparent());
     const links = spanLinksFor([...tps, 'not-a-traceparent', tps[0], undefined]);
     expect(links).toHaveLength(5);
     startSpanFromTraceparent(t.tracer, 'persister.persist', undefined, { batch: 5 }, links).end();
+    await t.forceFlush();
     const [done] = t.memoryExporter!.getFinishedSpans();
     expect(done!.links.map((l) => l.context.traceId)).toEqual(tps.map((tp) => parseTraceparent(tp)!.traceId));
     expect(spanLinksFor(Array.from({ length: 500 }, () => generateTraceparent()))).toHaveLength(128);
   });
 
-  it("follows the message's sampled flag (parent-based) and the ratio for new traces", () => {
+  it("follows the message's sampled flag (parent-based) and the ratio for new traces", async () => {
     const t = memory(0);
     startSpanFromTraceparent(t.tracer, 'unsampled', generateTraceparent(0)).end();
     startSpanFromTraceparent(t.tracer, 'root at ratio 0', undefined).end();
     startSpanFromTraceparent(t.tracer, 'sampled parent', generateTraceparent(1)).end();
+    await t.forceFlush();
     expect(t.memoryExporter!.getFinishedSpans().map((s) => s.name)).toEqual(['sampled parent']);
     const fresh = t.newTraceparent();
     expect(isTraceparent(fresh)).toBe(true);
