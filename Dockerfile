@@ -19,6 +19,8 @@ FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # The apps' node flags (APP_NODE_FLAGS in packages/services/src/app-node-flags.ts): a 64 MB young generation.
 ENV NODE_OPTIONS=--max-semi-space-size=64
+# The workspaces' bins (`fleet`: the CLI, run from packages/client/dist) on PATH: docker run fleet fleet bench
+ENV PATH=/app/node_modules/.bin:$PATH
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY --from=build /app/packages ./packages
