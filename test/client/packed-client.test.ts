@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ErrorCode } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../helpers/config.js';
 import { type AppProcess, REPO_ROOT, spawnApp } from '../helpers/processes.js';
@@ -49,7 +50,7 @@ console.log(JSON.stringify({ published, reply: reply.json(), from: import.meta.r
 `;
 
 const TYPED_SCRIPT = `
-import { connect, FleetError, type PublishResult, type RequestResult } from '@fleet/client';
+import { connect, ErrorCode, FleetError, type PublishResult, type RequestResult } from '@fleet/client';
 const client = await connect({ host: '127.0.0.1', port: 7400, token: 'secret', tls: { rejectUnauthorized: true } });
 const published: PublishResult = await client.publish('order.created', { order: 42 }, { ack: 'durable' });
 const id: string = published.id;
@@ -58,7 +59,7 @@ const sum = reply.json<number>();
 // @ts-expect-error: the ACK levels are 'stream' and 'durable'
 await client.publish('order.created', {}, { ack: 'eventually' });
 const failure = new Error() as unknown;
-if (failure instanceof FleetError) console.log(failure.code, failure.codeName);
+if (failure instanceof FleetError && failure.code === ErrorCode.AUTH_FAILED) console.log(failure.codeName);
 console.log(id, sum);
 `;
 
@@ -147,10 +148,10 @@ describe.skipIf(!hasNpm)('the packed @fleet/client outside the repository', () =
   it('CommonJS code requires it, and the `fleet` bin runs', async () => {
     const required = await run(
       process.execPath,
-      ['-e', "const c = require('@fleet/client'); console.log(typeof c.connect, typeof c.FleetError)"],
+      ['-e', "const c = require('@fleet/client'); console.log(typeof c.connect, c.ErrorCode.TIMEOUT)"],
       { cwd: project, env: childEnv() },
     );
-    expect(required.stdout.trim()).toBe('function function');
+    expect(required.stdout.trim()).toBe(`function ${ErrorCode.TIMEOUT}`);
     const version = await run(join(project, 'node_modules/.bin/fleet'), ['--version'], {
       cwd: project,
       env: childEnv(),
