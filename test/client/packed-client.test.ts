@@ -1,4 +1,5 @@
-// @fleet/client as a user gets it: `npm pack -w @fleet/client` (its prepack builds dist/), the tarball
+// @fleet/client as a user gets it: `npm pack -w @fleet/client` of its build (buildClientOnce: the build
+// `prepack` runs, done once per test run since test/deploy/image-install.test.ts needs it too), the tarball
 // installed into an empty project outside the repository (dependencies from the npm cache or the registry),
 // then, in that project, a plain ESM script that publishes with a durable ACK and does a request/reply
 // against a fleet this test starts (gateway, persister, worker with examples/handlers), a CommonJS require,
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ErrorCode } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildClientOnce } from '../helpers/client-build.js';
 import { writeTestConfig } from '../helpers/config.js';
 import { type AppProcess, REPO_ROOT, spawnApp } from '../helpers/processes.js';
 import { cleanupRedisPrefix, type FreshDatabase, freshDatabase, strictRun } from '../helpers/services.js';
@@ -75,7 +77,17 @@ describe.skipIf(!hasNpm)('the packed @fleet/client outside the repository', () =
     work = await mkdtemp(join(tmpdir(), 'fleet-packed-client-'));
     // Outside the repository, so nothing resolves through the workspace's node_modules.
     expect(work.startsWith(REPO_ROOT)).toBe(false);
-    const packed = await run('npm', ['pack', '-w', '@fleet/client', '--pack-destination', work, '--json'], {
+    await buildClientOnce();
+    const packArgs = [
+      'pack',
+      '-w',
+      '@fleet/client',
+      '--pack-destination',
+      work,
+      '--json',
+      '--ignore-scripts',
+    ];
+    const packed = await run('npm', packArgs, {
       cwd: REPO_ROOT,
       env: childEnv(),
     });

@@ -1,18 +1,19 @@
-// The `fleet` CLI in the production image, without a Docker engine: the Dockerfile's runtime stage rebuilt in
-// a temp dir (its COPY lines; files from the build stage are taken from this checkout after building the
-// client as the build stage's `npm run build` does), its own `npm ci` line run there (--omit=dev, plus
-// --prefer-offline so the warm npm cache serves it), then the CLI run with the stage's ENV, as `docker run`
-// would: `fleet --version`, `fleet bench --help` (loads the load generator and hdr-histogram-js) and
-// `fleet config check` (loads @fleet/config: zod, yaml, chokidar).
+// The `fleet` CLI in the production image, without a Docker engine: the Dockerfile's runtime stage rebuilt
+// in a temp dir from its COPY lines (build-stage files come from this checkout after building the client as
+// the build stage's `npm run build` does; the apps' bundles are left out), its own `npm ci` line run there
+// (--omit=dev, plus --prefer-offline so the warm npm cache serves it), then the CLI run with the stage's
+// ENV, as `docker run` would: `fleet --version`, `fleet bench --help` (loads the load generator and
+// hdr-histogram-js) and `fleet config check` (loads @fleet/config: zod, yaml, chokidar).
 // Mutation tried: bin/fleet.js importing ../../../scripts/register-ts.mjs unconditionally (as it did before
 // the client had a build): every command failed with ERR_MODULE_NOT_FOUND, since the image has no scripts/.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildClientOnce } from '../helpers/client-build.js';
 import { REPO_ROOT } from '../helpers/processes.js';
 import { strictRun } from '../helpers/services.js';
 
@@ -38,6 +39,12 @@ const hasNpm = await run('npm', ['--version'], { env: baseEnv() }).then(
 );
 if (!hasNpm && strictRun()) throw new Error('image-install: npm is not on PATH (it ships with Node.js)');
 
+/**
+ * Everything but node_modules (the stage's npm ci installs them) and the apps' bundles: the CLI does not use
+ * them, and test/deploy/bundles.test.ts may be rebuilding them right now.
+ */
+const copied = (file: string) => !file.includes('/node_modules') && !/\/apps\/[^/]+\/dist(\/|$)/.test(file);
+
 describe.skipIf(!hasNpm)('the production image install (Dockerfile runtime stage)', () => {
   let work: string;
   let app: string;
@@ -45,9 +52,7 @@ describe.skipIf(!hasNpm)('the production image install (Dockerfile runtime stage
   let imageEnv: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build-client.mjs')], {
-      cwd: join(REPO_ROOT, 'packages/client'),
-    });
+    await buildClientOnce();
     work = await mkdtemp(join(tmpdir(), 'fleet-image-'));
     app = join(work, 'app');
     mkdirSync(app);
@@ -59,7 +64,7 @@ describe.skipIf(!hasNpm)('the production image install (Dockerfile runtime stage
         // A build-stage path is absolute under its WORKDIR; the checkout holds the same files.
         const source = join(REPO_ROOT, from ? src.slice(WORKDIR.length + 1) : src);
         const target = dest.endsWith('/') ? join(inImage(dest), basename(src)) : inImage(dest);
-        cpSync(source, target, { recursive: true, filter: (f) => !f.includes('/node_modules') });
+        cpSync(source, target, { recursive: true, filter: copied });
       }
     }
     const npmCi = runtime
