@@ -11,7 +11,7 @@ COPY packages ./packages
 COPY apps ./apps
 COPY bench/package.json ./bench/package.json
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json turbo.json ./
+COPY tsconfig.json turbo.json LICENSE ./
 COPY scripts ./scripts
 RUN npm run build
 
@@ -29,6 +29,7 @@ COPY bench/package.json ./bench/package.json
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY config ./config
 COPY examples ./examples
+COPY LICENSE ./
 USER node
 EXPOSE 7400 7401 7402 7403
 CMD ["node", "apps/gateway/dist/main.js", "--config", "/app/config/fleet.yaml"]

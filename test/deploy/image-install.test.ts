@@ -6,6 +6,7 @@
 // hdr-histogram-js) and `fleet config check` (loads @fleet/config: zod, yaml, chokidar).
 // Mutation tried: bin/fleet.js importing ../../../scripts/register-ts.mjs unconditionally (as it did before
 // the client had a build): every command failed with ERR_MODULE_NOT_FOUND, since the image has no scripts/.
+// LICENSE dropped from the build stage's COPY: the build-stage check failed (build-client copies it to dist/).
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,7 +21,9 @@ import { strictRun } from '../helpers/services.js';
 const run = promisify(execFile);
 const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 /** The last stage: what the image runs. */
-const runtime = dockerfile.split(/^FROM /m).at(-1)!;
+const stages = dockerfile.split(/^FROM /m);
+const runtime = stages.at(-1)!;
+const buildStage = stages.at(-2)!;
 const WORKDIR = runtime.match(/^WORKDIR (\S+)$/m)![1]!;
 
 /** PATH with this test's node first; vitest's variables dropped. */
@@ -82,6 +85,15 @@ describe.skipIf(!hasNpm)('the production image install (Dockerfile runtime stage
 
   afterAll(async () => {
     if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('the build stage has what the client build reads outside packages/', () => {
+    // scripts/build-client.mjs and bundle.mjs, tsconfig.build.json extends tsconfig.json, LICENSE into dist/.
+    const copied = [...buildStage.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap(([, srcs]) =>
+      srcs!.split(/\s+/),
+    );
+    expect(copied).toEqual(expect.arrayContaining(['scripts', 'tsconfig.json', 'LICENSE']));
+    expect(buildStage).toMatch(/^RUN npm run build$/m);
   });
 
   const fleet = (...args: string[]) => run('fleet', args, { cwd: app, env: imageEnv });
