@@ -11,7 +11,7 @@ COPY packages ./packages
 COPY apps ./apps
 COPY bench/package.json ./bench/package.json
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json turbo.json ./
+COPY tsconfig.json turbo.json LICENSE ./
 COPY scripts ./scripts
 RUN npm run build
 
@@ -19,6 +19,8 @@ FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # The apps' node flags (APP_NODE_FLAGS in packages/services/src/app-node-flags.ts): a 64 MB young generation.
 ENV NODE_OPTIONS=--max-semi-space-size=64
+# The workspaces' bins (`fleet`: the CLI, run from packages/client/dist) on PATH: docker run fleet fleet bench
+ENV PATH=/app/node_modules/.bin:$PATH
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY --from=build /app/packages ./packages
@@ -27,6 +29,7 @@ COPY bench/package.json ./bench/package.json
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY config ./config
 COPY examples ./examples
+COPY LICENSE ./
 USER node
 EXPOSE 7400 7401 7402 7403
 CMD ["node", "apps/gateway/dist/main.js", "--config", "/app/config/fleet.yaml"]

@@ -1,46 +1,4 @@
-// Bundles one app (run from its folder) into dist/main.js: Fleet's own workspace packages are
-// bundled in (they ship TypeScript sources), third-party packages stay external and come from node_modules.
-// Files read at run time beside the code are copied: package.json "fleet.assets": { "src/x": "dist/x" },
-// source relative to the package that declares it, destination relative to the app being built. The app's
-// own and those of every workspace package bundled in (@fleet/store ships its migrations and SQL files so).
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { build } from 'esbuild';
+// Bundles one app (run from its folder) into dist/main.js with its run-time files beside it (bundle.mjs).
+import { bundle } from './bundle.mjs';
 
-rmSync('dist', { recursive: true, force: true });
-const result = await build({
-  metafile: true,
-  entryPoints: ['src/main.ts'],
-  outfile: 'dist/main.js',
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node24',
-  sourcemap: true,
-  logLevel: 'warning',
-  banner: {
-    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-  },
-  plugins: [
-    {
-      name: 'external-third-party',
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith('@fleet/') ? undefined : { path: args.path, external: true },
-        );
-      },
-    },
-  ],
-});
-/** The folder of the package.json nearest above `file`. */
-function packageDir(file) {
-  let dir = dirname(resolve(file));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-const bundled = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/'));
-const dirs = new Set([resolve('.'), ...bundled.map(packageDir)]);
-for (const dir of dirs) {
-  const assets = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).fleet?.assets ?? {};
-  for (const [from, to] of Object.entries(assets)) cpSync(join(dir, from), to, { recursive: true });
-}
+await bundle({ main: 'src/main.ts' });

@@ -3,7 +3,10 @@
 // Node strips types by itself; two things it does not do for these sources, and this hook does:
 //  - resolve `./x.js` to `./x.ts`: the sources import with .js (the NodeNext convention tsc checks);
 //  - parameter properties and enums (strip-only mode refuses them): Fleet's own sources go through
-//    node:module's stripTypeScriptTypes in 'transform' mode.
+//    node:module's stripTypeScriptTypes in 'transform' mode;
+//  - the `fleet-source` export condition for Fleet's own sources: @fleet/client's package.json points its
+//    published entry at the build (dist/), and at src/ under that condition (as tsconfig's customConditions
+//    and vitest.config.ts do), so nothing in the repository needs a build first.
 // Handler modules (examples/, the worker's handler fixtures, anything outside this repository) are left to
 // Node's default strip-only loading, exactly as the bundled production worker loads them.
 // On a Node older than 24 this stops with one line (or re-runs on .tools/node24) before anything else:
@@ -16,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FLEET_SOURCE_DIRS = ['apps', 'packages', 'bench', 'scripts', 'test'];
 const HANDLER_DIRS = ['examples/', 'apps/worker/test/fixtures/'];
+const SOURCE_CONDITION = 'fleet-source';
 const TS_FORMATS = { 'module-typescript': 'module', 'commonjs-typescript': 'commonjs' };
 
 function isFleetSource(url) {
@@ -38,6 +42,8 @@ process.setSourceMapsEnabled(true);
 
 nodeModule.registerHooks({
   resolve(specifier, context, nextResolve) {
+    if (isFleetSource(context.parentURL) && !context.conditions.includes(SOURCE_CONDITION))
+      context = { ...context, conditions: [...context.conditions, SOURCE_CONDITION] };
     try {
       return nextResolve(specifier, context);
     } catch (err) {

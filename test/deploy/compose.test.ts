@@ -94,7 +94,8 @@ describe('docker-compose.yml', () => {
     expect(existsSync(cfgPath.replace('/app/', ''))).toBe(true);
     const pkg = JSON.parse(readFileSync(`apps/${app}/package.json`, 'utf8'));
     expect(pkg.scripts.build).toContain('build-app.mjs');
-    expect(readFileSync('scripts/build-app.mjs', 'utf8')).toContain("outfile: 'dist/main.js'");
+    // bundle.mjs writes each entry to dist/<name>.js.
+    expect(readFileSync('scripts/build-app.mjs', 'utf8')).toContain("bundle({ main: 'src/main.ts' })");
   });
 
   it('publishes the ports the config says', () => {

@@ -1,5 +1,8 @@
 // Every workspace declares what it imports: shipped code (src/, bin/) its `dependencies`, tests (test/) its
 // `dependencies`, `devDependencies` or the root's `devDependencies`, and bench (tooling) either of its own.
+// A published workspace (not "private": @fleet/client) bundles the workspace packages it imports into dist/,
+// so those are build inputs in its `devDependencies`; its build (scripts/build-client.mjs) refuses a bundle
+// that imports an npm package missing from its `dependencies`.
 // Without it npm hoisting hides a missing dependency until a package is installed alone (a Docker image,
 // a deploy), and turbo's graph has no edge to order builds and typechecks by.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -10,6 +13,7 @@ import { REPO_ROOT } from '../helpers/processes.js';
 
 interface Manifest {
   name: string;
+  private?: boolean;
   workspaces?: string[];
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
@@ -109,7 +113,10 @@ describe('workspace dependencies', () => {
   it('each workspace declares the workspaces and npm packages its code imports', () => {
     const problems = dirs.flatMap((dir) => {
       const m = readManifest(dir);
-      const shipped = keys(m.dependencies, m.peerDependencies);
+      const bundled = m.private
+        ? []
+        : Object.keys(m.devDependencies ?? {}).filter((d) => d.startsWith('@fleet/'));
+      const shipped = new Set([...keys(m.dependencies, m.peerDependencies), ...bundled]);
       const all = keys(m.dependencies, m.peerDependencies, m.devDependencies);
       const testing = keys(m.dependencies, m.peerDependencies, m.devDependencies, root.devDependencies);
       // bench has no src/: all of it is tooling.

@@ -1,7 +1,23 @@
 #!/usr/bin/env node
-// The `fleet` CLI. Sources are TypeScript run on Node's own type support (no build step, no tsx):
-// register-ts checks the Node version and registers the repository's TypeScript hook.
-import '../../../scripts/register-ts.mjs';
+// The `fleet` CLI. In a checkout of the repository it runs the TypeScript sources on Node's own type support
+// (no build step, no tsx: register-ts checks the Node version and registers the repository's hook), so it
+// is never a stale build. Everywhere else (the Docker image, which has no scripts/; an installed
+// @fleet/client tarball, which has no src/) it runs the bundle `npm run build` wrote to dist/cli.js.
+import { existsSync } from 'node:fs';
 
-const { main } = await import('../src/cli/main.ts');
-process.exit(await main(process.argv.slice(2)));
+const hook = new URL('../../../scripts/register-ts.mjs', import.meta.url);
+const source = new URL('../src/cli/main.ts', import.meta.url);
+let cli;
+if (existsSync(hook) && existsSync(source)) {
+  await import(hook.href);
+  cli = await import(source.href);
+} else {
+  try {
+    cli = await import('../dist/cli.js');
+  } catch (err) {
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('dist/cli.js')) throw err;
+    process.stderr.write('fleet: dist/cli.js is missing: build it with `npm run build -w @fleet/client`\n');
+    process.exit(1);
+  }
+}
+process.exit(await cli.main(process.argv.slice(2)));

@@ -1,3 +1,5 @@
+// The codes a FleetError carries, from their one home (bundled into the published package).
+export { ErrorCode } from '@fleet/protocol';
 export {
   backoffDelay,
   type ConnectOptions,

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { type CliCommandModule, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 
 /**
@@ -51,7 +52,7 @@ function usage(): string {
     'Commands:',
     ...lines,
     '',
-    'Run `fleet <command> --help` for its options.',
+    'Run `fleet <command> --help` for its options; `fleet --version` prints the version.',
   ].join('\n');
 }
 
@@ -59,11 +60,29 @@ function usage(): string {
 const isConfigError = (e: unknown): e is { problems: string[] } =>
   e instanceof Error && e.name === 'ConfigError' && Array.isArray((e as { problems?: unknown }).problems);
 
+/** The version in @fleet/client's package.json: the nearest one above this file, as source or as dist/cli.js. */
+export function cliVersion(): string {
+  let dir = new URL('./', import.meta.url);
+  while (!existsSync(new URL('package.json', dir))) {
+    const parent = new URL('../', dir);
+    if (parent.href === dir.href) return 'unknown';
+    dir = parent;
+  }
+  return (
+    (JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version?: string }).version ??
+    'unknown'
+  );
+}
+
 const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
 
 /** Runs the CLI with process.argv.slice(2); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`fleet ${cliVersion()}\n`);
+    return EXIT_OK;
+  }
   if (name === undefined || isHelp(name)) {
     const topic = name === 'help' ? rest[0] : undefined;
     if (topic === undefined) {
