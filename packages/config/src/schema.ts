@@ -39,7 +39,7 @@ const network = z
     ),
     retry_attempts: f(
       int(0, 100).default(3),
-      'Reconnect attempts of the client before a publish fails.',
+      'Read by no app: kept so existing config files load. A client sets its reconnect attempts where it connects (`reconnect.retries`, docs/client.md).',
       'live',
     ),
     max_frame_bytes: f(
