@@ -60,7 +60,7 @@ const gateway = z
   .strictObject({
     handshake_timeout_ms: f(
       int(0, 3_600_000).default(10_000),
-      'A client must complete HELLO within this many ms of connecting, else ERROR TIMEOUT and close (0 = no limit).',
+      'A client must complete HELLO within this many ms of connecting, else ERROR TIMEOUT and close (0 = no limit). With TLS the TLS handshake also gets this deadline, as read at start (a change reaches it after a restart).',
       'live',
     ),
     max_hello_bytes: f(
