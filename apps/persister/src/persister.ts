@@ -205,6 +205,19 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     }
     return null;
   };
+  /** /readyz and fleet_persister_ready: the failing parts (empty = ready). */
+  const readiness = async (): Promise<string[]> => {
+    const failing: string[] = [];
+    await redis.ping().catch(() => failing.push('redis'));
+    if (readsFailing()) failing.push('stream-reads');
+    const pgOk = await pool.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
+    if (!pgOk) failing.push('postgres');
+    else if (!(await isSchemaCurrent(pool).catch(() => false))) failing.push('migrations');
+    return failing;
+  };
   await gate.start();
   await liveness.start();
   await ingest.start();
@@ -228,7 +241,9 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       () => cfg.monitoring.interval_ms,
       async () => {
         if (!cfg.monitoring.enabled) return;
-        metrics.pgPoolTotal.set(pool.totalCount);
+        // First and on its own: a backlog sample that fails (Redis away) must not leave the gauge at 1.
+        metrics.ready.set((await readiness()).length === 0 ? 1 : 0);
+        metrics.pgPoolConnections.set(pool.totalCount);
         metrics.pgPoolIdle.set(pool.idleCount);
         metrics.pgPoolWaiting.set(pool.waitingCount);
         await sampleBacklog(redis, queues, keys, metrics);
@@ -260,18 +275,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       bullQueues: queues,
       registry: metrics.registry,
       ...(opts.opsPort !== undefined ? { port: opts.opsPort } : {}),
-      readiness: async () => {
-        const failing: string[] = [];
-        await redis.ping().catch(() => failing.push('redis'));
-        if (readsFailing()) failing.push('stream-reads');
-        const pgOk = await pool.query('SELECT 1').then(
-          () => true,
-          () => false,
-        );
-        if (!pgOk) failing.push('postgres');
-        else if (!(await isSchemaCurrent(pool).catch(() => false))) failing.push('migrations');
-        return failing;
-      },
+      readiness,
     });
   }
 
