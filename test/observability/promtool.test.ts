@@ -1,6 +1,6 @@
 // The ecosystem's own checker on Fleet's metrics and alerts: the three apps run as real processes, get
-// traffic (completed, failing -> dead, unrouted, durable publishes, a bad frame, a rejected then a good config reload),
-// and each /metrics passes `promtool check metrics`; config/alerts.yml passes `promtool check rules` and
+// traffic (completed, failing -> dead, unrouted, durable publishes, a bad frame, a rejected then a good
+// config reload), and each /metrics passes `promtool check metrics`; config/alerts.yml passes `promtool check rules` and
 // the rule unit tests of config/alerts.test.yml (`promtool test rules`), config/prometheus.yml (which loads
 // it) `promtool check config`; and every metric an alert names is one an app really serves.
 // promtool comes with Debian's `prometheus` package (.ci/run installs it). Without it these cases skip, or
