@@ -222,6 +222,9 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
   await liveness.start();
   await ingest.start();
   await status.start();
+  // fleet_persister_ready from the start, not only after the first monitoring interval.
+  const sampleReady = async () => metrics.ready.set((await readiness()).length === 0 ? 1 : 0);
+  if (cfg.monitoring.enabled) await sampleReady();
 
   const timers = [
     every(
@@ -242,7 +245,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       async () => {
         if (!cfg.monitoring.enabled) return;
         // First and on its own: a backlog sample that fails (Redis away) must not leave the gauge at 1.
-        metrics.ready.set((await readiness()).length === 0 ? 1 : 0);
+        await sampleReady();
         metrics.pgPoolConnections.set(pool.totalCount);
         metrics.pgPoolIdle.set(pool.idleCount);
         metrics.pgPoolWaiting.set(pool.waitingCount);

@@ -116,7 +116,7 @@ export function persisterMetrics(r: Registry) {
     ready: gauge(
       r,
       'fleet_persister_ready',
-      '1 while /readyz would answer 200 (Redis, Postgres, migrations, stream reads), sampled every monitoring.interval_ms.',
+      '1 while /readyz would answer 200 (Redis, Postgres, migrations, stream reads), sampled at start and every monitoring.interval_ms.',
     ),
     queueJobs: gauge(r, 'fleet_queue_jobs', 'BullMQ jobs by queue and state.', ['queue', 'state']),
     retries: counter(r, 'fleet_persister_retries_total', 'Messages re-enqueued for another attempt.'),
