@@ -96,7 +96,7 @@ export function persisterMetrics(r: Registry) {
     pgQuery: histogram(r, 'fleet_persister_pg_query_seconds', 'Postgres query latency, by operation.', [
       'op',
     ]),
-    // Not `_pg_pool_total`: a gauge must not end in _total (promtool check metrics; renamed in 0.1.0).
+    // Was fleet_persister_pg_pool_total: a gauge must not end in _total (promtool check metrics).
     pgPoolConnections: gauge(
       r,
       'fleet_persister_pg_pool_connections',
