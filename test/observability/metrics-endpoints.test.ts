@@ -189,7 +189,7 @@ describe('/metrics of every app', () => {
       'fleet_persister_persist_batch_seconds',
       'fleet_persister_persist_batch_size',
       'fleet_persister_pg_query_seconds',
-      'fleet_persister_pg_pool_total',
+      'fleet_persister_pg_pool_connections',
       'fleet_persister_pg_pool_idle',
       'fleet_persister_pg_pool_waiting',
       'fleet_stream_length',

@@ -14,6 +14,8 @@ export interface Waiter {
   committed: boolean;
   /** Answered, expired or abandoned: later events for it are ignored. */
   done: boolean;
+  /** performance.now() when the frame was taken in (durable ACK latency). */
+  since: number;
 }
 export const WaitKind = { DURABLE: 1, REQUEST: 2 } as const;
 

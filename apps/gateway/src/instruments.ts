@@ -20,6 +20,8 @@ export interface GatewayInstruments {
   received(topic: string, envelopeBytes: number): void;
   /** Read-to-ACK latency of one publish, in ms. */
   ackLatency(ms: number): void;
+  /** Read-to-ACK latency of one `durable` publish (XADD, persister commit, notice), in ms. */
+  durableAckLatency(ms: number): void;
   /** Messages in one ingest entry (one XADD). */
   appendBatch(size: number): void;
   /** Called once a second with the current process-wide in-flight count and paused sockets. */
@@ -43,6 +45,7 @@ export const NOOP_INSTRUMENTS: GatewayInstruments = {
   error: noop,
   received: noop,
   ackLatency: noop,
+  durableAckLatency: noop,
   appendBatch: noop,
   sample: noop,
   flush: noop,

@@ -74,6 +74,9 @@ export function prometheusInstruments(registry: Registry, cfg: FleetConfig): Gat
     ackLatency(ms) {
       m.ackLatency.observe(ms / MS_PER_S);
     },
+    durableAckLatency(ms) {
+      m.durableAckLatency.observe(ms / MS_PER_S);
+    },
     appendBatch(size) {
       m.redisAppendBatchSize.observe(size);
     },

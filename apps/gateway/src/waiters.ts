@@ -230,7 +230,16 @@ export class Waiters {
   }
 
   private add(conn: Connection, corr: number, kind: Waiter['kind'], key: string, timeoutMs: number): Waiter {
-    const w: Waiter = { conn, corr, kind, key, streamId: null, committed: false, done: false };
+    const w: Waiter = {
+      conn,
+      corr,
+      kind,
+      key,
+      streamId: null,
+      committed: false,
+      done: false,
+      since: performance.now(),
+    };
     this.wheel.add(w, Date.now() + timeoutMs);
     if (!conn.waiters) conn.waiters = new Set();
     conn.waiters.add(w);
@@ -280,6 +289,7 @@ export class Waiters {
   private ackDurable(w: Waiter, messageId: string): void {
     this.forget(w);
     this.output.acked++;
+    this.instruments.durableAckLatency(performance.now() - w.since);
     this.instruments.framesOut(FrameType.ACK, 1);
     this.output.answer(w.conn, encodeAck(w.corr, AckLevel.DURABLE, messageId, w.streamId as string));
   }

@@ -3,12 +3,13 @@ import { type FleetKeys, PERSISTER_GROUP, STATUS_GROUP } from '@fleet/protocol';
 import type { FleetRedis } from '@fleet/redis';
 import type { Queue } from 'bullmq';
 import type { PersisterMetrics } from './metrics.js';
-import { groupState } from './redis-streams.js';
+import { groupState, safeMinId } from './redis-streams.js';
 
 const JOB_STATES = QUEUE_JOB_STATES;
 
 /**
- * Samples queue depth, stream length, lag and pending into the gauges (every monitoring.interval_ms).
+ * Samples queue depth, stream length, lag, pending and backlog age into the gauges (every
+ * monitoring.interval_ms).
  * Queue depth is summed over the shards' queues (one BullMQ queue per shard, all of the same name: the
  * `queue` label stays the queue's name); streams are sampled one by one (each key alone, cluster-safe).
  */
@@ -35,5 +36,16 @@ export async function sampleBacklog(
     if (!st) continue;
     m.streamPending.set({ stream }, st.pending);
     if (st.lag !== null) m.streamLag.set({ stream }, st.lag);
+    m.streamBacklogAge.set({ stream }, await backlogAgeSeconds(redis, stream, safeMinId(st) ?? '-'));
   }
+}
+
+/**
+ * Age of the first entry at or after `from` (the oldest the group has not acknowledged), from its id: the
+ * gateway's XADD uses `*`, so an id's first part is Redis' clock in ms when the entry was appended.
+ */
+async function backlogAgeSeconds(redis: FleetRedis, stream: string, from: string): Promise<number> {
+  const [first] = await redis.xrange(stream, from, '+', 'COUNT', 1);
+  if (!first) return 0;
+  return Math.max(0, (Date.now() - Number(first[0].split('-', 1)[0])) / 1_000);
 }

@@ -71,6 +71,8 @@ export interface Persister {
 
 /** How often rows found already inserted are checked for a missing job (see Sweeper.recoverSuspects). */
 const RECOVERY_INTERVAL_MS = 500;
+/** A readiness check that has not answered by then counts as not ready in fleet_persister_ready. */
+const READY_SAMPLE_TIMEOUT_MS = 5_000;
 
 /**
  * Stream reads count as failing (/readyz: `stream-reads`) once a reader's latest read failed and none
@@ -205,10 +207,34 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     }
     return null;
   };
+  /** /readyz and fleet_persister_ready: the failing parts (empty = ready). */
+  const readiness = async (): Promise<string[]> => {
+    const failing: string[] = [];
+    await redis.ping().catch(() => failing.push('redis'));
+    if (readsFailing()) failing.push('stream-reads');
+    const pgOk = await pool.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
+    if (!pgOk) failing.push('postgres');
+    else if (!(await isSchemaCurrent(pool).catch(() => false))) failing.push('migrations');
+    return failing;
+  };
   await gate.start();
   await liveness.start();
   await ingest.start();
   await status.start();
+  // fleet_persister_ready: a check that hangs (a black-holed Postgres, a pool busy with batches) counts as
+  // not ready instead of leaving the last value. Sampled at start, then on its own timer.
+  const sampleReady = async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<string[]>((resolve) => {
+      timer = setTimeout(() => resolve(['timeout']), READY_SAMPLE_TIMEOUT_MS);
+    });
+    const failing = await Promise.race([readiness(), timedOut]).finally(() => clearTimeout(timer));
+    metrics.ready.set(failing.length === 0 ? 1 : 0);
+  };
+  if (cfg.monitoring.enabled) await sampleReady();
 
   const timers = [
     every(
@@ -224,11 +250,19 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       () => sweeper.recoverSuspects(),
       (err) => log.debug({ err: errorText(err) }, 'recovery pass failed; next interval retries'),
     ),
+    // Apart from the backlog sample: neither a failing sample (Redis away) nor a slow check holds the other.
+    every(
+      () => cfg.monitoring.interval_ms,
+      async () => {
+        if (cfg.monitoring.enabled) await sampleReady();
+      },
+      (err) => log.debug({ err: errorText(err) }, 'readiness sample failed'),
+    ),
     every(
       () => cfg.monitoring.interval_ms,
       async () => {
         if (!cfg.monitoring.enabled) return;
-        metrics.pgPoolTotal.set(pool.totalCount);
+        metrics.pgPoolConnections.set(pool.totalCount);
         metrics.pgPoolIdle.set(pool.idleCount);
         metrics.pgPoolWaiting.set(pool.waitingCount);
         await sampleBacklog(redis, queues, keys, metrics);
@@ -260,18 +294,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
       bullQueues: queues,
       registry: metrics.registry,
       ...(opts.opsPort !== undefined ? { port: opts.opsPort } : {}),
-      readiness: async () => {
-        const failing: string[] = [];
-        await redis.ping().catch(() => failing.push('redis'));
-        if (readsFailing()) failing.push('stream-reads');
-        const pgOk = await pool.query('SELECT 1').then(
-          () => true,
-          () => false,
-        );
-        if (!pgOk) failing.push('postgres');
-        else if (!(await isSchemaCurrent(pool).catch(() => false))) failing.push('migrations');
-        return failing;
-      },
+      readiness,
     });
   }
 

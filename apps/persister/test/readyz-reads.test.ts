@@ -11,7 +11,8 @@ import { type Harness, harness, memoryLogger, publish, waitUntil } from './harne
 // Mutations checked: with StreamGroupReader recording no failed read (`this.readFailedAt[pipeline] =
 // Date.now()` removed), /readyz never listed `stream-reads`; without the readers re-creating a missing
 // group (recreateGroups), the reads failed with NOGROUP for good and /readyz stayed 503 (that is how this
-// test found the gap).
+// test found the gap). fleet_persister_ready (what the FleetPersisterNotReady alert reads) follows /readyz:
+// with the monitoring timer setting it to 1 whatever readiness() says, the case failed at "gauge 0".
 describe('/readyz follows the stream reads (standalone)', () => {
   let redis: PrivateRedis;
   let h: Harness;
@@ -19,7 +20,7 @@ describe('/readyz follows the stream reads (standalone)', () => {
 
   beforeAll(async () => {
     redis = await startPrivateRedis();
-    h = await harness('readyz_reads', { redis: { url: redis.url } });
+    h = await harness('readyz_reads', { redis: { url: redis.url }, monitoring: { interval_ms: 200 } });
     p = await startPersister(h.cfg, { logger: memoryLogger(), consumerName: 'rr-a', opsPort: 0 });
   });
   afterAll(async () => {
@@ -32,9 +33,14 @@ describe('/readyz follows the stream reads (standalone)', () => {
     const res = await fetch(`${p.opsUrl}/readyz`);
     return { code: res.status, failing: ((await res.json()) as { failing?: string[] }).failing ?? [] };
   };
+  const readyGauge = async () => {
+    const text = await (await fetch(`${p.opsUrl}/metrics`)).text();
+    return Number(/^fleet_persister_ready(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1]);
+  };
 
   it('not ready while Redis is gone, ready again after it is back', async () => {
     await waitUntil(async () => (await readyz()).code === 200, 10_000, 'ready');
+    await waitUntil(async () => (await readyGauge()) === 1, 10_000, 'gauge 1');
     await redis.kill();
     await waitUntil(
       async () => (await readyz()).failing.includes('stream-reads'),
@@ -42,8 +48,10 @@ describe('/readyz follows the stream reads (standalone)', () => {
       'stream-reads failing',
     );
     expect((await readyz()).code).toBe(503);
+    await waitUntil(async () => (await readyGauge()) === 0, 15_000, 'gauge 0');
     await redis.restart();
     await waitUntil(async () => (await readyz()).code === 200, 20_000, 'ready again');
+    await waitUntil(async () => (await readyGauge()) === 1, 15_000, 'gauge 1 again');
     // Reading again: a message appended now is persisted.
     await publish(h, ['rr-after']);
     await waitUntil(

@@ -13,6 +13,7 @@ import {
 } from '@fleet/config';
 import {
   configReloadMetrics,
+  FLEET_VERSION,
   type HealthResult,
   isRegistryEnabled,
   type MetricsServer,
@@ -31,7 +32,6 @@ import {
 import { AggregatorRegistry } from 'prom-client';
 import { watchParent } from './parent.js';
 import { type ShutdownSignals, watchSignals } from './signals.js';
-import { FLEET_VERSION } from './version.js';
 
 /** Exit codes (docs/operations.md): a usage or config problem, any other start failure. */
 export const EXIT_USAGE = 2;
@@ -55,7 +55,7 @@ export interface AppContext {
 export interface RunningApp {
   /** Fields of the ready line (`"msg":"ready"`), e.g. the port the app bound. */
   readonly ready: Record<string, unknown>;
-  /** Gets fleet_config_reloads_total; served on AppSpec.metricsPort when the spec has one. */
+  /** Gets fleet_config_reloads_total and fleet_config_last_reload_successful; served on AppSpec.metricsPort when the spec has one. */
   readonly registry?: Registry;
   /** /readyz of the metrics server (default: ready). Probes see only `{ ok }`. */
   health?(): Promise<HealthResult>;
@@ -240,8 +240,13 @@ async function runProcess(boot: Boot): Promise<void> {
   const registry = app.registry;
   try {
     if (registry) {
-      const { reloads } = configReloadMetrics(registry);
-      countReload = (ok) => reloads.inc({ result: ok ? 'applied' : 'rejected' });
+      const { reloads, lastReloadSuccessful } = configReloadMetrics(registry);
+      // The config the process started with was valid (it would not have started otherwise).
+      lastReloadSuccessful.set(1);
+      countReload = (ok) => {
+        reloads.inc({ result: ok ? 'applied' : 'rejected' });
+        lastReloadSuccessful.set(ok ? 1 : 0);
+      };
       if (cluster.isWorker) {
         // The primary serves every worker's metrics, summed (prom-client cluster support over IPC).
         new AggregatorRegistry(); // installs this worker's IPC responder

@@ -1,3 +1,4 @@
+export { FLEET_VERSION } from '@fleet/metrics';
 export {
   type AppContext,
   type AppSpec,
@@ -6,4 +7,3 @@ export {
   type RunningApp,
   runApp,
 } from './bootstrap.js';
-export { FLEET_VERSION } from './version.js';

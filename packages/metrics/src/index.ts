@@ -1,9 +1,11 @@
 export { type BasicAuthCredentials, basicAuthChallenge, basicAuthMatches } from './basic-auth.js';
 export { BATCH_SIZE_BUCKETS, SECONDS_BUCKETS } from './buckets.js';
+export { FLEET_VERSION, registerBuildInfo } from './build-info.js';
 export { cachedLabels } from './child-cache.js';
 export {
   type CreateRegistryOptions,
   createRegistry,
+  DROPPED_DEFAULT_METRICS,
   type FleetApp,
   isRegistryEnabled,
   METRIC_PREFIX,

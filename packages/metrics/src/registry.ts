@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerBuildInfo } from './build-info.js';
 
 export type { Registry } from 'prom-client';
 export type FleetApp = 'gateway' | 'persister' | 'worker';
@@ -13,6 +14,18 @@ export interface CreateRegistryOptions {
 
 export const METRIC_PREFIX = 'fleet_';
 
+/**
+ * prom-client's default collectors register these as gauges named `*_total`, which Prometheus reserves for
+ * counters (`promtool check metrics` rejects them). They are dropped rather than renamed (a metric's name
+ * is fixed when its collector makes it): each is the sum of its per-type sibling, which stays
+ * (`sum without (type) (fleet_nodejs_active_handles)` gives the same number).
+ */
+export const DROPPED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+].map((n) => METRIC_PREFIX + n);
+
 const disabled = new WeakSet<Registry>();
 
 /** One registry per app process; every series carries app="<app>". */
@@ -23,7 +36,11 @@ export function createRegistry(opts: CreateRegistryOptions): Registry {
     disabled.add(registry);
     return registry;
   }
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  registerBuildInfo(registry);
+  if (opts.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+    for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  }
   return registry;
 }
 

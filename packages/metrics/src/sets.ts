@@ -37,7 +37,16 @@ export function gatewayMetrics(r: Registry) {
     messageBytes: counter(r, 'fleet_gateway_message_bytes_total', 'Payload bytes accepted, by topic label.', [
       'topic',
     ]),
-    ackLatency: histogram(r, 'fleet_gateway_ack_latency_seconds', 'Frame received to ACK sent.'),
+    ackLatency: histogram(
+      r,
+      'fleet_gateway_ack_latency_seconds',
+      'Frame received to ACK sent (stream ACKs).',
+    ),
+    durableAckLatency: histogram(
+      r,
+      'fleet_gateway_durable_ack_latency_seconds',
+      'Frame received to durable ACK sent (appended, committed to Postgres, notice received).',
+    ),
     inflight: gauge(r, 'fleet_gateway_inflight', 'Messages read but not yet ACKed (whole process).'),
     pausedSockets: gauge(r, 'fleet_gateway_paused_sockets', 'Sockets paused by backpressure.'),
     redisAppendBatchSize: histogram(
@@ -87,12 +96,28 @@ export function persisterMetrics(r: Registry) {
     pgQuery: histogram(r, 'fleet_persister_pg_query_seconds', 'Postgres query latency, by operation.', [
       'op',
     ]),
-    pgPoolTotal: gauge(r, 'fleet_persister_pg_pool_total', 'Postgres pool connections.'),
+    // Was fleet_persister_pg_pool_total: a gauge must not end in _total (promtool check metrics).
+    pgPoolConnections: gauge(
+      r,
+      'fleet_persister_pg_pool_connections',
+      'Postgres pool connections (idle and in use).',
+    ),
     pgPoolIdle: gauge(r, 'fleet_persister_pg_pool_idle', 'Idle Postgres pool connections.'),
     pgPoolWaiting: gauge(r, 'fleet_persister_pg_pool_waiting', 'Queries waiting for a pool connection.'),
     streamLength: gauge(r, 'fleet_stream_length', 'Entries in the ingest stream (XLEN).', ['stream']),
     streamLag: gauge(r, 'fleet_stream_lag', 'Entries not yet delivered to the consumer group.', ['stream']),
     streamPending: gauge(r, 'fleet_stream_pending', 'Entries delivered but not acknowledged.', ['stream']),
+    streamBacklogAge: gauge(
+      r,
+      'fleet_stream_backlog_age_seconds',
+      'Age of the oldest entry its group has not acknowledged (pending or not yet delivered); 0 when none.',
+      ['stream'],
+    ),
+    ready: gauge(
+      r,
+      'fleet_persister_ready',
+      '1 while /readyz would answer 200 (Redis, Postgres, migrations, stream reads), sampled at start and every monitoring.interval_ms.',
+    ),
     queueJobs: gauge(r, 'fleet_queue_jobs', 'BullMQ jobs by queue and state.', ['queue', 'state']),
     retries: counter(r, 'fleet_persister_retries_total', 'Messages re-enqueued for another attempt.'),
     deadLetters: counter(r, 'fleet_dead_letters_total', 'Messages dead-lettered, by reason.', ['reason']),
@@ -130,12 +155,17 @@ export type WorkerMetrics = ReturnType<typeof workerMetrics>;
 
 export function configReloadMetrics(r: Registry) {
   return {
-    reloads: counter(
-      r,
-      'fleet_config_reloads_total',
-      'Config reloads, by result (applied, rejected, unchanged).',
-      ['result'],
-    ),
+    reloads: counter(r, 'fleet_config_reloads_total', 'Config reloads, by result (applied, rejected).', [
+      'result',
+    ]),
+    // Prometheus' own prometheus_config_last_reload_successful: an alert clears once a good file is back.
+    // A cluster primary shows the worst of its processes (min).
+    lastReloadSuccessful: new Gauge({
+      name: 'fleet_config_last_reload_successful',
+      help: '0 while the config file on disk was rejected at the last reload (the process runs the previous config), else 1.',
+      registers: registersOf(r),
+      aggregator: 'min',
+    }),
   };
 }
 export type ConfigReloadMetrics = ReturnType<typeof configReloadMetrics>;

@@ -23,4 +23,17 @@ describe('config/prometheus.yml', () => {
       port: ops.worker_metrics_port,
     });
   });
+
+  // Mutation tried: the compose mount of alerts.yml removed: this case failed. Restored.
+  it('loads config/alerts.yml, which docker-compose mounts beside it', () => {
+    const read = (path: string) => readFileSync(new URL(`../../../${path}`, import.meta.url), 'utf8');
+    const doc = parse(read('config/prometheus.yml')) as { rule_files: string[] };
+    expect(doc.rule_files).toEqual(['alerts.yml']);
+    const compose = parse(read('docker-compose.yml'), { merge: true });
+    const volumes = compose.services.prometheus.volumes as string[];
+    const configAt = volumes.find((v) => v.startsWith('./config/prometheus.yml:'))!.split(':')[1]!;
+    // rule_files are relative to the config file's directory.
+    const rulesAt = `${configAt.slice(0, configAt.lastIndexOf('/'))}/alerts.yml`;
+    expect(volumes).toContain(`./config/alerts.yml:${rulesAt}:ro`);
+  });
 });

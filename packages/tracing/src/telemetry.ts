@@ -53,7 +53,7 @@ export type TelemetryExporter = 'none' | 'console' | 'otlp' | 'memory';
 export interface TelemetryOptions {
   /** service.name of the spans, e.g. `fleet-gateway` (OTEL_SERVICE_NAME wins). */
   serviceName: string;
-  /** service.version (the fleet's version, @fleet/app FLEET_VERSION). */
+  /** service.version (the fleet's version, @fleet/metrics FLEET_VERSION). */
   serviceVersion?: string;
   /** service.instance.id: the app's consumer/instance id (default `<hostname>-<pid>`). */
   serviceInstanceId?: string;
