@@ -10,7 +10,7 @@ import type { Dispatcher } from './dispatcher.js';
 /** The store operations the operator actions use (PersistStore has them; tests may pass any). */
 export type OpsStore = Pick<
   PersistStore,
-  'loadOffset' | 'saveOffset' | 'readFrom' | 'listDead' | 'replayDead' | 'purgeDead'
+  'loadOffset' | 'saveOffset' | 'readFrom' | 'listDead' | 'countDead' | 'replayDead' | 'purgeDead'
 >;
 
 export interface ReplayResult {
@@ -49,6 +49,23 @@ export function listDeadLetters(
   opts: { limit?: number; topic?: string },
 ): Promise<StoredMessage[]> {
   return store.listDead({ limit: opts.limit ?? 100, ...(opts.topic ? { topic: opts.topic } : {}) });
+}
+
+/**
+ * Most DEAD rows counted for a total: counting stops there and the total reads "at least" (a bounded walk
+ * of messages_open's status index; with a topic each row is also looked up in messages, hence the lower bound).
+ */
+export const DEAD_COUNT_BOUND = 1_000_000;
+export const DEAD_COUNT_BOUND_TOPIC = 100_000;
+
+/** The number of dead letters (of `topic`, if given): exact, or a lower bound when `exact` is false. */
+export function countDeadLetters(
+  store: OpsStore,
+  opts: { topic?: string },
+): Promise<{ n: number; exact: boolean }> {
+  return opts.topic
+    ? store.countDead({ bound: DEAD_COUNT_BOUND_TOPIC, topic: opts.topic })
+    : store.countDead({ bound: DEAD_COUNT_BOUND });
 }
 
 /** DEAD -> PENDING (done by the store) and a fresh job for each; returns the ids replayed. */
