@@ -423,6 +423,15 @@ const ops = z
       'Start even when an ops server listens on a non-loopback host without basic_auth: Bull Board and dead-letter replay/purge are then open to anyone who reaches it.',
       'restart',
     ),
+    bull_board: z
+      .strictObject({
+        read_only: f(
+          z.boolean().default(true),
+          "Bull Board shows the queues but refuses every job and queue action (retry, remove, clean, pause, add; @bull-board's readOnlyMode). On by default: Postgres is the record of every message, and a job removed, emptied or added by hand there is out of step with it until a sweep; operator actions go through `fleet dead-letters` / `fleet replay` and the /ops/dead-letters endpoints, which change rows and jobs together.",
+          'restart',
+        ),
+      })
+      .prefault({}),
   })
   .prefault({});
 
