@@ -289,6 +289,34 @@ const queue = z
       'The persister stops reading the ingest streams while more jobs than this wait (workers behind).',
       'restart',
     ),
+    keep_completed: z
+      .strictObject({
+        count: f(
+          int(0, 100_000).default(100),
+          'Most completed jobs kept per shard queue for Bull Board (0 = removed as soon as they finish, as before). Each keeps its batch (up to queue.max_job_bytes) in Redis.',
+          'live',
+        ),
+        age_s: f(
+          int(1, 30 * 86_400).default(3600),
+          'Seconds a completed job is kept at most (1 h; BullMQ removes aged jobs when a later job finishes).',
+          'live',
+        ),
+      })
+      .prefault({}),
+    keep_failed: z
+      .strictObject({
+        count: f(
+          int(0, 100_000).default(100),
+          'Most failed jobs kept per shard queue for Bull Board (0 = removed as soon as they finish, as before). Each keeps its batch (up to queue.max_job_bytes) in Redis.',
+          'live',
+        ),
+        age_s: f(
+          int(1, 30 * 86_400).default(86400),
+          'Seconds a failed job is kept at most (24 h; BullMQ removes aged jobs when a later job finishes).',
+          'live',
+        ),
+      })
+      .prefault({}),
   })
   .prefault({});
 

@@ -29,13 +29,16 @@ export async function replayRange(
   opts: { group: string; topic: string; from?: string; pageSize?: number; limit?: number },
 ): Promise<ReplayResult> {
   const page = opts.pageSize ?? 1_000;
+  const started = Date.now().toString(36);
   let after = opts.from ?? (await store.loadOffset(opts.group, opts.topic)) ?? '0';
   let replayed = 0;
   while (opts.limit === undefined || replayed < opts.limit) {
     const n = opts.limit === undefined ? page : Math.min(page, opts.limit - replayed);
     const rows = await store.readFrom(after, n, opts.topic);
     if (rows.length === 0) break;
-    await dispatcher.dispatchReplay('p', rows, `${opts.group}.${after}`);
+    // The request's start time in the tag: replaying a range again (--from) is a new job even while the
+    // first replay's finished jobs are kept (queue.keep_completed).
+    await dispatcher.dispatchReplay('p', rows, `${opts.group}.${after}.${started}`);
     after = rows[rows.length - 1]!.seq;
     await store.saveOffset(opts.group, opts.topic, after);
     replayed += rows.length;
