@@ -292,8 +292,8 @@ const queue = z
     keep_completed: z
       .strictObject({
         count: f(
-          int(0, 100_000).default(100),
-          'Most completed jobs kept per shard queue for Bull Board (0 = removed as soon as they finish, as before). Each keeps its batch (up to queue.max_job_bytes) in Redis.',
+          int(0, 100_000).default(10),
+          'Most completed jobs kept per shard queue for Bull Board (0 = removed as soon as they finish, as before). Each keeps its batch (up to queue.max_job_bytes) in Redis, memory no completion frees: keep count x job size well below the room between pressure.dispatch_memory_high and maxmemory.',
           'live',
         ),
         age_s: f(
@@ -306,8 +306,8 @@ const queue = z
     keep_failed: z
       .strictObject({
         count: f(
-          int(0, 100_000).default(100),
-          'Most failed jobs kept per shard queue for Bull Board (0 = removed as soon as they finish, as before). Each keeps its batch (up to queue.max_job_bytes) in Redis.',
+          int(0, 100_000).default(20),
+          'Most failed jobs kept per shard queue for Bull Board (0 = removed as soon as they finish, as before). Each keeps its batch (up to queue.max_job_bytes) in Redis, memory no completion frees: keep count x job size well below the room between pressure.dispatch_memory_high and maxmemory.',
           'live',
         ),
         age_s: f(
