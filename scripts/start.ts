@@ -2,7 +2,9 @@
 // and N workers as separate processes with prefixed logs. Ctrl-C stops them all cleanly, and so does any
 // end of this process: SIGINT/SIGTERM (also via npm, whose script execs this process), its parent's death
 // (polled below), or kill -9 of it (each app holds an IPC channel to it; packages/app/src/parent.ts).
-//   npm start [-- --config FILE] [--workers N]
+//   npm start [-- --config FILE] [--workers N] [--json-logs]
+// Output: colour only on a terminal (NO_COLOR respected), app logs as human lines on a terminal and as raw
+// JSON when redirected (scripts/log-format.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,6 +23,7 @@ import {
   withDatabase,
 } from '@fleet/services';
 import pg from 'pg';
+import { appTag, colorEnabled, formatLogLine, prettyEnabled } from './log-format.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** How often to check that the process that started us (npm, a shell) is still there. */
@@ -32,11 +35,15 @@ const { values } = parseArgs({
   options: {
     config: { type: 'string', default: 'config/fleet.yaml' },
     workers: { type: 'string', default: '1' },
+    'json-logs': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  console.log('usage: npm start -- [--config FILE] [--workers N]');
+  console.log(
+    'usage: npm start -- [--config FILE] [--workers N] [--json-logs]\n' +
+      '  --json-logs  app logs as raw JSON lines on a terminal too (the default when output is redirected)',
+  );
   process.exit(0);
 }
 const configPath = resolve(values.config);
@@ -56,6 +63,11 @@ try {
   if (err instanceof ConfigError) fail(err.problems.join('\n[fleet] '));
   throw err;
 }
+
+const lineFormat = {
+  color: colorEnabled(process.stdout, process.env),
+  pretty: prettyEnabled(process.stdout, values['json-logs'] === true),
+};
 
 const services: ServiceHandle[] = [];
 const children = new Map<string, ChildProcess>();
@@ -202,10 +214,10 @@ function startApp(app: App, name: string, env: NodeJS.ProcessEnv): Promise<Ready
     },
   );
   children.set(name, child);
-  const tag = `\x1b[${colors[app]}m${name.padEnd(10)}\x1b[0m|`;
+  const tag = appTag(name, colors[app], lineFormat.color);
   return new Promise((resolveReady, reject) => {
     const onLine = (line: string) => {
-      console.log(`${tag} ${line}`);
+      console.log(`${tag} ${formatLogLine(line, lineFormat).replaceAll('\n', `\n${tag} `)}`);
       if (line.includes('"msg":"ready"')) {
         try {
           resolveReady(JSON.parse(line) as Ready);

@@ -8,6 +8,7 @@
  *   cmd.email.send command: validates its payload, "sends" it (honours the abort signal)
  *   math.add      request/reply: `{"a":1,"b":2}` -> `3` (the return value is the reply)
  *   poison.#      always throws: the message FAILs, is retried, and goes DEAD after retry.max_retries
+ *   bench.#       no-op: `fleet bench` (topic bench.load) against this fleet completes its traffic
  */
 import type { HandlerContext, TopicRouter } from '@fleet/router';
 import type { HandlerModuleContext } from '@fleet/worker';
@@ -42,6 +43,9 @@ export default function register(router: TopicRouter, { logger }: HandlerModuleC
   router.subscribe('poison.#', () => {
     throw new Error('poison message');
   });
+
+  // Load: `fleet bench` publishes to bench.load; without a handler every bench message would go DEAD.
+  router.subscribe('bench.#', () => {}, { name: 'bench-sink' });
 
   logger.info({ subscriptions: router.size }, 'example handlers registered');
 }

@@ -116,6 +116,26 @@ describe('docker-compose.yml', () => {
     expect(services.worker.expose).toEqual([String(wk.ops.worker_metrics_port)]);
   });
 
+  // Issue 19: the worker had none. Mutation tried: the worker's healthcheck removed -> this failed.
+  it.each([...apps, ...clusterApps.map((a) => `${a}-cluster`)])(
+    '%s: health-checked on its own /healthz (the port its config gives it, no credentials needed)',
+    (service) => {
+      const app = service.replace(/-cluster$/, '') as (typeof apps)[number];
+      const cfg = configFor(service);
+      const port = {
+        gateway: cfg.ops.gateway_metrics_port,
+        persister: cfg.ops.port,
+        worker: cfg.ops.worker_metrics_port,
+      }[app];
+      expect(port).toBeGreaterThan(0);
+      const hc = services[service].healthcheck;
+      expect(hc?.test?.[0]).toBe('CMD');
+      expect(hc.test.join(' ')).toContain(`http://127.0.0.1:${port}/healthz`);
+      expect(hc.interval).toBeDefined();
+      expect(hc.retries).toBeGreaterThan(0);
+    },
+  );
+
   it('prometheus scrapes every app on its configured port', () => {
     expect(services.prometheus.volumes[0]).toMatch(/^\.\/config\/prometheus\.yml:/);
     const prom = parse(readFileSync('config/prometheus.yml', 'utf8'));

@@ -35,7 +35,9 @@ interface Started {
 function startFleet(args: string[], env: Record<string, string>, via: 'node' | 'npm' = 'node'): Started {
   const base: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
+    // FORCE_COLOR / NO_COLOR of the test runner would decide the colour question for the start script.
     if (k.startsWith('FLEET_') || k.startsWith('VITEST') || k === 'NODE_OPTIONS') continue;
+    if (k === 'FORCE_COLOR' || k === 'NO_COLOR') continue;
     base[k] = v;
   }
   const [cmd, argv] =
@@ -197,6 +199,14 @@ async function runAndStop(workers: number): Promise<void> {
   const { code } = await fleet.exited;
   expect(code, fleet.lines.slice(-40).join('\n')).toBe(0);
   expect(Date.now() - t0).toBeLessThan(30_000);
+  // Output piped (not a terminal): no colour codes anywhere, and app logs stay raw JSON behind the app's
+  // prefix (what scripts parse). Mutation tried: the tag coloured unconditionally (as before issue 19) ->
+  // this failed on the first app line.
+  expect(fleet.lines.filter((l) => l.includes('\x1b')).slice(0, 3)).toEqual([]);
+  expect(
+    fleet.lines.some((l) => /^persister +\| \{.*"msg":"ready"/.test(l)),
+    fleet.lines.join('\n'),
+  ).toBe(true);
   // Children exit on their own after the SIGINT: give the last of them a moment.
   const deadline = Date.now() + 5_000;
   while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

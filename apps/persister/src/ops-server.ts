@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FleetConfig } from '@fleet/config';
 import {
+  countDeadLetters,
   type Dispatcher,
   deadLetterView,
   listDeadLetters,
@@ -12,6 +13,7 @@ import {
 import { basicAuthChallenge, basicAuthMatches, type Registry } from '@fleet/metrics';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { deadLettersPage, opsIndexPage } from './ops-pages.js';
 import type { QueueApi } from './queue-api.js';
 
 export interface OpsServerDeps {
@@ -31,6 +33,7 @@ const REALM = 'fleet-ops';
 /** Probes cannot send credentials; these answer up/ready and the failing parts' names, nothing more. */
 const PROBE_ROUTES = ['/healthz', '/readyz'];
 const METRICS_ROUTE = '/metrics';
+const HTML = 'text/html; charset=utf-8';
 
 function idsFrom(body: unknown, query: unknown): string[] | 'all' | null {
   const src = { ...((query as object) ?? {}), ...((body as object) ?? {}) } as {
@@ -47,7 +50,8 @@ function idsFrom(body: unknown, query: unknown): string[] | 'all' | null {
 
 /**
  * The persister's ops HTTP server: /healthz (process up), /readyz, /metrics, Bull Board at /ops/queues
- * and the dead-letter endpoints; it binds to ops.host (127.0.0.1 unless configured). With ops.basic_auth,
+ * (read-only unless ops.bull_board.read_only is false), the dead-letter endpoints and two read-only HTML
+ * pages, /ops (the index) and /ops/dead-letters.html; it binds to ops.host (127.0.0.1 unless configured). With ops.basic_auth,
  * every request of every method needs the credentials except the probes (and /metrics with
  * ops.public_metrics). The check runs on the matched route pattern, before routing to any handler, so
  * Bull Board's API (POST/PUT/PATCH), dead-letter replay (POST) and purge (DELETE) and unknown paths
@@ -78,12 +82,27 @@ export async function startOpsServer(d: OpsServerDeps): Promise<{ app: FastifyIn
     return d.registry.metrics();
   });
 
-  app.get('/ops/dead-letters', async (req) => {
-    const q = req.query as { limit?: string; topic?: string };
+  /** A page of dead letters (limit 1..10000, default 100; optional topic) and their total. */
+  const deadLetters = async (query: unknown) => {
+    const q = query as { limit?: string; topic?: string };
     const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 10_000);
-    const rows = await listDeadLetters(d.queue, { limit, ...(q.topic ? { topic: q.topic } : {}) });
-    return { deadLetters: rows.map(deadLetterView) };
+    const topic = typeof q.topic === 'string' && q.topic !== '' ? { topic: q.topic } : {};
+    const [rows, total] = await Promise.all([
+      listDeadLetters(d.queue, { limit, ...topic }),
+      countDeadLetters(d.queue, topic),
+    ]);
+    return { rows, total, limit, ...topic };
+  };
+  app.get('/ops/dead-letters', async (req) => {
+    const { rows, total } = await deadLetters(req.query);
+    // total: {n, exact}; exact false means "at least n" (a bounded count: countDeadLetters).
+    return { deadLetters: rows.map(deadLetterView), total };
   });
+  // Read-only HTML views for people (the JSON above is for scripts).
+  app.get('/ops', async (_req, reply) => reply.type(HTML).send(opsIndexPage()));
+  app.get('/ops/dead-letters.html', async (req, reply) =>
+    reply.type(HTML).send(deadLettersPage(await deadLetters(req.query))),
+  );
   app.post('/ops/dead-letters/replay', async (req, reply) => {
     const ids = idsFrom(req.body, req.query);
     if (!ids) return reply.code(400).send({ error: 'give ids (array or comma list) or all=true' });
@@ -98,12 +117,20 @@ export async function startOpsServer(d: OpsServerDeps): Promise<{ app: FastifyIn
   const board = new FastifyAdapter();
   // The shards' queues share one name (their BullMQ prefixes differ): Bull Board keys queues by name, so
   // with several each gets the shard as a name prefix (one queue keeps its plain name).
+  // ops.bull_board.read_only: Bull Board's API answers 405 to every job and queue action (checked on the
+  // server, not only hidden in the UI).
+  const readOnlyMode = d.config.ops.bull_board.read_only;
   const adapters = d.bullQueues.map((q, n) =>
     d.bullQueues.length === 1
-      ? new BullMQAdapter(q)
-      : new BullMQAdapter(q, { prefix: `s${n}-`, displayName: `${q.name} (shard ${n})` }),
+      ? new BullMQAdapter(q, { readOnlyMode })
+      : new BullMQAdapter(q, { readOnlyMode, prefix: `s${n}-`, displayName: `${q.name} (shard ${n})` }),
   );
-  createBullBoard({ queues: adapters, serverAdapter: board });
+  createBullBoard({
+    queues: adapters,
+    serverAdapter: board,
+    // The dead letters live in Postgres, not in a queue: a link from the board's header to their page.
+    options: { uiConfig: { miscLinks: [{ text: 'Dead letters', url: '/ops/dead-letters.html' }] } },
+  });
   board.setBasePath('/ops/queues');
   await app.register(board.registerPlugin(), { prefix: '/ops/queues' });
 

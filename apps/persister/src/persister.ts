@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { FleetConfig } from '@fleet/config';
-import { Dispatcher } from '@fleet/dispatch';
+import { Dispatcher, dispatchLimits } from '@fleet/dispatch';
 import type { Registry } from '@fleet/metrics';
 import { FleetKeys } from '@fleet/protocol';
 import { createRedis, type FleetRedis, isCluster } from '@fleet/redis';
@@ -143,7 +143,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
   const dispatcher = new Dispatcher(
     queues,
     keys,
-    () => ({ batchSize: cfg.queue.batch_size, maxJobBytes: cfg.queue.max_job_bytes }),
+    () => dispatchLimits(cfg),
     (jobs, messages) => {
       gate.noteEnqueued();
       metrics.jobsEnqueued.inc(jobs);

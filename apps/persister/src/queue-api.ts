@@ -21,6 +21,7 @@ export interface QueueApi {
   pendingIds(ids: readonly string[], olderThanMs?: number): Promise<string[]>;
   readFrom(afterSeq: bigint | string, limit: number, topic?: string): Promise<StoredMessage[]>;
   listDead(opts: { limit: number; topic?: string }): Promise<StoredMessage[]>;
+  countDead(opts: { bound: number; topic?: string }): Promise<{ n: number; exact: boolean }>;
   replayDead(ids: string[] | 'all'): Promise<StoredMessage[]>;
   purgeDead(ids: string[] | 'all'): Promise<number>;
   insertDeadEntry(

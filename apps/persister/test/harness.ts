@@ -77,6 +77,9 @@ export function testConfig(
     database: { connection_string: dbUrl, pool: { max_connections: poolMax, min_connections: 0 } },
     streams: { block_ms: 50, claim_idle_ms: 1_000 },
     retry: { sweep_interval_ms: 60_000 },
+    // Finished jobs leave the queue at once, as these tests count the jobs a dispatch made (allJobs reads
+    // every state); keeping them (queue.keep_*, on by default) is tested in keep-finished-jobs.test.ts.
+    queue: { keep_completed: { count: 0 }, keep_failed: { count: 0 } },
     ops: { port: 0 },
     logging: { level: 'warn' },
   };

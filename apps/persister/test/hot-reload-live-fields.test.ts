@@ -292,6 +292,20 @@ describe('persister hot reload: every live field it reads applies to the running
     await waitUntil(async () => (await jobsOf(mb)).flatMap((j) => j.ids).length === 4, 20_000, 'mb jobs');
     expect((await jobsOf(mb)).map((j) => j.ids.length)).toEqual([1, 1, 1, 1]);
 
+    // queue.keep_completed / keep_failed (count, age_s): jobs dispatched after the reload carry the new
+    // BullMQ KeepJobs (how many finished jobs their queue keeps, for how long).
+    await change('queue.keep_completed.count', 7);
+    await change('queue.keep_completed.age_s', 60);
+    await change('queue.keep_failed.count', 9);
+    await change('queue.keep_failed.age_s', 90);
+    await publish(['kj-0']);
+    await waitUntil(async () => (await jobsOf(['kj-0'])).length === 1, 20_000, 'kj job');
+    const kept = (await q.getJobs(['waiting', 'prioritized', 'active', 'delayed'])).find((j) =>
+      (j.data as { messages: { id: string }[] }).messages.some((m) => m.id === 'kj-0'),
+    );
+    expect(kept?.opts.removeOnComplete).toEqual({ count: 7, age: 60 });
+    expect(kept?.opts.removeOnFail).toEqual({ count: 9, age: 90 });
+
     // retry.max_retries: 0 -> 5: a FAILED message went DEAD before, is retried after.
     await publish(['mr-0']);
     await persisted(['mr-0']);

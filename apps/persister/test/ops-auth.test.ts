@@ -22,7 +22,8 @@ describe('persister ops server: basic auth on every method', () => {
   let jobId: string;
 
   beforeAll(async () => {
-    h = await harness('opsauth', { ops: { basic_auth: CREDS } });
+    // Bull Board writable (read_only false) so the 401s below are the guard's, not read-only mode's.
+    h = await harness('opsauth', { ops: { basic_auth: CREDS, bull_board: { read_only: false } } });
     p = await startPersister(h.cfg, { logger: memoryLogger(), opsPort: 0, consumerName: 'opsauth-a' });
     base = p.opsUrl as string;
     await publish(h, ['d-1', 'd-2', 'live-1']);

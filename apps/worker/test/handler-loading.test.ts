@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { TopicRouter } from '@fleet/router';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { BENCH_TOPIC } from '../../../packages/client/src/load.js';
 import { spawnApp } from '../../../test/helpers/processes.js';
 import { testTempDir } from '../../../test/helpers/services.js';
 import { HandlerLoadError, loadHandlerModules } from '../src/index.js';
@@ -37,6 +38,9 @@ describe('handler modules', () => {
     expect(router.match('order.created').length).toBe(1);
     expect(router.match('math.add').length).toBe(1);
     expect(router.match('poison.pill').length).toBe(1);
+    // `fleet bench`'s default topic is handled by the default fleet (issue 19: it dead-lettered all of it).
+    // Mutation tried: the bench.# subscription removed -> this line failed.
+    expect(router.match(BENCH_TOPIC).length).toBe(1);
   });
 
   it.each([

@@ -20,6 +20,13 @@ import { dial } from './dial.js';
 import { FleetError } from './errors.js';
 
 /**
+ * The default topic of `fleet bench` and runLoad. The example handlers (examples/handlers, what `npm start`
+ * loads) complete `bench.#` with a no-op handler, so a bench against the default fleet measures the whole
+ * path; a fleet without a handler for it dead-letters every message (handlers.unrouted: dead_letter).
+ */
+export const BENCH_TOPIC = 'bench.load';
+
+/**
  * The load generator behind `fleet bench` (and bench/gateway.ts, which runs it in a separate process).
  * It speaks the wire protocol directly rather than through FleetClient: one pre-encoded PUBLISH template per
  * connection, patched in place (corr, id, timestamp) per message, so the generator stays cheap next to the
@@ -205,7 +212,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 function publishTemplate(opts: LoadOptions): Buffer {
   const envelope = encodeEnvelope({
     id: 'x'.repeat(ID_BYTES),
-    topic: opts.topic ?? 'bench.load',
+    topic: opts.topic ?? BENCH_TOPIC,
     type: 'event',
     priority: 0,
     timestamp: Date.now(),

@@ -102,6 +102,10 @@ describe('fleet CLI (separate process against a protocol peer)', () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/acked\/s/);
+    // Says up front where the traffic goes (the default topic and what a fleet without its handler does).
+    expect(r.stderr).toMatch(
+      /topic bench\.load\n.*examples\/handlers completes bench\.#.*dead-letters every one/,
+    );
     const lines = r.stdout.trim().split('\n');
     expect(r.stdout).toMatch(/acked msg\/s/);
     const json = JSON.parse(lines[lines.length - 1]!);

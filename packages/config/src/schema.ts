@@ -289,6 +289,34 @@ const queue = z
       'The persister stops reading the ingest streams while more jobs than this wait (workers behind).',
       'restart',
     ),
+    keep_completed: z
+      .strictObject({
+        count: f(
+          int(0, 100_000).default(10),
+          'Most completed jobs kept per shard queue for Bull Board (0 = removed as soon as they finish, as before). Each keeps its batch (up to queue.max_job_bytes) in Redis, memory no completion frees: keep count x job size well below the room between pressure.dispatch_memory_high and maxmemory.',
+          'live',
+        ),
+        age_s: f(
+          int(1, 30 * 86_400).default(3600),
+          'Seconds a completed job is kept at most (1 h; BullMQ removes aged jobs when a later job finishes).',
+          'live',
+        ),
+      })
+      .prefault({}),
+    keep_failed: z
+      .strictObject({
+        count: f(
+          int(0, 100_000).default(20),
+          'Most failed jobs kept per shard queue for Bull Board (0 = removed as soon as they finish, as before). Each keeps its batch (up to queue.max_job_bytes) in Redis, memory no completion frees: keep count x job size well below the room between pressure.dispatch_memory_high and maxmemory.',
+          'live',
+        ),
+        age_s: f(
+          int(1, 30 * 86_400).default(86400),
+          'Seconds a failed job is kept at most (24 h; BullMQ removes aged jobs when a later job finishes).',
+          'live',
+        ),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -431,6 +459,15 @@ const ops = z
       'Start even when an ops server listens on a non-loopback host without basic_auth: Bull Board and dead-letter replay/purge are then open to anyone who reaches it.',
       'restart',
     ),
+    bull_board: z
+      .strictObject({
+        read_only: f(
+          z.boolean().default(true),
+          "Bull Board shows the queues but refuses every job and queue action (retry, remove, clean, pause, add; @bull-board's readOnlyMode). On by default: Postgres is the record of every message, and a job removed, emptied or added by hand there is out of step with it until a sweep; operator actions go through `fleet dead-letters` / `fleet replay` and the /ops/dead-letters endpoints, which change rows and jobs together.",
+          'restart',
+        ),
+      })
+      .prefault({}),
   })
   .prefault({});
 

@@ -1,7 +1,8 @@
+import type { FleetConfig } from '@fleet/config';
 import type { FleetKeys } from '@fleet/protocol';
 import type { NewMessage, StoredMessage } from '@fleet/store';
 import type { Queue } from 'bullmq';
-import { batchJobId, buildJobs, type JobSpec } from './jobs.js';
+import { batchJobId, buildJobs, type JobSpec, type KeepFinished } from './jobs.js';
 
 /** Retry delay of the n-th retry (n >= 1): backoff_ms doubling, capped at backoff_max_ms. */
 export function retryDelayMs(retryCount: number, backoffMs: number, backoffMaxMs: number): number {
@@ -12,6 +13,20 @@ export function retryDelayMs(retryCount: number, backoffMs: number, backoffMaxMs
 export interface DispatchLimits {
   batchSize: number;
   maxJobBytes: number;
+  /** Finished jobs kept for Bull Board (queue.keep_completed / keep_failed); absent = removed at once. */
+  keepCompleted?: KeepFinished;
+  keepFailed?: KeepFinished;
+}
+
+/** The dispatch limits of a config (read per dispatch: queue.batch_size, max_job_bytes and keep_* are live). */
+export function dispatchLimits(cfg: FleetConfig): DispatchLimits {
+  const { queue } = cfg;
+  return {
+    batchSize: queue.batch_size,
+    maxJobBytes: queue.max_job_bytes,
+    keepCompleted: { count: queue.keep_completed.count, ageS: queue.keep_completed.age_s },
+    keepFailed: { count: queue.keep_failed.count, ageS: queue.keep_failed.age_s },
+  };
 }
 
 /** Jobs made by the same BullMQ-queue add: per shard (one queue each). */
@@ -92,11 +107,13 @@ export class Dispatcher {
    * Rows found PENDING/PROCESSING with no live job (Redis lost it, or a crash before the enqueue), batched
    * per retry count. The sweep only picks rows older than the oldest waiting job, so a repeated sweep does
    * not duplicate a job still queued (and an identical batch re-added while its job exists is a no-op).
-   * `since`: when the claim began (before its statement touched updated_at), the jobs' creation time (as
-   * in dispatchNew).
+   * Ids `s-<hash>-<n>.<claim>`: the claim time (the rows' updated_at, set by the sweep's claim) makes each
+   * sweep of the same rows a new job, so a finished job kept from an earlier sweep (queue.keep_*) cannot
+   * turn a later one into a no-op. `since`: when the claim began (before its statement touched
+   * updated_at), the jobs' creation time (as in dispatchNew).
    */
   dispatchSwept(rows: readonly StoredMessage[], since?: number): Promise<number> {
-    return this.add(this.byShardAndRetry(rows, 's', undefined, since));
+    return this.add(this.byShardAndRetry(rows, 's', undefined, claimTag, since));
   }
 
   /** Jobs of `rows` per topic shard and retry count; ids `<kind>-<hash>-<n>`, delayed by `delay(n)` if given. */
@@ -104,6 +121,8 @@ export class Dispatcher {
     rows: readonly StoredMessage[],
     kind: 'r' | 's',
     delay?: (retryCount: number) => number,
+    /** Appended to the retry count in the id (`<n>.<tag>`), from the rows of the job's group. */
+    tag?: (rows: readonly StoredMessage[]) => string,
     since?: number,
   ): JobsByShard {
     const jobs: JobsByShard = new Map();
@@ -116,7 +135,7 @@ export class Dispatcher {
             list,
             () => n,
             this.limits(),
-            (c) => batchJobId(kind, c, n),
+            (c) => batchJobId(kind, c, tag ? `${n}.${tag(list)}` : n),
             delay?.(n),
             since,
           ),
@@ -185,6 +204,13 @@ function push(into: JobsByShard, shard: number, jobs: JobSpec[]): void {
   const list = into.get(shard);
   if (list) list.push(...jobs);
   else into.set(shard, jobs);
+}
+
+/** The latest updated_at of the rows (ms, base 36): a sweep's claim time. */
+function claimTag(rows: readonly StoredMessage[]): string {
+  let at = 0;
+  for (const r of rows) at = Math.max(at, r.updatedAt.getTime());
+  return at.toString(36);
 }
 
 function groupByRetry(rows: readonly StoredMessage[]): Map<number, StoredMessage[]> {

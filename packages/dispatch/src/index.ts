@@ -1,6 +1,16 @@
-export { Dispatcher, type DispatchLimits, retryDelayMs } from './dispatcher.js';
-export { batchJobId, buildJobs, chunkJobMessages, type JobSpec } from './jobs.js';
+export { Dispatcher, type DispatchLimits, dispatchLimits, retryDelayMs } from './dispatcher.js';
 export {
+  batchJobId,
+  buildJobs,
+  chunkJobMessages,
+  type JobSpec,
+  type KeepFinished,
+  keepOption,
+} from './jobs.js';
+export {
+  countDeadLetters,
+  DEAD_COUNT_BOUND,
+  DEAD_COUNT_BOUND_TOPIC,
   deadLetterView,
   listDeadLetters,
   type OpsStore,

@@ -32,6 +32,9 @@ export function chunkJobMessages(
  * Deterministic BullMQ job id of a batch: `<kind>-<sha1 of its message ids>[-<tag>]`.
  * The same messages dispatched for the same reason always get the same id, so a repeated add is a no-op
  * while the job exists. Hashing keeps ids short and free of ':' (BullMQ rejects it in custom ids).
+ * Finished jobs may be kept (queue.keep_completed / keep_failed): an id then stays taken after its job ran,
+ * so every dispatch that must run again carries what makes it new in its tag: the retry count (`r`), the
+ * claim time of the sweep (`s`), the request (`p`, `d`); only the first delivery (`i`) has none.
  */
 export function batchJobId(
   kind: 'i' | 'r' | 's' | 'p' | 'd',
@@ -44,6 +47,17 @@ export function batchJobId(
   return tag === undefined ? id : `${id}-${String(tag).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
 }
 
+/** How many finished jobs a queue keeps and for how long (BullMQ's KeepJobs); count 0 = none. */
+export interface KeepFinished {
+  count: number;
+  ageS: number;
+}
+
+/** BullMQ's removeOnComplete / removeOnFail for a KeepFinished: `true` (remove at once) when none are kept. */
+export function keepOption(keep: KeepFinished | undefined): true | { count: number; age: number } {
+  return !keep || keep.count <= 0 ? true : { count: keep.count, age: keep.ageS };
+}
+
 export interface JobSpec {
   name: typeof JOB_NAME;
   data: JobData;
@@ -52,8 +66,8 @@ export interface JobSpec {
     delay?: number;
     timestamp?: number;
     attempts: 1;
-    removeOnComplete: true;
-    removeOnFail: true;
+    removeOnComplete: ReturnType<typeof keepOption>;
+    removeOnFail: ReturnType<typeof keepOption>;
   };
 }
 
@@ -65,7 +79,7 @@ export interface JobSpec {
 export function buildJobs(
   messages: readonly (StoredMessage | NewMessage)[],
   attemptOf: (m: StoredMessage | NewMessage) => number,
-  limits: { batchSize: number; maxJobBytes: number },
+  limits: { batchSize: number; maxJobBytes: number; keepCompleted?: KeepFinished; keepFailed?: KeepFinished },
   id: (chunk: JobMessage[]) => string,
   delay?: number,
   since?: number,
@@ -77,8 +91,8 @@ export function buildJobs(
     opts: {
       jobId: id(chunk),
       attempts: 1,
-      removeOnComplete: true,
-      removeOnFail: true,
+      removeOnComplete: keepOption(limits.keepCompleted),
+      removeOnFail: keepOption(limits.keepFailed),
       ...(delay && delay > 0 ? { delay } : since !== undefined ? { timestamp: since } : {}),
     },
   }));

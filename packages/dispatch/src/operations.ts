@@ -10,7 +10,7 @@ import type { Dispatcher } from './dispatcher.js';
 /** The store operations the operator actions use (PersistStore has them; tests may pass any). */
 export type OpsStore = Pick<
   PersistStore,
-  'loadOffset' | 'saveOffset' | 'readFrom' | 'listDead' | 'replayDead' | 'purgeDead'
+  'loadOffset' | 'saveOffset' | 'readFrom' | 'listDead' | 'countDead' | 'replayDead' | 'purgeDead'
 >;
 
 export interface ReplayResult {
@@ -29,13 +29,16 @@ export async function replayRange(
   opts: { group: string; topic: string; from?: string; pageSize?: number; limit?: number },
 ): Promise<ReplayResult> {
   const page = opts.pageSize ?? 1_000;
+  const started = Date.now().toString(36);
   let after = opts.from ?? (await store.loadOffset(opts.group, opts.topic)) ?? '0';
   let replayed = 0;
   while (opts.limit === undefined || replayed < opts.limit) {
     const n = opts.limit === undefined ? page : Math.min(page, opts.limit - replayed);
     const rows = await store.readFrom(after, n, opts.topic);
     if (rows.length === 0) break;
-    await dispatcher.dispatchReplay('p', rows, `${opts.group}.${after}`);
+    // The request's start time in the tag: replaying a range again (--from) is a new job even while the
+    // first replay's finished jobs are kept (queue.keep_completed).
+    await dispatcher.dispatchReplay('p', rows, `${opts.group}.${after}.${started}`);
     after = rows[rows.length - 1]!.seq;
     await store.saveOffset(opts.group, opts.topic, after);
     replayed += rows.length;
@@ -49,6 +52,23 @@ export function listDeadLetters(
   opts: { limit?: number; topic?: string },
 ): Promise<StoredMessage[]> {
   return store.listDead({ limit: opts.limit ?? 100, ...(opts.topic ? { topic: opts.topic } : {}) });
+}
+
+/**
+ * Most DEAD rows counted for a total: counting stops there and the total reads "at least" (a bounded walk
+ * of messages_open's status index; with a topic each row is also looked up in messages, hence the lower bound).
+ */
+export const DEAD_COUNT_BOUND = 1_000_000;
+export const DEAD_COUNT_BOUND_TOPIC = 100_000;
+
+/** The number of dead letters (of `topic`, if given): exact, or a lower bound when `exact` is false. */
+export function countDeadLetters(
+  store: OpsStore,
+  opts: { topic?: string },
+): Promise<{ n: number; exact: boolean }> {
+  return opts.topic
+    ? store.countDead({ bound: DEAD_COUNT_BOUND_TOPIC, topic: opts.topic })
+    : store.countDead({ bound: DEAD_COUNT_BOUND });
 }
 
 /** DEAD -> PENDING (done by the store) and a fresh job for each; returns the ids replayed. */

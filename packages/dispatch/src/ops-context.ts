@@ -3,7 +3,7 @@ import { FleetKeys } from '@fleet/protocol';
 import { createRedis } from '@fleet/redis';
 import { createPool, PersistStore } from '@fleet/store';
 import { Queue } from 'bullmq';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, dispatchLimits } from './dispatcher.js';
 
 /**
  * What operator tools (the `fleet` CLI's replay and dead-letters commands) need without running a
@@ -33,10 +33,7 @@ export function openOpsContext(cfg: FleetConfig): OpsContext {
     q.on('error', () => {});
     return q;
   });
-  const dispatcher = new Dispatcher(queues, keys, () => ({
-    batchSize: cfg.queue.batch_size,
-    maxJobBytes: cfg.queue.max_job_bytes,
-  }));
+  const dispatcher = new Dispatcher(queues, keys, () => dispatchLimits(cfg));
   return {
     store: new PersistStore(pool),
     dispatcher,

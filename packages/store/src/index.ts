@@ -4,8 +4,10 @@ export {
   MIGRATIONS_DIR,
   type MigrateLogger,
   type MigrateOptions,
+  type MigrationState,
   migrate,
   migrationNames,
+  migrationStatus,
 } from './migrate.js';
 export {
   collapseStatusUpdates,

@@ -53,11 +53,46 @@ export async function migrationNames(dir: string = MIGRATIONS_DIR): Promise<stri
   return files.map((f) => f.replace(/\.(sql|ts|js)$/, '')).sort();
 }
 
+/** One migration as `fleet db status` shows it. */
+export interface MigrationState {
+  name: string;
+  /** When it was applied (node-pg-migrate's run_on); null while pending. */
+  appliedAt: Date | null;
+  /** applied, pending (in the directory, not applied) or unknown (applied, but not in this directory: the
+   *  database was migrated by a newer version). */
+  state: 'applied' | 'pending' | 'unknown';
+}
+
+/**
+ * Every migration of the directory and of the database, in order: those applied (in the order applied),
+ * then the pending ones. Reads only (no lock, no table created): before the first migrate all are pending.
+ */
+export async function migrationStatus(
+  pool: pg.Pool,
+  dir: string = MIGRATIONS_DIR,
+): Promise<MigrationState[]> {
+  const names = await migrationNames(dir);
+  const exists = await pool.query<{ t: string | null }>(sql('migrations_table'), [Table.migrations]);
+  const applied = exists.rows[0]?.t
+    ? (await pool.query<{ name: string; run_on: Date }>(sql('applied_migrations'))).rows
+    : [];
+  const known = new Set(names);
+  const done = new Set(applied.map((r) => r.name));
+  return [
+    ...applied.map(
+      (r): MigrationState => ({
+        name: r.name,
+        appliedAt: r.run_on,
+        state: known.has(r.name) ? 'applied' : 'unknown',
+      }),
+    ),
+    ...names
+      .filter((n) => !done.has(n))
+      .map((name): MigrationState => ({ name, appliedAt: null, state: 'pending' })),
+  ];
+}
+
 /** For /readyz: true when every migration in the directory has been applied to this database. */
 export async function isSchemaCurrent(pool: pg.Pool, dir: string = MIGRATIONS_DIR): Promise<boolean> {
-  const exists = await pool.query<{ t: string | null }>(sql('migrations_table'), [Table.migrations]);
-  if (!exists.rows[0]?.t) return false;
-  const res = await pool.query<{ name: string }>(sql('applied_migrations'));
-  const applied = new Set(res.rows.map((r) => r.name));
-  return (await migrationNames(dir)).every((n) => applied.has(n));
+  return (await migrationStatus(pool, dir)).every((m) => m.state !== 'pending');
 }

@@ -201,6 +201,20 @@ export class PersistStore {
   }
 
   /**
+   * How many DEAD rows there are (of `topic`, if given), counting at most `bound` of them: `exact` is false
+   * when there are more than `bound` (n is then `bound`). Bounded so a listing stays cheap whatever the
+   * table's size.
+   */
+  async countDead(opts: { bound: number; topic?: string }): Promise<{ n: number; exact: boolean }> {
+    const res =
+      opts.topic === undefined
+        ? await this.pool.query<{ n: number }>(sql('count_dead'), [opts.bound + 1])
+        : await this.pool.query<{ n: number }>(sql('count_dead_topic'), [opts.bound + 1, opts.topic]);
+    const n = res.rows[0]?.n ?? 0;
+    return n > opts.bound ? { n: opts.bound, exact: false } : { n, exact: true };
+  }
+
+  /**
    * DEAD -> PENDING with retry_count + 1 (one more attempt), returned for re-dispatch. `'all'` takes at most
    * `limit` rows (default: all of them).
    */

@@ -31,6 +31,8 @@ export const STATEMENTS = [
   'read_from_topic',
   'list_dead',
   'list_dead_topic',
+  'count_dead',
+  'count_dead_topic',
   'replay_dead',
   'replay_dead_all',
   'purge_dead',

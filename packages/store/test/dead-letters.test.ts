@@ -29,6 +29,16 @@ describe('store: dead letters', () => {
     expect((await db.store.listDead({ limit: 2 })).length).toBe(2);
   });
 
+  it('counts DEAD rows (by topic too), exactly up to a bound and "at least the bound" past it', async () => {
+    // 3 on dead.a and 2 on dead.b from the test above, nothing else DEAD.
+    expect(await db.store.countDead({ bound: 1_000 })).toEqual({ n: 5, exact: true });
+    expect(await db.store.countDead({ bound: 5 })).toEqual({ n: 5, exact: true });
+    expect(await db.store.countDead({ bound: 4 })).toEqual({ n: 4, exact: false });
+    expect(await db.store.countDead({ bound: 1_000, topic: 'dead.a' })).toEqual({ n: 3, exact: true });
+    expect(await db.store.countDead({ bound: 2, topic: 'dead.a' })).toEqual({ n: 2, exact: false });
+    expect(await db.store.countDead({ bound: 1_000, topic: 'nothing.here' })).toEqual({ n: 0, exact: true });
+  });
+
   it('replays chosen DEAD rows as one more attempt, and then all', async () => {
     const dead = (await db.store.listDead({ limit: 100 })).map((m) => m.id);
     const [one] = dead;

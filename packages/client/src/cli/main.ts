@@ -35,6 +35,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
     summary: 'list, replay or purge DEAD messages (fleet dead-letters list --config FILE)',
     load: () => import('./commands/dead-letters.js'),
   },
+  db: {
+    summary: 'run or show the schema migrations by hand (fleet db migrate|status --config FILE)',
+    load: () => import('./commands/db.js'),
+  },
   replay: {
     summary: 're-enqueue a topic from the durable log (fleet replay --config F --group G --topic T)',
     load: () => import('./commands/replay.js'),

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { type LoadResult, runLoad } from '../../load.js';
+import { BENCH_TOPIC, type LoadResult, runLoad } from '../../load.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
 import {
   ackFlag,
@@ -23,7 +23,8 @@ Options:
   --size B               payload bytes (default 100)
   --duration-s S         seconds to run (default 10; env BENCH_DURATION_S)
   --ack stream|durable   ACK level asked for (default stream)
-  --topic T              topic (default bench.load)
+  --topic T              topic (default ${BENCH_TOPIC}: the example handlers that \`npm start\` loads complete it
+                         with a no-op; a fleet with no handler for the topic dead-letters every message)
   --rate R               open loop: R publishes/s in all on a fixed schedule (default: closed loop, each
                          ACK refills its slot at once); still at most W in flight per connection
   --delivery-timeout-ms MS  retry publishes answered UNAVAILABLE / OVERLOADED (same id, backoff) for up to
@@ -73,8 +74,11 @@ async function runCommand(argv: string[]): Promise<number> {
       : {}),
   };
   const tty = process.stderr.isTTY;
+  const topic = opts.topic ?? BENCH_TOPIC;
   process.stderr.write(
-    `fleet bench: ${opts.connections} connections x window ${opts.window}${opts.rate ? `, ${opts.rate} msg/s` : ''}, ${opts.size} B payloads, ${durationS} s against ${conn.host}:${conn.port}\n`,
+    `fleet bench: ${opts.connections} connections x window ${opts.window}${opts.rate ? `, ${opts.rate} msg/s` : ''}, ${opts.size} B payloads, ${durationS} s against ${conn.host}:${conn.port}, topic ${topic}\n` +
+      // The gateway ACKs what it stored, whatever happens next: say up front where the traffic goes.
+      `  (messages go through the fleet to its handlers: examples/handlers completes bench.#; a fleet without a handler for ${topic} dead-letters every one, handlers.unrouted)\n`,
   );
   const result = await runLoad({
     ...opts,
