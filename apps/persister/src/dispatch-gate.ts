@@ -51,10 +51,11 @@ export class DispatchGate {
     return this.monitor.overloaded && !this.noJobsLeft;
   }
 
-  /** Jobs were added (the dispatcher's callback). */
-  noteEnqueued(): void {
+  /** Jobs holding about `bytes` of Redis memory were added (the dispatcher's callback). */
+  noteEnqueued(bytes: number): void {
     this.enqueues++;
     this.noJobsLeft = false;
+    this.monitor.noteWritten(bytes);
   }
 
   start(): Promise<void> {

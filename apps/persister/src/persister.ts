@@ -144,8 +144,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     queues,
     keys,
     () => dispatchLimits(cfg),
-    (jobs, messages) => {
-      gate.noteEnqueued();
+    (jobs, messages, bytes) => {
+      gate.noteEnqueued(bytes);
       metrics.jobsEnqueued.inc(jobs);
       metrics.messagesEnqueued.inc(messages);
     },

@@ -2,7 +2,14 @@ import type { FleetConfig } from '@fleet/config';
 import type { FleetKeys } from '@fleet/protocol';
 import type { NewMessage, StoredMessage } from '@fleet/store';
 import type { Queue } from 'bullmq';
-import { batchJobId, buildJobs, type JobSpec, type KeepFinished } from './jobs.js';
+import {
+  batchJobId,
+  buildJobs,
+  JOB_OVERHEAD_BYTES,
+  type JobSpec,
+  jobMessageBytes,
+  type KeepFinished,
+} from './jobs.js';
 
 /** Retry delay of the n-th retry (n >= 1): backoff_ms doubling, capped at backoff_max_ms. */
 export function retryDelayMs(retryCount: number, backoffMs: number, backoffMaxMs: number): number {
@@ -47,7 +54,8 @@ export class Dispatcher {
     readonly queues: readonly Queue[],
     private readonly keys: FleetKeys,
     private readonly limits: () => DispatchLimits,
-    private readonly onEnqueued: (jobs: number, messages: number) => void = () => {},
+    /** After each add: jobs, messages and an estimate of the Redis bytes they hold (memory gate). */
+    private readonly onEnqueued: (jobs: number, messages: number, bytes: number) => void = () => {},
   ) {
     if (queues.length !== keys.shards)
       throw new Error(`Dispatcher: ${queues.length} queues for ${keys.shards} shards`);
@@ -181,9 +189,14 @@ export class Dispatcher {
   private async add(byShard: JobsByShard): Promise<number> {
     let jobs = 0;
     let messages = 0;
+    let bytes = 0;
     for (const list of byShard.values()) {
       jobs += list.length;
-      for (const j of list) messages += j.data.messages.length;
+      for (const j of list) {
+        messages += j.data.messages.length;
+        bytes += JOB_OVERHEAD_BYTES;
+        for (const m of j.data.messages) bytes += jobMessageBytes(m);
+      }
     }
     if (jobs === 0) return 0;
     // addBulk runs as one MULTI in the queue's slot: either every job of the list is added or none (then
@@ -195,7 +208,7 @@ export class Dispatcher {
         for (let i = 0; i < list.length; i += 500) await q.addBulk(list.slice(i, i + 500));
       }),
     );
-    this.onEnqueued(jobs, messages);
+    this.onEnqueued(jobs, messages, bytes);
     return jobs;
   }
 }

@@ -2,6 +2,18 @@ import { createHash } from 'node:crypto';
 import { encodeJobData, encodeJobMessage, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
 import type { NewMessage, StoredMessage } from '@fleet/store';
 
+/** Bytes one message adds to its job's data (JSON of its fields): the chunking bound and the memory estimate. */
+export function jobMessageBytes(m: JobMessage): number {
+  return m.e.length + m.id.length + (m.t?.length ?? 0) + (m.r?.length ?? 0) + 32;
+}
+
+/**
+ * Redis memory one job costs besides its messages (estimate): its hash's other fields and opts, the
+ * wait-list entry, the events-stream entry, key overheads. Rounded up: it only has to keep the persister's
+ * memory gate on the safe side between two INFO samples (apps/persister/src/dispatch-gate.ts).
+ */
+export const JOB_OVERHEAD_BYTES = 1024;
+
 /**
  * Splits messages, in order, into job payloads of at most `batchSize` messages and `maxBytes` bytes of
  * encoded envelopes (a single message larger than `maxBytes` travels alone).
@@ -15,7 +27,7 @@ export function chunkJobMessages(
   let cur: JobMessage[] = [];
   let bytes = 0;
   for (const m of messages) {
-    const size = m.e.length + m.id.length + (m.t?.length ?? 0) + (m.r?.length ?? 0) + 32;
+    const size = jobMessageBytes(m);
     if (cur.length > 0 && (cur.length >= batchSize || bytes + size > maxBytes)) {
       chunks.push(cur);
       cur = [];

@@ -202,6 +202,16 @@ export class PressureMonitor {
     if (this.reason === null) this.evaluate(this.estimate());
   }
 
+  /**
+   * `bytes` this process wrote to Redis (an estimate, e.g. the persister's new jobs): counted into memory
+   * until the next sample measures it, so writing past the high mark pauses at once, not a sample later
+   * (a late timer on a loaded host would otherwise let a burst of writes run Redis into maxmemory).
+   */
+  noteWritten(bytes: number): void {
+    this.pendingBytes += bytes;
+    if (this.reason === null) this.evaluate(this.estimate());
+  }
+
   /** Reads INFO memory and the stream lengths; the new state replaces the estimate. */
   async sampleNow(): Promise<void> {
     try {
