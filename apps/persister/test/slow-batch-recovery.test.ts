@@ -14,6 +14,7 @@ import { type Persister, startPersister } from '../src/persister.js';
 import {
   allJobs,
   bullQueue,
+  count,
   fakeWorker,
   type Harness,
   harness,
@@ -105,10 +106,7 @@ describe('a slow batch whose job still waits', () => {
     const seen: string[] = [];
     w = fakeWorker(h, () => 'COMPLETED', seen);
     await waitUntil(
-      async () =>
-        Number(
-          (await h.pool.query("SELECT count(*) AS n FROM messages WHERE status = 'COMPLETED'")).rows[0].n,
-        ) === IDS,
+      async () => (await count(h, "SELECT count(*) AS n FROM messages WHERE status = 'COMPLETED'")) === IDS,
       60_000,
       'every row COMPLETED',
     );
