@@ -18,8 +18,7 @@
 // Env: CLUSTER_E2E_MESSAGES (default 20000), CLUSTER_E2E_REQUESTS (50), CLUSTER_E2E_VERBOSE=1 (the apps'
 // warnings and errors also when the test passes).
 
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { connect, type FleetClient, FleetError } from '@fleet/client';
 import { decodeJobData, FleetKeys, type JobData } from '@fleet/protocol';
 import { createRedis, type FleetRedis, masters } from '@fleet/redis';
@@ -36,7 +35,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../helpers/config.js';
 import { type AppProcess, killAllApps, REPO_ROOT, spawnApp } from '../helpers/processes.js';
 import { type FreshDatabase, freshDatabase, uniquePrefix } from '../helpers/services.js';
-import { handledDir } from './fixtures/count-handled.js';
+import { handledCounts as handledCountsOf, handledDir } from './fixtures/count-handled.js';
 
 const MESSAGES = Number(process.env.CLUSTER_E2E_MESSAGES ?? 20_000);
 const REQUESTS = Number(process.env.CLUSTER_E2E_REQUESTS ?? 50);
@@ -318,14 +317,7 @@ async function replicaJobs(
 }
 
 /** Every id the counting handler wrote down so far, with how many times it ran. */
-async function handledCounts(): Promise<Map<string, number>> {
-  const dir = handledDir(prefix);
-  const counts = new Map<string, number>();
-  for (const f of await readdir(dir).catch(() => [] as string[]))
-    for (const id of (await readFile(join(dir, f), 'utf8')).split('\n'))
-      if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
-  return counts;
-}
+const handledCounts = () => handledCountsOf(prefix);
 
 /** Per master (by port): total_commands_processed and CPU seconds so far. */
 async function masterStats(): Promise<Map<number, { commands: number; cpu: number }>> {

@@ -6,15 +6,15 @@
 // is in `messages`, COMPLETED (or DEAD for poison messages); a stream-ACKed id may be missing only if it was
 // ACKed in the last 2 s before redis-server was killed (the everysec window). No row is stored twice, and,
 // counted from the handlers' side (test/e2e/fixtures/count-handled.ts), a message is handled more than once
-// only if a handler had run it and it was not yet COMPLETED when a fault struck (work in flight).
+// only if a handler had run it and it was not yet COMPLETED when a fault struck (work in flight), or it ran
+// once in the everysec window before the redis-server kill and once after (the AOF lacked its job's end).
 // Recovery in seconds: per fault it reports, from the moment the process or datastore is back, the time
 // to full flow (a message published then is COMPLETED) and to the last row committed before the fault
 // COMPLETED, and asserts them within 5 s and 10 s (docs/operations.md, "Recovery times", holds the
 // measured table). The config keeps the defaults of every recovery setting (liveness TTL, claim_idle_ms,
 // sweep_age_ms, lock_duration_ms, stalled_interval_ms): recovery must not come from test-only tuning.
 
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { connect, type FleetClient, FleetError } from '@fleet/client';
 import { FleetKeys, type JobData, PERSISTER_GROUP } from '@fleet/protocol';
 import {
@@ -31,7 +31,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig } from '../helpers/config.js';
 import { type AppProcess, killAllApps, REPO_ROOT, spawnApp } from '../helpers/processes.js';
-import { handledDir } from './fixtures/count-handled.js';
+import { handledCounts as handledCountsOf, handledDir, handledRuns } from './fixtures/count-handled.js';
 
 const MESSAGES = Number(process.env.E2E_MESSAGES ?? 100_000);
 const REQUESTS = Number(process.env.E2E_REQUESTS ?? 200);
@@ -206,14 +206,7 @@ describe('the whole fleet under crashes', () => {
     const maxSeq = () => scalar('SELECT coalesce(max(seq), 0) AS n FROM messages');
 
     /** Every id the counting handler wrote down so far, with how many times it ran. */
-    async function handledCounts(): Promise<Map<string, number>> {
-      const dir = handledDir(prefix);
-      const counts = new Map<string, number>();
-      for (const f of await readdir(dir).catch(() => [] as string[]))
-        for (const id of (await readFile(join(dir, f), 'utf8')).split('\n'))
-          if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
-      return counts;
-    }
+    const handledCounts = () => handledCountsOf(prefix);
     /**
      * Work in flight, added to the in-flight set: `db`, the ids a handler ran that Postgres does not have
      * COMPLETED; `jobs`, the messages of the jobs BullMQ holds active (a job whose handlers all ran, even
@@ -555,14 +548,34 @@ describe('the whole fleet under crashes', () => {
     // Exactly once, from the handlers' side: every stored non-poison message handled at least once, and
     // more than once only if it was in flight when a fault struck. Mutation checked: with the ingest job
     // ids made non-deterministic (batchJobId with a random suffix, so a replayed stream entry is enqueued
-    // a second time), 299 messages were handled twice outside the in-flight sets and this failed.
+    // a second time), 299 messages were handled twice outside the in-flight sets and this failed (that
+    // mutation's duplicates depend on a lost reply: two later runs passed). Rechecked with the everysec
+    // rule: Dispatcher.dispatchNew adding one job in 16 a second time (`-x` id): 3840 outside, failed.
     const handled = await handledCounts();
     const unhandled = kept.filter((id) => !poison.has(id) && !handled.has(id));
     expect(unhandled.slice(0, 10), `${unhandled.length} stored messages never handled`).toEqual([]);
     const twice = [...handled].filter(([, n]) => n > 1).map(([id]) => id);
-    const outsideInFlight = twice.filter((id) => !inFlightAtFaults.has(id));
+    // A job finished in the everysec window before the redis-server kill comes back with the AOF (its
+    // completion was not written) and runs again: allowed for a message run exactly twice, once in that
+    // window and once after the kill. Found in a full run on a loaded box (slow fsync): one 100-message
+    // job handled before the kill, back in `wait` after it, handled again. A job added twice after the
+    // kill (the mutation below) runs both times after it: still caught.
+    const runsOf = new Map<string, number[]>();
+    for (const run of await handledRuns(prefix))
+      if (handled.get(run.id)! > 1) runsOf.set(run.id, [...(runsOf.get(run.id) ?? []), run.at]);
+    const aofRerun = (id: string) => {
+      const [first, second, ...more] = (runsOf.get(id) ?? []).sort((a, b) => a - b);
+      return (
+        more.length === 0 &&
+        first! >= redisKilledAt - EVERYSEC_WINDOW_MS &&
+        first! <= redisKilledAt &&
+        second! > redisKilledAt
+      );
+    };
+    const rerunAfterAof = twice.filter((id) => !inFlightAtFaults.has(id) && aofRerun(id));
+    const outsideInFlight = twice.filter((id) => !inFlightAtFaults.has(id) && !aofRerun(id));
     log(
-      `handled: ${handled.size} ids, ${twice.length} more than once (in flight at the faults: ${inFlightAtFaults.size})`,
+      `handled: ${handled.size} ids, ${twice.length} more than once (in flight at the faults: ${inFlightAtFaults.size}; run in the everysec window before the redis-server kill and again after it: ${rerunAfterAof.length})`,
     );
     if (outsideInFlight.length > 0) logAppWarnings();
     expect(
