@@ -130,8 +130,10 @@ afterAll(async () => {
   activeReaderConn?.disconnect();
   await Promise.all([...apps.values()].map((a) => a.stop(5_000).catch(() => undefined)));
   killAllApps();
-  await redis?.stop();
-  await postgres?.stop();
+  // dispose, not stop: the temp dirs go too (an exit hook would remove them, but not when the test worker
+  // is ended without running it: runs left a Postgres data dir behind in /tmp).
+  await redis?.dispose();
+  await postgres?.dispose();
   // The handled-id files stay after a failure, to read which ids ran where.
   if (passed && prefix) await rm(handledDir(prefix), { recursive: true, force: true });
 }, 60_000);
