@@ -744,6 +744,14 @@ describe('the whole fleet on a Redis Cluster', () => {
             groups.set(k, (groups.get(k) ?? 0) + 1);
           }
           log(`open rows: ${JSON.stringify(Object.fromEntries(groups))}`);
+          // Jobs of each shard's queue: open rows with waiting jobs no worker takes point at the workers,
+          // with no job at all at the dispatch or the sweep.
+          for (const [s, q] of shardQueues().entries()) {
+            const c = await within(5_000, `shard ${s} job counts`, q.getJobCounts()).catch(
+              (e: Error) => e.message,
+            );
+            log(`shard ${s} queue: ${JSON.stringify(c)}`);
+          }
         }
         await new Promise((r) => setTimeout(r, 1_000));
       }

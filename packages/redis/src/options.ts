@@ -97,6 +97,12 @@ export function roleClusterOptions(role: RedisRole): ClusterOptions {
     case 'subscriber':
       return { ...common, lazyConnect: true, shardedSubscribers: true };
     case 'queue':
+      // No ready check (CLUSTER INFO after the slot refresh): when it meets cluster_state:fail (a master
+      // failover under way) ioredis reconnects and never settles the promise connect() returned, and BullMQ
+      // awaits connect() when it resets a Worker's blocking connection (its BZPOPMIN watchdog): that
+      // Worker then waits forever and its shard queue is never consumed again. Without the check
+      // connect() settles at the slot refresh; a command meeting CLUSTERDOWN is retried as above.
+      return { ...common, enableReadyCheck: false };
     case 'blocking':
     case 'admin':
       return common;
