@@ -2,14 +2,13 @@
 // Board's API (listed from Bull Board's own route table, so an action added by an upgrade is covered) is
 // refused and changes nothing; the board still reads. With read_only: false the actions work (see
 // ops-auth.test.ts, which pauses and resumes through the board).
-import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpsServer } from '../src/ops-server.js';
 import { type Persister, startPersister } from '../src/persister.js';
+import { BOARD, boardActions } from './board-routes.js';
 import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 
 const AUTH = { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` };
-const BOARD = '/ops/queues';
 
 describe('Bull Board read-only by config', () => {
   let h: Harness;
@@ -39,23 +38,7 @@ describe('Bull Board read-only by config', () => {
   // Mutation tried: readOnlyMode not passed to the adapters -> the pause below answered 200 and paused the
   // queue, and the add-job route added a job: this test failed.
   it('refuses every job and queue action with the credentials, and nothing changes', async () => {
-    const params: Record<string, string> = {
-      queueName: h.cfg.queue.name,
-      jobId,
-      queueStatus: 'waiting',
-      schedulerId: 'any',
-    };
-    const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
-    const actions = appRoutes.api.flatMap((r) =>
-      list(r.method)
-        .filter((m) => m.toUpperCase() !== 'GET')
-        .flatMap((m) =>
-          list(r.route).map((route) => ({
-            method: m.toUpperCase(),
-            path: BOARD + route.replace(/:(\w+)/g, (_m, name: string) => encodeURIComponent(params[name]!)),
-          })),
-        ),
-    );
+    const actions = boardActions(h.cfg.queue.name, jobId);
     expect(actions.length).toBeGreaterThan(5);
     const jobsBefore = (await p.bull.getJobs(['waiting'])).map((j) => j.id!).sort();
     const answered: string[] = [];

@@ -2,18 +2,17 @@
 // purge, every POST/PUT/PATCH of Bull Board's API, listed from Bull Board's own route table so a route
 // added by an upgrade is covered too) answers 401 without or with wrong credentials and changes nothing;
 // the probes stay open; ops.public_metrics opens /metrics and nothing else.
-import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forceStatus } from '../../../packages/store/test/fixtures.js';
 import { startOpsServer } from '../src/ops-server.js';
 import { type Persister, startPersister } from '../src/persister.js';
+import { BOARD, boardActions } from './board-routes.js';
 import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 
 const CREDS = { username: 'ops', password: 's3cret' };
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 const GOOD = basic(CREDS.username, CREDS.password);
 const REFUSED = [undefined, basic(CREDS.username, 'wrong'), basic('wrong', CREDS.password), 'Bearer s3cret'];
-const BOARD = '/ops/queues';
 
 describe('persister ops server: basic auth on every method', () => {
   let h: Harness;
@@ -39,25 +38,8 @@ describe('persister ops server: basic auth on every method', () => {
 
   /** Every non-GET route of the server: ours and Bull Board's, with real names for their parameters. */
   function mutatingRoutes(): { method: string; path: string; body?: string }[] {
-    const params: Record<string, string> = {
-      queueName: h.cfg.queue.name,
-      jobId,
-      queueStatus: 'waiting',
-      schedulerId: 'any',
-    };
-    const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
     // A route may list several methods and several paths: every pair that is not a GET.
-    const board = appRoutes.api.flatMap((r) =>
-      list(r.method)
-        .filter((m) => m.toUpperCase() !== 'GET')
-        .flatMap((m) =>
-          list(r.route).map((route) => ({
-            method: m.toUpperCase(),
-            path: BOARD + route.replace(/:(\w+)/g, (_m, name: string) => encodeURIComponent(params[name]!)),
-            body: '{}',
-          })),
-        ),
-    );
+    const board = boardActions(h.cfg.queue.name, jobId).map((a) => ({ ...a, body: '{}' }));
     return [
       { method: 'POST', path: '/ops/dead-letters/replay', body: JSON.stringify({ all: true }) },
       { method: 'DELETE', path: '/ops/dead-letters?all=true' },
