@@ -20,4 +20,11 @@ if (existsSync(hook) && existsSync(source)) {
     process.exit(1);
   }
 }
-process.exit(await cli.main(process.argv.slice(2)));
+const code = await cli.main(process.argv.slice(2));
+// process.exit drops what a pipe has not taken yet: past the pipe's 64 KiB buffer, writes to stdout are
+// queued, and a slow reader (a loaded box) lost the end of `dead-letters list --json`. An empty write's
+// callback runs once everything written before it is flushed (or the pipe is gone).
+await Promise.all(
+  [process.stdout, process.stderr].map((s) => new Promise((done) => s.write('', () => done()))),
+);
+process.exit(code);

@@ -3,7 +3,7 @@
 // --json lines for scripts. Before issue 19 the summary counted the rows printed (the page, at most
 // --limit), so 134,256 dead letters read as "1 dead letter(s)" with --limit 1.
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -94,5 +94,37 @@ describe('fleet dead-letters list', () => {
     expect(rows).toHaveLength(134);
     expect(rows.filter((x) => x.topic === 'other.topic')).toHaveLength(4);
     expect(r.stderr.trim()).toBe('134 dead letters');
+  });
+
+  it('a slow reader still gets every line: the bin flushes stdout before it exits', async () => {
+    // The JSON lines (~85 KB) pass a pipe's 64 KiB buffer, and Node queues what the pipe does not take.
+    // The reader here (a shell pipeline: Node's own child pipes read eagerly) takes nothing until the
+    // summary is on stderr, and then half a second more. Mutation tried: bin/fleet.js calling
+    // process.exit without waiting for the flush -> 103 of 134 rows (the CI failure that found it on a
+    // loaded box): this test failed.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLEET_')));
+    const err = join(await testTempDir('dlcli-slow'), 'stderr');
+    const { stdout } = await run(
+      'bash',
+      [
+        '-o',
+        'pipefail',
+        '-c',
+        '"$0" "$1" dead-letters list --json --limit 200 --config "$2" 2>"$3" | ' +
+          '{ until grep -q "dead letters" "$3" 2>/dev/null; do sleep 0.05; done; sleep 0.5; cat; }',
+        process.execPath,
+        BIN,
+        config,
+        err,
+      ],
+      { env, maxBuffer: 16 * 1024 * 1024 },
+    );
+    expect(stdout.length).toBeGreaterThan(64 * 1024);
+    const ids = stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(new Set(ids).size).toBe(134);
+    expect((await readFile(err, 'utf8')).trim()).toBe('134 dead letters');
   });
 });
