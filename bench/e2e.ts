@@ -9,8 +9,9 @@
  * Phases, each on its own Redis key prefix, one database created for the run and dropped at the end:
  *   A. gateway only: stream ACKs with no persister draining (the bench XTRIMs the stream instead);
  *   B. persister only: a pre-filled stream drained into Postgres + BullMQ (no workers, no load);
- *   C. end to end, batch_size 1;  D. end to end, the default batch_size (config default, 100).
- * C and D publish with `durable` ACKs (the ACK waits for the Postgres commit), so the load is closed-loop on
+ *   C. end to end, batch_size 1;  D. end to end, the default batch_size (config default, 100);
+ *   E. D's fleet at a fixed rate (80% of D's msg/s);  S. D's closed loop again with 1 KB and 8 KB payloads.
+ * C, D and S publish with `durable` ACKs (the ACK waits for the Postgres commit), so the load is closed-loop on
  * durability and the backlog between publish and COMPLETED stays bounded. Latency is
  * `messages.updated_at - sent_at` (envelope timestamp -> the status UPDATE that made the row COMPLETED),
  * over messages sent in the measured window after a 5 s warm-up (the apps start cold for each phase: JIT,
@@ -18,9 +19,15 @@
  * the load stops the bench waits (up to 30 s) for the stragglers, and every message sent in the window
  * counts in the percentiles: one not COMPLETED by then counts with its latency up to the bench's end time (a
  * lower bound) and in `not_completed` (JSON line). msg/s = rows that became COMPLETED inside the window.
- * Env: BENCH_DURATION_S (default 60: load time, split over the phases; process start-up comes on top),
+ * CPU per message (cpu_us_per_msg, D; _1k/_8k for S): CPU seconds (/proc/<pid>/stat, read at each progress
+ * line after the warm-up) of the gateway, persister and worker processes, redis-server (its pid from INFO
+ * server; INFO cpu when Redis is not local), the Postgres backends of the run's database (its own progress
+ * connection left out) and Postgres' background writer, checkpointer and WAL writer, divided by the rows that
+ * became COMPLETED between the first and the last reading; the load generator is shown, not counted.
+ * Env: BENCH_DURATION_S (default 60: load time, split over A-E; each S phase adds 20% of it, at least 10 s;
+ * process start-up comes on top), BENCH_SIZES (S's payload bytes, default 1024,8192; '' skips S),
  * BENCH_WORKERS, BENCH_CONNECTIONS (8), BENCH_WINDOW (200 publishes in flight per connection), BENCH_SIZE,
- * BENCH_BATCH (batch_size of D/E), BENCH_ONLY=B|D|E (one phase and its figures, for iterating; E at
+ * BENCH_BATCH (batch_size of D/E/S), BENCH_ONLY=B|D|E|S (one phase and its figures, for iterating; E at
  * BENCH_RATE msg/s), BENCH_SPLIT=1 (latency split: sent -> inserted, inserted -> COMPLETED), BENCH_SOURCE=1,
  * BENCH_NODE_OPTIONS (the apps' node flags instead of APP_NODE_FLAGS; '' = V8's defaults), BENCH_PROFILE_DIR.
  * Writes docs/bench-e2e.svg (completed msg/s and p99 latency per second for C and D).
@@ -55,7 +62,7 @@ import {
 } from '../test/helpers/processes.js';
 import { cleanupRedisPrefix } from '../test/helpers/services.js';
 import { prefillIngestStream } from './lib/prefill-stream.js';
-import { cpuSeconds } from './lib/proc-cpu.js';
+import { cpuSeconds, treeCpuSeconds } from './lib/proc-cpu.js';
 import { lineChartSvg } from './lib/svg-plot.js';
 import { TRIM_ENTRIES } from './lib/trim.js';
 
@@ -95,7 +102,19 @@ const phase = {
   batch1S: Math.max(5, Math.round(durationS * 0.2)),
   defaultS: Math.max(6, Math.round(durationS * 0.25)),
   rateS: Math.max(6, Math.round(durationS * 0.25)),
+  /** Each size phase; they come on top of BENCH_DURATION_S (A-E share it). */
+  sizeS: Math.max(10, Math.round(durationS * 0.2)),
 };
+/**
+ * Payload sizes of the size phases (D's closed loop at other sizes: cost per byte). BENCH_SIZES: a comma list
+ * of byte counts, '' for none.
+ */
+const SIZES = (process.env.BENCH_SIZES ?? '1024,8192')
+  .split(',')
+  .filter((x) => x.trim() !== '')
+  .map(Number);
+/** JSON key suffix of a size: 1k, 8k, or 300b. */
+const sizeKey = (bytes: number) => (bytes % 1024 === 0 ? `${bytes / 1024}k` : `${bytes}b`);
 /** Phase E offers this share of D's measured capacity at a fixed rate: latency when the fleet keeps up. */
 const RATE_SHARE = Number(process.env.BENCH_RATE_SHARE ?? 0.8);
 
@@ -176,19 +195,105 @@ function portOf(readyLine: string): number {
   return Number(m[1]);
 }
 
-/** CPU seconds of the Postgres backends serving this run's database. */
-async function postgresCpuSeconds(): Promise<number> {
-  const { rows } = await db!.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [
-    dbName,
-  ]);
-  return rows.reduce((sum, r) => sum + cpuSeconds(r.pid), 0);
+// ---- CPU per message ---------------------------------------------------------------------------------
+/** The fleet's stages in the CPU-per-message figure; the load generator is the client and stays out of it. */
+const STAGES = ['gateway', 'persister', 'worker', 'postgres', 'redis'] as const;
+type Stage = (typeof STAGES)[number];
+/**
+ * Postgres' shared processes that write this run's pages and WAL: counted in the postgres stage (they also
+ * serve every other database of the server: on a shared box an upper bound for them, a small one).
+ */
+const PG_BACKGROUND = ['background writer', 'checkpointer', 'walwriter'];
+
+/** One reading of a process: its row in the CPU table, its stage, CPU seconds so far. */
+interface ProcReading {
+  name: string;
+  stage: Stage | 'client';
+  s: number;
+}
+/** CPU seconds of every process at one moment, keyed by pid ('redis' when read through INFO cpu). */
+interface CpuSample {
+  at: number;
+  procs: Map<string, ProcReading>;
 }
 
-/** Redis server CPU seconds (INFO cpu), to put Redis beside the apps in the CPU table. */
-async function redisCpuSeconds(): Promise<number> {
-  const info = await redis.info('cpu');
-  const get = (k: string) => Number(info.match(new RegExp(`${k}:([\\d.]+)`))?.[1] ?? 0);
-  return get('used_cpu_sys') + get('used_cpu_user');
+/** The redis-server serving the bench, when it runs on this machine (its /proc entry says redis-server). */
+let redisPid: number | undefined;
+async function findRedisPid(): Promise<void> {
+  const pid = Number((await redis.info('server')).match(/process_id:(\d+)/)?.[1]);
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('redis-server')) redisPid = pid;
+  } catch {
+    // Remote Redis (or no /proc): its own INFO cpu counters instead.
+  }
+}
+
+/**
+ * CPU seconds of every process of the fleet now: the apps (and their forked children), the load generator,
+ * redis-server, the Postgres backends of this run's database (autovacuum workers on it included; the bench's
+ * own connection, which runs the progress queries, left out) and Postgres' background writer, checkpointer and
+ * WAL writer. Backends are listed first (a round trip), then every /proc file is read at once.
+ */
+async function sampleCpu(apps: Array<{ name: string; pid: number | undefined }>): Promise<CpuSample> {
+  const { rows } = await db!.query<{ pid: number; backend_type: string; datname: string | null }>(
+    `SELECT pid, backend_type, datname FROM pg_stat_activity
+      WHERE (datname = $1 AND pid <> pg_backend_pid()) OR backend_type = ANY($2)`,
+    [dbName, PG_BACKGROUND],
+  );
+  let redisInfo = 0;
+  if (redisPid === undefined) {
+    const info = await redis.info('cpu');
+    const get = (k: string) => Number(info.match(new RegExp(`${k}:([\\d.]+)`))?.[1] ?? 0);
+    redisInfo = get('used_cpu_sys') + get('used_cpu_user');
+  }
+  const procs = new Map<string, ProcReading>();
+  const add = (id: string, name: string, stage: ProcReading['stage'], s: number) => {
+    // 0: the process is gone (or not started): no reading, so its last one stands.
+    if (s > 0) procs.set(id, { name, stage, s });
+  };
+  for (const a of apps)
+    add(
+      String(a.pid),
+      a.name,
+      a.name === 'load generator' ? 'client' : a.name.startsWith('worker') ? 'worker' : (a.name as Stage),
+      treeCpuSeconds(a.pid),
+    );
+  add(
+    redisPid === undefined ? 'redis' : String(redisPid),
+    'redis-server',
+    'redis',
+    redisPid === undefined ? redisInfo : cpuSeconds(redisPid),
+  );
+  for (const r of rows) {
+    const name = r.datname === dbName ? 'postgres backends' : 'postgres background';
+    add(String(r.pid), name, 'postgres', cpuSeconds(r.pid));
+  }
+  return { at: Date.now(), procs };
+}
+
+/**
+ * CPU seconds each table row used over a run of samples: per process, its last reading minus its reading in
+ * the first sample (0 for a process that appeared later: a backend connected during the window). A process
+ * that exited between samples keeps its last reading (at most one sampling interval is lost).
+ */
+function cpuOver(samples: CpuSample[]): Map<string, { stage: ProcReading['stage']; s: number }> {
+  const byProc = new Map<
+    string,
+    { name: string; stage: ProcReading['stage']; first: number; last: number }
+  >();
+  for (const [i, smp] of samples.entries())
+    for (const [id, p] of smp.procs) {
+      const e = byProc.get(id);
+      if (e) e.last = p.s;
+      else byProc.set(id, { name: p.name, stage: p.stage, first: i === 0 ? p.s : 0, last: p.s });
+    }
+  const byName = new Map<string, { stage: ProcReading['stage']; s: number }>();
+  for (const p of byProc.values()) {
+    const e = byName.get(p.name) ?? { stage: p.stage, s: 0 };
+    e.s += Math.max(0, p.last - p.first);
+    byName.set(p.name, e);
+  }
+  return byName;
 }
 
 let loadPid: number | undefined;
@@ -219,10 +324,11 @@ function runLoadProcess(
   port: number,
   opts: Pick<LoadOptions, 'connections' | 'window' | 'durationS' | 'topic' | 'ack' | 'rate' | 'rampS'>,
   onProgress: (line: string) => void,
+  size = SIZE,
 ): Promise<LoadResult> {
   return runLoadScript<LoadResult>(
     'bench/_gateway-load.ts',
-    { host: '127.0.0.1', port, size: SIZE, ...opts },
+    { host: '127.0.0.1', port, size, ...opts },
     onProgress,
   );
 }
@@ -332,8 +438,15 @@ async function persisterOnly(): Promise<{ perS: number; n: number; persisted: nu
 // ---- C/D. end to end ----------------------------------------------------------------------------------
 interface E2eResult {
   batchSize: number;
-  /** Cores used by each process during the load. */
+  /** Payload bytes per message. */
+  size: number;
+  /** Cores used by each table row (process, or Postgres' backends / background processes) in the measured window. */
   cpu: Array<{ process: string; cores: number }>;
+  /** CPU µs per message COMPLETED in the measured window: the fleet (client left out), and each stage. */
+  cpuUsPerMsg: number;
+  cpuUsByStage: Record<Stage, number>;
+  /** Of the postgres stage, Postgres' shared background writer, checkpointer and WAL writer. */
+  pgBackgroundUs: number;
   /** Offered load: 'saturating' (closed loop, durable ACKs) or a fixed rate in msg/s. */
   mode: 'saturating' | number;
   load: { durationS: number; ackP99Ms?: number };
@@ -348,7 +461,13 @@ interface E2eResult {
   timeline: Array<{ s: number; n: number; p99: number }>;
 }
 
-async function endToEnd(name: string, batchSize: number, seconds: number, rate?: number): Promise<E2eResult> {
+async function endToEnd(
+  name: string,
+  batchSize: number,
+  seconds: number,
+  rate?: number,
+  size = SIZE,
+): Promise<E2eResult> {
   const { path, prefix } = writeConfig(name, batchSize);
   const topic = `order.e2e.${name}`;
   const apps = await startApps(path, ['persister', 'gateway', ...Array<'worker'>(WORKERS).fill('worker')]);
@@ -382,36 +501,32 @@ async function endToEnd(name: string, batchSize: number, seconds: number, rate?:
       );
     }, 1000);
     let t0 = 0;
-    // CPU of every process between the first and the last progress line: shows who is saturated.
+    // CPU of every process at each progress line (once a second): who is saturated, and CPU per message.
     const procs = () => [
       ...apps.map((a, i) => ({ name: i < 2 ? a.app : `worker-${i - 1}`, pid: a.pid })),
       { name: 'load generator', pid: loadPid },
     ];
-    const sample = async () => ({
-      at: Date.now(),
-      redis: await redisCpuSeconds(),
-      postgres: await postgresCpuSeconds(),
-      cpu: procs().map((p) => cpuSeconds(p.pid)),
-    });
-    let firstSample: Awaited<ReturnType<typeof sample>> | undefined;
-    let lastSample: typeof firstSample;
+    const samples: CpuSample[] = [];
+    let sampling = Promise.resolve();
     const onProgress = (l: string) => {
       // The generators report once a second from their start: the first line dates the start of the load.
       if (t0 === 0) t0 = Date.now() - 1000;
-      void sample().then((smp) => {
-        firstSample ??= smp;
-        lastSample = smp;
-      });
+      // Chained: samples stay in order even when a pg_stat_activity query is slow.
+      sampling = sampling.then(
+        () => sampleCpu(procs()).then((smp) => void samples.push(smp)),
+        () => {},
+      );
       log(`  ${name} batch ${String(batchSize).padEnd(3)}  ${l}  ${state}`);
     };
     const load: E2eResult['load'] =
       rate === undefined
-        ? await runLoadProcess(gwPort, closedLoop(seconds, topic, 'durable'), onProgress).then((r) => ({
+        ? await runLoadProcess(gwPort, closedLoop(seconds, topic, 'durable'), onProgress, size).then((r) => ({
             durationS: r.durationS,
             ackP99Ms: r.latencyMs.p99,
           }))
-        : await runLoadProcess(gwPort, openLoop(seconds, topic, rate), onProgress);
+        : await runLoadProcess(gwPort, openLoop(seconds, topic, rate), onProgress, size);
     clearInterval(poll);
+    await sampling.catch(() => {});
     const t1 = t0 + Math.round(load.durationS * 1000);
     // Wait (bounded) for messages still on their way so slow ones count in the latency.
     const drainDeadline = Date.now() + 30_000;
@@ -472,21 +587,46 @@ async function endToEnd(name: string, batchSize: number, seconds: number, rate?:
          FROM messages WHERE topic = $1 AND status = 'COMPLETED' GROUP BY 1 ORDER BY 1`,
       [topic, t0],
     );
+    // CPU over the samples after the warm-up (all of them when the phase is too short for two), divided by
+    // the rows that became COMPLETED between the first and the last of them.
+    const warm = samples.filter((smp) => smp.at >= from);
+    const span = warm.length >= 2 ? warm : samples;
     const cpu: Array<{ process: string; cores: number }> = [];
-    if (firstSample && lastSample && lastSample.at > firstSample.at) {
-      const span = (lastSample.at - firstSample.at) / 1000;
-      const [a, b] = [firstSample, lastSample];
-      for (const [i, p] of procs().entries())
-        cpu.push({ process: p.name, cores: round((b.cpu[i]! - a.cpu[i]!) / span, 2) });
-      cpu.push({ process: 'redis-server', cores: round((lastSample.redis - firstSample.redis) / span, 2) });
-      // Backends that came and went between the samples are missed: a lower bound.
-      cpu.push({
-        process: 'postgres backends',
-        cores: round((lastSample.postgres - firstSample.postgres) / span, 2),
-      });
+    const cpuUsByStage = Object.fromEntries(STAGES.map((st) => [st, 0])) as Record<Stage, number>;
+    let cpuUsPerMsg = 0;
+    let pgBackgroundUs = 0;
+    if (span.length >= 2) {
+      const [a, b] = [span[0]!, span[span.length - 1]!];
+      const spanS = (b.at - a.at) / 1000;
+      const inSpan = await db!.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM messages WHERE topic = $1 AND status = 'COMPLETED'
+           AND updated_at >= to_timestamp($2::double precision / 1000) AND updated_at < to_timestamp($3::double precision / 1000)`,
+        [topic, a.at, b.at],
+      );
+      const msgs = Math.max(1, Number(inSpan.rows[0]!.n));
+      const used = cpuOver(span);
+      const order = [
+        ...procs().map((p) => p.name),
+        'redis-server',
+        'postgres backends',
+        'postgres background',
+      ];
+      for (const proc of order) {
+        const u = used.get(proc);
+        if (!u) continue;
+        cpu.push({ process: proc, cores: round(u.s / spanS, 2) });
+        if (u.stage !== 'client') cpuUsByStage[u.stage] += (u.s * 1e6) / msgs;
+        if (proc === 'postgres background') pgBackgroundUs = round((u.s * 1e6) / msgs);
+      }
+      for (const st of STAGES) cpuUsByStage[st] = round(cpuUsByStage[st]);
+      cpuUsPerMsg = round(STAGES.reduce((sum, st) => sum + cpuUsByStage[st], 0));
     }
     const result: E2eResult = {
       batchSize,
+      size,
+      cpuUsPerMsg,
+      cpuUsByStage,
+      pgBackgroundUs,
       mode: rate ?? 'saturating',
       cpu,
       load,
@@ -532,8 +672,42 @@ async function onePhase(only: string): Promise<void> {
     console.log(
       `D: ${fmt(d.completedPerS)} msg/s, p50 ${round(d.p50, 0)} ms, p99 ${round(d.p99, 0)} ms, ${d.notCompleted} not completed`,
     );
-    console.table(d.cpu.map((c) => ({ ...c, 'µs/msg': Math.round((c.cores * 1e6) / d.completedPerS) })));
-  } else throw new Error(`BENCH_ONLY must be B, D or E, got "${only}"`);
+    console.table(d.cpu);
+    printStageTable([[`D batch ${DEFAULT_BATCH}, ${SIZE} B`, d]]);
+  } else if (only === 'S') {
+    const runs = await sizePhases();
+    for (const r of runs)
+      console.log(
+        `${sizeKey(r.size)}: ${fmt(r.completedPerS)} msg/s (${round((r.completedPerS * r.size) / 1e6)} MB/s), p99 ${round(r.p99, 0)} ms, ${r.notCompleted} not completed`,
+      );
+    printStageTable(runs.map((r) => [`${sizeKey(r.size)} payloads`, r] as [string, E2eResult]));
+  } else throw new Error(`BENCH_ONLY must be B, D, E or S, got "${only}"`);
+}
+
+/** D's saturated durable closed loop again at each of SIZES (payload bytes). */
+async function sizePhases(): Promise<E2eResult[]> {
+  const runs: E2eResult[] = [];
+  for (const size of SIZES)
+    runs.push(await endToEnd(`s${sizeKey(size)}`, DEFAULT_BATCH, phase.sizeS, undefined, size));
+  return runs;
+}
+
+/** CPU µs per COMPLETED message, stage by stage, one column per phase. */
+function printStageTable(cols: Array<[string, E2eResult]>): void {
+  console.log(
+    '\nCPU per message, stage by stage (µs of CPU per message COMPLETED, after the warm-up; the load generator left out;\n' +
+      'postgres = backends of this database + background writer, checkpointer, WAL writer, which serve the whole server):',
+  );
+  const rows: Array<Record<string, string | number>> = STAGES.map((st) => ({
+    stage: st,
+    ...Object.fromEntries(cols.map(([label, r]) => [label, r.cpuUsByStage[st]])),
+  }));
+  rows.push({
+    stage: '  of postgres: background',
+    ...Object.fromEntries(cols.map(([label, r]) => [label, r.pgBackgroundUs])),
+  });
+  rows.push({ stage: 'all', ...Object.fromEntries(cols.map(([label, r]) => [label, r.cpuUsPerMsg])) });
+  console.table(rows);
 }
 
 /** Every phase, the tables, the plot and the JSON line. */
@@ -544,6 +718,7 @@ async function allPhases(): Promise<void> {
   const bd = await endToEnd(`b${DEFAULT_BATCH}`, DEFAULT_BATCH, phase.defaultS);
   const rate = Math.max(500, Math.round((bd.completedPerS * RATE_SHARE) / 100) * 100);
   const br = await endToEnd(`r${DEFAULT_BATCH}`, DEFAULT_BATCH, phase.rateS, rate);
+  const sized = await sizePhases();
 
   const ms = (v: number) => round(v, 0);
   console.log(
@@ -590,6 +765,10 @@ async function allPhases(): Promise<void> {
     e2eRow('C end to end, batch_size 1, saturating', b1),
     e2eRow(`D end to end, batch_size ${DEFAULT_BATCH}, saturating`, bd),
     e2eRow(`E end to end, batch_size ${DEFAULT_BATCH}, ${fmt(rate)} msg/s fixed`, br),
+    ...sized.map((r) => ({
+      ...e2eRow(`S end to end, batch_size ${DEFAULT_BATCH}, saturating, ${fmt(r.size)} B`, r),
+      note: `${round((r.completedPerS * r.size) / 1e6)} MB/s of payload; ${e2eRow('', r).note}`,
+    })),
   ]);
   // The stage that sets the pace: CPU per stage in D (workers summed), beside the single-stage figures.
   const stages = new Map<string, number>();
@@ -612,14 +791,21 @@ async function allPhases(): Promise<void> {
   console.log(
     `\nCPU used during the load (cores; the machine has ${os.cpus().length}; Postgres: this database's backends, a lower bound):`,
   );
+  const coresOf = (r: E2eResult, proc: string) => r.cpu.find((c) => c.process === proc)?.cores ?? '-';
   console.table(
-    bd.cpu.map((c, i) => ({
+    bd.cpu.map((c) => ({
       process: c.process,
-      'C batch 1': b1.cpu[i]?.cores ?? '-',
+      'C batch 1': coresOf(b1, c.process),
       [`D batch ${DEFAULT_BATCH}`]: c.cores,
-      [`E ${fmt(rate)}/s`]: br.cpu[i]?.cores ?? '-',
+      [`E ${fmt(rate)}/s`]: coresOf(br, c.process),
+      ...Object.fromEntries(sized.map((r) => [`S ${sizeKey(r.size)}`, coresOf(r, c.process)])),
     })),
   );
+  printStageTable([
+    [`D ${SIZE} B`, bd],
+    [`E ${fmt(rate)}/s`, br],
+    ...sized.map((r) => [`S ${sizeKey(r.size)}`, r] as [string, E2eResult]),
+  ]);
 
   const line = (
     r: E2eResult,
@@ -677,10 +863,24 @@ async function allPhases(): Promise<void> {
       batch1_msgs_per_s: Math.round(b1.completedPerS),
       batch1_p50_ms: ms(b1.p50),
       batch1_p99_ms: ms(b1.p99),
-      not_completed: b1.notCompleted + bd.notCompleted + br.notCompleted,
+      not_completed: [b1, bd, br, ...sized].reduce((n, r) => n + r.notCompleted, 0),
+      cpu_us_per_msg: bd.cpuUsPerMsg,
+      cpu_us_per_msg_by_stage: bd.cpuUsByStage,
+      cpu_us_per_msg_pg_background: bd.pgBackgroundUs,
+      ...Object.fromEntries(
+        sized.flatMap((r) => [
+          [`msgs_per_s_${sizeKey(r.size)}`, Math.round(r.completedPerS)],
+          [`mb_per_s_${sizeKey(r.size)}`, round((r.completedPerS * r.size) / 1e6)],
+          [`p99_ms_${sizeKey(r.size)}`, ms(r.p99)],
+          [`cpu_us_per_msg_${sizeKey(r.size)}`, r.cpuUsPerMsg],
+          [`cpu_us_per_msg_by_stage_${sizeKey(r.size)}`, r.cpuUsByStage],
+        ]),
+      ),
       gateway_only_per_s: Math.round(gw.ackedPerS),
       persister_only_per_s: Math.round(drain.perS),
       workers: WORKERS,
+      payload_bytes: SIZE,
+      load_average: os.loadavg().map((l) => round(l, 2)),
       machine: { cpu, cores: os.cpus().length, node: process.version },
     }),
   );
@@ -691,12 +891,13 @@ try {
   log(
     `e2e bench: ${machine}; processes: 1 gateway, 1 persister, ${WORKERS} worker(s), load generator; ` +
       `${SIZE}-byte payloads; handlers ${process.env.BENCH_HANDLERS === 'noop' ? 'no-op' : 'examples/handlers'}; phases A ${phase.gatewayS}s, B <=${phase.drainS}s, C ${phase.batch1S}s, ` +
-      `D ${phase.defaultS}s, E ${phase.rateS}s; load average ${os.loadavg()[0]!.toFixed(1)}`,
+      `D ${phase.defaultS}s, E ${phase.rateS}s, S ${SIZES.map((b) => `${b} B`).join(' and ') || 'none'} ${phase.sizeS}s each; load average ${os.loadavg()[0]!.toFixed(1)}`,
   );
   if (!FROM_SOURCE) for (const app of ['gateway', 'persister', 'worker'] as const) buildAppBundle(app);
   dbUrl = await createDatabase(server, dbName);
   db = new pg.Client({ connectionString: dbUrl });
   await db.connect();
+  await findRedisPid();
 
   if (process.env.BENCH_ONLY) await onePhase(process.env.BENCH_ONLY);
   else await allPhases();

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
 
-/** User + system CPU seconds a process has used so far (0 when it is gone). */
+/** User + system CPU seconds a process has used so far, all its threads (0 when it is gone). */
 export function cpuSeconds(pid: number | undefined): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -11,4 +11,23 @@ export function cpuSeconds(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/** Live child pids of a process (every thread's children list; empty when it is gone). */
+export function childPids(pid: number | undefined): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * CPU seconds of a process and its live descendants: an app started with several processes (node:cluster,
+ * thread_pools.io.workers > 1) does its work in forked children, which its own /proc/<pid>/stat leaves out.
+ */
+export function treeCpuSeconds(pid: number | undefined): number {
+  return cpuSeconds(pid) + childPids(pid).reduce((sum, c) => sum + treeCpuSeconds(c), 0);
 }
