@@ -789,7 +789,7 @@ async function allPhases(): Promise<void> {
       'is queueing in the backlog of the slowest stage; E shows the latency below saturation.',
   );
   console.log(
-    `\nCPU used during the load (cores; the machine has ${os.cpus().length}; Postgres: this database's backends, a lower bound):`,
+    `\nCPU used after the warm-up (cores; the machine has ${os.cpus().length}; redis-server and Postgres' background processes also serve whatever else uses them):`,
   );
   const coresOf = (r: E2eResult, proc: string) => r.cpu.find((c) => c.process === proc)?.cores ?? '-';
   console.table(
