@@ -802,6 +802,7 @@ async function allPhases(): Promise<void> {
     })),
   );
   printStageTable([
+    ['C batch 1', b1],
     [`D ${SIZE} B`, bd],
     [`E ${fmt(rate)}/s`, br],
     ...sized.map((r) => [`S ${sizeKey(r.size)}`, r] as [string, E2eResult]),
