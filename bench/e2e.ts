@@ -200,8 +200,8 @@ function portOf(readyLine: string): number {
 const STAGES = ['gateway', 'persister', 'worker', 'postgres', 'redis'] as const;
 type Stage = (typeof STAGES)[number];
 /**
- * Postgres' shared processes that write this run's pages and WAL: counted in the postgres stage (they also
- * serve every other database of the server: on a shared box an upper bound for them, a small one).
+ * Postgres' shared processes that write this run's pages and WAL: counted in the postgres stage. They also
+ * serve every other database of the server, so on a shared box their share is an upper bound.
  */
 const PG_BACKGROUND = ['background writer', 'checkpointer', 'walwriter'];
 
