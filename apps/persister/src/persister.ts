@@ -274,12 +274,23 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
     every(
       () => cfg.retention.interval_s * 1000,
       async () => {
-        const n = await queue.deleteExpired(
-          cfg.retention.completed_max_age_s,
-          cfg.retention.dead_max_age_s,
-          5_000,
-        );
-        if (n > 0) log.info({ deleted: n }, 'retention deleted expired rows');
+        const r = await queue.maintainLog({
+          partitionIntervalS: cfg.retention.partition_interval_s,
+          completedMaxAgeS: cfg.retention.completed_max_age_s,
+          deadMaxAgeS: cfg.retention.dead_max_age_s,
+          batch: 5_000,
+        });
+        if (r.rolled !== null) log.info({ partition: r.rolled }, 'message log: new rows go to a new partition');
+        for (const d of r.dropped)
+          log.info(
+            { partition: d.partition, rows: d.rows, carried: d.carried },
+            'retention dropped a partition of the message log',
+          );
+        if (r.deadDeleted + r.deadEntriesDeleted > 0)
+          log.info(
+            { dead: r.deadDeleted, dead_entries: r.deadEntriesDeleted },
+            'retention deleted expired dead letters',
+          );
       },
       (err) => log.warn({ err: errorText(err) }, 'retention failed; next interval retries'),
     ),

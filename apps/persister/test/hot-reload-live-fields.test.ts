@@ -369,34 +369,40 @@ describe('persister hot reload: every live field it reads applies to the running
       'seg-0 swept',
     );
 
-    // retention.*: three rows made old (COMPLETED 8 days, COMPLETED 2 hours, DEAD 2 hours).
-    await publish(['ret-old', 'ret-c', 'ret-d']);
-    await persisted(['ret-old', 'ret-c', 'ret-d']);
+    // retention.*: the message log is partitioned; retention drops whole partitions. ret-old and ret-d go to
+    // one partition, ret-c to the next; both are then closed, one 8 days ago and one 2 hours ago.
+    const roll = async () => {
+      await pool.query('SELECT fleet_log_ensure(2)');
+      return (await pool.query<{ n: number }>('SELECT fleet_log_roll(0) AS n')).rows[0]!.n;
+    };
+    await publish(['ret-old', 'ret-d']);
+    await persisted(['ret-old', 'ret-d']);
+    const older = await roll();
+    await publish(['ret-c']);
+    await persisted(['ret-c']);
+    await roll();
     await store.applyStatuses([
       { id: 'ret-old', status: MessageStatus.COMPLETED, attempt: 0 },
       { id: 'ret-c', status: MessageStatus.COMPLETED, attempt: 0 },
       { id: 'ret-d', status: MessageStatus.DEAD, attempt: 0, error: 'unrouted' },
     ]);
-    for (const [id, age] of [
-      ['ret-old', '8 days'],
-      ['ret-c', '2 hours'],
-      ['ret-d', '2 hours'],
-    ] as const) {
-      await pool.query(
-        `UPDATE messages SET created_at = now() - $2::interval, updated_at = now() - $2::interval WHERE id = $1`,
-        [id, age],
-      );
-      await pool.query(
-        `UPDATE messages_open SET updated_at = now() - $2::interval WHERE seq = (SELECT seq FROM messages WHERE id = $1)`,
-        [id, age],
-      );
-    }
+    await pool.query(
+      `UPDATE message_partitions SET closed_at = now() - CASE WHEN n < $1 THEN interval '8 days' ELSE interval '2 hours' END
+        WHERE closed_at IS NOT NULL`,
+      [older],
+    );
+    await pool.query(`UPDATE messages SET updated_at = now() - interval '2 hours' WHERE id = 'ret-d'`);
+    await pool.query(
+      `UPDATE messages_open SET updated_at = now() - interval '2 hours' WHERE seq = (SELECT seq FROM messages WHERE id = 'ret-d')`,
+    );
     const gone = (id: string) =>
       waitUntil(async () => (await row(id)) === undefined, 30_000, `${id} deleted`);
-    // interval_s: an hour -> 10 s; the 8-day COMPLETED row is past the 7-day default.
+    // interval_s: an hour -> 10 s; ret-old's partition was closed past the 7-day default and is dropped
+    // (ret-d, DEAD, is carried forward).
     await change('retention.interval_s', 10);
     await gone('ret-old');
     expect(await row('ret-c')).toBeDefined();
+    expect(await row('ret-d')).toBeDefined();
     // completed_max_age_s: 7 days -> 1 hour.
     await change('retention.completed_max_age_s', 3_600);
     await gone('ret-c');
@@ -404,6 +410,19 @@ describe('persister hot reload: every live field it reads applies to the running
     // dead_max_age_s: 30 days -> 1 hour.
     await change('retention.dead_max_age_s', 3_600);
     await gone('ret-d');
+    // partition_interval_s: a day -> a minute; the current partition, made 2 minutes old, is rolled.
+    const current = async () =>
+      (
+        await pool.query<{ n: number }>(
+          'SELECT max(n) AS n FROM message_partitions WHERE opened_at IS NOT NULL',
+        )
+      ).rows[0]!.n;
+    const before = await current();
+    await pool.query(`UPDATE message_partitions SET opened_at = now() - interval '2 minutes' WHERE n = $1`, [
+      before,
+    ]);
+    await change('retention.partition_interval_s', 60);
+    await waitUntil(async () => (await current()) > before, 30_000, 'log rolled');
 
     // streams.claim_idle_ms: a day -> 1 s: an entry pending on a consumer without a liveness key (an older
     // persister) is claimed.

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { age } from '../../../packages/store/test/fixtures.js';
+import { ageLog, rollLog } from '../../../packages/store/test/fixtures.js';
 import { type Persister, startPersister } from '../src/persister.js';
 import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 
 // The retention timer of a running persister, and its live reload: a new retention.interval_s applies to
 // the wait already under way (an interval cut from an hour to 10 s must not wait out the hour), and new max
-// ages apply from the next run.
+// ages apply from the next run. Retention drops whole partitions of the message log.
 describe('persister: the retention scheduler follows a reloaded config', () => {
   let h: Harness;
   let p: Persister;
@@ -24,15 +24,22 @@ describe('persister: the retention scheduler follows a reloaded config', () => {
   it('deletes expired rows on the reloaded interval, keeping rows younger than the reloaded max age', async () => {
     const old = Array.from({ length: 20 }, (_, i) => `ret-old-${i}`);
     const young = Array.from({ length: 5 }, (_, i) => `ret-young-${i}`);
-    await publish(h, [...old, ...young]);
+    // The old rows in a partition closed 2 hours ago, the young ones in the current partition.
+    await publish(h, old);
+    await waitUntil(
+      async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === 20,
+      20_000,
+      'old rows',
+    );
+    await rollLog(h.pool);
+    await ageLog(h.pool, 2 * 3_600);
+    await publish(h, young);
     await waitUntil(
       async () => (await count(h, 'SELECT count(*) AS n FROM messages')) === 25,
       20_000,
       'rows',
     );
     await p.store.queue.markCompleted([...old, ...young]);
-    await age(h.pool, old, 2 * 3_600);
-    await age(h.pool, young, 60);
     // Mutation checked: without reconfigure() rescheduling the timers (every().reschedule), the first
     // retention run stays an hour away and this times out.
     p.reconfigure({

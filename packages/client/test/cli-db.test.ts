@@ -99,11 +99,34 @@ describe('fleet db migrate | status', () => {
     );
   });
 
+  it("partitions: the message log's partitions, the current one and two created ahead", async () => {
+    const r = await fleet(['partitions']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^PARTITION +FIRST SEQ +OPENED +CLOSED +EST\. ROWS$/);
+    expect(lines.slice(1).map((l) => l.split(/ {2,}/).slice(0, 2))).toEqual([
+      ['messages_p0', 'MINVALUE'],
+      ['messages_p1', String(2 ** 36)],
+      ['messages_p2', String(2 ** 37)],
+    ]);
+    expect(lines[1]).toMatch(/ \d{4}-\d\d-\d\dT\S+Z +- /);
+    expect(lines[2]).toMatch(/ - +\(created ahead\) /);
+    const json = (await fleet(['partitions', '--json'])).stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { n: number; openedAt: string | null });
+    expect(json.map((p) => [p.n, p.openedAt !== null])).toEqual([
+      [0, true],
+      [1, false],
+      [2, false],
+    ]);
+  });
+
   it('usage errors are one line and exit 2', async () => {
     const r = await fleet(['rollback']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
-      'fleet db: unknown subcommand "rollback" (migrate, status) (see fleet db --help)',
+      'fleet db: unknown subcommand "rollback" (migrate, status, partitions) (see fleet db --help)',
     );
   });
 });

@@ -383,7 +383,7 @@ const retention = z
   .strictObject({
     completed_max_age_s: f(
       int(60, 31_536_000 * 10).default(7 * 86_400),
-      'COMPLETED rows older than this are deleted.',
+      'The message log keeps COMPLETED rows this long: a partition is dropped once it was closed this long ago (rows not COMPLETED are carried forward first).',
       'live',
     ),
     dead_max_age_s: f(
@@ -391,7 +391,16 @@ const retention = z
       'DEAD rows older than this are deleted.',
       'live',
     ),
-    interval_s: f(int(10, 86_400).default(3_600), 'How often retention runs.', 'live'),
+    interval_s: f(
+      int(10, 86_400).default(3_600),
+      'How often retention and the log maintenance run (partitions are rolled, created ahead and dropped on these runs).',
+      'live',
+    ),
+    partition_interval_s: f(
+      int(60, 31_536_000).default(86_400),
+      'How much time one partition of the message log holds: new rows move to a new partition on the first maintenance run after the current one is this old. Also the least duplicate window.',
+      'live',
+    ),
   })
   .prefault({});
 

@@ -11,6 +11,9 @@ export {
 } from './migrate.js';
 export {
   collapseStatusUpdates,
+  type LogMaintenance,
+  type LogMaintenanceResult,
+  type LogPartition,
   type PersistResult,
   PersistStore,
   type ReadFromOptions,

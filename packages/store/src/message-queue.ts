@@ -1,5 +1,6 @@
 import { MessageStatus } from '@fleet/protocol';
 import type pg from 'pg';
+import { ingest } from './ingest.js';
 import { persistParams } from './persist-params.js';
 import { inIdOrder, type MessageRow, toStoredSorted } from './rows.js';
 import { prepared, sql } from './sql.js';
@@ -24,8 +25,7 @@ export class MessageQueue {
   async enqueue(msg: NewMessage): Promise<boolean> {
     const { values, invalid } = persistParams([msg], []);
     if (invalid.length > 0) return false;
-    const res = await this.pool.query<{ id: string }>({ ...prepared('persist_batch'), values });
-    return res.rows.length === 1;
+    return (await ingest(this.pool, values)).length === 1;
   }
 
   /** Claims up to `limit` PENDING rows, oldest first, marking them PROCESSING; concurrent callers get disjoint rows. */

@@ -1,10 +1,11 @@
 import { MessageStatus } from '@fleet/protocol';
 import type pg from 'pg';
+import { ingest } from './ingest.js';
 import { MessageQueue } from './message-queue.js';
 import { persistParams } from './persist-params.js';
 import { inIdOrder, type MessageRow, toStored, toStoredSorted } from './rows.js';
 import { AdvisoryLock } from './schema.js';
-import { prepared, sql } from './sql.js';
+import { prepared, type StatementName, sql } from './sql.js';
 import { isPgText, toPgJsonMap, toPgNumberArray, toPgText, toPgTextArray } from './sql-text.js';
 import type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage } from './types.js';
 
@@ -56,14 +57,55 @@ export interface ReadFromOptions {
   settleMs?: number;
 }
 
-/** SQLSTATE of a duplicate key. */
-const UNIQUE_VIOLATION = '23505';
-/** How long persistBatch stays on the idempotent statement after it met a duplicate id. */
-const CONFLICT_MODE_MS = 10_000;
+/** Partitions of `messages` kept created ahead of the current one (their DDL is done before need). */
+const PARTITIONS_AHEAD = 2;
+/**
+ * lock_timeout of the log's maintenance statements: partition DDL and the roll queue for locks every
+ * writer needs, and writers queue behind them, so they give up soon and the next run tries again.
+ */
+const MAINTENANCE_LOCK_TIMEOUT_MS = 1_000;
+
+/** What maintainLog does: the partition interval and the retention ages (retention.* of the config). */
+export interface LogMaintenance {
+  /** New rows move to a new partition when the current one is this old. */
+  partitionIntervalS: number;
+  /** Partitions closed longer ago than this are dropped (their rows not COMPLETED are carried forward). */
+  completedMaxAgeS: number;
+  /** DEAD rows (and undecodable stream entries) older than this are deleted. */
+  deadMaxAgeS: number;
+  /** DEAD rows / dead entries deleted per short transaction. */
+  batch: number;
+}
+
+/** What one maintainLog run did. */
+export interface LogMaintenanceResult {
+  /** False when another persister holds the maintenance lock (nothing was done). */
+  ran: boolean;
+  /** Partitions created ahead. */
+  created: number;
+  /** The partition new rows now go to, when this run moved them; otherwise null. */
+  rolled: number | null;
+  /** Partitions dropped, each with its estimated row count and the open rows carried forward. */
+  dropped: { partition: number; rows: number; carried: number }[];
+  /** DEAD rows deleted. */
+  deadDeleted: number;
+  /** Undecodable stream entries deleted. */
+  deadEntriesDeleted: number;
+}
+
+/** One partition of `messages` (log_partitions.sql). */
+export interface LogPartition {
+  n: number;
+  /** First seq (null: the first partition, from MINVALUE). */
+  lo: string | null;
+  hi: string;
+  openedAt: Date | null;
+  closedAt: Date | null;
+  /** pg_class.reltuples: an estimate, -1 before the partition was first analyzed. */
+  estRows: number;
+}
 
 export class PersistStore {
-  /** Until then persistBatch uses the idempotent statement (a duplicate id was seen recently). */
-  private conflictsUntil = 0;
   /** The design's queue API on the same pool. */
   readonly queue: MessageQueue;
 
@@ -72,27 +114,15 @@ export class PersistStore {
   }
 
   /**
-   * Stream ingest: inserts the rows idempotently and saves the offsets, all in ONE statement, so both
-   * commit or neither does. Idempotent by the unique id: a plain INSERT first, and when it meets a
-   * duplicate (unique_violation, nothing committed) the same batch with ON CONFLICT (id) DO NOTHING.
-   * Rows are inserted in id order (no deadlock between persisters replaying overlapping batches); a
-   * repeated id in `rows` counts once; offsets of Redis stream ids only move forward.
+   * Stream ingest: inserts the rows idempotently and saves the offsets in ONE statement (one
+   * transaction: ./ingest.ts), so both commit or neither does. Idempotent by id within the duplicate
+   * window (an id already in the current or the previous partition is skipped). Rows are inserted in id
+   * order (no deadlock between persisters replaying overlapping batches); a repeated id in `rows` counts
+   * once; offsets of Redis stream ids only move forward.
    */
   async persistBatch(rows: NewMessage[], offsets: OffsetUpdate[]): Promise<PersistResult> {
     const { values, invalid } = persistParams(rows, offsets);
-    // Duplicates are rare (replays, client resends) and come in bursts: the statement without the
-    // conflict clause first, and after a duplicate the idempotent one for a while.
-    if (Date.now() >= this.conflictsUntil) {
-      try {
-        const res = await this.pool.query<{ id: string }>({ ...prepared('persist_fresh_batch'), values });
-        return { inserted: res.rows.map((r) => r.id), invalid };
-      } catch (err) {
-        if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
-        this.conflictsUntil = Date.now() + CONFLICT_MODE_MS;
-      }
-    }
-    const res = await this.pool.query<{ id: string }>({ ...prepared('persist_batch'), values });
-    return { inserted: res.rows.map((r) => r.id), invalid };
+    return { inserted: await ingest(this.pool, values), invalid };
   }
 
   /**
@@ -105,16 +135,29 @@ export class PersistStore {
     // In id order: concurrent calls lock shared rows in the same order.
     const winners = collapseStatusUpdates(updates).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (winners.length === 0) return 0;
-    const res = await this.pool.query<{ n: number }>({
+    const values = (list: StatusUpdate[]) => [
+      toPgTextArray(list.map((u) => u.id)),
+      toPgTextArray(list.map((u) => u.status)),
+      toPgTextArray(list.map((u) => (u.error === undefined ? null : toPgText(u.error)))),
+      toPgNumberArray(list.map((u) => u.attempt)),
+    ];
+    // The two newest partitions first (an id probe each, instead of one per partition); the rest, rare,
+    // where they are. Measured on 11 partitions: 27 index pages touched per outcome before, 9 after.
+    const res = await this.pool.query<{ n: number; missing: string[] }>({
       ...prepared('apply_statuses'),
-      values: [
-        toPgTextArray(winners.map((u) => u.id)),
-        toPgTextArray(winners.map((u) => u.status)),
-        toPgTextArray(winners.map((u) => (u.error === undefined ? null : toPgText(u.error)))),
-        toPgNumberArray(winners.map((u) => u.attempt)),
-      ],
+      values: values(winners),
     });
-    return res.rows[0]?.n ?? 0;
+    let n = res.rows[0]?.n ?? 0;
+    const missing = res.rows[0]?.missing ?? [];
+    if (missing.length > 0) {
+      const want = new Set(missing);
+      const rest = await this.pool.query<{ n: number }>({
+        ...prepared('apply_statuses_anywhere'),
+        values: values(winners.filter((u) => want.has(u.id))),
+      });
+      n += rest.rows[0]?.n ?? 0;
+    }
+    return n;
   }
 
   /** MessageQueue.reprocessFailed (the retry scheduler's step). */
@@ -229,7 +272,7 @@ export class PersistStore {
 
   /** Deletes DEAD rows; `'all'` deletes in batches of 10,000 (short transactions). Returns rows deleted. */
   async purgeDead(ids: string[] | 'all'): Promise<number> {
-    if (ids === 'all') return this.deleteInBatches(MessageStatus.DEAD, 0, 10_000);
+    if (ids === 'all') return this.deleteDeadBatches(0, 10_000);
     if (ids.length === 0) return 0;
     const res = await this.pool.query<{ n: number }>(sql('purge_dead'), [inIdOrder(ids)]);
     return res.rows[0]?.n ?? 0;
@@ -269,26 +312,70 @@ export class PersistStore {
   }
 
   /**
-   * Retention: deletes COMPLETED rows older than completedMaxAgeS and DEAD rows (and dead stream entries)
-   * older than deadMaxAgeS, `batch` rows per short transaction, so no long lock is ever held. One persister
-   * at a time runs it (advisory lock); the others return 0 at once. Returns rows deleted.
+   * The log's maintenance and retention, one persister at a time (advisory lock; the others get
+   * `ran: false` at once): creates partitions ahead, moves new rows to a new partition when the current
+   * one is `partitionIntervalS` old, drops the partitions closed more than `completedMaxAgeS` ago (their
+   * rows not COMPLETED carried forward first), then deletes DEAD rows and dead stream entries older than
+   * `deadMaxAgeS`, `batch` rows per short transaction. Each step is its own transaction under a short
+   * lock_timeout; a step that times out fails the run, and the next run tries again.
    */
-  async deleteExpired(completedMaxAgeS: number, deadMaxAgeS: number, batch: number): Promise<number> {
+  async maintainLog(m: LogMaintenance): Promise<LogMaintenanceResult> {
+    const result: LogMaintenanceResult = {
+      ran: false,
+      created: 0,
+      rolled: null,
+      dropped: [],
+      deadDeleted: 0,
+      deadEntriesDeleted: 0,
+    };
     const client = await this.pool.connect();
     let locked = false;
     let broken: Error | undefined;
+    // A lost connection is also an 'error' event of the checked-out client (see ./ingest.ts).
+    const lost = (err: Error) => {
+      broken ??= err;
+    };
+    client.on('error', lost);
+    const step = async <R extends pg.QueryResultRow>(
+      name: StatementName,
+      values: unknown[],
+    ): Promise<R[]> => {
+      await client.query('BEGIN');
+      try {
+        await client.query(sql('set_lock_timeout'), [`${MAINTENANCE_LOCK_TIMEOUT_MS}ms`]);
+        const res = await client.query<R>(sql(name), values);
+        await client.query('COMMIT');
+        return res.rows;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      }
+    };
     try {
       const got = await client.query<{ ok: boolean }>(sql('try_advisory_lock'), [AdvisoryLock.retention]);
       locked = got.rows[0]?.ok === true;
-      if (!locked) return 0;
-      let total = await this.deleteInBatches(MessageStatus.COMPLETED, completedMaxAgeS, batch, client);
-      total += await this.deleteInBatches(MessageStatus.DEAD, deadMaxAgeS, batch, client);
+      if (!locked) return result;
+      result.ran = true;
+      result.created += (await step<{ made: number }>('log_ensure', [PARTITIONS_AHEAD]))[0]?.made ?? 0;
+      result.rolled =
+        (await step<{ rolled: number | null }>('log_roll', [m.partitionIntervalS]))[0]?.rolled ?? null;
+      if (result.rolled !== null)
+        result.created += (await step<{ made: number }>('log_ensure', [PARTITIONS_AHEAD]))[0]?.made ?? 0;
+      const dropped = await step<{ part: number; rows_dropped: string; carried: string }>('log_retire', [
+        m.completedMaxAgeS,
+      ]);
+      result.dropped = dropped.map((d) => ({
+        partition: d.part,
+        rows: Number(d.rows_dropped),
+        carried: Number(d.carried),
+      }));
+      result.deadDeleted = await this.deleteDeadBatches(m.deadMaxAgeS, m.batch, client);
       for (;;) {
-        const res = await client.query(sql('delete_dead_entries'), [deadMaxAgeS, batch]);
-        total += res.rowCount ?? 0;
-        if ((res.rowCount ?? 0) < batch) break;
+        const res = await client.query(sql('delete_dead_entries'), [m.deadMaxAgeS, m.batch]);
+        result.deadEntriesDeleted += res.rowCount ?? 0;
+        if ((res.rowCount ?? 0) < m.batch) break;
       }
-      return total;
+      return result;
     } catch (err) {
       broken = err as Error;
       throw err;
@@ -296,27 +383,47 @@ export class PersistStore {
       if (locked && !broken)
         await client.query(sql('advisory_unlock'), [AdvisoryLock.retention]).catch(() => {});
       // A failed client is destroyed, which also ends its session and so its advisory lock.
+      client.off('error', lost);
       client.release(broken);
     }
   }
 
-  private async deleteInBatches(
-    status: typeof MessageStatus.COMPLETED | typeof MessageStatus.DEAD,
+  /** Deletes DEAD rows older than `maxAgeS`, `batch` per short transaction. Returns rows deleted. */
+  private async deleteDeadBatches(
     maxAgeS: number,
     batch: number,
     client: pg.ClientBase | pg.Pool = this.pool,
   ): Promise<number> {
-    const completed = status === MessageStatus.COMPLETED;
     let total = 0;
     for (;;) {
       const res = await client.query<{ n: number }>({
-        ...prepared(completed ? 'delete_completed_batch' : 'delete_dead_batch'),
+        ...prepared('delete_dead_batch'),
         values: [maxAgeS, batch],
       });
-      const n = completed ? (res.rowCount ?? 0) : (res.rows[0]?.n ?? 0);
+      const n = res.rows[0]?.n ?? 0;
       total += n;
       if (n < batch) return total;
     }
+  }
+
+  /** The partitions of `messages`, oldest first (`fleet db status`, tests, benchmarks). */
+  async logPartitions(): Promise<LogPartition[]> {
+    const res = await this.pool.query<{
+      n: number;
+      lo: string | null;
+      hi: string;
+      opened_at: Date | null;
+      closed_at: Date | null;
+      est_rows: number | null;
+    }>(sql('log_partitions'));
+    return res.rows.map((r) => ({
+      n: r.n,
+      lo: r.lo,
+      hi: r.hi,
+      openedAt: r.opened_at,
+      closedAt: r.closed_at,
+      estRows: r.est_rows ?? -1,
+    }));
   }
 }
 

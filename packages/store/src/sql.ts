@@ -14,12 +14,13 @@ export const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
 
 /** The statements, by file name (without `.sql`). */
 export const STATEMENTS = [
+  'ingest_begin',
   'persist_batch',
-  'persist_fresh_batch',
   'dequeue_batch',
   'mark_completed',
   'mark_failed',
   'apply_statuses',
+  'apply_statuses_anywhere',
   'reprocess_failed',
   'count_pending',
   'save_offset',
@@ -36,7 +37,11 @@ export const STATEMENTS = [
   'replay_dead',
   'replay_dead_all',
   'purge_dead',
-  'delete_completed_batch',
+  'log_ensure',
+  'log_roll',
+  'log_retire',
+  'log_partitions',
+  'set_lock_timeout',
   'delete_dead_batch',
   'delete_dead_entries',
   'insert_dead_entry',

@@ -93,6 +93,26 @@ export async function age(pool: pg.Pool, ids: string[], seconds: number): Promis
 }
 
 /**
+ * Moves the message log's partition times `seconds` into the past (opened_at, closed_at), as if the
+ * partitions had been rolled that long ago: retention then finds them old.
+ */
+export async function ageLog(pool: pg.Pool, seconds: number): Promise<void> {
+  await pool.query(
+    `UPDATE message_partitions SET opened_at = opened_at - $1 * interval '1 second',
+       closed_at = closed_at - $1 * interval '1 second'`,
+    [seconds],
+  );
+}
+
+/** Rolls the message log now (new rows go to the next partition), as the maintenance does when it is time. */
+export async function rollLog(pool: pg.Pool): Promise<number> {
+  await pool.query('SELECT fleet_log_ensure(2)');
+  const res = await pool.query<{ n: number }>('SELECT fleet_log_roll(0) AS n');
+  await pool.query('SELECT fleet_log_ensure(2)');
+  return res.rows[0]!.n;
+}
+
+/**
  * Puts rows straight into a state (a test's shortcut past the workers), keeping messages_open in step as
  * the store does: COMPLETED rows leave it, the others are mirrored there.
  */

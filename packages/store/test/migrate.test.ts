@@ -49,21 +49,31 @@ describe('db migrations', () => {
         Table.migrations,
       ]),
     );
-    const idx = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'messages'`);
-    expect(idx.rows.map((r) => r.indexname).sort()).toEqual([
-      'messages_created_at_idx',
-      'messages_id_key',
-      'messages_pkey',
-      'messages_topic_seq_idx',
-    ]);
-    // Status changes stay HOT: no index names a column they change, and pages keep room for them.
-    const hotBlocking = await pool.query(
-      `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-        WHERE i.indrelid = 'messages'::regclass AND a.attname IN ('status', 'updated_at', 'retry_count', 'last_error')`,
+    // The log is partitioned: the first partition is current and two wait ahead.
+    const parts = await pool.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'messages'::regclass ORDER BY c.relname`,
     );
-    expect(hotBlocking.rows).toEqual([]);
-    const opts = await pool.query(`SELECT reloptions FROM pg_class WHERE relname = 'messages'`);
-    expect(opts.rows[0].reloptions).toEqual(expect.arrayContaining(['fillfactor=50']));
+    expect(parts.rows.map((r) => r.relname)).toEqual(['messages_p0', 'messages_p1', 'messages_p2']);
+    const idx = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'messages'`);
+    expect(idx.rows.map((r) => r.indexname).sort()).toEqual(['messages_pkey', 'messages_topic_seq_idx']);
+    for (const { relname } of parts.rows) {
+      const own = await pool.query(`SELECT indexname, indexdef FROM pg_indexes WHERE tablename = $1`, [
+        relname,
+      ]);
+      // Each partition: seq (primary key), (topic, seq), and its own unique id index (the duplicate window).
+      expect(own.rows).toHaveLength(3);
+      expect(own.rows.some((r) => /UNIQUE INDEX .* \(id\)$/.test(r.indexdef))).toBe(true);
+      // Status changes stay HOT: no index names a column they change, and pages keep room for them.
+      const hotBlocking = await pool.query(
+        `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+          WHERE i.indrelid = $1::regclass AND a.attname IN ('status', 'updated_at', 'retry_count', 'last_error')`,
+        [relname],
+      );
+      expect(hotBlocking.rows).toEqual([]);
+      const opts = await pool.query(`SELECT reloptions FROM pg_class WHERE relname = $1`, [relname]);
+      expect(opts.rows[0].reloptions).toEqual(expect.arrayContaining(['fillfactor=50']));
+    }
     await expect(
       pool.query(
         `INSERT INTO messages (id, topic, type, sent_at, envelope, status) VALUES ('x', 't', 'event', now(), '\\x00', 'BOGUS')`,

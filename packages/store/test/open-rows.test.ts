@@ -66,7 +66,9 @@ describe('store: open rows (messages_open) and HOT status updates', () => {
     const stats = async () =>
       (
         await db.pool.query<{ upd: string; hot: string }>(
-          `SELECT n_tup_upd::text AS upd, n_tup_hot_upd::text AS hot FROM pg_stat_user_tables WHERE relname = $1`,
+          // Summed over the partitions of the message log.
+          `SELECT sum(n_tup_upd)::text AS upd, sum(n_tup_hot_upd)::text AS hot FROM pg_stat_user_tables
+            WHERE relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = $1::regclass)`,
           [Table.messages],
         )
       ).rows[0]!;

@@ -1,10 +1,12 @@
--- persist_batch: the ingest statement, idempotent. Inserts the rows in the given (id) order with
--- ON CONFLICT (id) DO NOTHING, opens their messages_open rows and upserts the consumer offsets, all in
--- one statement (one transaction). Returns the ids this statement inserted.
+-- persist_batch: the ingest statement, idempotent, run inside an ingest transaction (ingest_begin.sql
+-- first). Inserts the rows in the given (id) order except the ids already stored in the current or the
+-- previous partition of `messages` (the duplicate window: the partitioned-log migration), opens their
+-- messages_open rows and upserts the consumer offsets, all in one statement. A concurrent transaction
+-- inserting one of the same ids makes it fail with unique_violation (the partition's id index): the caller
+-- rolls back and runs it again, and the second run skips that id. Returns the ids this statement inserted.
 -- Envelopes travel as ONE bytea parameter cut apart by offset/length arrays (a bytea[] would go as hex
 -- text: twice the bytes and a slow parse). Stream-id offsets only move forward (several persisters
 -- commit out of order); other offsets are set as given.
--- persist_fresh_batch.sql is the same statement without the conflict clause: keep both in step.
 --  $1  ids           text[]
 --  $2  stream_ids    text[]
 --  $3  topics        text[]
@@ -20,14 +22,19 @@
 --  $13 groups        text[]     offsets: consumer group
 --  $14 offset_topics text[]     offsets: topic (stream)
 --  $15 offsets       text[]     offsets: value
-WITH ins AS (
+WITH win AS MATERIALIZED (
+  -- The first seq of the previous partition (MINVALUE when the current one is the first).
+  SELECT coalesce(min(coalesce(lo, -9223372036854775808)), -9223372036854775808) AS lo FROM (
+    SELECT lo FROM message_partitions WHERE opened_at IS NOT NULL ORDER BY n DESC LIMIT 2
+  ) p
+), ins AS (
   INSERT INTO messages (id, stream_id, topic, type, priority, sent_at, envelope, headers, traceparent, reply_to)
   SELECT u.id, u.stream_id, u.topic, u.type, u.priority, timestamptz 'epoch' + u.ts * interval '1 millisecond',
          substring($9::bytea FROM u.env_at FOR u.env_len), u.headers::jsonb, u.traceparent, u.reply_to
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::float8[], $7::int[], $8::int[],
               $10::text[], $11::text[], $12::text[])
        AS u(id, stream_id, topic, type, priority, ts, env_at, env_len, headers, traceparent, reply_to)
-  ON CONFLICT (id) DO NOTHING
+  WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.id = u.id AND x.seq >= (SELECT lo FROM win))
   RETURNING seq, id, updated_at
 ), opened AS (
   INSERT INTO messages_open (seq, status, updated_at) SELECT seq, 'PENDING', updated_at FROM ins

@@ -1,0 +1,29 @@
+-- apply_statuses_anywhere: apply_statuses.sql for the ids it did not find in the duplicate window (rows
+-- of older partitions: a late retry, a replayed old dead letter); each id probes every partition. Worker outcomes, one per id (collapsed and sorted by id by the caller). A row moves
+-- when it is not terminal, the outcome is not from an older attempt than retry_count, and within the same
+-- attempt the outcome does not rank lower (PENDING 0 < PROCESSING 1 < FAILED 2 < COMPLETED = DEAD 3: a
+-- late PROCESSING never undoes FAILED). Postgres re-checks the WHERE on the newest version of a row
+-- another transaction just changed. COMPLETED rows leave messages_open, the others are mirrored there.
+-- Returns the number of rows changed.
+--  $1 ids      text[]
+--  $2 statuses text[]
+--  $3 errors   text[]  NULL where none; kept only for FAILED and DEAD
+--  $4 attempts int[]   the retry count each outcome's job carried
+WITH up AS (
+  UPDATE messages m SET status = u.status,
+    last_error = CASE WHEN u.status IN ('FAILED', 'DEAD') THEN u.error ELSE m.last_error END,
+    retry_count = GREATEST(m.retry_count, u.attempt), updated_at = now()
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS u(id, status, error, attempt)
+  WHERE m.id = u.id
+    AND m.status NOT IN ('COMPLETED', 'DEAD') AND u.attempt >= m.retry_count
+    AND (u.attempt > m.retry_count
+      OR CASE u.status WHEN 'PENDING' THEN 0 WHEN 'PROCESSING' THEN 1 WHEN 'FAILED' THEN 2 ELSE 3 END
+         >= CASE m.status WHEN 'PENDING' THEN 0 WHEN 'PROCESSING' THEN 1 WHEN 'FAILED' THEN 2 ELSE 3 END)
+  RETURNING m.seq, m.status, m.updated_at
+), closed AS (
+  DELETE FROM messages_open o USING up WHERE o.seq = up.seq AND up.status = 'COMPLETED'
+), mirrored AS (
+  UPDATE messages_open o SET status = up.status, updated_at = up.updated_at
+  FROM up WHERE o.seq = up.seq AND up.status <> 'COMPLETED'
+)
+SELECT count(*)::int AS n FROM up
