@@ -280,7 +280,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
           deadMaxAgeS: cfg.retention.dead_max_age_s,
           batch: 5_000,
         });
-        if (r.rolled !== null) log.info({ partition: r.rolled }, 'message log: new rows go to a new partition');
+        if (r.rolled !== null)
+          log.info({ partition: r.rolled }, 'message log: new rows go to a new partition');
         for (const d of r.dropped)
           log.info(
             { partition: d.partition, rows: d.rows, carried: d.carried },
