@@ -21,9 +21,9 @@ WITH up AS (
          >= CASE m.status WHEN 'PENDING' THEN 0 WHEN 'PROCESSING' THEN 1 WHEN 'FAILED' THEN 2 ELSE 3 END)
   RETURNING m.seq, m.status, m.updated_at
 ), closed AS (
-  DELETE FROM messages_open o USING up WHERE o.seq = up.seq AND up.status = 'COMPLETED'
+  DELETE FROM messages_open o WHERE o.seq = ANY(ARRAY(SELECT seq FROM up WHERE status = 'COMPLETED'))
 ), mirrored AS (
   UPDATE messages_open o SET status = up.status, updated_at = up.updated_at
-  FROM up WHERE o.seq = up.seq AND up.status <> 'COMPLETED'
+  FROM up WHERE o.seq = ANY(ARRAY(SELECT seq FROM up)) AND o.seq = up.seq AND up.status <> 'COMPLETED'
 )
 SELECT count(*)::int AS n FROM up

@@ -10,6 +10,6 @@ WITH del AS (
   AND status = 'DEAD' AND updated_at <= now() - $1 * interval '1 second'
   RETURNING seq
 ), closed AS (
-  DELETE FROM messages_open o USING del WHERE o.seq = del.seq
+  DELETE FROM messages_open o WHERE o.seq = ANY(ARRAY(SELECT seq FROM del))
 )
 SELECT count(*)::int AS n FROM del

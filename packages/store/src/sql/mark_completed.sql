@@ -7,6 +7,6 @@ WITH up AS (
   WHERE m.id = u.id AND m.status IN ('PENDING', 'PROCESSING', 'FAILED')
   RETURNING m.seq
 ), closed AS (
-  DELETE FROM messages_open o USING up WHERE o.seq = up.seq
+  DELETE FROM messages_open o WHERE o.seq = ANY(ARRAY(SELECT seq FROM up))
 )
 SELECT count(*)::int AS n FROM up

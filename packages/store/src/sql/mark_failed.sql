@@ -9,6 +9,6 @@ WITH up AS (
   RETURNING m.seq, m.status, m.updated_at
 ), mirrored AS (
   UPDATE messages_open o SET status = up.status, updated_at = up.updated_at
-  FROM up WHERE o.seq = up.seq
+  FROM up WHERE o.seq = ANY(ARRAY(SELECT seq FROM up)) AND o.seq = up.seq
 )
 SELECT count(*)::int AS n FROM up

@@ -5,6 +5,6 @@ WITH del AS (
   DELETE FROM messages m USING unnest($1::text[]) AS u(id) WHERE m.id = u.id AND m.status = 'DEAD'
   RETURNING m.seq
 ), closed AS (
-  DELETE FROM messages_open o USING del WHERE o.seq = del.seq
+  DELETE FROM messages_open o WHERE o.seq = ANY(ARRAY(SELECT seq FROM del))
 )
 SELECT count(*)::int AS n FROM del

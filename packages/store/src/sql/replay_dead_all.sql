@@ -17,6 +17,6 @@ WITH d AS MATERIALIZED (
     m.traceparent, m.reply_to, m.status, m.retry_count, m.last_error, m.created_at, m.updated_at
 ), mirrored AS (
   UPDATE messages_open o SET status = moved.status, updated_at = moved.updated_at
-  FROM moved WHERE o.seq = moved.seq
+  FROM moved WHERE o.seq = ANY(ARRAY(SELECT seq FROM moved)) AND o.seq = moved.seq
 )
 SELECT * FROM moved

@@ -25,6 +25,6 @@ WITH s AS MATERIALIZED (
     m.traceparent, m.reply_to, m.status, m.retry_count, m.last_error, m.created_at, m.updated_at
 ), mirrored AS (
   UPDATE messages_open o SET status = touched.status, updated_at = touched.updated_at
-  FROM touched WHERE o.seq = touched.seq
+  FROM touched WHERE o.seq = ANY(ARRAY(SELECT seq FROM touched)) AND o.seq = touched.seq
 )
 SELECT * FROM touched
