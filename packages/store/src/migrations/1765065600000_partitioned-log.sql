@@ -144,7 +144,10 @@ BEGIN
            WHERE n < cur AND closed_at < clock_timestamp() - max_age_s * interval '1 second' ORDER BY n LOOP
     EXECUTE format($q$
       WITH moved AS (
-        DELETE FROM %1$I m USING messages_open o WHERE o.seq = m.seq AND o.seq < %2$s
+        -- By seq through the indexes (a join let the planner read the whole partition: 10 µs per row of
+        -- it, measured at 10M rows).
+        DELETE FROM %1$I m
+        WHERE m.seq = ANY(ARRAY(SELECT seq FROM messages_open WHERE seq >= %3$s AND seq < %2$s))
         RETURNING m.*
       ), ins AS (
         INSERT INTO messages (id, stream_id, topic, type, priority, sent_at, envelope, headers, traceparent,
@@ -160,7 +163,7 @@ BEGIN
         DELETE FROM messages_open o USING moved
         WHERE o.seq = moved.seq AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = moved.id)
       )
-      SELECT count(*) FROM ins$q$, 'messages_p' || p.n, p.hi) INTO carried;
+      SELECT count(*) FROM ins$q$, 'messages_p' || p.n, p.hi, coalesce(p.lo, -9223372036854775808)) INTO carried;
     part := p.n;
     rows_dropped := greatest((SELECT reltuples FROM pg_class WHERE oid = ('messages_p' || p.n)::regclass), 0)::bigint;
     EXECUTE format('DROP TABLE %I', 'messages_p' || p.n);
