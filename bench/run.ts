@@ -2,7 +2,7 @@
  * Benchmark runner: `npm run bench -- NAME [--duration-s N]` runs bench/NAME.ts (TypeScript through scripts/register-ts.mjs) as a child
  * process (env BENCH_DURATION_S=N and `--duration-s N` passed on), and exits with the child's code.
  * Without NAME, or with an unknown one, it lists the benchmarks (the first line of each file's header
- * comment). Each benchmark bounds itself (<= 60 s by default; tracing 100 s; cluster 60 s of load plus two fleets'
+ * comment). Each benchmark bounds itself (<= 60 s by default; tracing 150 s; cluster 60 s of load plus two fleets'
  * start-up and a private Redis Cluster); as a safety net the runner stops a child
  * that runs far past its duration.
  */

@@ -11,15 +11,16 @@
  * Two host processes (bench/_tracing-host.ts) each start a real startGateway and a real startWorker per
  * mode, once. A round runs one traced mode in one host and `off` in the other AT THE SAME TIME: a gateway
  * phase (each gateway loaded by its own load process, bench/_tracing-load.ts: @fleet/client runLoad,
- * 10 connections x 200 in flight, 100-byte payloads, closed loop; the hosts XTRIM the streams), then a
+ * 10 connections x 200 in flight, 100-byte payloads, closed loop: saturated, where a gateway spends the
+ * least CPU per message and a per-message cost weighs most; the hosts XTRIM the streams), then a
  * worker phase (each worker drains its own pre-filled queue: jobs of 100 messages, concurrency 8, a
  * handler that logs at debug with the logger at info). Each host reports its own process CPU time per
  * message for the phase. The twin shares the box's load of that moment (other work on a shared box
  * moved CPU per message by ±10-20% between sequential phases), so their ratio is what is judged.
  * The next round of the same mode swaps the hosts; a pair of rounds (geometric mean of its two ratios)
  * cancels any difference between the two host processes. Figures: median over pairs, with IQR and
- * min..max. Schedule: on, on, full, ... after four warm-up rounds, until the time budget is spent.
- * Env: BENCH_DURATION_S (default 150: the whole run stays within it), BENCH_PHASE_S (default 1),
+ * min..max. Schedule: on, on, on, full, ... after four warm-up rounds, until the time budget is spent.
+ * Env: BENCH_DURATION_S (default 150: the whole run stays within it), BENCH_PHASE_S (default 2),
  * FLEET_REDIS_URL.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -35,10 +36,10 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 150);
-const phaseS = Math.max(0.25, Number(process.env.BENCH_PHASE_S ?? 1));
+const phaseS = Math.max(0.25, Number(process.env.BENCH_PHASE_S ?? 2));
 const MODES: readonly Mode[] = ['off', 'on', 'full'];
-/** Traced modes in turn (`on`, the headline, twice as often as `full`). */
-const TRACED: readonly Mode[] = ['on', 'on', 'full'];
+/** Traced modes in turn (`on`, the headline, three times as often as `full`). */
+const TRACED: readonly Mode[] = ['on', 'on', 'on', 'full'];
 const LOAD = { connections: 10, window: 200, size: 100 };
 const JOB_SIZE = 100;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
@@ -97,8 +98,8 @@ class Loader {
   constructor() {
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.answers.shift()?.(line));
   }
-  run(port: number, rate: number | undefined): Promise<LoadResult> {
-    const opts = { host: '127.0.0.1', port, ...LOAD, durationS: phaseS, ...(rate ? { rate } : {}) };
+  run(port: number): Promise<LoadResult> {
+    const opts = { host: '127.0.0.1', port, ...LOAD, durationS: phaseS };
     return new Promise((resolve, reject) => {
       this.answers.push((line) => {
         const r = JSON.parse(line) as LoadResult & { error?: string };
@@ -139,13 +140,11 @@ const loaders = [new Loader(), new Loader()] as const;
 await Promise.all(hosts.map((h) => h.ready));
 
 let workerN = 20_000;
-/** Messages/s each gateway twin is offered (open loop; undefined: closed loop, during the warm-up). */
-let gatewayRate: number | undefined;
 async function round(mode: Mode, tracedHost: 0 | 1): Promise<Round> {
   const modeOf = (h: number): Mode => (h === tracedHost ? mode : 'off');
   const both = <T>(f: (h: Host, i: number) => Promise<T>) => Promise.all(hosts.map(f));
   await both((h, i) => h.call({ op: 'gw-begin', mode: modeOf(i) }));
-  await Promise.all(loaders.map((l, i) => l.run(hosts[i]!.ports[modeOf(i)], gatewayRate)));
+  await Promise.all(loaders.map((l, i) => l.run(hosts[i]!.ports[modeOf(i)])));
   const gw = await both((h, i) => h.call<PhaseResult>({ op: 'gw-end', mode: modeOf(i) }));
   await both((h, i) => h.call({ op: 'wk-fill', mode: modeOf(i), messages: workerN }));
   const wk = await both((h, i) => h.call<PhaseResult>({ op: 'wk-run', mode: modeOf(i), seconds: phaseS }));
@@ -162,9 +161,7 @@ const fmt = (s: Sample) => `${s.cpuUsPerMsg.toFixed(2)} µs/msg`;
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 const ratioPct = (a: Sample, b: Sample) => (a.cpuUsPerMsg / b.cpuUsPerMsg - 1) * 100;
 
-// Warm-up (not counted): every mode in both hosts (JIT), the worker's top-up sized to a phase, and the
-// gateways' offered rate: half what the slower twin acked in a closed loop.
-let slowest = Number.POSITIVE_INFINITY;
+// Warm-up (not counted): every mode in both hosts (JIT), and the worker's top-up sized to a phase.
 for (const [mode, h] of [
   ['on', 0],
   ['full', 0],
@@ -172,15 +169,13 @@ for (const [mode, h] of [
   ['full', 1],
 ] as const) {
   const r = await round(mode, h);
-  slowest = Math.min(slowest, r.g.traced.perS, r.g.off.perS);
   workerN = Math.min(
     200_000,
     Math.max(5_000, Math.ceil((r.w.off.perS * phaseS * 1.5) / JOB_SIZE) * JOB_SIZE),
   );
 }
-gatewayRate = Math.max(5_000, Math.round(slowest / 2 / 1000) * 1000);
 progress(
-  `  warm-up done (${elapsedS().toFixed(0)} s); gateways offered ${gatewayRate} msg/s each; each worker phase tops its queue up to ${workerN} messages`,
+  `  warm-up done (${elapsedS().toFixed(0)} s); each worker phase tops its queue up to ${workerN} messages`,
 );
 
 const rounds: Round[] = [];
@@ -196,12 +191,6 @@ for (let i = 0; ; i++) {
   longest = Math.max(longest, (performance.now() - s0) / 1000);
   count[mode]++;
   rounds.push(r);
-  // A busier box: a twin that cannot keep up with the offered rate would turn the phase into a closed loop.
-  const kept = Math.min(r.g.traced.perS, r.g.off.perS);
-  if (kept < 0.9 * gatewayRate) {
-    gatewayRate = Math.max(5_000, Math.round((kept * 0.8) / 1000) * 1000);
-    progress(`  gateways now offered ${gatewayRate} msg/s each`);
-  }
   progress(
     `  ${String(rounds.length).padStart(2)} ${mode.padEnd(4)} in host ${r.tracedHost}  gateway ${fmt(r.g.traced)} vs ${fmt(r.g.off)} (${pct(ratioPct(r.g.traced, r.g.off))}, ${Math.round(r.g.off.perS / 1000)}K/s)  worker ${fmt(r.w.traced)} vs ${fmt(r.w.off)} (${pct(ratioPct(r.w.traced, r.w.off))}, ${Math.round(r.w.off.perS / 1000)}K/s)`,
   );
