@@ -2,7 +2,7 @@
  * Benchmark runner: `npm run bench -- NAME [--duration-s N]` runs bench/NAME.ts (TypeScript through scripts/register-ts.mjs) as a child
  * process (env BENCH_DURATION_S=N and `--duration-s N` passed on), and exits with the child's code.
  * Without NAME, or with an unknown one, it lists the benchmarks (the first line of each file's header
- * comment). Each benchmark bounds itself (<= 60 s by default; tracing 100 s; e2e 60 s plus 2 x 12 s of payload sizes;
+ * comment). Each benchmark bounds itself (<= 60 s by default; tracing 150 s; e2e 60 s plus 2 x 12 s of payload sizes;
  * cluster 60 s of load plus two fleets' start-up and a private Redis Cluster; pg-scale grows a table of
  * BENCH_ROWS rows first); as a safety net the runner stops a child that runs far past its duration (env
  * BENCH_MAX_S sets that limit in seconds).

@@ -182,7 +182,8 @@ async function handleMessage(
           'messaging.destination.name': env.topic,
           'fleet.attempt': attempt,
         });
-  const handlerTrace = spanTraceparent(span) ?? traceparent;
+  // No span (the default): the message's own header, handed on unparsed (withTrace parses it on demand).
+  const handlerTrace = span === NOOP_SPAN ? traceparent : (spanTraceparent(span) ?? traceparent);
   const t0 = performance.now();
   const outcome: RouteOutcome = await withSpan(span, () =>
     withTrace(handlerTrace, async () => {

@@ -25,10 +25,17 @@ export class MessageContext implements HandlerContext {
     private readonly sub: Subscription,
     private readonly slot: ReplySlot,
     private readonly baseLogger: RouterLogger,
-    readonly traceId: string,
+    private readonly givenTraceId: string | undefined,
     readonly traceparent: string | undefined,
     readonly attempt: number,
   ) {}
+
+  /** Cut from traceparent when read (most handlers never do: no string per message). */
+  get traceId(): string {
+    if (this.givenTraceId !== undefined) return this.givenTraceId;
+    const tp = this.traceparent;
+    return tp && tp.length >= 35 ? tp.slice(3, 35) : '';
+  }
 
   get payload(): Uint8Array {
     return this.envelope.payload;

@@ -134,7 +134,7 @@ export class TopicRouter {
       slot: { isRequest: opts.isRequest === true },
       logger: opts.logger ?? noopLogger,
       traceparent: opts.traceparent ?? envelope.traceparent,
-      traceId: '',
+      traceId: opts.traceId,
       attempt: opts.attempt ?? 0,
       timeoutMs: opts.timeoutMs ?? this.defaultTimeoutMs,
       signal: opts.signal,
@@ -142,7 +142,6 @@ export class TopicRouter {
       aborted: false,
       handled: 0,
     };
-    run.traceId = opts.traceId ?? traceIdOf(run.traceparent);
 
     // Priority groups in order; one group's handlers concurrently.
     let i = 0;
@@ -184,7 +183,8 @@ interface RunState {
   slot: ReplySlot;
   logger: NonNullable<RouteOptions['logger']>;
   traceparent: string | undefined;
-  traceId: string;
+  /** RouteOptions.traceId; otherwise the context cuts it from traceparent when a handler reads it. */
+  traceId: string | undefined;
   attempt: number;
   timeoutMs: number;
   signal: AbortSignal | undefined;
@@ -195,10 +195,6 @@ interface RunState {
 
 function byPriorityThenOrder(a: Subscription, b: Subscription): number {
   return b.priority - a.priority || a.seq - b.seq;
-}
-
-function traceIdOf(traceparent: string | undefined): string {
-  return traceparent && traceparent.length >= 35 ? traceparent.slice(3, 35) : '';
 }
 
 function checkTimeout(ms: number, what: string): number {

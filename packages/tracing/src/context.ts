@@ -1,8 +1,26 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { generateTraceInfo, type TraceInfo, toTraceInfo } from './traceparent.js';
 
+/**
+ * A trace entered as its header: parsed (or, when absent or malformed, a fresh trace made) on the first
+ * TraceContext.get() in its scope, then the same TraceInfo for the rest of it. Entering a message's trace
+ * then costs one small object; a handler that never asks (nor logs a line) pays no parse.
+ */
+class PendingTrace {
+  private info: TraceInfo | undefined;
+  constructor(private readonly header: string | undefined | null) {}
+  resolve(): TraceInfo {
+    this.info ??= toTraceInfo(this.header);
+    return this.info;
+  }
+}
+type Slot = TraceInfo | PendingTrace | undefined;
+const resolve = (slot: Slot): TraceInfo | undefined => (slot instanceof PendingTrace ? slot.resolve() : slot);
+const slotOf = (trace: string | TraceInfo | undefined | null): Slot =>
+  trace !== null && typeof trace === 'object' ? trace : new PendingTrace(trace);
+
 // One store for the whole process: every package that asks for the current trace sees the same one.
-const storage = new AsyncLocalStorage<TraceInfo | undefined>();
+const storage = new AsyncLocalStorage<Slot>();
 
 /** The trace of the message being processed, carried across awaits, timers and callbacks. */
 export const TraceContext = {
@@ -11,7 +29,7 @@ export const TraceContext = {
     return storage.run(trace, fn);
   },
   get(): TraceInfo | undefined {
-    return storage.getStore();
+    return resolve(storage.getStore());
   },
   /** Sets the trace for the rest of the current synchronous execution and what it schedules. */
   set(trace: TraceInfo): void {
@@ -26,11 +44,12 @@ export const TraceContext = {
 };
 
 /**
- * Runs fn within a trace given as a traceparent header or a TraceInfo (a malformed header starts a
- * new trace), and restores the previous trace afterwards, also across awaits.
+ * Runs fn within a trace given as a traceparent header or a TraceInfo (a missing or malformed header
+ * starts a new trace), and restores the previous trace afterwards, also across awaits. A header is
+ * parsed when the trace is first asked for (TraceContext.get(), a log line), not on entry.
  */
 export function withTrace<T>(trace: string | TraceInfo | undefined | null, fn: () => T): T {
-  return storage.run(toTraceInfo(trace), fn);
+  return storage.run(slotOf(trace), fn);
 }
 
 /**
@@ -40,7 +59,7 @@ export function withTrace<T>(trace: string | TraceInfo | undefined | null, fn: (
  */
 export class ScopedTrace {
   readonly trace: TraceInfo;
-  private readonly previous: TraceInfo | undefined;
+  private readonly previous: Slot;
   private restored = false;
 
   constructor(trace: string | TraceInfo | undefined | null) {

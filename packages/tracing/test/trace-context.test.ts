@@ -86,4 +86,24 @@ describe('TraceContext', () => {
       expect(TraceContext.get()).toBeUndefined();
     });
   });
+
+  // withTrace enters a header unparsed (the worker's per-message scope) and resolves it on first use. One
+  // scope must still mean one trace: with the resolved TraceInfo not kept (PendingTrace.resolve without
+  // `??=`), a missing header gave a fresh trace id on every get() and this test failed.
+  it('a header entered unparsed resolves once: the same TraceInfo for the whole scope, also when absent', async () => {
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+    for (const header of [tp, undefined, 'garbage']) {
+      const seen = await withTrace(header, async () => {
+        const first = TraceContext.get();
+        await sleep(1);
+        const later = await new Promise((resolve) => setImmediate(() => resolve(TraceContext.get())));
+        return [first, TraceContext.get(), later];
+      });
+      expect(seen[0]).toBeDefined();
+      expect(seen[1]).toBe(seen[0]);
+      expect(seen[2]).toBe(seen[0]);
+      if (header === tp) expect(seen[0]).toEqual(parseTraceparent(tp));
+    }
+    expect(TraceContext.get()).toBeUndefined();
+  });
 });

@@ -20,4 +20,18 @@ describe('writeTraceparent', () => {
       0x7e, 0x7e, 0x7e, 0x7e,
     ]);
   });
+
+  // The gateway writes into slices of a shared slab (resp.ts): writes go through a DataView over the
+  // whole ArrayBuffer, so dst's own offset in it counts. Without it (o = off), the id landed 13 bytes
+  // early, in the neighbour's bytes, and this test failed.
+  it('writes at dst[off] of a slice that starts inside a larger buffer, and nowhere else', () => {
+    const whole = Buffer.alloc(200, 0x7e);
+    const slice = whole.subarray(13, 13 + TRACEPARENT_LENGTH + 10);
+    writeTraceparent(slice, 5, 1);
+    const s = slice.toString('latin1', 5, 5 + TRACEPARENT_LENGTH);
+    expect(isTraceparent(s)).toBe(true);
+    const outside = [...whole.subarray(0, 18), ...whole.subarray(18 + TRACEPARENT_LENGTH)];
+    expect(outside.every((b) => b === 0x7e)).toBe(true);
+    expect(() => writeTraceparent(slice, 11, 1)).toThrow(RangeError);
+  });
 });
