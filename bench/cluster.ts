@@ -19,7 +19,7 @@
  * BENCH_WORKERS (1), BENCH_WINDOW (200), BENCH_SIZE (100), BENCH_REPLICAS (1), BENCH_ORDER, BENCH_SOURCE.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { type LoadResult, runLoad } from '@fleet/client';

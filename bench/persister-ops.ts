@@ -14,8 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { encodeEnvelope } from '@fleet/protocol';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL } from '@fleet/services';
 import { MessageQueue, migrate, type NewMessage, PersistStore } from '@fleet/store';
-import * as hdr from 'hdr-histogram-js';
 import pg from 'pg';
+import { type OpLatency, OpTimer } from './lib/op-timer.js';
 
 export const QUEUE_OPS = [
   'enqueue',
@@ -28,13 +28,6 @@ export const QUEUE_OPS = [
   'load_offset',
 ] as const;
 export type QueueOp = (typeof QUEUE_OPS)[number];
-export interface OpLatency {
-  p50_ms: number;
-  p95_ms: number;
-  p99_ms: number;
-  n: number;
-}
-
 export interface QueueOpsOptions {
   durationS: number;
   /** Rows per persistBatch and per dequeueBatch / mark call. */
@@ -85,24 +78,6 @@ function rowFactory(tag: string): (n: number) => NewMessage[] {
     });
 }
 
-class Timer {
-  readonly h = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  async time<T>(fn: () => Promise<T>): Promise<T> {
-    const t0 = process.hrtime.bigint();
-    const out = await fn();
-    this.h.recordValue(Math.max(1, Number((process.hrtime.bigint() - t0) / 1000n)));
-    return out;
-  }
-  summary(): OpLatency {
-    const at = (p: number) => Math.round(this.h.getValueAtPercentile(p)) / 1000;
-    return { p50_ms: at(50), p95_ms: at(95), p99_ms: at(99), n: this.h.totalCount };
-  }
-}
-
 /** Operation latencies while persisting at `persistRate` (see QueueOpsReport). Migrates the database if needed. */
 export async function measureQueueOpsReport(
   databaseUrl: string,
@@ -116,7 +91,10 @@ export async function measureQueueOpsReport(
   // The hot ingest statement from the persister's store, the design's operations from the queue API.
   const store = new PersistStore(pool);
   const q = new MessageQueue(pool);
-  const timers = Object.fromEntries(QUEUE_OPS.map((op) => [op, new Timer()])) as Record<QueueOp, Timer>;
+  const timers = Object.fromEntries(QUEUE_OPS.map((op) => [op, new OpTimer(60_000_000)])) as Record<
+    QueueOp,
+    OpTimer
+  >;
   const rows = rowFactory(`ops${randomBytes(3).toString('hex')}`);
   const end = Date.now() + opts.durationS * 1000;
   let persisted = 0;

@@ -26,8 +26,8 @@ import { pathToFileURL } from 'node:url';
 import { encodeEnvelope, MessageStatus, newMessageId } from '@fleet/protocol';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL } from '@fleet/services';
 import { migrate, type NewMessage, PersistStore } from '@fleet/store';
-import * as hdr from 'hdr-histogram-js';
 import pg from 'pg';
+import { type OpLatency, OpTimer } from './lib/op-timer.js';
 import { cpuSeconds } from './lib/proc-cpu.js';
 
 const env = (name: string, dflt: number) => {
@@ -258,30 +258,6 @@ const HOT_OPS = ['persist_batch', 'apply_statuses'] as const;
 const PROBE_OPS = ['count_pending', 'list_dead', 'count_dead', 'sweep_stale', 'read_from'] as const;
 const OPS = [...HOT_OPS, ...PROBE_OPS] as const;
 type Op = (typeof OPS)[number];
-interface OpLatency {
-  p50_ms: number;
-  p95_ms: number;
-  p99_ms: number;
-  n: number;
-}
-
-class Timer {
-  readonly h = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  async time<T>(fn: () => Promise<T>): Promise<T> {
-    const t0 = process.hrtime.bigint();
-    const out = await fn();
-    this.h.recordValue(Math.max(1, Number((process.hrtime.bigint() - t0) / 1000n)));
-    return out;
-  }
-  summary(): OpLatency {
-    const at = (p: number) => Math.round(this.h.getValueAtPercentile(p)) / 1000;
-    return { p50_ms: at(50), p95_ms: at(95), p99_ms: at(99), n: this.h.totalCount };
-  }
-}
 
 function newRows(n: number): NewMessage[] {
   const now = Date.now();
@@ -355,7 +331,7 @@ interface HotWindow {
 async function hotPath(
   w: Writer,
   seconds: number,
-  timers: Record<Op, Timer>,
+  timers: Record<Op, OpTimer>,
   opts: { rate?: number; label: string; stop?: () => boolean },
 ): Promise<HotWindow> {
   const end = Date.now() + seconds * 1000;
@@ -428,7 +404,11 @@ async function hotPath(
 }
 
 /** The operator's and the persister's other statements, one every 200 ms in turn, until `until()`. */
-async function probeOps(store: PersistStore, timers: Record<Op, Timer>, until: () => boolean): Promise<void> {
+async function probeOps(
+  store: PersistStore,
+  timers: Record<Op, OpTimer>,
+  until: () => boolean,
+): Promise<void> {
   const run: Record<(typeof PROBE_OPS)[number], () => Promise<unknown>> = {
     count_pending: () => timers.count_pending.time(() => store.countPending()),
     list_dead: () => timers.list_dead.time(() => store.listDead({ limit: 100 })),
@@ -450,11 +430,11 @@ async function probeOps(store: PersistStore, timers: Record<Op, Timer>, until: (
 interface DbRun {
   name: 'empty' | 'big';
   url: string;
-  timers: Record<Op, Timer>;
+  timers: Record<Op, OpTimer>;
   windows: HotWindow[];
 }
 
-const newTimers = () => Object.fromEntries(OPS.map((op) => [op, new Timer()])) as Record<Op, Timer>;
+const newTimers = () => Object.fromEntries(OPS.map((op) => [op, new OpTimer()])) as Record<Op, OpTimer>;
 
 async function measureRound(db: DbRun, round: number): Promise<void> {
   const w = await writer(db.url, `pgscale-hot-${db.name}`);
