@@ -10,7 +10,8 @@ import type { NewMessage, StoredMessage } from './types.js';
 /**
  * The persistent queue API of the design (enqueue, dequeue_batch, mark_completed, mark_failed,
  * reprocess_failed, count_pending, save_offset, load_offset) over `messages` and `consumer_offsets`.
- * Each operation is one statement of ./sql (one transaction, one round trip), named so each pooled
+ * Each operation is one statement of ./sql (one transaction, one round trip; enqueue is the ingest
+ * transaction of ./ingest.ts), named so each pooled
  * connection parses and plans it once. Concurrent callers (several persisters, several processes) are
  * safe: dequeue and reprocess lock the rows they take and skip rows another caller holds, and rows
  * changed by id are changed in id order. The persister's stream path uses PersistStore for its hot

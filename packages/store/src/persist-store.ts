@@ -16,8 +16,10 @@ import type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage }
  * countPending, saveOffset, loadOffset) are forwarded to `queue`, so the persister holds one object.
  *
  * Every statement is a file of ./sql, parameterized, and every multi-row change is ONE statement (arrays
- * passed through unnest / ANY), hence one transaction and one round trip. Hot statements are named, so
- * each pooled connection parses and plans them once.
+ * passed through unnest / ANY), hence one transaction and one round trip; the ingest alone runs in a
+ * transaction of its own (./ingest.ts: the log lock first). Hot statements are named, so each pooled
+ * connection parses and plans them once. `messages` is partitioned (the partitioned-log migration;
+ * maintainLog rolls, creates and drops the partitions).
  *
  * Status changes are HOT updates (see the hot-status-updates migration): no index of `messages` names a
  * column they change. The rows that are not COMPLETED are indexed by status in `messages_open`, which
@@ -25,8 +27,8 @@ import type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage }
  * follows each status change and leaves it when it becomes COMPLETED or is deleted. Change statuses only
  * through this class and MessageQueue (a hand-made UPDATE of messages.status leaves messages_open behind).
  *
- * Rows named by id are found through `unnest(ids) JOIN messages ON id` (a lookup per id on the unique
- * index). Rows changed by id are changed in id order (the caller's list is sorted; a nested loop over
+ * Rows named by id are found through `unnest(ids) JOIN messages ON id` (a lookup per id in each
+ * partition's unique id index; worker outcomes look in the two newest partitions first). Rows changed by id are changed in id order (the caller's list is sorted; a nested loop over
  * the unique index locks them in that order) and rows picked by a scan are locked in seq order or
  * skipped (SKIP LOCKED), and inserts run in id order, so concurrent persisters do not deadlock each
  * other in practice; if Postgres ever reports one, the error is transient and the batch is retried.
