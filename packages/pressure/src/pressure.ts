@@ -196,10 +196,9 @@ export class PressureMonitor {
   noteAppended(batch: ReadonlyArray<{ envelope: { length: number } }>): void {
     let bytes = 0;
     for (let i = 0; i < batch.length; i++) bytes += batch[i]!.envelope.length;
-    this.pendingBytes += bytes + batch.length * MESSAGE_OVERHEAD_BYTES;
     this.pendingMessages += batch.length;
     this.messagesPerEntry += (batch.length - this.messagesPerEntry) * ENTRY_AVERAGE_WEIGHT;
-    if (this.reason === null) this.evaluate(this.estimate());
+    this.noteWritten(bytes + batch.length * MESSAGE_OVERHEAD_BYTES);
   }
 
   /**
