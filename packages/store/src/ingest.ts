@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { checkout } from './pool.js';
 import { prepared, sql } from './sql.js';
 
 /** SQLSTATE of a duplicate key. */
@@ -17,31 +18,25 @@ const MAX_RUNS = 5;
  * another transaction was committing into the old one (sql/ingest_begin.sql).
  */
 export async function ingest(pool: pg.Pool, values: unknown[]): Promise<string[]> {
-  const client = await pool.connect();
+  const c = await checkout(pool);
   let broken: Error | undefined;
-  // A checked-out client reports a lost connection (Postgres killed, restarted) as an 'error' event too:
-  // without a listener that event would end the process. The query in flight rejects as well.
-  const lost = (err: Error) => {
-    broken ??= err;
-  };
-  client.on('error', lost);
   try {
     for (let run = 1; ; run++) {
       try {
-        await client.query(sql('ingest_begin'));
-        const res = await client.query<{ id: string }>({ ...prepared('persist_batch'), values });
-        await client.query('COMMIT');
+        await c.client.query(sql('ingest_begin'));
+        const res = await c.client.query<{ id: string }>({ ...prepared('persist_batch'), values });
+        await c.client.query('COMMIT');
         return res.rows.map((r) => r.id);
       } catch (err) {
         // A client whose ROLLBACK fails (a lost connection) is destroyed, not returned to the pool.
-        await client.query('ROLLBACK').catch((e: Error) => {
+        await c.client.query('ROLLBACK').catch((e: Error) => {
           broken = e;
         });
-        if (broken || (err as { code?: unknown }).code !== UNIQUE_VIOLATION || run >= MAX_RUNS) throw err;
+        if (broken || c.lost() || (err as { code?: unknown }).code !== UNIQUE_VIOLATION || run >= MAX_RUNS)
+          throw err;
       }
     }
   } finally {
-    client.off('error', lost);
-    client.release(broken);
+    c.release(broken);
   }
 }

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { ingest } from './ingest.js';
 import { MessageQueue } from './message-queue.js';
 import { persistParams } from './persist-params.js';
+import { checkout } from './pool.js';
 import { inIdOrder, type MessageRow, toStored, toStoredSorted } from './rows.js';
 import { AdvisoryLock } from './schema.js';
 import { prepared, type StatementName, sql } from './sql.js';
@@ -274,7 +275,7 @@ export class PersistStore {
 
   /** Deletes DEAD rows; `'all'` deletes in batches of 10,000 (short transactions). Returns rows deleted. */
   async purgeDead(ids: string[] | 'all'): Promise<number> {
-    if (ids === 'all') return this.deleteDeadBatches(0, 10_000);
+    if (ids === 'all') return this.deleteInBatches('delete_dead_batch', 0, 10_000);
     if (ids.length === 0) return 0;
     const res = await this.pool.query<{ n: number }>(sql('purge_dead'), [inIdOrder(ids)]);
     return res.rows[0]?.n ?? 0;
@@ -330,14 +331,10 @@ export class PersistStore {
       deadDeleted: 0,
       deadEntriesDeleted: 0,
     };
-    const client = await this.pool.connect();
+    const c = await checkout(this.pool);
+    const client = c.client;
     let locked = false;
     let broken: Error | undefined;
-    // A lost connection is also an 'error' event of the checked-out client (see ./ingest.ts).
-    const lost = (err: Error) => {
-      broken ??= err;
-    };
-    client.on('error', lost);
     const step = async <R extends pg.QueryResultRow>(
       name: StatementName,
       values: unknown[],
@@ -371,38 +368,39 @@ export class PersistStore {
         rows: Number(d.rows_dropped),
         carried: Number(d.carried),
       }));
-      result.deadDeleted = await this.deleteDeadBatches(m.deadMaxAgeS, m.batch, client);
-      for (;;) {
-        const res = await client.query(sql('delete_dead_entries'), [m.deadMaxAgeS, m.batch]);
-        result.deadEntriesDeleted += res.rowCount ?? 0;
-        if ((res.rowCount ?? 0) < m.batch) break;
-      }
+      result.deadDeleted = await this.deleteInBatches('delete_dead_batch', m.deadMaxAgeS, m.batch, client);
+      result.deadEntriesDeleted = await this.deleteInBatches(
+        'delete_dead_entries',
+        m.deadMaxAgeS,
+        m.batch,
+        client,
+      );
       return result;
     } catch (err) {
       broken = err as Error;
       throw err;
     } finally {
-      if (locked && !broken)
+      if (locked && !broken && !c.lost())
         await client.query(sql('advisory_unlock'), [AdvisoryLock.retention]).catch(() => {});
       // A failed client is destroyed, which also ends its session and so its advisory lock.
-      client.off('error', lost);
-      client.release(broken);
+      c.release(broken);
     }
   }
 
-  /** Deletes DEAD rows older than `maxAgeS`, `batch` per short transaction. Returns rows deleted. */
-  private async deleteDeadBatches(
+  /**
+   * Runs a retention delete (`$1` max age in s, `$2` batch) until a run deletes fewer than `batch` rows:
+   * short transactions. Returns rows deleted (the statement's `n`, or its command count).
+   */
+  private async deleteInBatches(
+    name: 'delete_dead_batch' | 'delete_dead_entries',
     maxAgeS: number,
     batch: number,
     client: pg.ClientBase | pg.Pool = this.pool,
   ): Promise<number> {
     let total = 0;
     for (;;) {
-      const res = await client.query<{ n: number }>({
-        ...prepared('delete_dead_batch'),
-        values: [maxAgeS, batch],
-      });
-      const n = res.rows[0]?.n ?? 0;
+      const res = await client.query<{ n: number }>({ ...prepared(name), values: [maxAgeS, batch] });
+      const n = res.rows[0]?.n ?? res.rowCount ?? 0;
       total += n;
       if (n < batch) return total;
     }

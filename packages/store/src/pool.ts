@@ -29,3 +29,34 @@ export function createPool(
   p.on('error', opts.onError ?? (() => {}));
   return p;
 }
+
+/** A client checked out of the pool by checkout(). */
+export interface CheckedOut {
+  client: pg.PoolClient;
+  /** The connection's loss, if its 'error' event came (Postgres killed or restarted). */
+  lost(): Error | undefined;
+  /** Back to the pool; destroyed instead when `err` is given or the connection was lost. */
+  release(err?: Error): void;
+}
+
+/**
+ * pool.connect() for code that holds a client across several queries (a transaction, a session lock).
+ * A checked-out client reports a lost connection as an 'error' event besides rejecting the query in
+ * flight; with no listener that event would end the process (pool.query listens for its own clients).
+ */
+export async function checkout(pool: pg.Pool): Promise<CheckedOut> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost ??= err;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    lost: () => lost,
+    release(err) {
+      client.off('error', onError);
+      client.release(err ?? lost);
+    },
+  };
+}

@@ -28,7 +28,7 @@ describe('PersistStore.persistBatch when its connection is lost mid-transaction'
         if (pid === undefined) await new Promise((r) => setTimeout(r, 25));
       }
       expect(pid).toBeDefined();
-      // Mutation tried: ingest.ts without its 'error' listener -> vitest reported the client's uncaught
+      // Mutation tried: checkout() (pool.ts) without its 'error' listener -> vitest reported the client's uncaught
       // 'error' event (Connection terminated unexpectedly): this test failed.
       await holder.query('SELECT pg_terminate_backend($1)', [pid]);
       await expect(batch).rejects.toThrow(/terminat/);
