@@ -27,6 +27,7 @@ import { encodeEnvelope, MessageStatus, newMessageId } from '@fleet/protocol';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL } from '@fleet/services';
 import { migrate, type NewMessage, PersistStore } from '@fleet/store';
 import pg from 'pg';
+import { rollLog } from '../packages/store/test/fixtures.js';
 import { type OpLatency, OpTimer } from './lib/op-timer.js';
 import { cpuSeconds } from './lib/proc-cpu.js';
 
@@ -209,9 +210,7 @@ export async function growMessages(url: string, rows: number): Promise<GrowRepor
         }),
       );
       // The day's partition: opened and closed at its day's bounds; the next day's rows go to the next one.
-      await admin.query('SELECT fleet_log_ensure(2)');
-      await admin.query('SELECT fleet_log_roll(0)');
-      await admin.query('SELECT fleet_log_ensure(2)');
+      await rollLog(admin);
       await admin.query(
         `UPDATE message_partitions SET opened_at = timestamptz 'epoch' + $2 * interval '1 millisecond',
            closed_at = timestamptz 'epoch' + $3 * interval '1 millisecond' WHERE n = $1`,

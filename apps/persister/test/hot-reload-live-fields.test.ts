@@ -25,6 +25,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { rollLog } from '../../../packages/store/test/fixtures.js';
 import { type DeepPartial, testConfigDefaults } from '../../../test/helpers/config.js';
 import { type AppProcess, spawnApp } from '../../../test/helpers/processes.js';
 import {
@@ -371,16 +372,12 @@ describe('persister hot reload: every live field it reads applies to the running
 
     // retention.*: the message log is partitioned; retention drops whole partitions. ret-old and ret-d go to
     // one partition, ret-c to the next; both are then closed, one 8 days ago and one 2 hours ago.
-    const roll = async () => {
-      await pool.query('SELECT fleet_log_ensure(2)');
-      return (await pool.query<{ n: number }>('SELECT fleet_log_roll(0) AS n')).rows[0]!.n;
-    };
     await publish(['ret-old', 'ret-d']);
     await persisted(['ret-old', 'ret-d']);
-    const older = await roll();
+    const older = await rollLog(pool);
     await publish(['ret-c']);
     await persisted(['ret-c']);
-    await roll();
+    await rollLog(pool);
     await store.applyStatuses([
       { id: 'ret-old', status: MessageStatus.COMPLETED, attempt: 0 },
       { id: 'ret-c', status: MessageStatus.COMPLETED, attempt: 0 },
