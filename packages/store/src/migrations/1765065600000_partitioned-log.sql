@@ -83,6 +83,14 @@ CREATE FUNCTION fleet_log_lock_key() RETURNS bigint LANGUAGE sql IMMUTABLE AS 'S
 CREATE FUNCTION fleet_log_enter() RETURNS void LANGUAGE sql AS
   'SELECT pg_advisory_xact_lock_shared(fleet_log_lock_key())';
 
+-- The first seq of the duplicate window: that of the previous partition (MINVALUE while the first one is
+-- current). persist_batch.sql skips the ids stored from there on; apply_statuses.sql looks there first.
+CREATE FUNCTION fleet_log_window_start() RETURNS bigint LANGUAGE sql STABLE AS $$
+  SELECT coalesce(min(coalesce(lo, -9223372036854775808)), -9223372036854775808) FROM (
+    SELECT lo FROM message_partitions WHERE opened_at IS NOT NULL ORDER BY n DESC LIMIT 2
+  ) p
+$$;
+
 -- Creates the partitions that follow the current one until `ahead` of them exist. Returns how many it made.
 CREATE FUNCTION fleet_log_ensure(ahead integer) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
@@ -178,6 +186,7 @@ SELECT fleet_log_ensure(2);
 -- Only while messages_p0 holds every row (refused otherwise): the empty partitions are dropped and
 -- messages_p0 becomes the table again.
 DROP FUNCTION fleet_log_retire(float8);
+DROP FUNCTION fleet_log_window_start();
 DROP FUNCTION fleet_log_roll(float8);
 DROP FUNCTION fleet_log_ensure(integer);
 DROP FUNCTION fleet_log_enter();

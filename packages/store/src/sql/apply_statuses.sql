@@ -12,10 +12,7 @@
 --  $3 errors   text[]  NULL where none; kept only for FAILED and DEAD
 --  $4 attempts int[]   the retry count each outcome's job carried
 WITH win AS MATERIALIZED (
-  -- The first seq of the previous partition (MINVALUE when the current one is the first).
-  SELECT coalesce(min(coalesce(lo, -9223372036854775808)), -9223372036854775808) AS lo FROM (
-    SELECT lo FROM message_partitions WHERE opened_at IS NOT NULL ORDER BY n DESC LIMIT 2
-  ) p
+  SELECT fleet_log_window_start() AS lo -- read once, as an initplan: the partitions below it are pruned
 ), up AS (
   UPDATE messages m SET status = u.status,
     last_error = CASE WHEN u.status IN ('FAILED', 'DEAD') THEN u.error ELSE m.last_error END,

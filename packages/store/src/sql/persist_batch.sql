@@ -23,10 +23,7 @@
 --  $14 offset_topics text[]     offsets: topic (stream)
 --  $15 offsets       text[]     offsets: value
 WITH win AS MATERIALIZED (
-  -- The first seq of the previous partition (MINVALUE when the current one is the first).
-  SELECT coalesce(min(coalesce(lo, -9223372036854775808)), -9223372036854775808) AS lo FROM (
-    SELECT lo FROM message_partitions WHERE opened_at IS NOT NULL ORDER BY n DESC LIMIT 2
-  ) p
+  SELECT fleet_log_window_start() AS lo -- read once, as an initplan: the partitions below it are pruned
 ), ins AS (
   INSERT INTO messages (id, stream_id, topic, type, priority, sent_at, envelope, headers, traceparent, reply_to)
   SELECT u.id, u.stream_id, u.topic, u.type, u.priority, timestamptz 'epoch' + u.ts * interval '1 millisecond',
