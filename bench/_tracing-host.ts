@@ -9,7 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
 import { startGateway } from '@fleet/gateway';
 import { createRegistry } from '@fleet/metrics';
-import { FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
+import {
+  derivedTraceMark,
+  FleetKeys,
+  JOB_NAME,
+  type JobData,
+  type JobMessage,
+  newMessageId,
+} from '@fleet/protocol';
 import { createRedis, type FleetRedis } from '@fleet/redis';
 import { TopicRouter } from '@fleet/router';
 import {
@@ -18,6 +25,7 @@ import {
   initTelemetry,
   NOOP_TRACER,
   type Telemetry,
+  TRACE_FLAG_SAMPLED,
 } from '@fleet/tracing';
 import { startWorker } from '@fleet/worker';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -118,8 +126,11 @@ function jobData(mode: Mode): JobData[] {
     for (let j = 0; j < JOB_VARIANTS; j++) {
       const messages: JobMessage[] = [];
       for (let i = 0; i < JOB_SIZE; i++) {
-        const m = benchJobMessage(`m-${j}-${i}`, payload, now);
-        if (mode !== 'off') m.t = generateTraceparent(); // what the gateway and persister hand on
+        const m = benchJobMessage(newMessageId(now), payload, now);
+        // What the gateway and persister hand on for a message without a traceparent: with spans off, the
+        // derived mark of its (UUID) id; with spans recorded, a generated traceparent.
+        if (mode === 'on') m.t = derivedTraceMark(TRACE_FLAG_SAMPLED);
+        else if (mode === 'full') m.t = generateTraceparent();
         messages.push(m);
       }
       list.push({ v: 1, messages });

@@ -9,7 +9,7 @@ import { connect, type FleetClient } from '@fleet/client';
 import { type FleetConfig, loadConfigFile } from '@fleet/config';
 import { type Gateway, startGateway } from '@fleet/gateway';
 import { type Persister, startPersister } from '@fleet/persister';
-import { decodeEnvelope, FleetKeys } from '@fleet/protocol';
+import { decodeEnvelope, FleetKeys, newMessageId } from '@fleet/protocol';
 import {
   closeLogger,
   createLogger,
@@ -124,6 +124,17 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
   }
 }
 
+/** The `messages` rows of these ids once all are COMPLETED: traceparent and the generated trace_id column. */
+function completedRows(ids: string[]) {
+  return waitFor(`${ids.length} COMPLETED rows`, async () => {
+    const res = await persister!.pool.query<{ id: string; traceparent: string; trace_id: string }>(
+      "SELECT id, traceparent, trace_id FROM messages WHERE id = ANY($1) AND status = 'COMPLETED'",
+      [ids],
+    );
+    return res.rows.length === ids.length ? res.rows : undefined;
+  });
+}
+
 function linksTo(spans: ReadableSpan[], traceId: string): ReadableSpan[] {
   return spans.filter((s) => s.links.some((l) => l.context.traceId === traceId));
 }
@@ -195,13 +206,7 @@ describe('trace propagation, client to handler and back', () => {
     expect(r2.json<{ traceId: string }>().traceId).toBe(expected[ids.genReq]);
 
     // 3. `messages` rows: traceparent and the generated trace_id column.
-    const rows = await waitFor('4 COMPLETED rows', async () => {
-      const res = await persister!.pool.query<{ id: string; traceparent: string; trace_id: string }>(
-        "SELECT id, traceparent, trace_id FROM messages WHERE id = ANY($1) AND status = 'COMPLETED'",
-        [Object.keys(expected)],
-      );
-      return res.rows.length === 4 ? res.rows : undefined;
-    });
+    const rows = await completedRows(Object.keys(expected));
     for (const row of rows) {
       expect(row.trace_id).toBe(expected[row.id]);
       expect(row.traceparent).toBe(entryTrace.get(row.id));
@@ -259,5 +264,74 @@ describe('trace propagation, client to handler and back', () => {
     }
     for (const s of [...spans.gateway, ...spans.persister])
       expect(s.attributes['fleet.batch.size']).toBeGreaterThan(0);
+  });
+
+  // The default (spans off at the gateway): a message without a traceparent whose id is a UUID is traced
+  // under its id. Its stream entry carries a 2-byte mark (apps/gateway/test/publish.test.ts); every hop
+  // after it shows the trace id = the id's 32 hex digits and the parent span = its last 16.
+  it('traces a message without a traceparent under its UUID id when the gateway records no spans', async () => {
+    const quiet = initTelemetry({
+      serviceName: 'fleet-gateway',
+      exporter: 'none',
+      enabled: true,
+      samplingRatio: 1,
+      global: false,
+    });
+    const gw2 = await startGateway(cfg, { logger: gatewayLog, telemetry: quiet });
+    const c2 = await connect({ host: '127.0.0.1', port: gw2.port, clientName: 'obs-trace-derived' });
+    try {
+      const ids = { pub: newMessageId(), req: newMessageId() };
+      const derived = (id: string) => {
+        const hex = id.replaceAll('-', '');
+        return `00-${hex}-${hex.slice(16)}-01`;
+      };
+      await c2.publish('obs.published', { n: 5 }, { id: ids.pub });
+      const reply = await c2.request('obs.request', { n: 6 }, { id: ids.req, timeoutMs: 30_000 });
+      expect(reply.traceparent).toBe(derived(ids.req));
+      expect(reply.json<{ traceId: string }>().traceId).toBe(ids.req.replaceAll('-', ''));
+
+      const rows = await completedRows(Object.values(ids));
+      for (const row of rows) {
+        expect(row.traceparent).toBe(derived(row.id));
+        expect(row.trace_id).toBe(row.id.replaceAll('-', ''));
+      }
+      for (const id of Object.values(ids))
+        expect(seen().find((x) => x.id === id)?.traceId).toBe(id.replaceAll('-', ''));
+
+      await flushLogger(workerLog);
+      await flushLogger(gatewayLog);
+      const workerLines = (await readFile(logPath, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      const gatewayLines = (await readFile(gatewayLogPath, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      const spans = {
+        persister: tel.persister.memoryExporter!.getFinishedSpans(),
+        worker: tel.worker.memoryExporter!.getFinishedSpans(),
+      };
+      for (const id of Object.values(ids)) {
+        const traceId = id.replaceAll('-', '');
+        const mine = workerLines.filter(
+          (l: { msg_id?: string; marker?: string }) => l.msg_id === id && l.marker,
+        );
+        expect(mine.length).toBe(2);
+        for (const l of mine) expect(l.trace_id).toBe(traceId);
+        const received = gatewayLines.find(
+          (l: { msg?: string; msg_id?: string }) => l.msg === 'message received' && l.msg_id === id,
+        );
+        expect(received?.trace_id).toBe(traceId);
+        const handle = spans.worker.find((x) => x.attributes['messaging.message.id'] === id);
+        expect(handle?.spanContext().traceId).toBe(traceId);
+        expect(handle?.parentSpanContext?.spanId).toBe(traceId.slice(16));
+        expect(linksTo(spans.persister, traceId).map((x) => x.name)).toContain('persist');
+      }
+    } finally {
+      await c2.close().catch(() => {});
+      await gw2.close();
+      await quiet.shutdown();
+    }
   });
 });

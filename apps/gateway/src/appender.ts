@@ -9,8 +9,8 @@ export const DEFAULT_MAX_OUTSTANDING_CALLS = 4;
 export interface PendingAppend {
   messageId: string;
   envelope: Buffer;
-  /** Gateway-assigned traceparent ('' = the envelope carries one; a number = trace flags of an id the
-   *  command writer generates in place, see resp.ts). */
+  /** Gateway-assigned trace reference: a traceparent or a derived mark ('' = the envelope carries one;
+   *  a number = trace flags of an id the command writer generates in place, see resp.ts). */
   traceparent: string | number;
   /** Reply address for REQUESTs ('' otherwise). */
   replyTo: string;

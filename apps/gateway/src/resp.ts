@@ -1,4 +1,5 @@
 import {
+  DERIVED_TRACE_MARK_LENGTH,
   EntryField,
   INGEST_BATCH_HEADER_BYTES,
   ingestRecordSize,
@@ -30,8 +31,9 @@ import { Command } from 'ioredis';
 export interface BatchItem {
   envelope: Buffer;
   messageId: string;
-  /** The gateway-assigned traceparent, '' for none, or a TraceFlags value (a number): write a fresh
-   *  traceparent with these flags straight into the command (no string made on the hot path). */
+  /** The gateway-assigned trace reference (ASCII: a traceparent or a derived mark), '' for none, or a
+   *  TraceFlags value (a number): write a fresh traceparent with these flags straight into the command
+   *  (no string made on the hot path). */
   traceparent: string | number;
   replyTo: string;
   durable: string;
@@ -120,7 +122,8 @@ export function encodeXaddBatch(key: string, acceptedAt: string, items: readonly
     const it = items[i]!;
     const a = it.messageId.length === 0 ? 0 : Buffer.byteLength(it.messageId);
     const tp = it.traceparent;
-    const b = typeof tp === 'number' ? TRACEPARENT_LENGTH : tp.length === 0 ? 0 : Buffer.byteLength(tp);
+    // Gateway-made references are ASCII: their length is their byte length.
+    const b = typeof tp === 'number' ? TRACEPARENT_LENGTH : tp.length;
     const c = it.replyTo.length === 0 ? 0 : Buffer.byteLength(it.replyTo);
     const d = it.durable.length === 0 ? 0 : Buffer.byteLength(it.durable);
     lens[j] = a;
@@ -150,6 +153,11 @@ export function encodeXaddBatch(key: string, acceptedAt: string, items: readonly
       off = writeIngestStringLength(buf, off, TRACEPARENT_LENGTH);
       writeTraceparent(buf, off, tp);
       off += TRACEPARENT_LENGTH;
+    } else if (tp.length === DERIVED_TRACE_MARK_LENGTH) {
+      // The usual reference: two bytes stored directly (Buffer#write is a native call: ~3x the cost).
+      off = writeIngestStringLength(buf, off, DERIVED_TRACE_MARK_LENGTH);
+      buf[off++] = tp.charCodeAt(0);
+      buf[off++] = tp.charCodeAt(1);
     } else off = writeIngestString(buf, off, tp, lens[j + 1]!);
     off = writeIngestString(buf, off, it.replyTo, lens[j + 2]!);
     off = writeIngestString(buf, off, it.durable, lens[j + 3]!);

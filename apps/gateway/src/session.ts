@@ -6,6 +6,7 @@ import {
   AckLevel,
   closesConnection,
   decodeEnvelope,
+  derivedTraceMark,
   type Envelope,
   ErrorCode,
   encodeAck,
@@ -20,6 +21,8 @@ import {
   type HelloFrame,
   INVALID_FRAME_TYPE,
   type InvalidFrame,
+  isTraceableId,
+  mayTraceById,
   newMessageId,
   ProtocolError,
   type PublishFrame,
@@ -50,7 +53,8 @@ export interface Entry extends PendingAppend {
   conn: Connection;
   corr: number;
   waiter: Waiter | null;
-  /** The message's traceparent (the envelope's or the gateway's): the append span links to it. */
+  /** The message's trace reference (the envelope's traceparent, the gateway's, or a derived mark while no
+   *  spans are recorded): the append span links to it. */
   trace: string;
 }
 
@@ -105,6 +109,8 @@ export class Sessions implements AppendResult<Entry> {
   private readonly newTraceparent: () => string;
   /** Trace flags of the trace ids this gateway makes when it records no spans (null: it makes none). */
   private readonly lazyTraceFlags: number | null;
+  /** The derived trace mark of those flags (ids traced under themselves). */
+  private readonly derivedMark: string;
   private nextConnId = 1;
   /** Shutdown: no new connections, no more input. */
   private closing = false;
@@ -136,6 +142,7 @@ export class Sessions implements AppendResult<Entry> {
     // Without span recording, sampling decides nothing per message: the flags are the same for every id.
     const sample = this.tracer === NOOP_TRACER ? this.newTraceparent() : '';
     this.lazyTraceFlags = sample ? (parseTraceparent(sample)?.flags ?? null) : null;
+    this.derivedMark = derivedTraceMark(this.lazyTraceFlags ?? 0);
     // The appender reports each entry's outcome straight to onAppended / onFailed below.
     this.appender = new Appender<Entry>(o.redis, o.keys, this, o.maxOutstandingCalls);
   }
@@ -461,7 +468,7 @@ export class Sessions implements AppendResult<Entry> {
     replyTo: string,
     durable: string,
   ): void {
-    const generated = env.traceparent ? '' : this.assignTraceparent();
+    const generated = env.traceparent ? '' : this.assignTraceparent(env.id);
     const entry: Entry = {
       conn,
       corr,
@@ -486,13 +493,20 @@ export class Sessions implements AppendResult<Entry> {
   }
 
   /**
-   * The traceparent for a message that came without one. On the common path (no spans recorded, no debug
-   * log line to carry it) the id is not made here: the flags are handed on and the Redis command writer
-   * writes a fresh id straight into the stream entry (resp.ts), which is most of a trace id's cost saved.
+   * The trace reference for a message that came without a traceparent. On the common path (no spans
+   * recorded) a message whose id is a UUID is traced under its id: a 2-byte derived mark (@fleet/protocol
+   * trace-ref.ts), no random bytes, no trace id carried. Only the id's shape is checked here (mayTraceById;
+   * the persister checks the digits); with debug lines on, the whole id (the line shows the trace id).
+   * Another id gets a generated one: without spans and debug lines, as flags the Redis command writer
+   * turns into a fresh id in place (resp.ts).
    */
-  private assignTraceparent(): string | number {
-    // levelVal > debug (20): a property read per message instead of isLevelEnabled's level lookup.
-    if (this.lazyTraceFlags !== null && this.log.levelVal > 20) return this.lazyTraceFlags;
+  private assignTraceparent(id: string): string | number {
+    if (this.lazyTraceFlags !== null) {
+      // levelVal > debug (20): a property read per message instead of isLevelEnabled's level lookup.
+      const quiet = this.log.levelVal > 20;
+      if (quiet ? mayTraceById(id) : isTraceableId(id)) return this.derivedMark;
+      if (quiet) return this.lazyTraceFlags;
+    }
     return this.newTraceparent();
   }
 

@@ -7,6 +7,7 @@ import {
   type IngestRecord,
   ingestRecords,
   isTraceparent,
+  resolveTraceparent,
 } from '@fleet/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -71,7 +72,7 @@ describe('publish', () => {
     });
   });
 
-  it('assigns an id and a traceparent when the client sends none', async () => {
+  it('assigns an id and traces a message without a traceparent under that id', async () => {
     const env = envelope({ id: '', topic: 'orders.created' });
     const ack = await client().publish(env);
     expect(ack.type).toBe(FrameType.ACK);
@@ -79,6 +80,18 @@ describe('publish', () => {
     expect(ack.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const e = await entry(keys.shardOf(env.topic), ack.streamId, ack.messageId);
     expect(decodeEnvelope(e.envelope).id).toBe(ack.messageId);
+    // Two bytes in the entry, not a trace id: the derived mark of the id (flags 01, sampled).
+    expect(e.traceparent).toBe('01');
+    const tp = resolveTraceparent(e.traceparent, ack.messageId)!;
+    expect(isTraceparent(tp)).toBe(true);
+    expect(tp.slice(3, 35)).toBe(ack.messageId.replaceAll('-', ''));
+  });
+
+  it('generates a traceparent for a message whose id is not a UUID', async () => {
+    const env = envelope({ id: 'order-42', topic: 'orders.created' });
+    const ack = await client().publish(env);
+    if (ack.type !== FrameType.ACK) throw new Error(JSON.stringify(ack));
+    const e = await entry(keys.shardOf(env.topic), ack.streamId, ack.messageId);
     expect(isTraceparent(e.traceparent!)).toBe(true);
   });
 

@@ -1,7 +1,13 @@
 import type { FleetConfig } from '@fleet/config';
 import type { Dispatcher } from '@fleet/dispatch';
 import { Backoff, LogLimiter, RetryAborted, retry } from '@fleet/pressure';
-import { ENTRY_MAX_MESSAGES, type FleetKeys, maxStreamId, PERSISTER_GROUP } from '@fleet/protocol';
+import {
+  ENTRY_MAX_MESSAGES,
+  type FleetKeys,
+  maxStreamId,
+  PERSISTER_GROUP,
+  resolveTraceparent,
+} from '@fleet/protocol';
 import type { FleetRedis } from '@fleet/redis';
 import { NOOP_TRACER, startBatchSpan, type Telemetry } from '@fleet/tracing';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -240,8 +246,9 @@ export class IngestConsumer {
     for (const b of bad)
       await this.withPg(reader, () => this.deadLetterEntry(b.stream, b.streamId, b.reason, b.fields));
     const tracer = this.d.tracer ?? NOOP_TRACER;
-    const traceparents = tracer === NOOP_TRACER ? [] : rows.map((r) => r.traceparent);
-    const persistSpan = startBatchSpan(tracer, 'persist', traceparents, { 'fleet.batch.size': rows.length });
+    const persistSpan = startBatchSpan(tracer, 'persist', tracesOf(tracer, rows), {
+      'fleet.batch.size': rows.length,
+    });
     const persistStart = process.hrtime.bigint();
     const { inserted, invalid } = await this.persist(reader, rows, offsets, rowStream).catch((err) => {
       endSpan(persistSpan, err);
@@ -270,7 +277,7 @@ export class IngestConsumer {
     const enqueueSpan =
       fresh.length === 0
         ? undefined
-        : startBatchSpan(tracer, 'enqueue', tracer === NOOP_TRACER ? [] : fresh.map((r) => r.traceparent), {
+        : startBatchSpan(tracer, 'enqueue', tracesOf(tracer, fresh), {
             'fleet.batch.size': fresh.length,
           });
     // Rows read from ingest shard n go to shard n's queue. A shard whose add succeeded is not added
@@ -408,4 +415,9 @@ export class IngestConsumer {
 function endSpan(span: ReturnType<typeof startBatchSpan>, err: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(err) });
   span.end();
+}
+
+/** The traceparents a batch span links to (none without a tracer): derived marks made full. */
+function tracesOf(tracer: Telemetry['tracer'], rows: readonly NewMessage[]): (string | undefined)[] {
+  return tracer === NOOP_TRACER ? [] : rows.map((r) => resolveTraceparent(r.traceparent, r.id));
 }

@@ -1,4 +1,12 @@
-import { decodeEnvelope, EntryField, type IngestRecord, ingestRecords } from '@fleet/protocol';
+import {
+  DERIVED_TRACE_MARK_LENGTH,
+  decodeEnvelope,
+  EntryField,
+  type IngestRecord,
+  ingestRecords,
+  isTraceRef,
+} from '@fleet/protocol';
+import { generateTraceparent, TRACE_FLAG_SAMPLED } from '@fleet/tracing';
 import { errorText } from './log.js';
 import type { NewMessage } from './queue-api.js';
 
@@ -63,7 +71,7 @@ function decodeRecord(r: IngestRecord, streamId: string, deadId: string): Decode
     headers: env.headers,
   };
   const traceparent = env.traceparent ?? r.traceparent;
-  if (traceparent) row.traceparent = traceparent;
+  if (traceparent) row.traceparent = checkedTraceRef(traceparent, env.id);
   if (r.replyTo) row.replyTo = r.replyTo;
   return r.durableAck ? { ok: true, row, durableAck: r.durableAck } : { ok: true, row };
 }
@@ -83,4 +91,16 @@ export function decodeEntry(entry: RawEntry): DecodedMessage[] {
   if (records.length === 1 && !entry.fields.has(EntryField.batch))
     return [decodeRecord(records[0]!, entry.id, entry.id)];
   return records.map((r, i) => decodeRecord(r, entry.id, `${entry.id}/${i}`));
+}
+
+/**
+ * A message's trace reference as rows and jobs carry it: a derived mark whose id cannot carry its trace
+ * (the gateway checks only the id's shape, @fleet/protocol mayTraceById) becomes a generated traceparent
+ * with its flags, so Postgres and the worker see the same trace; anything else as it came. After this,
+ * a row's mark always has a traceable id (NewMessage.traceparent).
+ */
+function checkedTraceRef(ref: string, id: string): string {
+  if (ref.length !== DERIVED_TRACE_MARK_LENGTH || isTraceRef(ref, id)) return ref;
+  const flags = Number.parseInt(ref, 16);
+  return generateTraceparent(Number.isNaN(flags) ? TRACE_FLAG_SAMPLED : flags);
 }

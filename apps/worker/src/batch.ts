@@ -11,6 +11,7 @@ import {
   MessageStatus,
   parseReplyAddress,
   type ReplyAddress,
+  resolveTraceparent,
 } from '@fleet/protocol';
 import { type FleetRedis, publish } from '@fleet/redis';
 import {
@@ -160,15 +161,21 @@ async function handleMessage(
   } catch (err) {
     const error = `undecodable envelope: ${errorMessage(err)}`;
     d.logger.error({ msg_id: m.id }, error);
-    if (replyTo) replies.push(publishReply(d, replyTo, false, undefined, error, m.t));
+    if (replyTo)
+      replies.push(publishReply(d, replyTo, false, undefined, error, resolveTraceparent(m.t, m.id)));
     return { id: m.id, status: MessageStatus.DEAD, attempt, error, at: Date.now() };
   }
 
-  const traceparent = m.t ?? env.traceparent;
+  // A trace reference: the job's (a traceparent or a derived mark, made full only where one is read:
+  // spans, replies, the handler's ctx.traceparent, a log line) or the envelope's.
+  const traceRef = m.t ?? env.traceparent;
   // Past its time to live: not handled, dead-lettered with reason `expired` (a request gets that error).
   const now = Date.now();
   if (isExpired(env, now)) {
-    if (replyTo) replies.push(publishReply(d, replyTo, false, undefined, DeadReason.expired, traceparent));
+    if (replyTo)
+      replies.push(
+        publishReply(d, replyTo, false, undefined, DeadReason.expired, resolveTraceparent(traceRef, env.id)),
+      );
     if (d.metrics && d.labeler)
       d.metrics.messagesProcessed.inc({ topic: d.labeler.label(env.topic), status: MessageStatus.DEAD });
     return { id: m.id, status: MessageStatus.DEAD, attempt, error: DeadReason.expired, at: now };
@@ -177,33 +184,38 @@ async function handleMessage(
   const span =
     tracer === NOOP_TRACER
       ? NOOP_SPAN
-      : startSpanFromTraceparent(tracer, `handle ${env.topic}`, traceparent, {
+      : startSpanFromTraceparent(tracer, `handle ${env.topic}`, resolveTraceparent(traceRef, env.id), {
           'messaging.message.id': m.id,
           'messaging.destination.name': env.topic,
           'fleet.attempt': attempt,
         });
-  // No span (the default): the message's own header, handed on unparsed (withTrace parses it on demand).
-  const handlerTrace = span === NOOP_SPAN ? traceparent : (spanTraceparent(span) ?? traceparent);
+  // No span (the default): the message's own reference, handed on unparsed (withTrace and the handler's
+  // context resolve it on demand, with the envelope id). The job's id is the envelope's (the row id).
+  const handlerTrace = span === NOOP_SPAN ? traceRef : (spanTraceparent(span) ?? traceRef);
   const t0 = performance.now();
   const outcome: RouteOutcome = await withSpan(span, () =>
-    withTrace(handlerTrace, async () => {
-      const routed = await router.route(env, {
-        attempt,
-        traceparent: handlerTrace,
-        logger: d.logger,
-        signal: d.shutdown,
-        isRequest: replyTo !== null,
-        timeoutMs: cfg.handlers.timeout_ms,
-      });
-      // The design's MessageLogger, inside the trace (trace_id on the line); free above debug.
-      logProcessed(d.logger as Logger, {
-        topic: env.topic,
-        id: m.id,
-        latencyMs: performance.now() - t0,
-        status: routed.status,
-      });
-      return routed;
-    }),
+    withTrace(
+      handlerTrace,
+      async () => {
+        const routed = await router.route(env, {
+          attempt,
+          traceparent: handlerTrace,
+          logger: d.logger,
+          signal: d.shutdown,
+          isRequest: replyTo !== null,
+          timeoutMs: cfg.handlers.timeout_ms,
+        });
+        // The design's MessageLogger, inside the trace (trace_id on the line); free above debug.
+        logProcessed(d.logger as Logger, {
+          topic: env.topic,
+          id: m.id,
+          latencyMs: performance.now() - t0,
+          status: routed.status,
+        });
+        return routed;
+      },
+      env.id,
+    ),
   );
   const seconds = (performance.now() - t0) / 1000;
   if (outcome.status === 'aborted') {
@@ -231,7 +243,7 @@ async function handleMessage(
   if (replyTo) {
     const ok = outcome.status === 'completed';
     const error = ok ? undefined : outcome.status === 'unrouted' ? DeadReason.unrouted : update.error;
-    replies.push(publishReply(d, replyTo, ok, outcome.reply, error, traceparent));
+    replies.push(publishReply(d, replyTo, ok, outcome.reply, error, resolveTraceparent(traceRef, env.id)));
   }
   return update;
 }

@@ -11,7 +11,7 @@ describe('worker: per-message outcomes in the status stream', () => {
   const probe = new FleetProbe(cfg);
   let app: WorkerApp;
   const seen: string[] = [];
-  const traces: Array<[string, string | undefined]> = [];
+  const traces: Array<[string, string | undefined, string | undefined]> = [];
 
   beforeAll(async () => {
     const router = new TopicRouter();
@@ -25,7 +25,7 @@ describe('worker: per-message outcomes in the status stream', () => {
       return a + b;
     });
     router.subscribe('trace.check', (ctx) => {
-      traces.push([ctx.traceId, TraceContext.get()?.traceId]);
+      traces.push([ctx.traceId, TraceContext.get()?.traceId, ctx.traceparent]);
     });
     router.subscribe('math.fail', () => {
       throw new Error('no math today');
@@ -61,16 +61,24 @@ describe('worker: per-message outcomes in the status stream', () => {
     expect(processing.sort()).toEqual(msgs.map((m) => m.id).sort());
   });
 
-  it('handlers run inside the message trace (job traceparent, else the envelope one)', async () => {
+  it('handlers run inside the message trace (job traceparent or derived mark, else the envelope one)', async () => {
     const fromJob = '00-11111111111111111111111111111111-2222222222222222-01';
     const fromEnv = '00-33333333333333333333333333333333-4444444444444444-01';
+    const uuid = '0190a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b';
     const a = jobMessage(envelope('trace.check'), { t: fromJob });
     const b = jobMessage(envelope('trace.check', '', { traceparent: fromEnv }));
-    await probe.enqueue([[a], [b]]);
-    await probe.waitForOutcomes([a.id, b.id]);
+    // A derived mark (the gateway's for a UUID id, spans off): the trace is the id's.
+    const c = jobMessage(envelope('trace.check', '', { id: uuid }), { t: '01' });
+    await probe.enqueue([[a], [b], [c]]);
+    await probe.waitForOutcomes([a.id, b.id, c.id]);
     expect(traces.sort()).toEqual([
-      ['11111111111111111111111111111111', '11111111111111111111111111111111'],
-      ['33333333333333333333333333333333', '33333333333333333333333333333333'],
+      [
+        '0190a3b4c5d67e8f9a0b1c2d3e4f5a6b',
+        '0190a3b4c5d67e8f9a0b1c2d3e4f5a6b',
+        '00-0190a3b4c5d67e8f9a0b1c2d3e4f5a6b-9a0b1c2d3e4f5a6b-01',
+      ],
+      ['11111111111111111111111111111111', '11111111111111111111111111111111', fromJob],
+      ['33333333333333333333333333333333', '33333333333333333333333333333333', fromEnv],
     ]);
   });
 

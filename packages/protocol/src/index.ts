@@ -122,3 +122,13 @@ export {
   MAX_TOPIC_LENGTH,
   topicError,
 } from './topic.js';
+export {
+  DERIVED_TRACE_MARK_LENGTH,
+  derivedTraceMark,
+  derivedTraceparent,
+  isDerivedTraceMark,
+  isTraceableId,
+  isTraceRef,
+  mayTraceById,
+  resolveTraceparent,
+} from './trace-ref.js';

@@ -13,7 +13,8 @@ export interface JobMessage {
   id: string;
   /** base64 of the binary envelope. */
   e: string;
-  /** traceparent in force for this message (envelope's or gateway-assigned). */
+  /** Trace reference in force for this message (trace-ref.ts): the envelope's or a gateway-assigned
+   *  traceparent, or a derived mark (the message id's trace). */
   t?: string;
   /** Reply address for requests (`<gatewayId>|<correlationId>`, reply.ts). */
   r?: string;

@@ -16,7 +16,8 @@ export const EntryField = {
   envelope: 'e',
   /** Message id (duplicated out of the envelope so the persister can dead-letter undecodable entries by id). */
   id: 'i',
-  /** traceparent chosen by the gateway when the client sent none (else absent: the envelope's wins). */
+  /** Trace reference chosen by the gateway when the client sent no traceparent (trace-ref.ts: a
+   *  traceparent, or the derived mark of a UUID id; else absent: the envelope's wins). */
   traceparent: 't',
   /** Reply address `<gatewayId>|<correlationId>` for REQUESTs (absent for publishes). */
   replyTo: 'r',

@@ -1,4 +1,4 @@
-import type { Envelope } from '@fleet/protocol';
+import { type Envelope, resolveTraceparent } from '@fleet/protocol';
 import { LazyChildLogger } from './lazy-logger.js';
 import { replyBytes } from './reply.js';
 import type { HandlerContext, ReplyData, RouterLogger, Subscription } from './types.js';
@@ -26,9 +26,15 @@ export class MessageContext implements HandlerContext {
     private readonly slot: ReplySlot,
     private readonly baseLogger: RouterLogger,
     private readonly givenTraceId: string | undefined,
-    readonly traceparent: string | undefined,
+    private readonly traceRef: string | undefined,
     readonly attempt: number,
   ) {}
+
+  /** The message's W3C traceparent, made from its trace reference (a derived mark is the envelope id's
+   *  trace, @fleet/protocol trace-ref.ts) when read: most handlers never read it. */
+  get traceparent(): string | undefined {
+    return resolveTraceparent(this.traceRef, this.envelope.id);
+  }
 
   /** Cut from traceparent when read (most handlers never do: no string per message). */
   get traceId(): string {

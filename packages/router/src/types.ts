@@ -68,6 +68,8 @@ export interface Subscription {
 export interface RouteOptions {
   /** Retry count of this delivery (default 0). */
   attempt?: number;
+  /** The message's trace: a W3C traceparent, or a derived mark (the envelope id's trace, @fleet/protocol
+   *  resolveTraceparent). Default: the envelope's traceparent. */
   traceparent?: string;
   /** Default: the trace id inside `traceparent`. */
   traceId?: string;

@@ -1,4 +1,4 @@
-import { compareStreamIds } from '@fleet/protocol';
+import { compareStreamIds, DERIVED_TRACE_MARK_LENGTH, derivedTraceparent } from '@fleet/protocol';
 import { isPgText, toPgJsonMap, toPgNumberArray, toPgTextArray } from './sql-text.js';
 import type { NewMessage, OffsetUpdate } from './types.js';
 
@@ -65,7 +65,11 @@ export function persistParams(
     envLen[i] = r.envelope.length;
     at += r.envelope.length;
     headers[i] = toPgJsonMap(r.headers);
-    traceparents[i] = r.traceparent !== undefined && isPgText(r.traceparent) ? r.traceparent : null;
+    // Postgres keeps full traceparents (its trace_id column is cut from one): a derived mark is made full
+    // here, unchecked (NewMessage.traceparent: a mark's id is traceable; the persister's decoder checked).
+    const ref = r.traceparent;
+    const tp = ref?.length === DERIVED_TRACE_MARK_LENGTH ? derivedTraceparent(ref, r.id) : ref;
+    traceparents[i] = tp !== undefined && isPgText(tp) ? tp : null;
     replyTos[i] = r.replyTo ?? null;
   }
   const off = latestOffsets(offsets);

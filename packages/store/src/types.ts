@@ -12,6 +12,8 @@ export interface NewMessage {
   priority: number;
   /** Envelope timestamp, ms since epoch. */
   timestamp: number;
+  /** Trace reference: a W3C traceparent, or a derived mark whose id is traceable (@fleet/protocol
+   *  trace-ref.ts; the persister's decoder makes sure of it). Postgres stores the full traceparent. */
   traceparent?: string;
   replyTo?: string;
   headers: Record<string, string>;

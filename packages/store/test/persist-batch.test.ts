@@ -45,6 +45,17 @@ describe('PersistStore.persistBatch', () => {
     expect(await db.queue.loadOffset('persister', 'fleet:{ingest}:0')).toBe('1-0');
   });
 
+  it("stores a derived trace mark as the id's full traceparent (trace_id = the id's hex digits)", async () => {
+    const id = '0190a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b';
+    const m = { ...newMessage({ id }), traceparent: '01' };
+    await db.store.persistBatch([m], []);
+    const res = await db.pool.query('SELECT traceparent, trace_id FROM messages WHERE id = $1', [id]);
+    expect(res.rows[0]).toEqual({
+      traceparent: '00-0190a3b4c5d67e8f9a0b1c2d3e4f5a6b-9a0b1c2d3e4f5a6b-01',
+      trace_id: '0190a3b4c5d67e8f9a0b1c2d3e4f5a6b',
+    });
+  });
+
   it('is idempotent under replays: the same rows twice leave one row each', async () => {
     const batch = messages(500);
     const before = await count();

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { resolveTraceparent } from '@fleet/protocol';
 import { generateTraceInfo, type TraceInfo, toTraceInfo } from './traceparent.js';
 
 /**
@@ -8,16 +9,20 @@ import { generateTraceInfo, type TraceInfo, toTraceInfo } from './traceparent.js
  */
 class PendingTrace {
   private info: TraceInfo | undefined;
-  constructor(private readonly header: string | undefined | null) {}
+  constructor(
+    private readonly header: string | undefined | null,
+    /** The message id a derived mark stands for (@fleet/protocol trace-ref.ts). */
+    private readonly id: string | undefined,
+  ) {}
   resolve(): TraceInfo {
-    this.info ??= toTraceInfo(this.header);
+    this.info ??= toTraceInfo(this.id === undefined ? this.header : resolveTraceparent(this.header, this.id));
     return this.info;
   }
 }
 type Slot = TraceInfo | PendingTrace | undefined;
 const resolve = (slot: Slot): TraceInfo | undefined => (slot instanceof PendingTrace ? slot.resolve() : slot);
-const slotOf = (trace: string | TraceInfo | undefined | null): Slot =>
-  trace !== null && typeof trace === 'object' ? trace : new PendingTrace(trace);
+const slotOf = (trace: string | TraceInfo | undefined | null, id?: string): Slot =>
+  trace !== null && typeof trace === 'object' ? trace : new PendingTrace(trace, id);
 
 // One store for the whole process: every package that asks for the current trace sees the same one.
 const storage = new AsyncLocalStorage<Slot>();
@@ -46,10 +51,11 @@ export const TraceContext = {
 /**
  * Runs fn within a trace given as a traceparent header or a TraceInfo (a missing or malformed header
  * starts a new trace), and restores the previous trace afterwards, also across awaits. A header is
- * parsed when the trace is first asked for (TraceContext.get(), a log line), not on entry.
+ * parsed when the trace is first asked for (TraceContext.get(), a log line), not on entry. With the
+ * message's `id`, the header may be a trace reference (a derived mark: the id's trace, @fleet/protocol).
  */
-export function withTrace<T>(trace: string | TraceInfo | undefined | null, fn: () => T): T {
-  return storage.run(slotOf(trace), fn);
+export function withTrace<T>(trace: string | TraceInfo | undefined | null, fn: () => T, id?: string): T {
+  return storage.run(slotOf(trace, id), fn);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { resolveTraceparent } from '@fleet/protocol';
 import type { Logger } from 'pino';
 
 /** pino's numeric debug level: below it, the hot-path helpers return before building anything. */
@@ -7,7 +8,8 @@ export interface ReceivedFields {
   topic: string;
   size: number;
   id: string;
-  /** Written as `trace_id` (for callers outside the message's trace scope, e.g. the gateway). */
+  /** Trace reference (a traceparent or a derived mark, @fleet/protocol trace-ref.ts), written as `trace_id`
+   *  (for callers outside the message's trace scope, e.g. the gateway). */
   traceparent?: string;
 }
 
@@ -22,7 +24,8 @@ export interface ProcessedFields {
 export function logReceived(logger: Logger, m: ReceivedFields): void {
   if (logger.levelVal > DEBUG) return;
   const fields: Record<string, unknown> = { topic: m.topic, size: m.size, msg_id: m.id };
-  if (m.traceparent) fields.trace_id = m.traceparent.slice(3, 35);
+  const traceparent = resolveTraceparent(m.traceparent, m.id);
+  if (traceparent) fields.trace_id = traceparent.slice(3, 35);
   logger.debug(fields, 'message received');
 }
 
