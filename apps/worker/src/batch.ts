@@ -1,5 +1,4 @@
 import type { FleetConfig } from '@fleet/config';
-import type { TopicLabeler, WorkerMetrics } from '@fleet/metrics';
 import {
   DeadReason,
   decodeEnvelope,
@@ -33,6 +32,7 @@ import {
   withTrace,
 } from '@fleet/tracing';
 import { SpanStatusCode } from '@opentelemetry/api';
+import type { WorkerInstruments } from './instruments.js';
 import type { Semaphore } from './semaphore.js';
 import { checkPipeline, queueStatuses, type ReportedOutcome, sendOutcomes } from './status.js';
 
@@ -52,8 +52,7 @@ export interface BatchDeps {
   /** Shutdown: aborts running handlers; their messages are returned as unfinished. */
   shutdown: AbortSignal;
   tracer?: Telemetry['tracer'];
-  metrics?: WorkerMetrics;
-  labeler?: TopicLabeler;
+  instruments?: WorkerInstruments;
 }
 
 export interface BatchResult {
@@ -105,13 +104,13 @@ export async function processBatch(
   const one = async (m: JobMessage, i: number): Promise<void> => {
     const wait = d.slots.acquire();
     if (wait) await wait;
-    d.metrics?.inflight.inc();
+    d.instruments?.started();
     try {
       const done = await handleMessage(m, cfg, router, d, replies);
       if (done) updates[i] = done;
       else unfinished.push(m);
     } finally {
-      d.metrics?.inflight.dec();
+      d.instruments?.finished();
       d.slots.release();
     }
   };
@@ -141,7 +140,7 @@ export async function processBatch(
   const replyResults = await Promise.allSettled(replies);
   for (const r of replyResults)
     if (r.status === 'rejected') d.logger.warn({ err: r.reason }, 'reply publish failed');
-  d.metrics?.jobs.inc();
+  d.instruments?.jobDone();
   return { reported, unfinished };
 }
 
@@ -176,8 +175,7 @@ async function handleMessage(
       replies.push(
         publishReply(d, replyTo, false, undefined, DeadReason.expired, resolveTraceparent(traceRef, env.id)),
       );
-    if (d.metrics && d.labeler)
-      d.metrics.messagesProcessed.inc({ topic: d.labeler.label(env.topic), status: MessageStatus.DEAD });
+    d.instruments?.processed(env.topic, MessageStatus.DEAD);
     return { id: m.id, status: MessageStatus.DEAD, attempt, error: DeadReason.expired, at: now };
   }
   const tracer = d.tracer ?? NOOP_TRACER;
@@ -228,18 +226,13 @@ async function handleMessage(
     span.setStatus({ code: SpanStatusCode.ERROR, message: update.error ?? '' });
   span.end();
   if (outcome.status === 'failed') {
-    d.metrics?.handlerErrors.inc({
+    d.instruments?.metrics.handlerErrors.inc({
       reason: outcome.errors.some((e) => isTimeout(e.error)) ? 'timeout' : 'error',
     });
     d.logger.warn({ msg_id: m.id, topic: env.topic, attempt, error: update.error }, 'message failed');
   }
-  if (outcome.status === 'unrouted') d.metrics?.unrouted.inc();
-  if (d.metrics && d.labeler) {
-    const topic = d.labeler.label(env.topic);
-    d.metrics.messagesProcessed.inc({ topic, status: update.status });
-    d.metrics.handler.observe({ topic }, seconds);
-    d.metrics.messageLatency.observe(Math.max(0, Date.now() - env.timestamp) / 1000);
-  }
+  if (outcome.status === 'unrouted') d.instruments?.metrics.unrouted.inc();
+  d.instruments?.processed(env.topic, update.status, seconds, env.timestamp);
   if (replyTo) {
     const ok = outcome.status === 'completed';
     const error = ok ? undefined : outcome.status === 'unrouted' ? DeadReason.unrouted : update.error;

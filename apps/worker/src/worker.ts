@@ -11,6 +11,7 @@ import { type Job, WaitingError, Worker } from 'bullmq';
 import { processBatch } from './batch.js';
 import { gateJobFetches, wakeMainLoop } from './bullmq-internals.js';
 import { HandlerLoadError, loadHandlerModules } from './handler-loader.js';
+import { WorkerInstruments } from './instruments.js';
 import { JobGate } from './job-gate.js';
 import { Semaphore } from './semaphore.js';
 
@@ -139,6 +140,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     maxLabels: c.monitoring.max_topic_labels,
   });
   const labeler = new TopicLabeler(labelerOptions(cfg));
+  const instruments = new WorkerInstruments(metrics, labeler);
   const slots = new Semaphore(cfg.thread_pools.work.queue_size);
   const shutdown = new AbortController();
   const commands = redisConnection(cfg, logger, 'commands');
@@ -154,8 +156,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     slots,
     logger,
     shutdown: shutdown.signal,
-    metrics,
-    labeler,
+    instruments,
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
   };
 
@@ -262,8 +263,10 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
     if (next.thread_pools.work.queue_size !== prev.thread_pools.work.queue_size)
       slots.resize(next.thread_pools.work.queue_size);
     if (ownLogger && next.logging.level !== prev.logging.level) setLogLevel(logger, next.logging.level);
-    if (JSON.stringify(next.monitoring) !== JSON.stringify(prev.monitoring))
+    if (JSON.stringify(next.monitoring) !== JSON.stringify(prev.monitoring)) {
       labeler.configure(labelerOptions(next));
+      instruments.reconfigured();
+    }
     if (JSON.stringify(next.handlers.modules) !== JSON.stringify(prev.handlers.modules))
       void reloadHandlers(next.handlers.modules);
   };

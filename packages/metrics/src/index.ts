@@ -2,6 +2,7 @@ export { type BasicAuthCredentials, basicAuthChallenge, basicAuthMatches } from 
 export { BATCH_SIZE_BUCKETS, SECONDS_BUCKETS } from './buckets.js';
 export { FLEET_VERSION, registerBuildInfo } from './build-info.js';
 export { cachedLabels } from './child-cache.js';
+export { HistogramSeries, LeanHistogram } from './lean-histogram.js';
 export {
   type CreateRegistryOptions,
   createRegistry,

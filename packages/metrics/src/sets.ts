@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BATCH_SIZE_BUCKETS, SECONDS_BUCKETS } from './buckets.js';
+import { LeanHistogram } from './lean-histogram.js';
 import { registersOf } from './registry.js';
 
 // Small constructors so each set reads like a table of names.
@@ -17,6 +18,15 @@ function histogram<L extends string>(
   buckets = SECONDS_BUCKETS,
 ) {
   return new Histogram<L>({ name, help, labelNames, buckets, registers: registersOf(r) });
+}
+/** A histogram observed per message (LeanHistogram: no per-observation label hashing). */
+function perMessageHistogram<L extends string>(
+  r: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+) {
+  return new LeanHistogram<L>(name, help, labelNames, SECONDS_BUCKETS, registersOf(r));
 }
 
 export function gatewayMetrics(r: Registry) {
@@ -37,12 +47,12 @@ export function gatewayMetrics(r: Registry) {
     messageBytes: counter(r, 'fleet_gateway_message_bytes_total', 'Payload bytes accepted, by topic label.', [
       'topic',
     ]),
-    ackLatency: histogram(
+    ackLatency: perMessageHistogram(
       r,
       'fleet_gateway_ack_latency_seconds',
       'Frame received to ACK sent (stream ACKs).',
     ),
-    durableAckLatency: histogram(
+    durableAckLatency: perMessageHistogram(
       r,
       'fleet_gateway_durable_ack_latency_seconds',
       'Frame received to durable ACK sent (appended, committed to Postgres, notice received).',
@@ -137,12 +147,14 @@ export function workerMetrics(r: Registry) {
       'Messages handled, by topic label and status.',
       ['topic', 'status'],
     ),
-    messageLatency: histogram(
+    messageLatency: perMessageHistogram(
       r,
       'fleet_message_latency_seconds',
       'End to end: envelope timestamp to handler done.',
     ),
-    handler: histogram(r, 'fleet_worker_handler_seconds', 'Handler run time, by topic label.', ['topic']),
+    handler: perMessageHistogram(r, 'fleet_worker_handler_seconds', 'Handler run time, by topic label.', [
+      'topic',
+    ]),
     unrouted: counter(r, 'fleet_worker_unrouted_total', 'Messages no subscription matched (dead-lettered).'),
     jobs: counter(r, 'fleet_worker_jobs_total', 'BullMQ jobs processed.'),
     inflight: gauge(r, 'fleet_worker_inflight', 'Messages being handled now.'),
