@@ -1,12 +1,17 @@
 import { encodeJobData, encodeJobMessage } from '@fleet/protocol';
+import { createRedis } from '@fleet/redis';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
+import {
+  cleanupRedisPrefix,
+  redisConnConfig,
+  redisUrl,
+  uniquePrefix,
+} from '../../../test/helpers/services.js';
 import { JobQueue } from '../src/index.js';
 
 const prefix = uniquePrefix('job-queue');
-const redis = new Redis(redisUrl());
+const redis = createRedis(redisConnConfig(redisUrl()), 'queue');
 afterAll(async () => {
   redis.disconnect();
   await cleanupRedisPrefix(prefix);
