@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import type { FleetConfig } from '@fleet/config';
-import { Dispatcher, dispatchLimits } from '@fleet/dispatch';
+import { Dispatcher, dispatchLimits, JobQueue } from '@fleet/dispatch';
 import type { Registry } from '@fleet/metrics';
 import { FleetKeys } from '@fleet/protocol';
 import { createRedis, type FleetRedis, isCluster } from '@fleet/redis';
 import { createPool, isSchemaCurrent, migrate, PersistStore } from '@fleet/store';
 import type { Telemetry } from '@fleet/tracing';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { StateLog } from './dependency-state.js';
 import { DispatchGate } from './dispatch-gate.js';
@@ -134,7 +134,7 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
   // One BullMQ queue per shard, all on one `queue` connection (Queues only send commands on it).
   const bullConn = open('queue');
   const queues = keys.shardList().map((n) => {
-    const q = new Queue(cfg.queue.name, { connection: bullConn, prefix: keys.bullPrefix(n) });
+    const q = new JobQueue(cfg.queue.name, { connection: bullConn, prefix: keys.bullPrefix(n) });
     q.on('error', onRedisError);
     return q;
   });

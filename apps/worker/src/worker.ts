@@ -7,11 +7,12 @@ import { decodeJobData, encodeJobData, FleetKeys, type JobData } from '@fleet/pr
 import { createRedis, type FleetRedis } from '@fleet/redis';
 import { TopicRouter } from '@fleet/router';
 import { closeLogger, createLogger, type Logger, setLogLevel, type Telemetry } from '@fleet/tracing';
-import { type Job, WaitingError, Worker } from 'bullmq';
+import { type Job, WaitingError, type Worker } from 'bullmq';
 import { processBatch } from './batch.js';
 import { gateJobFetches, wakeMainLoop } from './bullmq-internals.js';
 import { HandlerLoadError, loadHandlerModules } from './handler-loader.js';
 import { WorkerInstruments } from './instruments.js';
+import { BatchWorker } from './job-data.js';
 import { JobGate } from './job-gate.js';
 import { Semaphore } from './semaphore.js';
 
@@ -190,7 +191,7 @@ export async function startWorker(initial: FleetConfig, opts: StartWorkerOptions
    */
   const gate = shards.length > 1 ? new JobGate(cfg.thread_pools.work.workers) : undefined;
   const newWorker = (shard: number) => {
-    const worker = new Worker<JobData>(cfg.queue.name, processor(shard), {
+    const worker = new BatchWorker(cfg.queue.name, processor(shard), {
       connection: bullConnection,
       prefix: keys.bullPrefix(shard),
       concurrency: cfg.thread_pools.work.workers,

@@ -1,4 +1,5 @@
 export { Dispatcher, type DispatchLimits, dispatchLimits, retryDelayMs } from './dispatcher.js';
+export { JobDataJob, JobQueue } from './job-queue.js';
 export {
   batchJobId,
   buildJobs,

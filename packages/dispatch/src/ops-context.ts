@@ -2,8 +2,8 @@ import type { FleetConfig } from '@fleet/config';
 import { FleetKeys } from '@fleet/protocol';
 import { createRedis } from '@fleet/redis';
 import { createPool, PersistStore } from '@fleet/store';
-import { Queue } from 'bullmq';
 import { Dispatcher, dispatchLimits } from './dispatcher.js';
+import { JobQueue } from './job-queue.js';
 
 /**
  * What operator tools (the `fleet` CLI's replay and dead-letters commands) need without running a
@@ -29,7 +29,7 @@ export function openOpsContext(cfg: FleetConfig): OpsContext {
   const conn = createRedis(cfg.redis, 'queue', { redis: { maxRetriesPerRequest: 1 } });
   conn.on('error', () => {});
   const queues = keys.shardList().map((n) => {
-    const q = new Queue(cfg.queue.name, { connection: conn, prefix: keys.bullPrefix(n) });
+    const q = new JobQueue(cfg.queue.name, { connection: conn, prefix: keys.bullPrefix(n) });
     q.on('error', () => {});
     return q;
   });

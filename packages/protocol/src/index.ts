@@ -57,12 +57,14 @@ export {
 export {
   decodeJobData,
   encodeJobData,
+  encodeJobDataJson,
   encodeJobMessage,
   JOB_DATA_VERSION,
   JOB_NAME,
   type JobData,
   type JobMessage,
   type JobSource,
+  parseJobDataJson,
 } from './job.js';
 export {
   CLUSTER_SLOTS,
