@@ -3,9 +3,9 @@
  *
  * Modes:
  * - off:  no trace ids at all (the gateway generates none, jobs carry none): the baseline.
- * - on:   the default config (tracing.enabled, exporter none): the gateway generates a traceparent per
- *         message, it travels in the stream entry and the job, the worker runs each handler inside it
- *         (TraceContext scope, log mixin); no spans are recorded.
+ * - on:   the default config (tracing.enabled, exporter none): the gateway traces each message (a UUID id)
+ *         under its id, a 2-byte derived mark in the stream entry and the job, and the worker runs each
+ *         handler inside that trace (TraceContext scope, log mixin); no spans are recorded.
  * - full: spans recorded for every message (sampling_ratio 1, BatchSpanProcessor into a discarding
  *         exporter): gateway `append` batch spans with links, worker `handle <topic>` spans.
  * Two host processes (bench/_tracing-host.ts) each start a real startGateway and a real startWorker per
