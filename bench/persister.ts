@@ -18,6 +18,7 @@ import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } fro
 import pg from 'pg';
 import { silentLogger } from '../apps/persister/src/log.js';
 import { startPersister } from '../apps/persister/src/persister.js';
+import { cleanupRedisPrefix } from '../test/helpers/services.js';
 import { prefillIngestStream } from './lib/prefill-stream.js';
 import { measureQueueOps, measureRawInsert } from './persister-ops.js';
 
@@ -172,12 +173,8 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (found.length > 0) await redis.unlink(...found);
-    } while (cursor !== '0');
+    // Every key of the run: its queue and streams are `{<prefix>:s<n>…}:…` (a MATCH on `<prefix>*` missed them).
+    await cleanupRedisPrefix(prefix, redisUrl);
     redis.disconnect();
     await dropDatabase(server, dbName);
   }
