@@ -1,6 +1,6 @@
 import { ENTRY_MAX_BYTES, ENTRY_MAX_MESSAGES, type FleetKeys } from '@fleet/protocol';
 import type { FleetRedis } from '@fleet/redis';
-import { commandAnswered, encodeXaddBatch, PrebuiltCommand } from './resp.js';
+import { encodeXaddBatch, PrebuiltCommand } from './resp.js';
 
 /** Flushes in flight before new messages wait for a reply (group commit), by default. */
 export const DEFAULT_MAX_OUTSTANDING_CALLS = 4;
@@ -115,9 +115,7 @@ export class Appender<E extends PendingAppend> {
     let unanswered = chunks.length;
     for (const batch of chunks) {
       this.outstanding += batch.length;
-      const wire = encodeXaddBatch(key, at, batch);
       const done = (err: Error | null | undefined, id?: unknown) => {
-        commandAnswered(wire, !err && typeof id === 'string');
         this.outstanding -= batch.length;
         if (--unanswered === 0) this.outstandingCalls--;
         if (this.queued > 0 && !this.scheduled) {
@@ -131,7 +129,7 @@ export class Appender<E extends PendingAppend> {
         }
         if (this.outstanding === 0 && this.queued === 0) this.notifyIdle();
       };
-      this.redis.sendCommand(new PrebuiltCommand(wire, key, done));
+      this.redis.sendCommand(new PrebuiltCommand(encodeXaddBatch(key, at, batch), key, done));
     }
   }
 

@@ -49,75 +49,24 @@ const DIGIT_0 = 0x30;
 let scratch = new Int32Array(4 * 1024);
 
 /**
- * Commands are carved from shared slabs, as Buffer.allocUnsafe does below 4 KiB but with slabs that hold
- * several batches: a fresh ArrayBuffer per 10-30 KB command cost ~0.5-1 ns per byte in allocation and GC
- * (~75 ns a message of 100 bytes; 2-core dev box), a slice of a slab costs one Buffer object. A slice is
- * never written again until its slab is reused, and a slab is reused only once it is full and every
- * command carved from it was answered with success (Redis then has read all of its bytes, so no socket
- * queue still holds them); a command that failed (timeout, lost connection: its bytes may still sit in a
- * write queue) leaves its slab to the GC. Reuse matters at large payloads: copying 8 KB envelopes into fresh
- * 1 MiB slabs cost 1.6-2.1 µs per message against 0.2 µs into a used one (page faults on new memory; 2-core
- * dev box), besides the GC that the new ArrayBuffers' external memory brings on.
+ * Commands are carved from a shared slab, as Buffer.allocUnsafe does below 4 KiB but with a slab that
+ * holds dozens of batches: a fresh ArrayBuffer per 10-30 KB command cost ~0.5-1 ns per byte in
+ * allocation and GC (~75 ns a message of 100 bytes; 2-core dev box), a slice of a slab costs one Buffer
+ * object. A slice is never written again once handed to ioredis (the slab only moves forward; a full one
+ * is dropped to the GC and outlives its last queued command).
  */
-const SLAB_BYTES = 4 << 20;
-/** Answered slabs kept for reuse (memory held: this many x SLAB_BYTES, besides the slabs in use). */
-const SPARE_SLABS = 2;
-interface Slab {
-  buf: Buffer;
-  used: number;
-  /** Commands carved from it and not yet answered. */
-  pending: number;
-  /** No room left: reusable once nothing is pending. */
-  full: boolean;
-  /** A command of it failed: never reused. */
-  broken: boolean;
-}
-const spare: Slab[] = [];
-const slabOf = new WeakMap<ArrayBufferLike, Slab>();
-let slab = newSlab();
-
-function newSlab(): Slab {
-  const s = spare.pop();
-  if (s) {
-    s.used = 0;
-    s.full = false;
-    return s;
-  }
-  const fresh: Slab = {
-    buf: Buffer.allocUnsafeSlow(SLAB_BYTES),
-    used: 0,
-    pending: 0,
-    full: false,
-    broken: false,
-  };
-  slabOf.set(fresh.buf.buffer, fresh);
-  return fresh;
-}
-
-function spareIfDone(s: Slab): void {
-  if (s.full && s.pending === 0 && !s.broken && spare.length < SPARE_SLABS) spare.push(s);
-}
-
+const SLAB_BYTES = 1 << 20;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
 function commandBuffer(size: number): Buffer {
   if (size > SLAB_BYTES >> 2) return Buffer.allocUnsafeSlow(size);
-  if (slab.used + size > SLAB_BYTES) {
-    slab.full = true;
-    spareIfDone(slab);
-    slab = newSlab();
+  if (slabUsed + size > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
   }
-  const buf = slab.buf.subarray(slab.used, slab.used + size);
-  slab.used = (slab.used + size + 7) & ~7; // the next command 8-byte aligned
-  slab.pending++;
+  const buf = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed = (slabUsed + size + 7) & ~7; // the next command 8-byte aligned
   return buf;
-}
-
-/** A command of encodeXaddBatch was answered (`ok`: with success): its slab may be reused. */
-export function commandAnswered(wire: Buffer, ok: boolean): void {
-  const s = slabOf.get(wire.buffer);
-  if (!s) return;
-  if (!ok) s.broken = true;
-  s.pending--;
-  spareIfDone(s);
 }
 
 function digits(n: number): number {
