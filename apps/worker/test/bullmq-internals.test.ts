@@ -1,28 +1,18 @@
 import { createRequire } from 'node:module';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
 import { gateJobFetches, mainLoopQueue, wakeMainLoop } from '../src/bullmq-internals.js';
 import { JobGate } from '../src/job-gate.js';
-import { waitUntil } from './helpers.js';
+import { bullConnections, waitUntil } from './helpers.js';
 
 // The installed BullMQ, named in the failure so whoever upgrades it knows what changed.
 const BULLMQ = (createRequire(import.meta.url)('bullmq/package.json') as { version: string }).version;
 const CHANGED = `BullMQ ${BULLMQ} no longer exposes Worker.mainLoopQueue.add (or it no longer wakes the main loop): raised worker concurrency (thread_pools.work.workers) would wait for a running job to end. Update apps/worker/src/bullmq-internals.ts for this BullMQ.`;
 
-const prefix = uniquePrefix('bullmq-internals');
-const connections: Redis[] = [];
-const connection = () => {
-  const r = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  r.on('error', () => {});
-  connections.push(r);
-  return r;
-};
-afterAll(async () => {
-  for (const r of connections) r.disconnect();
-  await cleanupRedisPrefix(prefix);
-});
+const redis = bullConnections('bullmq-internals');
+const { prefix } = redis;
+const connection = () => redis.connection();
+afterAll(() => redis.close());
 
 describe('BullMQ internals the worker relies on', () => {
   it('a raised concurrency takes effect while every slot is busy once the main loop is woken', async () => {

@@ -11,8 +11,9 @@ import {
 import { createRedis, deleteMatching, type FleetRedis } from '@fleet/redis';
 import type { PrivateRedisCluster } from '@fleet/services';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { type DeepPartial, deepMerge } from '../../../test/helpers/config.js';
-import { redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
+import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
 
 export type DeepPartialConfig = DeepPartial<FleetConfig>;
 
@@ -172,4 +173,26 @@ export async function waitUntil(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/**
+ * Raw BullMQ connections (ioredis, maxRetriesPerRequest null as BullMQ's Workers need) under a fresh key
+ * prefix, for tests that drive BullMQ directly; close() disconnects them and deletes the prefix's keys.
+ */
+export function bullConnections(tag: string) {
+  const prefix = uniquePrefix(tag);
+  const open: Redis[] = [];
+  return {
+    prefix,
+    connection(): Redis {
+      const r = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+      r.on('error', () => {});
+      open.push(r);
+      return r;
+    },
+    async close(): Promise<void> {
+      for (const r of open) r.disconnect();
+      await cleanupRedisPrefix(prefix);
+    },
+  };
 }

@@ -1,23 +1,13 @@
 import { encodeJobData, encodeJobMessage, type JobData } from '@fleet/protocol';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { cleanupRedisPrefix, redisUrl, uniquePrefix } from '../../../test/helpers/services.js';
 import { BatchWorker } from '../src/job-data.js';
-import { waitUntil } from './helpers.js';
+import { bullConnections, waitUntil } from './helpers.js';
 
-const prefix = uniquePrefix('job-data');
-const connections: Redis[] = [];
-const connection = () => {
-  const r = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  r.on('error', () => {});
-  connections.push(r);
-  return r;
-};
-afterAll(async () => {
-  for (const r of connections) r.disconnect();
-  await cleanupRedisPrefix(prefix);
-});
+const redis = bullConnections('job-data');
+const { prefix } = redis;
+const connection = () => redis.connection();
+afterAll(() => redis.close());
 
 describe('BatchWorker (job data read by parseJobDataJson)', () => {
   it('hands its processor the data JSON.parse would, without JSON.parse of a fleet batch', async () => {
