@@ -1,4 +1,5 @@
 import { randomBytes, randomFillSync } from 'node:crypto';
+import { HEX_BYTE } from './hex.js';
 
 /**
  * Message ids (client-side, and the gateway's for PUBLISHes without one): UUIDv7 layout (48-bit ms
@@ -9,7 +10,6 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 const POOL_BYTES = 16 * 1024;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
 let poolOffset = POOL_BYTES;
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function newMessageId(now = Date.now()): string {
   if (poolOffset + 10 > POOL_BYTES) {
@@ -22,26 +22,26 @@ export function newMessageId(now = Date.now()): string {
   const hi = Math.floor(now / 0x10000); // top 32 of the 48 timestamp bits
   const lo = now & 0xffff;
   return (
-    HEX[(hi >>> 24) & 0xff]! +
-    HEX[(hi >>> 16) & 0xff]! +
-    HEX[(hi >>> 8) & 0xff]! +
-    HEX[hi & 0xff]! +
+    HEX_BYTE[(hi >>> 24) & 0xff]! +
+    HEX_BYTE[(hi >>> 16) & 0xff]! +
+    HEX_BYTE[(hi >>> 8) & 0xff]! +
+    HEX_BYTE[hi & 0xff]! +
     '-' +
-    HEX[lo >>> 8]! +
-    HEX[lo & 0xff]! +
+    HEX_BYTE[lo >>> 8]! +
+    HEX_BYTE[lo & 0xff]! +
     '-' +
-    HEX[0x70 | (p[o]! & 0x0f)]! +
-    HEX[p[o + 1]!]! +
+    HEX_BYTE[0x70 | (p[o]! & 0x0f)]! +
+    HEX_BYTE[p[o + 1]!]! +
     '-' +
-    HEX[0x80 | (p[o + 2]! & 0x3f)]! +
-    HEX[p[o + 3]!]! +
+    HEX_BYTE[0x80 | (p[o + 2]! & 0x3f)]! +
+    HEX_BYTE[p[o + 3]!]! +
     '-' +
-    HEX[p[o + 4]!]! +
-    HEX[p[o + 5]!]! +
-    HEX[p[o + 6]!]! +
-    HEX[p[o + 7]!]! +
-    HEX[p[o + 8]!]! +
-    HEX[p[o + 9]!]!
+    HEX_BYTE[p[o + 4]!]! +
+    HEX_BYTE[p[o + 5]!]! +
+    HEX_BYTE[p[o + 6]!]! +
+    HEX_BYTE[p[o + 7]!]! +
+    HEX_BYTE[p[o + 8]!]! +
+    HEX_BYTE[p[o + 9]!]!
   );
 }
 

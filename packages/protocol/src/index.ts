@@ -50,6 +50,7 @@ export {
   type ResponseFrame,
   type WelcomeFrame,
 } from './frames.js';
+export { HEX_BYTE } from './hex.js';
 export {
   newGatewayId,
   newMessageId,

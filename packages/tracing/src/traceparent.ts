@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { isTraceparent } from '@fleet/protocol';
+import { HEX_BYTE, isTraceparent } from '@fleet/protocol';
 
 /** One W3C trace context: ids as lowercase hex, flags as a byte, and the header it came from. */
 export interface TraceInfo {
@@ -32,8 +32,6 @@ export function parseTraceparent(s: string | undefined | null): TraceInfo | null
   lastInfo = info;
   return info;
 }
-
-const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function formatTraceparent(traceId: string, spanId: string, flags = TRACE_FLAG_SAMPLED): string {
   return `00-${traceId}-${spanId}-${HEX_BYTE[flags & 0xff]}`;
