@@ -76,6 +76,7 @@ describe('config/alerts.yml', () => {
   it('has the alerts the issue asks for, each with for:, a severity and runbook annotations', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
       [
+        'FleetAutovacuumOff',
         'FleetBacklogAge',
         'FleetConfigReloadFailed',
         'FleetDeadLettersGrowing',
@@ -275,6 +276,7 @@ describe('/metrics of every app, after traffic', () => {
           'fleet_persister_messages_persisted_total',
           'fleet_dead_letters_total',
           'fleet_persister_dependency_up',
+          'fleet_persister_pg_autovacuum_enabled',
           'fleet_stream_backlog_age_seconds',
           'fleet_stream_lag',
           'fleet_queue_jobs',

@@ -2,6 +2,8 @@ import type { FleetConfig } from '@fleet/config';
 import { createRegistry, persisterMetrics, registersOf, TopicLabeler } from '@fleet/metrics';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
+const PG_AUTOVACUUM_ENABLED = 'fleet_persister_pg_autovacuum_enabled';
+
 /**
  * The persister's metrics: the fleet's persister set (@fleet/metrics) plus the few series only the
  * stream side knows about (duplicates, dead stream entries, sweeps, dependency state).
@@ -13,6 +15,13 @@ export function createPersisterMetrics(cfg: FleetConfig, registry?: Registry) {
     topicLabels: cfg.monitoring.topic_labels,
     segments: cfg.monitoring.topic_label_segments,
     maxLabels: cfg.monitoring.max_topic_labels,
+  });
+  // Joins the registry with its first value: an unlabelled gauge reads 0 until set, which would say "off"
+  // (and fire FleetAutovacuumOff) while the start-up check has not answered, or when it failed.
+  const pgAutovacuumEnabled = new Gauge({
+    name: PG_AUTOVACUUM_ENABLED,
+    help: '1 when autovacuum can run for messages and messages_open, 0 when not (a server setting or a table reloption turns it off); checked once at start.',
+    registers: [],
   });
   return {
     registry: r,
@@ -55,6 +64,12 @@ export function createPersisterMetrics(cfg: FleetConfig, registry?: Registry) {
       labelNames: ['dependency'],
       registers: regs,
     }),
+    /** Sets fleet_persister_pg_autovacuum_enabled (registered at the first call). */
+    setPgAutovacuumEnabled(on: boolean) {
+      for (const reg of regs)
+        if (!reg.getSingleMetric(PG_AUTOVACUUM_ENABLED)) reg.registerMetric(pgAutovacuumEnabled);
+      pgAutovacuumEnabled.set(on ? 1 : 0);
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { createPool, isSchemaCurrent, migrate, PersistStore } from '@fleet/store
 import type { Telemetry } from '@fleet/tracing';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
+import { checkAutovacuum } from './autovacuum-check.js';
 import { StateLog } from './dependency-state.js';
 import { DispatchGate } from './dispatch-gate.js';
 import { IngestConsumer, type ReaderLoop } from './ingest-consumer.js';
@@ -104,6 +105,8 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
   const keys = new FleetKeys(cfg.redis.key_prefix, cfg.streams.shards);
   const metrics = createPersisterMetrics(cfg, opts.registry);
   const consumer = opts.consumerName ?? `${hostname()}-${process.pid}`;
+  // Alongside the rest of start-up, not before it: a slow or failing check must not hold it up.
+  void checkAutovacuum(queue, metrics, log);
 
   const onRedisError = (err: Error) => redisState.failed(errorText(err));
   const connections: FleetRedis[] = [];

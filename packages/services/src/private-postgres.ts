@@ -11,6 +11,12 @@ export interface PrivatePostgresOptions {
   /** Directory holding initdb and pg_ctl; default PATH, then /usr/lib/postgresql/<version>/bin. */
   binDir?: string;
   port?: number;
+  /**
+   * Server settings, each passed as `-c name=value` at every start (e.g. `{ autovacuum: 'off' }`): tests of
+   * behaviour that depends on one, whatever the shared server's configuration. Values are plain words
+   * (pg_ctl hands the options to a shell).
+   */
+  settings?: Record<string, string>;
 }
 
 /** A Postgres cluster of our own (initdb in a temp dir, trust auth, own port), for fault tests. */
@@ -93,6 +99,11 @@ export async function startPrivatePostgres(opts: PrivatePostgresOptions = {}): P
       'cannot run a private Postgres as root without a "postgres" system user: create one or set FLEET_DATABASE_URL',
     );
   }
+  const settings = Object.entries(opts.settings ?? {}).map(([name, value]) => {
+    if (!/^[\w.]+$/.test(name) || !/^[\w.:-]+$/.test(value))
+      throw new Error(`private Postgres: setting ${name}=${value} is not a plain word`);
+    return ` -c ${name}=${value}`;
+  });
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'fleet-pg-'));
   const untrackDir = trackDir(dir);
@@ -105,7 +116,7 @@ export async function startPrivatePostgres(opts: PrivatePostgresOptions = {}): P
   const pgCtl = join(bin, 'pg_ctl');
   const logFile = join(dir, 'postgres.log');
   // fsync=off: a crash of the postgres process (kill -9) still loses nothing, only an OS crash would.
-  const serverOptions = `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const serverOptions = `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=off${settings.join('')}`;
   let untrackPid: (() => void) | undefined;
 
   try {

@@ -10,6 +10,7 @@ export {
   migrationStatus,
 } from './migrate.js';
 export {
+  type AutovacuumState,
   collapseStatusUpdates,
   type LogMaintenance,
   type LogMaintenanceResult,

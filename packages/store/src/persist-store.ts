@@ -108,6 +108,16 @@ export interface LogPartition {
   estRows: number;
 }
 
+/** Whether autovacuum can run for the message log (autovacuum_state.sql). */
+export interface AutovacuumState {
+  /** The server setting `autovacuum`. */
+  autovacuum: boolean;
+  /** The server setting `track_counts` (autovacuum finds nothing to do without it). */
+  trackCounts: boolean;
+  /** Partitions of `messages` and `messages_open` set `autovacuum_enabled = false`, by name. */
+  tablesOff: string[];
+}
+
 export class PersistStore {
   /** The design's queue API on the same pool. */
   readonly queue: MessageQueue;
@@ -424,6 +434,15 @@ export class PersistStore {
       closedAt: r.closed_at,
       estRows: r.est_rows ?? -1,
     }));
+  }
+
+  /** Whether autovacuum can run for `messages` and `messages_open` (the persister checks it at start). */
+  async autovacuumState(): Promise<AutovacuumState> {
+    const res = await this.pool.query<{ autovacuum: boolean; track_counts: boolean; tables_off: string[] }>(
+      sql('autovacuum_state'),
+    );
+    const r = res.rows[0]!;
+    return { autovacuum: r.autovacuum, trackCounts: r.track_counts, tablesOff: r.tables_off };
   }
 }
 

@@ -41,6 +41,7 @@ export const STATEMENTS = [
   'log_roll',
   'log_retire',
   'log_partitions',
+  'autovacuum_state',
   'set_lock_timeout',
   'delete_dead_batch',
   'delete_dead_entries',
