@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { encodeJobData, encodeJobMessage, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
+import {
+  encodeJobData,
+  encodeJobMessage,
+  JOB_NAME,
+  type JobData,
+  type JobMessage,
+  sharedTraceMark,
+} from '@fleet/protocol';
 import type { NewMessage, StoredMessage } from '@fleet/store';
 
 /** Bytes one message adds to its job's data (JSON of its fields): the chunking bound and the memory estimate. */
@@ -96,10 +103,13 @@ export function buildJobs(
   delay?: number,
   since?: number,
 ): JobSpec[] {
-  const jobMessages = messages.map((m) => encodeJobMessage(m, attemptOf(m)));
+  // Messages that all carry the same derived mark (traced under their ids: the usual batch) carry it once
+  // per job (JobData.t); so do the chunks of such a batch.
+  const mark = sharedTraceMark(messages);
+  const jobMessages = messages.map((m) => encodeJobMessage(m, attemptOf(m), mark));
   return chunkJobMessages(jobMessages, limits.batchSize, limits.maxJobBytes).map((chunk) => ({
     name: JOB_NAME,
-    data: encodeJobData(chunk),
+    data: encodeJobData(chunk, mark),
     opts: {
       jobId: id(chunk),
       attempts: 1,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchJobId, chunkJobMessages, retryDelayMs } from '../src/index.js';
+import { batchJobId, buildJobs, chunkJobMessages, retryDelayMs } from '../src/index.js';
 
 describe('job building', () => {
   const msg = (id: string, bytes = 10) => ({ id, e: 'x'.repeat(bytes), n: 0 });
@@ -20,6 +20,34 @@ describe('job building', () => {
     expect(a).not.toContain(':');
     expect(batchJobId('r', [{ id: 'x:1' }], 2)).toMatch(/^r-[A-Za-z0-9_-]+-2$/);
     expect(batchJobId('i', [{ id: 'x:1' }])).not.toBe(batchJobId('i', [{ id: 'x:1' }, { id: 'y' }]));
+  });
+
+  it('a batch whose messages share a derived mark carries it once per job; any other batch per message', () => {
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const src = (id: string, traceparent?: string) => ({
+      id,
+      streamId: '1-0',
+      envelope: Buffer.from(id),
+      topic: 't',
+      type: 'event',
+      priority: 0,
+      timestamp: 0,
+      headers: {},
+      ...(traceparent === undefined ? {} : { traceparent }),
+    });
+    const build = (ms: ReturnType<typeof src>[]) =>
+      buildJobs(
+        ms,
+        () => 0,
+        { batchSize: 2, maxJobBytes: 1e6 },
+        (c) => batchJobId('i', c),
+      ).map((j) => j.data);
+    const marked = build([src('a', '01'), src('b', '01'), src('c', '01')]);
+    expect(marked.map((d) => d.t)).toEqual(['01', '01']);
+    expect(marked.flatMap((d) => d.messages).every((m) => m.t === undefined)).toBe(true);
+    const mixed = build([src('a', '01'), src('b', tp), src('c')]);
+    expect(mixed.map((d) => d.t)).toEqual([undefined, undefined]);
+    expect(mixed.flatMap((d) => d.messages).map((m) => m.t)).toEqual(['01', tp, undefined]);
   });
 
   it('retry delay doubles and is capped', () => {

@@ -66,6 +66,7 @@ export {
   type JobMessage,
   type JobSource,
   parseJobDataJson,
+  sharedTraceMark,
 } from './job.js';
 export {
   CLUSTER_SLOTS,
