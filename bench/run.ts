@@ -2,7 +2,7 @@
  * Benchmark runner: `npm run bench -- NAME [--duration-s N]` runs bench/NAME.ts (TypeScript through scripts/register-ts.mjs) as a child
  * process (env BENCH_DURATION_S=N and `--duration-s N` passed on), and exits with the child's code.
  * Without NAME, or with an unknown one, it lists the benchmarks (the first line of each file's header
- * comment). Each benchmark bounds itself (<= 60 s by default; tracing 150 s; e2e 60 s plus 2 x 12 s of payload sizes;
+ * comment). Each benchmark bounds itself (<= 60 s by default; tracing 300 s; e2e 60 s plus 2 x 12 s of payload sizes;
  * cluster 60 s of load plus two fleets' start-up and a private Redis Cluster; pg-scale grows a table of
  * BENCH_ROWS rows first); as a safety net the runner stops a child that runs far past its duration (env
  * BENCH_MAX_S sets that limit in seconds).
@@ -16,6 +16,8 @@ import { parseArgs } from 'node:util';
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const NOT_BENCHMARKS = new Set(['run']);
 const DEFAULT_MAX_S = 60;
+/** Benchmarks whose default duration is longer than DEFAULT_MAX_S (s): the safety net counts from it. */
+const DEFAULT_S: Record<string, number> = { tracing: 300 };
 /** Safety-net limits (s) of benchmarks whose length depends on more than --duration-s. */
 const LIMIT_S: Record<string, () => number> = {
   // Growing the big table (>= ~10K rows/s even on a loaded box), then rounds and retention.
@@ -83,7 +85,8 @@ const child = spawn(process.execPath, args, { stdio: 'inherit', env });
 // Safety net: a benchmark is bounded by its duration; one that hangs is stopped.
 const limitS =
   Number(process.env.BENCH_MAX_S) ||
-  (LIMIT_S[name]?.() ?? (duration !== undefined ? Number(duration) : DEFAULT_MAX_S) * 3 + 60);
+  (LIMIT_S[name]?.() ??
+    (duration !== undefined ? Number(duration) : (DEFAULT_S[name] ?? DEFAULT_MAX_S)) * 3 + 60);
 const killer = setTimeout(() => {
   process.stderr.write(`bench: ${name} still running after ${limitS} s; stopping it\n`);
   child.kill('SIGTERM');

@@ -8,8 +8,9 @@
  *         handler inside that trace (TraceContext scope, log mixin); no spans are recorded.
  * - full: spans recorded for every message (sampling_ratio 1, BatchSpanProcessor into a discarding
  *         exporter): gateway `append` batch spans with links, worker `handle <topic>` spans.
- * Two host processes (bench/_tracing-host.ts) each start a real startGateway and a real startWorker per
- * mode, once. A round runs one traced mode in one host and `off` in the other AT THE SAME TIME: a gateway
+ * Two host processes (bench/_tracing-host.ts) each start a real startGateway per mode and two real
+ * startWorkers, once: one untraced worker serves `off` and `on` (with spans off they are configured alike;
+ * only the jobs differ), one serves `full`. A round runs one traced mode in one host and `off` in the other AT THE SAME TIME: a gateway
  * phase (each gateway loaded by its own load process, bench/_tracing-load.ts: @fleet/client runLoad,
  * 10 connections x 200 in flight, 100-byte payloads, closed loop: saturated, where a gateway spends the
  * least CPU per message and a per-message cost weighs most; the hosts XTRIM the streams), then a
@@ -20,8 +21,9 @@
  * The next round of the same mode swaps the hosts; a pair of rounds (geometric mean of its two ratios)
  * cancels any difference between the two host processes. Figures: median over pairs, with IQR and
  * min..max. Schedule: on, on, on, full, ... after four warm-up rounds, until the time budget is spent.
- * Env: BENCH_DURATION_S (default 150: the whole run stays within it), BENCH_PHASE_S (default 2),
- * FLEET_REDIS_URL.
+ * Env: BENCH_DURATION_S (default 300, ~21 `on` pairs: the whole run stays within it; 150 s runs differed by
+ * up to 4 points), BENCH_PHASE_S (default 2), BENCH_TRACING_AA=1 (an A/A run: `on` configured as `off` in
+ * both apps, so the figure is the bench's own bias and noise), FLEET_REDIS_URL.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
@@ -35,7 +37,7 @@ function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
-const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 150);
+const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 300);
 const phaseS = Math.max(0.25, Number(process.env.BENCH_PHASE_S ?? 2));
 const MODES: readonly Mode[] = ['off', 'on', 'full'];
 /** Traced modes in turn (`on`, the headline, three times as often as `full`). */
@@ -51,13 +53,11 @@ const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 class Host {
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  ports!: Record<Mode, number>;
   readonly ready: Promise<void>;
   constructor(readonly child: ChildProcess) {
     this.ready = new Promise((resolve, reject) => {
       child.on('message', (m: HostReady | { id: number; result?: unknown; error?: string }) => {
         if ('ready' in m) {
-          this.ports = m.ports;
           resolve();
           return;
         }
@@ -143,8 +143,8 @@ let workerN = 20_000;
 async function round(mode: Mode, tracedHost: 0 | 1): Promise<Round> {
   const modeOf = (h: number): Mode => (h === tracedHost ? mode : 'off');
   const both = <T>(f: (h: Host, i: number) => Promise<T>) => Promise.all(hosts.map(f));
-  await both((h, i) => h.call({ op: 'gw-begin', mode: modeOf(i) }));
-  await Promise.all(loaders.map((l, i) => l.run(hosts[i]!.ports[modeOf(i)])));
+  const ports = await both((h, i) => h.call<number>({ op: 'gw-begin', mode: modeOf(i) }));
+  await Promise.all(loaders.map((l, i) => l.run(ports[i]!)));
   const gw = await both((h, i) => h.call<PhaseResult>({ op: 'gw-end', mode: modeOf(i) }));
   await both((h, i) => h.call({ op: 'wk-fill', mode: modeOf(i), messages: workerN }));
   const wk = await both((h, i) => h.call<PhaseResult>({ op: 'wk-run', mode: modeOf(i), seconds: phaseS }));
