@@ -1,5 +1,6 @@
 import { type JobData, parseJobDataJson } from '@fleet/protocol';
 import { Job, type JobJson, Worker } from 'bullmq';
+import { cheapFinishReplies } from './bullmq-internals.js';
 
 /**
  * A BullMQ Job whose data is read by parseJobDataJson (@fleet/protocol job.ts), which reads the layout
@@ -23,9 +24,17 @@ export class BatchJob extends Job<JobData> {
   }
 }
 
-/** The Worker the fleet runs its shard queues with: its jobs are BatchJobs. */
+/**
+ * The Worker the fleet runs its shard queues with: its jobs are BatchJobs, and a completion does not
+ * turn the next job into a string (cheapFinishReplies, bullmq-internals.ts).
+ */
 export class BatchWorker extends Worker<JobData> {
   protected override get Job(): typeof Job {
     return BatchJob as typeof Job;
+  }
+
+  protected override createBackend(): void {
+    super.createBackend();
+    cheapFinishReplies(this.backend);
   }
 }

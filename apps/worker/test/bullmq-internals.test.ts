@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { Queue, Worker } from 'bullmq';
-import { afterAll, describe, expect, it } from 'vitest';
-import { gateJobFetches, mainLoopQueue, wakeMainLoop } from '../src/bullmq-internals.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { cheapFinishReplies, gateJobFetches, mainLoopQueue, wakeMainLoop } from '../src/bullmq-internals.js';
+import { BatchWorker } from '../src/job-data.js';
 import { JobGate } from '../src/job-gate.js';
 import { bullConnections, waitUntil } from './helpers.js';
 
@@ -97,6 +98,64 @@ describe('BullMQ internals the worker relies on', () => {
       gate.close();
       await Promise.all(workers.map((w) => w.close()));
       await Promise.all(queues.map((q) => q.close()));
+    }
+  });
+
+  it('a completion that brings the next job does not turn that job into a string (moveToFinished)', async () => {
+    const queue = new Queue('finish', { connection: connection(), prefix });
+    const marker = `next-job-${'x'.repeat(20_000)}`;
+    const done: string[] = [];
+    const worker = new BatchWorker(
+      'finish',
+      async (job) => {
+        done.push(job.name);
+      },
+      { connection: connection(), prefix, concurrency: 1, autorun: false },
+    );
+    worker.on('error', () => {});
+    // Array#toString (what `reply < 0` does to an array reply) goes through join, with the array as `this`.
+    const join = vi.spyOn(Array.prototype, 'join');
+    const holds = (v: unknown, depth = 0): boolean =>
+      typeof v === 'string'
+        ? v.includes(marker)
+        : depth < 3 && Array.isArray(v) && v.some((x) => holds(x, depth + 1));
+    try {
+      expect(
+        cheapFinishReplies(worker.getBackend()),
+        `BullMQ ${BULLMQ}: RedisQueueBackend.moveToFinished changed; update cheapFinishReplies (apps/worker/src/bullmq-internals.ts)`,
+      ).toBe(true);
+      await queue.addBulk(['a', 'b', 'c'].map((name) => ({ name, data: { marker } })));
+      void worker.run();
+      await waitUntil(() => done.length === 3, 10_000, 'three jobs, each after the one before it');
+      expect(done).toEqual(['a', 'b', 'c']);
+      expect(join.mock.contexts.some((ctx) => holds(ctx))).toBe(false);
+    } finally {
+      join.mockRestore();
+      await worker.close();
+      await queue.close();
+    }
+  });
+
+  it('a refused completion still fails as BullMQ reports it (a negative reply: the lock is gone)', async () => {
+    const queue = new Queue('lost', { connection: connection(), prefix });
+    const errors: Error[] = [];
+    const admin = redis.connection();
+    const worker = new BatchWorker(
+      'lost',
+      async (job) => {
+        await admin.del(`${prefix}:lost:${job.id}:lock`);
+      },
+      { connection: connection(), prefix, autorun: false },
+    );
+    worker.on('error', (err) => errors.push(err));
+    try {
+      await queue.add('j', {});
+      void worker.run();
+      await waitUntil(() => errors.length > 0, 10_000, 'the refused completion');
+      expect(errors[0]!.message).toMatch(/Missing lock for job .* moveToFinished/);
+    } finally {
+      await worker.close();
+      await queue.close();
     }
   });
 });
