@@ -12,7 +12,7 @@
  * figure (fleet batch 100 over bare one-message jobs) stays as `ratio_vs_one_per_job`. Each case stops at
  * its time budget and reports what it drained. One shard (streams.shards 1): shard 0's queue and status
  * stream, the worker's single ungated shard Worker. Env: BENCH_DURATION_S (default 60, bounds the run),
- * FLEET_REDIS_URL (default local, standalone).
+ * BENCH_SIZE (payload bytes), FLEET_REDIS_URL (default local, standalone).
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -36,7 +36,12 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const payload = Buffer.from('{"n":1}');
+/** BENCH_SIZE: payload bytes (default the 7-byte `{"n":1}`); bigger payloads drain fewer messages (below). */
+const payload = process.env.BENCH_SIZE
+  ? Buffer.alloc(Number(process.env.BENCH_SIZE), 0x61)
+  : Buffer.from('{"n":1}');
+/** Messages per case scaled down for big payloads (2 KB worth of each count: ~0.8 GB of jobs in Redis at 8 KB), each case still draining for seconds. */
+const count = (n: number) => Math.max(1_000, Math.round(n * Math.min(1, 2048 / payload.length)));
 /** A BullMQ connection (queue role) to the bench's standalone Redis. */
 const bullConnection = (): FleetRedis =>
   createRedis({ url: redisUrl, mode: 'standalone', nodes: [], nat_map: {} }, 'queue');
@@ -183,12 +188,14 @@ async function baselineCase(batchSize: number, n: number, budgetMs: number): Pro
 const budget = (share: number) => Math.max(2_000, durationS * 1000 * share);
 const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, node ${process.version}`;
 progress(`worker bench: up to ${durationS} s on ${machine}`);
-const base1 = await baselineCase(1, 20_000, budget(0.2));
-const b1 = await fleetCase(1, 20_000, budget(0.2));
-const base100 = await baselineCase(100, 300_000, budget(0.25));
-const b100 = await fleetCase(100, 300_000, budget(0.25));
+const base1 = await baselineCase(1, count(20_000), budget(0.2));
+const b1 = await fleetCase(1, count(20_000), budget(0.2));
+const base100 = await baselineCase(100, count(300_000), budget(0.25));
+const b100 = await fleetCase(100, count(300_000), budget(0.25));
 
-console.log(`\nmachine: ${machine}; concurrency ${CONCURRENCY}; Redis ${new URL(redisUrl).host}`);
+console.log(
+  `\nmachine: ${machine}; concurrency ${CONCURRENCY}; ${payload.length}-byte payloads; Redis ${new URL(redisUrl).host}`,
+);
 console.table(
   [
     [base1, base1],
@@ -208,6 +215,7 @@ console.table(
 console.log(
   JSON.stringify({
     bench: 'worker',
+    payload_bytes: payload.length,
     msgs_per_s: Math.round(b100.msgsPerS),
     batch_size: 100,
     baseline_per_s: Math.round(base100.msgsPerS),

@@ -1,33 +1,17 @@
-import { type PrivatePostgres, startPrivatePostgres } from '@fleet/services';
 import { migrate } from '@fleet/store';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Persister, startPersister } from '../src/persister.js';
-import { AUTOVACUUM_WARNING, autovacuumGauge } from './autovacuum-support.js';
-import { type Harness, harness, memoryLogger, testConfig } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { AUTOVACUUM_WARNING, autovacuumCase, autovacuumGauge } from './autovacuum-support.js';
 
 // Autovacuum on for the server (a Postgres of its own), off for two of the fleet's tables by reloption.
 // Mutation tried: autovacuum_state.sql matching option_value = 'false' instead of reading it as a boolean:
 // messages_open's `off` went unseen and this case failed.
 describe('autovacuum_enabled = false on a table of the message log', () => {
-  let h: Harness;
-  let pgPrivate: PrivatePostgres;
-  let p: Persister;
-  const log = memoryLogger();
-
-  beforeAll(async () => {
-    h = await harness('autovac_table');
-    pgPrivate = await startPrivatePostgres({ settings: { autovacuum: 'on', track_counts: 'on' } });
-  }, 120_000);
-  afterAll(async () => {
-    await p?.close();
-    await pgPrivate?.dispose();
-    await h?.close();
-  });
+  const c = autovacuumCase('autovac_table', { autovacuum: 'on', track_counts: 'on' });
 
   it('the persister warns once, naming messages_open and the partition, and serves the gauge as 0', async () => {
-    await migrate(pgPrivate.url);
-    const admin = new pg.Client({ connectionString: pgPrivate.url });
+    await migrate(c.url());
+    const admin = new pg.Client({ connectionString: c.url() });
     await admin.connect();
     try {
       // Two spellings of false: Postgres keeps the reloption as written.
@@ -36,10 +20,9 @@ describe('autovacuum_enabled = false on a table of the message log', () => {
     } finally {
       await admin.end();
     }
-    const cfg = testConfig(h.cfg.redis.key_prefix, pgPrivate.url, 2, {});
-    p = await startPersister(cfg, { logger: log, ops: false, consumerName: 'autovac-table' });
+    const p = await c.start();
     expect(await autovacuumGauge(p)).toBe(0);
-    const warnings = log.lines.filter((l) => AUTOVACUUM_WARNING.test(l.msg));
+    const warnings = c.log.lines.filter((l) => AUTOVACUUM_WARNING.test(l.msg));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.obj).toEqual({
       off: ['messages_open autovacuum_enabled=false', 'messages_p0 autovacuum_enabled=false'],

@@ -88,7 +88,7 @@ const JSON_MESSAGES = '"messages":[';
 const JSON_TAIL = ']}';
 /** The text before the first message: `{"v":1,"messages":[`, or with a job mark `{"v":1,"t":"01","messages":[`. */
 const jsonHead = (mark: string | undefined) =>
-  mark === undefined ? `${JSON_V}${JSON_MESSAGES}` : `${JSON_V}${JSON_T}${mark}",${JSON_MESSAGES}`;
+  mark === undefined ? `${JSON_V}${JSON_MESSAGES}` : `${JSON_V}"t":${JSON.stringify(mark)},${JSON_MESSAGES}`;
 
 /** Below this mean `e` length (base64 characters per message) encodeJobDataJson leaves the job to JSON.stringify. */
 export const JOB_JSON_MIN_MEAN_E = 1024;
@@ -117,7 +117,7 @@ export function encodeJobDataJson(data: JobData, minMeanE = JOB_JSON_MIN_MEAN_E)
   // message not made by encodeJobMessage is all `before` (JSON.stringify, null as in an array).
   const before = new Array<string>(n);
   const after = new Array<string>(n);
-  let size = head.length + JSON_TAIL.length + Math.max(0, n - 1);
+  let size = Buffer.byteLength(head) + JSON_TAIL.length + Math.max(0, n - 1);
   for (let i = 0; i < n; i++) {
     const m = msgs[i]!;
     if (madeMessages.has(m)) {
@@ -134,7 +134,7 @@ export function encodeJobDataJson(data: JobData, minMeanE = JOB_JSON_MIN_MEAN_E)
     }
   }
   const out = Buffer.allocUnsafe(size);
-  let o = out.write(head, 0, 'latin1');
+  let o = out.write(head, 0, 'utf8');
   for (let i = 0; i < n; i++) {
     if (i > 0) out[o++] = 0x2c; // ','
     o += out.write(before[i]!, o, 'utf8');

@@ -61,6 +61,18 @@ describe('job-level trace mark', () => {
     );
   });
 
+  it('any job mark string is written as JSON.stringify writes it and read back as JSON.parse does', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 12 }), (mark) => {
+        const data = encodeJobData([encodeJobMessage(source(), 0)], mark);
+        const text = JSON.stringify(data);
+        expect(encodeJobDataJson(data, 0)?.equals(Buffer.from(text))).toBe(true);
+        expect(parseJobDataJson(text)).toStrictEqual(JSON.parse(text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("a message's own reference wins; a job `t` that is not a derived mark is not read", () => {
     const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const own = {
