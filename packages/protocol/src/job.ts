@@ -28,8 +28,9 @@ export interface JobData {
   v: typeof JOB_DATA_VERSION;
   /**
    * The derived mark (trace-ref.ts) of every message of the job, carried once instead of per message:
-   * written only when all of them have the same one (a job of messages traced under their ids with the
-   * same flags, the usual job), read as the `t` of each message without its own (decodeJobData). In the
+   * written only when all of them have the same one (the persister checks the whole batch it makes jobs
+   * from: messages traced under their ids with the same flags, the usual batch), read as the `t` of each
+   * message without its own (decodeJobData). In the
    * tracing bench the 9 bytes of `"t":"01"` per message were most of the worker's tracing overhead.
    */
   t?: string;
