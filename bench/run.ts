@@ -12,12 +12,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULT_DURATION_S } from './lib/durations.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const NOT_BENCHMARKS = new Set(['run']);
 const DEFAULT_MAX_S = 60;
-/** Benchmarks whose default duration is longer than DEFAULT_MAX_S (s): the safety net counts from it. */
-const DEFAULT_S: Record<string, number> = { tracing: 300 };
 /** Safety-net limits (s) of benchmarks whose length depends on more than --duration-s. */
 const LIMIT_S: Record<string, () => number> = {
   // Growing the big table (>= ~10K rows/s even on a loaded box), then rounds and retention.
@@ -86,7 +85,7 @@ const child = spawn(process.execPath, args, { stdio: 'inherit', env });
 const limitS =
   Number(process.env.BENCH_MAX_S) ||
   (LIMIT_S[name]?.() ??
-    (duration !== undefined ? Number(duration) : (DEFAULT_S[name] ?? DEFAULT_MAX_S)) * 3 + 60);
+    (duration !== undefined ? Number(duration) : (DEFAULT_DURATION_S[name] ?? DEFAULT_MAX_S)) * 3 + 60);
 const killer = setTimeout(() => {
   process.stderr.write(`bench: ${name} still running after ${limitS} s; stopping it\n`);
   child.kill('SIGTERM');

@@ -10,8 +10,8 @@
  *         exporter): gateway `append` batch spans with links, worker `handle <topic>` spans.
  * Two host processes (bench/_tracing-host.ts) each start a real startGateway per mode and two real
  * startWorkers, once: one untraced worker serves `off` and `on` (with spans off they are configured alike;
- * only the jobs differ), one serves `full`. A round runs one traced mode in one host and `off` in the other AT THE SAME TIME: a gateway
- * phase (each gateway loaded by its own load process, bench/_tracing-load.ts: @fleet/client runLoad,
+ * only the jobs differ), one serves `full`. A round runs one traced mode in one host and `off` in the
+ * other AT THE SAME TIME: a gateway phase (each gateway loaded by its own load process, bench/_tracing-load.ts: @fleet/client runLoad,
  * 10 connections x 200 in flight, 100-byte payloads, closed loop: saturated, where a gateway spends the
  * least CPU per message and a per-message cost weighs most; the hosts XTRIM the streams), then a
  * worker phase (each worker drains its own pre-filled queue: jobs of 100 messages, concurrency 8, a
@@ -21,9 +21,9 @@
  * The next round of the same mode swaps the hosts; a pair of rounds (geometric mean of its two ratios)
  * cancels any difference between the two host processes. Figures: median over pairs, with IQR and
  * min..max. Schedule: on, on, on, full, ... after four warm-up rounds, until the time budget is spent.
- * Env: BENCH_DURATION_S (default 300, ~21 `on` pairs: the whole run stays within it; 150 s runs differed by
- * up to 4 points), BENCH_PHASE_S (default 2), BENCH_TRACING_AA=1 (an A/A run: `on` configured as `off` in
- * both apps, so the figure is the bench's own bias and noise), FLEET_REDIS_URL.
+ * Env: BENCH_DURATION_S (default 300, lib/durations.ts: the whole run stays within it), BENCH_PHASE_S
+ * (default 2), BENCH_TRACING_AA=1 (an A/A run: `on` configured as `off` in both apps, so the figure is the
+ * bench's own bias and noise), FLEET_REDIS_URL.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
@@ -32,12 +32,15 @@ import { fileURLToPath } from 'node:url';
 import type { LoadResult } from '@fleet/client';
 import { TS_HOOK } from '../test/helpers/processes.js';
 import type { HostReady, HostRequest, Mode, PhaseResult } from './_tracing-host.js';
+import { DEFAULT_DURATION_S } from './lib/durations.js';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
-const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 300);
+const durationS = Number(
+  argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? DEFAULT_DURATION_S.tracing,
+);
 const phaseS = Math.max(0.25, Number(process.env.BENCH_PHASE_S ?? 2));
 const MODES: readonly Mode[] = ['off', 'on', 'full'];
 /** Traced modes in turn (`on`, the headline, three times as often as `full`). */
