@@ -46,6 +46,7 @@ import {
   spawnAppBundle,
   spawnScript,
 } from '../test/helpers/processes.js';
+import { machine } from './lib/machine.js';
 import { cpuSeconds } from './lib/proc-cpu.js';
 
 const SHARDS = 8;
@@ -328,16 +329,14 @@ async function phase(
   }
 }
 
-const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
-const machine = `${cpu}, ${os.cpus().length} cores, node ${process.version}, ${os.platform()} ${os.release()}`;
 let standalone: PrivateRedis | undefined;
 let cluster: PrivateRedisCluster | undefined;
 let exitCode = 0;
 try {
   log(
-    `cluster bench: ${machine}; per phase 1 gateway, 1 persister, ${WORKERS} worker(s), load generator; ` +
+    `cluster bench: ${machine().text}; per phase 1 gateway, 1 persister, ${WORKERS} worker(s), load generator; ` +
       `${SHARDS} shards, ${SHARDS} connections x ${WINDOW} durable publishes of ${SIZE} bytes; phases ${ORDER.split('').join(' ')} of ${phaseS} s ` +
-      `(first ${WARMUP_S} s not measured); cluster: 3 masters, ${REPLICAS} replica(s) each; load average ${os.loadavg()[0]!.toFixed(1)}`,
+      `(first ${WARMUP_S} s not measured); cluster: 3 masters, ${REPLICAS} replica(s) each`,
   );
   if (!FROM_SOURCE) for (const app of ['gateway', 'persister', 'worker'] as const) buildAppBundle(app);
   standalone = await startPrivateRedis();
@@ -368,12 +367,7 @@ try {
   const cPerS = mean('C', (r) => r.completedPerS);
   const us = (coresV: number, perS: number) => Math.round((coresV * 1e6) / Math.max(1, perS));
 
-  console.log(
-    `\nmachine: ${machine}; load average now ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`\n${machine().text}`);
   console.log(
     'All on one box: the redis-servers, Postgres, the fleet and the load generator share the cores.\n' +
       `Both: ${SHARDS} shards, ${SHARDS} connections x ${WINDOW} durable publishes in flight (closed loop), ${WORKERS} worker(s).\n`,
@@ -453,7 +447,7 @@ try {
       replicas: REPLICAS,
       shards: SHARDS,
       workers: WORKERS,
-      machine: { cpu, cores: os.cpus().length, node: process.version },
+      machine: machine().json,
     }),
   );
 } catch (err) {

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { ConfigWatcher, type FleetConfig, parseConfig } from '@fleet/config';
 import { watch as chokidarWatch } from 'chokidar';
 import * as hdr from 'hdr-histogram-js';
+import { machine } from './lib/machine.js';
 
 const RUNS = 200;
 const WARMUP = 10;
@@ -155,9 +156,7 @@ async function main(): Promise<void> {
   console.log(
     `ratio reload/baseline(write+read+parse) p50: ${ratio.toFixed(1)}x; target p99 < 100 ms (aim < 20 ms); invalid reloads: ${failures}`,
   );
-  console.log(
-    `machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, node ${process.version}, ${os.platform()} ${os.release()}`,
-  );
+  console.log(machine().text);
   const r2 = (x: number) => Math.round(x * 100) / 100;
   console.log(
     JSON.stringify({

@@ -61,6 +61,7 @@ import {
   spawnScript,
 } from '../test/helpers/processes.js';
 import { cleanupRedisPrefix } from '../test/helpers/services.js';
+import { machine } from './lib/machine.js';
 import { prefillIngestStream } from './lib/prefill-stream.js';
 import { cpuSeconds, treeCpuSeconds } from './lib/proc-cpu.js';
 import { lineChartSvg } from './lib/svg-plot.js';
@@ -653,8 +654,6 @@ async function endToEnd(
 }
 
 // ---- run ----------------------------------------------------------------------------------------------
-const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
-const machine = `${cpu}, ${os.cpus().length} cores, node ${process.version}, ${os.platform()} ${os.release()}`;
 
 /** BENCH_ONLY: one phase and its figures, for iterating on the pipeline (no plot, no JSON line). */
 async function onePhase(only: string): Promise<void> {
@@ -721,12 +720,7 @@ async function allPhases(): Promise<void> {
   const sized = await sizePhases();
 
   const ms = (v: number) => round(v, 0);
-  console.log(
-    `\nmachine: ${machine}; load average now ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`\n${machine().text}`);
   console.log(
     'All on one box: Redis, Postgres, gateway, persister, worker(s) and the load generator share the cores.\n' +
       `A and C/D: ${CONNECTIONS} connections x ${WINDOW} publishes in flight (closed loop; C/D with durable ACKs).\n` +
@@ -882,7 +876,7 @@ async function allPhases(): Promise<void> {
       workers: WORKERS,
       payload_bytes: SIZE,
       load_average: os.loadavg().map((l) => round(l, 2)),
-      machine: { cpu, cores: os.cpus().length, node: process.version },
+      machine: machine().json,
     }),
   );
 }
@@ -890,9 +884,9 @@ async function allPhases(): Promise<void> {
 let exitCode = 0;
 try {
   log(
-    `e2e bench: ${machine}; processes: 1 gateway, 1 persister, ${WORKERS} worker(s), load generator; ` +
+    `e2e bench: ${machine().text}; processes: 1 gateway, 1 persister, ${WORKERS} worker(s), load generator; ` +
       `${SIZE}-byte payloads; handlers ${process.env.BENCH_HANDLERS === 'noop' ? 'no-op' : 'examples/handlers'}; phases A ${phase.gatewayS}s, B <=${phase.drainS}s, C ${phase.batch1S}s, ` +
-      `D ${phase.defaultS}s, E ${phase.rateS}s, S ${SIZES.map((b) => `${b} B`).join(' and ') || 'none'} ${phase.sizeS}s each; load average ${os.loadavg()[0]!.toFixed(1)}`,
+      `D ${phase.defaultS}s, E ${phase.rateS}s, S ${SIZES.map((b) => `${b} B`).join(' and ') || 'none'} ${phase.sizeS}s each`,
   );
   if (!FROM_SOURCE) for (const app of ['gateway', 'persister', 'worker'] as const) buildAppBundle(app);
   dbUrl = await createDatabase(server, dbName);

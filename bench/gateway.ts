@@ -11,7 +11,6 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult } from '@fleet/client';
 import { messagingSystemSchema } from '@fleet/config';
@@ -29,6 +28,7 @@ import { TRACE_FLAG_SAMPLED } from '@fleet/tracing';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { TS_HOOK } from '../test/helpers/processes.js';
+import { machine } from './lib/machine.js';
 import { TRIM_ENTRIES } from './lib/trim.js';
 
 const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 40);
@@ -151,10 +151,7 @@ function runLoadProcess(port: number, c: (typeof CASES)[number]): Promise<LoadRe
   });
 }
 
-const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
-process.stderr.write(
-  `gateway bench: ${phaseS}s per phase, ${PAYLOAD}-byte payloads, ${cpu} x${os.cpus().length}, node ${process.version}\n`,
-);
+process.stderr.write(`gateway bench: ${phaseS}s per phase, ${PAYLOAD}-byte payloads; ${machine().text}\n`);
 
 async function measuredBaseline(perEntry: number) {
   const stop = startTrimmer();
@@ -198,9 +195,7 @@ await admin.del(stream);
 admin.disconnect();
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-console.log(
-  `\nmachine: ${cpu}, ${os.cpus().length} cores, node ${process.version}; Redis, gateway and load generator share them`,
-);
+console.log(`\n${machine().text}; Redis, gateway and load generator share them`);
 console.table([
   {
     case: `baseline: raw pipelined XADD, ${ENTRY_MAX_MESSAGES} packed/entry (as the gateway writes)`,

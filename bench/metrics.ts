@@ -1,12 +1,6 @@
-/**
- * Per-observation cost of the hot-path histograms: @fleet/metrics LeanHistogram against prom-client's Histogram (the baseline), unlabelled (the gateway's ACK latency) and with a topic label (the worker's handler time).
- *
- * The four cases run interleaved in 50 ms slices of CPU time, so load on a shared machine hits them
- * alike; figures are the median over slices of CPU ns per observation. Env: BENCH_DURATION_S (default 10).
- */
-import os from 'node:os';
 import { LeanHistogram, SECONDS_BUCKETS } from '@fleet/metrics';
 import { Histogram, Registry } from 'prom-client';
+import { machine } from './lib/machine.js';
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? argValue('--duration-s') ?? 10);
 function argValue(name: string): string | undefined {
@@ -74,9 +68,7 @@ function cpuUs(t0: NodeJS.CpuUsage): number {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ns = Object.fromEntries([...samples].map(([k, v]) => [k, median(v)]));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-console.log(
-  `\nmachine: ${os.cpus()[0]?.model}, ${os.cpus().length} cores, node ${process.version}; ${rounds} rounds`,
-);
+console.log(`\n${machine().text}; ${rounds} rounds`);
 console.table(Object.entries(ns).map(([name, v]) => ({ case: name, 'ns / observation': round(v) })));
 const plainRatio = ns['prom-client, no labels']! / ns['lean, no labels']!;
 const topicRatio = ns['prom-client, topic label (cached child)']! / ns['lean, topic label']!;

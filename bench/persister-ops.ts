@@ -9,12 +9,12 @@
  * keeps its CPU for driving Postgres (the machine has 2 cores).
  */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { encodeEnvelope } from '@fleet/protocol';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL } from '@fleet/services';
 import { MessageQueue, migrate, type NewMessage, PersistStore } from '@fleet/store';
 import pg from 'pg';
+import { machine } from './lib/machine.js';
 import { type OpLatency, OpTimer } from './lib/op-timer.js';
 
 export const QUEUE_OPS = [
@@ -295,11 +295,7 @@ async function main(): Promise<void> {
   const rate = Number(process.env.BENCH_PERSIST_RATE ?? 50_000);
   const server = process.env.FLEET_BENCH_POSTGRES_URL ?? process.env.FLEET_DATABASE_URL ?? LOCAL_POSTGRES_URL;
   const dbName = `fleet_bench_ops_${randomBytes(4).toString('hex')}`;
-  const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
-  const load = () => os.loadavg()[0]!.toFixed(1);
-  console.log(
-    `persister-ops bench: ${durationS}s, batch ${batch}, ${cpu} x${os.cpus().length}, node ${process.version}, load ${load()}`,
-  );
+  console.log(`persister-ops bench: ${durationS}s, batch ${batch}; ${machine().text}`);
   const url = await createDatabase(server, dbName);
   try {
     // A fifth of the time for the two throughput runs, the rest split between the two timed windows.
@@ -317,9 +313,7 @@ async function main(): Promise<void> {
     );
     const atHalf = await measureQueueOpsReport(url, { durationS: windowS, batch, persistRate: halfRate });
 
-    console.log(
-      `\nmachine: ${cpu}, ${os.cpus().length} cores, node ${process.version}, ${os.platform()} ${os.release()}, load ${load()}`,
-    );
+    console.log(`\n${machine().text}`);
     console.table([
       { case: 'raw multi-row INSERT (baseline), 2 conns, 1000/stmt', rows_per_s: baseline, ratio: 1 },
       {
@@ -372,7 +366,7 @@ async function main(): Promise<void> {
           ops: atHalf.ops,
         },
         batch,
-        machine: { cpu, cores: os.cpus().length, node: process.version, load1: Number(load()) },
+        machine: machine().json,
       }),
     );
   } finally {

@@ -10,7 +10,6 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { messagingSystemSchema } from '@fleet/config';
 import { FleetKeys, PERSISTER_GROUP } from '@fleet/protocol';
 import { createRedis } from '@fleet/redis';
@@ -19,6 +18,7 @@ import pg from 'pg';
 import { silentLogger } from '../apps/persister/src/log.js';
 import { startPersister } from '../apps/persister/src/persister.js';
 import { cleanupRedisPrefix } from '../test/helpers/services.js';
+import { machine } from './lib/machine.js';
 import { prefillIngestStream } from './lib/prefill-stream.js';
 import { measureQueueOps, measureRawInsert } from './persister-ops.js';
 
@@ -45,14 +45,12 @@ const benchEnvelope = (i: number) => ({
 });
 
 async function main(): Promise<void> {
-  const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
-  const machine = `machine: ${cpu}, ${os.cpus().length} cores, node ${process.version}, ${os.platform()} ${os.release()}`;
   const server = process.env.FLEET_BENCH_POSTGRES_URL ?? process.env.FLEET_DATABASE_URL ?? LOCAL_POSTGRES_URL;
   const redisUrl = process.env.FLEET_REDIS_URL ?? LOCAL_REDIS_URL;
   const tag = randomBytes(4).toString('hex');
   const dbName = `fleet_bench_persister_${tag}`;
   const prefix = `fleet-bench-persister-${tag}`;
-  console.log(`persister bench: ${N} entries, budget ${durationS}s; ${machine}`);
+  console.log(`persister bench: ${N} entries, budget ${durationS}s; ${machine().text}`);
   const url = await createDatabase(server, dbName);
   const redis = createRedis({ url: redisUrl, mode: 'standalone', nodes: [], nat_map: {} }, 'admin');
   try {
@@ -130,7 +128,7 @@ async function main(): Promise<void> {
     );
     await rows.end();
 
-    console.log(`\n${machine}`);
+    console.log(`\n${machine().text}`);
     console.table([
       {
         case: 'raw multi-row INSERT (baseline, no idempotency/offset/queue)',
@@ -169,7 +167,7 @@ async function main(): Promise<void> {
             { p50_ms: l.p50_ms, p95_ms: l.p95_ms, p99_ms: l.p99_ms },
           ]),
         ),
-        machine: { cpu, cores: os.cpus().length, node: process.version },
+        machine: machine().json,
       }),
     );
   } finally {

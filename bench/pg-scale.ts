@@ -21,13 +21,13 @@
  * retention step; default half the big table's measured rate), FLEET_BENCH_POSTGRES_URL.
  */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { encodeEnvelope, MessageStatus, newMessageId } from '@fleet/protocol';
 import { createDatabase, dropDatabase, LOCAL_POSTGRES_URL } from '@fleet/services';
-import { migrate, type NewMessage, PersistStore } from '@fleet/store';
+import { createPool, migrate, type NewMessage, PersistStore } from '@fleet/store';
 import pg from 'pg';
 import { rollLog } from '../packages/store/test/fixtures.js';
+import { machine } from './lib/machine.js';
 import { type OpLatency, OpTimer } from './lib/op-timer.js';
 import { cpuSeconds } from './lib/proc-cpu.js';
 
@@ -279,13 +279,12 @@ async function backendPool(
   name: string,
   size: number,
 ): Promise<{ pool: pg.Pool; pids: number[] }> {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: size,
-    idleTimeoutMillis: 0,
-    application_name: name,
-  });
-  pool.on('error', () => {});
+  // The fleet's own pool (its session settings: jit off).
+  const pool = createPool(
+    url,
+    { min_connections: 0, max_connections: size, idle_timeout_s: 0 },
+    { applicationName: name },
+  );
   const clients = await Promise.all(Array.from({ length: size }, () => pool.connect()));
   const pids = (await Promise.all(clients.map((c) => c.query('SELECT pg_backend_pid() AS pid')))).map((r) =>
     Number(r.rows[0].pid),
@@ -437,8 +436,11 @@ const newTimers = () => Object.fromEntries(OPS.map((op) => [op, new OpTimer()]))
 
 async function measureRound(db: DbRun, round: number): Promise<void> {
   const w = await writer(db.url, `pgscale-hot-${db.name}`);
-  const probePool = new pg.Pool({ connectionString: db.url, max: 1, application_name: 'pgscale-probe' });
-  probePool.on('error', () => {});
+  const probePool = createPool(
+    db.url,
+    { min_connections: 0, max_connections: 1, idle_timeout_s: 0 },
+    { applicationName: 'pgscale-probe' },
+  );
   let running = true;
   try {
     const [win] = await Promise.all([
@@ -584,11 +586,8 @@ function onSignals(): void {
 }
 
 async function main(): Promise<void> {
-  const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
-  const machine = () =>
-    `machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}, load ${os.loadavg()[0]!.toFixed(1)}`;
   console.log(
-    `pg-scale bench: ${fmt(ROWS)} rows, ${ROUNDS} rounds x ${PHASE_S}s per database, batch ${BATCH}, envelope ${ENVELOPE.length} B; ${machine()}`,
+    `pg-scale bench: ${fmt(ROWS)} rows, ${ROUNDS} rounds x ${PHASE_S}s per database, batch ${BATCH}, envelope ${ENVELOPE.length} B; ${machine().text}`,
   );
   const dbs: Record<'empty' | 'big', DbRun> = {
     empty: {
@@ -640,7 +639,7 @@ async function main(): Promise<void> {
   const retentionUsPerRow = (ret.cpuS / Math.max(ret.rowsRemoved, 1)) * 1e6;
   const retentionPctOfWriter = round((retentionUsPerRow / baseUs) * 100, 1);
 
-  console.log(`\n${machine()}, postgres ${pgVersion}`);
+  console.log(`\n${machine().text}, postgres ${pgVersion}`);
   console.log(
     `big table: ${fmt(ROWS)} rows grown in ${secs(grown.growS)} (${fmt(grown.rowsPerS)} rows/s), VACUUM ANALYZE ${secs(grown.vacuumS)}, ${(grown.sizeBytes / 2 ** 30).toFixed(2)} GiB with indexes`,
   );
@@ -731,13 +730,7 @@ async function main(): Promise<void> {
       phase_s: PHASE_S,
       rounds: ROUNDS,
       batch: BATCH,
-      machine: {
-        cpu,
-        cores: os.cpus().length,
-        node: process.version,
-        postgres: pgVersion,
-        load1: round(os.loadavg()[0]!, 1),
-      },
+      machine: { ...machine().json, postgres: pgVersion },
     }),
   );
 }

@@ -1,9 +1,5 @@
-/**
- * Router match cost: 10K subscriptions (mixed exact and wildcard) against 10, same run.
- * Figures: ns per match() of an exact topic, through the trie (cache off) and through the topic cache.
- */
-import os from 'node:os';
 import { TopicRouter } from '@fleet/router';
+import { machine } from './lib/machine.js';
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? argValue('--duration-s') ?? 10);
 
@@ -92,7 +88,7 @@ for (const c of cases) {
 }
 
 const ratio = results.trie_10k! / results.trie_10!;
-console.log(`\nmachine: ${os.cpus()[0]?.model}, ${os.cpus().length} cores, node ${process.version}`);
+console.log(`\n${machine().text}`);
 console.table([
   {
     case: 'exact topic, trie (no cache)',

@@ -1,11 +1,3 @@
-/**
- * Per-message cost of trace propagation and log context, without the apps: a worker-like loop
- * (decode the envelope, run a trivial handler) measured bare (baseline) and with what the fleet
- * adds per message: TraceContext scope from the envelope's traceparent, the MessageLogger debug
- * lines (skipped at info), and an OTel span at sampling 0 (unsampled parent) or 1 (recorded,
- * batched to a discarding exporter). Variants alternate within each round; medians are reported.
- */
-import os from 'node:os';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from '@fleet/protocol';
 import {
@@ -21,6 +13,7 @@ import {
 } from '@fleet/tracing';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { machine } from './lib/machine.js';
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? argValue('--duration-s') ?? 20);
 function argValue(name: string): string | undefined {
@@ -133,8 +126,7 @@ const variants: [string, Variant, Buffer[]][] = [
   ['tracing on, sampling 1', traced(t1), sampled],
 ];
 
-const machine = `${os.cpus()[0]?.model}, ${os.cpus().length} cores, node ${process.version}`;
-console.log(`tracing-micro: ${durationS}s on ${machine}`);
+console.log(`tracing-micro: ${durationS}s; ${machine().text}`);
 const rounds = 12;
 const slice = (durationS * 1000) / (rounds * variants.length + variants.length);
 for (const [, fn, msgs] of variants) await measure(fn, msgs, slice); // warm-up
@@ -164,7 +156,7 @@ const genNs = ((genCpu.user + genCpu.system) * 1000) / 200_000;
 await t0.shutdown();
 await t1.shutdown();
 const base = med[0]!;
-console.log(`\nmachine: ${machine}`);
+console.log(`\n${machine().text}`);
 console.table(
   variants.map(([name], i) => ({
     variant: name,

@@ -33,6 +33,7 @@ import type { LoadResult } from '@fleet/client';
 import { TS_HOOK } from '../test/helpers/processes.js';
 import type { HostReady, HostRequest, Mode, PhaseResult } from './_tracing-host.js';
 import { DEFAULT_DURATION_S } from './lib/durations.js';
+import { machine } from './lib/machine.js';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -132,11 +133,10 @@ interface Round {
   w: { traced: Sample; off: Sample };
 }
 
-const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, node ${process.version}`;
 const t0 = performance.now();
 const elapsedS = () => (performance.now() - t0) / 1000;
 progress(
-  `tracing bench: traced and untraced twins side by side, ${phaseS.toFixed(1)} s phases, gateway+worker, budget ${durationS} s, ${machine}`,
+  `tracing bench: traced and untraced twins side by side, ${phaseS.toFixed(1)} s phases, gateway+worker, budget ${durationS} s; ${machine().text}`,
 );
 const hosts = [startHost(), startHost()] as const;
 const loaders = [new Loader(), new Loader()] as const;
@@ -249,7 +249,7 @@ const stats = Object.fromEntries(
   ),
 );
 console.log(
-  `\nmachine: ${machine}; load average ${load.join(' ')} at the end (shared with other work). ${rounds.length} rounds in ${elapsedS().toFixed(0)} s; overhead = traced vs its untraced twin in the same phase, median over host-swapped pairs [IQR, min..max].`,
+  `\n${machine().text}; load average ${load.join(' ')} at the end (shared with other work). ${rounds.length} rounds in ${elapsedS().toFixed(0)} s; overhead = traced vs its untraced twin in the same phase, median over host-swapped pairs [IQR, min..max].`,
 );
 console.table(
   components.flatMap(([name, pick]) =>

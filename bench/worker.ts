@@ -15,7 +15,6 @@
  * BENCH_SIZE (payload bytes), FLEET_REDIS_URL (default local, standalone).
  */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
 import { FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
 import { createRedis, type FleetRedis } from '@fleet/redis';
@@ -24,6 +23,7 @@ import { createLogger } from '@fleet/tracing';
 import { Queue, Worker } from 'bullmq';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { benchJobMessage } from './lib/job-message.js';
+import { machine } from './lib/machine.js';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -186,15 +186,14 @@ async function baselineCase(batchSize: number, n: number, budgetMs: number): Pro
 }
 
 const budget = (share: number) => Math.max(2_000, durationS * 1000 * share);
-const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, node ${process.version}`;
-progress(`worker bench: up to ${durationS} s on ${machine}`);
+progress(`worker bench: up to ${durationS} s; ${machine().text}`);
 const base1 = await baselineCase(1, count(20_000), budget(0.2));
 const b1 = await fleetCase(1, count(20_000), budget(0.2));
 const base100 = await baselineCase(100, count(300_000), budget(0.25));
 const b100 = await fleetCase(100, count(300_000), budget(0.25));
 
 console.log(
-  `\nmachine: ${machine}; concurrency ${CONCURRENCY}; ${payload.length}-byte payloads; Redis ${new URL(redisUrl).host}`,
+  `\n${machine().text}; concurrency ${CONCURRENCY}; ${payload.length}-byte payloads; Redis ${new URL(redisUrl).host}`,
 );
 console.table(
   [

@@ -25,6 +25,8 @@ export interface PrivatePostgres {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
+  /** The postmaster's pid while it runs (benchmarks read its processes' CPU from /proc). */
+  pid(): number | undefined;
   /** `pg_ctl stop -m fast`; data kept. */
   stop(): Promise<void>;
   /** `pg_ctl start` on the same port and data dir. */
@@ -175,6 +177,7 @@ export async function startPrivatePostgres(opts: PrivatePostgresOptions = {}): P
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dir,
+    pid: postmasterPid,
     stop,
     start,
     async restart() {

@@ -1,0 +1,191 @@
+/**
+ * Postgres CPU per message of the hot path (persistBatch, then applyStatuses COMPLETED), split by statement, on the schema as migrated (the baseline) and on variants of it that each leave one structure out (or put one back); same run, ratio to the baseline.
+ *
+ * What each structure of the message log costs the database, so a change to the schema can be judged by
+ * what it would save before it is made. Every variant is a database of its own in one private PostgreSQL
+ * cluster (@fleet/services startPrivatePostgres: initdb's defaults plus autovacuum on and fsync on, so the
+ * figures do not depend on how the shared server is configured), migrated with `migrate()` of @fleet/store,
+ * then changed by DDL:
+ *   - baseline: as migrated;
+ *   - no messages_open (status, updated_at): that index dropped (what the sweep and the counts read);
+ *   - no messages (topic, seq): that index dropped (replay by topic, dead letters by topic);
+ *   - two partitions ahead attached: the two partitions created ahead of the current one attached, as
+ *     before the ahead-partitions-detached migration (a lookup by id probes every attached partition from
+ *     the duplicate window's start, these empty ones too).
+ * The variants run interleaved, one slice each per round (`BENCH_SLICE` batches of `BENCH_BATCH` messages,
+ * default 20 x 500, ids of @fleet/protocol newMessageId, `BENCH_SIZE`-byte envelopes, default 100), their
+ * order rotated each round, so drift on a shared machine hits them alike. The figure is the mean over
+ * slices of the cluster's CPU (every postgres process: backends and background, from /proc) per message,
+ * split into the time of the persist call and of the status call. Env: BENCH_DURATION_S (default 60).
+ */
+import { newMessageId } from '@fleet/protocol';
+import { createDatabase, startPrivatePostgres } from '@fleet/services';
+import { createPool, migrate, type NewMessage, PersistStore } from '@fleet/store';
+import type pg from 'pg';
+import { machine } from './lib/machine.js';
+import { treeCpuSeconds } from './lib/proc-cpu.js';
+
+const argValue = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const durationS = Number(argValue('--duration-s') ?? process.env.BENCH_DURATION_S ?? 60);
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
+const SLICE = Number(process.env.BENCH_SLICE ?? 20);
+const SIZE = Number(process.env.BENCH_SIZE ?? 100);
+
+interface Variant {
+  key: string;
+  name: string;
+  ddl: (db: pg.Pool) => Promise<void>;
+}
+
+const VARIANTS: Variant[] = [
+  { key: 'baseline', name: 'baseline (as migrated)', ddl: async () => {} },
+  {
+    key: 'no_open_status_index',
+    name: 'no messages_open (status, updated_at)',
+    ddl: async (db) => void (await db.query('DROP INDEX messages_open_status_updated_at_idx')),
+  },
+  {
+    key: 'no_topic_seq_index',
+    name: 'no messages (topic, seq)',
+    ddl: async (db) => void (await db.query('DROP INDEX messages_topic_seq_idx')),
+  },
+  {
+    key: 'partitions_ahead_attached',
+    name: 'two partitions ahead attached',
+    ddl: async (db) => {
+      const ahead = await db.query<{ n: number; lo: string; hi: string }>(
+        'SELECT n, lo, hi FROM message_partitions WHERE opened_at IS NULL',
+      );
+      // Numbers from the catalog table only: n an integer, lo and hi bigints.
+      for (const p of ahead.rows)
+        await db.query(
+          `ALTER TABLE messages ATTACH PARTITION messages_p${Number(p.n)} FOR VALUES FROM (${BigInt(p.lo)}) TO (${BigInt(p.hi)})`,
+        );
+    },
+  },
+];
+
+const envelope = Buffer.alloc(SIZE, 0x61);
+function rows(n: number): NewMessage[] {
+  const out: NewMessage[] = [];
+  for (let i = 0; i < n; i++)
+    out.push({
+      id: newMessageId(),
+      streamId: `${Date.now()}-${i}`,
+      topic: `bench.topic.${i % 8}`,
+      type: 'event',
+      priority: 0,
+      timestamp: Date.now(),
+      envelope,
+      headers: {},
+    });
+  return out;
+}
+
+let server: Awaited<ReturnType<typeof startPrivatePostgres>>;
+try {
+  server = await startPrivatePostgres({ settings: { autovacuum: 'on', fsync: 'on' } });
+} catch (err) {
+  console.error(`pg-cost: ${(err as Error).message}`);
+  process.exit(1);
+}
+const stopServer = () => server.dispose().finally(() => process.exit(130));
+process.once('SIGINT', stopServer);
+process.once('SIGTERM', stopServer);
+
+const m0 = machine();
+console.log(
+  `pg-cost bench: ${VARIANTS.length} variants interleaved, slices of ${SLICE} x ${BATCH} messages, ${SIZE}-byte envelopes, ${durationS}s; ${m0.text}`,
+);
+
+const stores: { v: Variant; pool: pg.Pool; store: PersistStore }[] = [];
+for (const v of VARIANTS) {
+  const url = await createDatabase(server.url, `fleet_pgcost_${v.key}`);
+  await migrate(url);
+  const pool = createPool(url, { min_connections: 1, max_connections: 2, idle_timeout_s: 600 }, {});
+  await v.ddl(pool);
+  stores.push({ v, pool, store: new PersistStore(pool) });
+}
+
+async function batch(store: PersistStore): Promise<[number, number]> {
+  const rs = rows(BATCH);
+  const c0 = treeCpuSeconds(server.pid());
+  await store.persistBatch(rs, [{ group: 'bench', topic: 'bench:ingest', offset: rs.at(-1)!.streamId }]);
+  const c1 = treeCpuSeconds(server.pid());
+  await store.applyStatuses(rs.map((r) => ({ id: r.id, status: 'COMPLETED', attempt: 0 })));
+  return [c1 - c0, treeCpuSeconds(server.pid()) - c1];
+}
+
+// Warm-up: prepared statements, the first pages of every index.
+for (const s of stores) for (let i = 0; i < 5; i++) await batch(s.store);
+
+const slices = new Map<string, { persist: number; status: number }[]>(VARIANTS.map((v) => [v.key, []]));
+const end = Date.now() + durationS * 1000;
+let round = 0;
+let lastProgress = Date.now();
+while (Date.now() < end) {
+  for (let k = 0; k < stores.length; k++) {
+    const s = stores[(k + round) % stores.length]!;
+    let persist = 0;
+    let status = 0;
+    for (let i = 0; i < SLICE; i++) {
+      const [p, st] = await batch(s.store);
+      persist += p;
+      status += st;
+    }
+    const n = SLICE * BATCH;
+    slices.get(s.v.key)!.push({ persist: (persist / n) * 1e6, status: (status / n) * 1e6 });
+  }
+  round++;
+  if (Date.now() - lastProgress > 5_000) {
+    lastProgress = Date.now();
+    const left = Math.max(0, Math.round((end - Date.now()) / 1000));
+    process.stderr.write(`  round ${round}, ${left}s left\n`);
+  }
+}
+
+const r1 = (x: number) => Math.round(x * 10) / 10;
+// Means over all slices (/proc counts CPU in 10 ms ticks: a slice's figure is coarse, their sum is not).
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const figures = VARIANTS.map((v) => {
+  const xs = slices.get(v.key)!;
+  const persist = mean(xs.map((x) => x.persist));
+  const status = mean(xs.map((x) => x.status));
+  return { v, persist, status, all: persist + status };
+});
+const base = figures[0]!;
+console.log(`\n${machine().text}; ${round} rounds; Postgres CPU µs per message (mean over slices)`);
+console.table(
+  figures.map((f) => ({
+    variant: f.v.name,
+    persist: r1(f.persist),
+    status: r1(f.status),
+    all: r1(f.all),
+    'ratio to baseline': Math.round((f.all / base.all) * 100) / 100,
+    'saves µs': f === base ? '' : r1(base.all - f.all),
+  })),
+);
+
+for (const s of stores) await s.pool.end();
+await server.dispose();
+
+console.log(
+  JSON.stringify({
+    bench: 'pg-cost',
+    batch: BATCH,
+    envelope_bytes: SIZE,
+    rounds: round,
+    baseline_us_per_msg: r1(base.all),
+    baseline_persist_us: r1(base.persist),
+    baseline_status_us: r1(base.status),
+    variants: Object.fromEntries(
+      figures
+        .slice(1)
+        .map((f) => [f.v.key, { us_per_msg: r1(f.all), ratio: Math.round((f.all / base.all) * 100) / 100 }]),
+    ),
+    machine: m0.json,
+  }),
+);
