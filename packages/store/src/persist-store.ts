@@ -60,7 +60,10 @@ export interface ReadFromOptions {
   settleMs?: number;
 }
 
-/** Partitions of `messages` kept created ahead of the current one (their DDL is done before need). */
+/**
+ * Partitions of `messages` kept created ahead of the current one (their DDL is done before need), detached
+ * until the roll is due (the ahead-partitions-detached migration).
+ */
 const PARTITIONS_AHEAD = 2;
 /**
  * lock_timeout of the log's maintenance statements: partition DDL and the roll queue for locks every
@@ -326,8 +329,8 @@ export class PersistStore {
 
   /**
    * The log's maintenance and retention, one persister at a time (advisory lock; the others get
-   * `ran: false` at once): creates partitions ahead, moves new rows to a new partition when the current
-   * one is `partitionIntervalS` old, drops the partitions closed more than `completedMaxAgeS` ago (their
+   * `ran: false` at once): creates partitions ahead (detached), attaches the next one and moves new rows to
+   * it when the current one is `partitionIntervalS` old, drops the partitions closed more than `completedMaxAgeS` ago (their
    * rows not COMPLETED carried forward first), then deletes DEAD rows and dead stream entries older than
    * `deadMaxAgeS`, `batch` rows per short transaction. Each step is its own transaction under a short
    * lock_timeout; a step that times out fails the run, and the next run tries again.
@@ -366,6 +369,9 @@ export class PersistStore {
       if (!locked) return result;
       result.ran = true;
       result.created += (await step<{ made: number }>('log_ensure', [PARTITIONS_AHEAD]))[0]?.made ?? 0;
+      // The next partition is attached in a transaction of its own before the roll moves the sequence into
+      // it (sql/log_attach.sql): the partitions ahead wait detached, so lookups by id do not probe them.
+      await step('log_attach', [m.partitionIntervalS]);
       result.rolled =
         (await step<{ rolled: number | null }>('log_roll', [m.partitionIntervalS]))[0]?.rolled ?? null;
       if (result.rolled !== null)

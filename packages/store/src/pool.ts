@@ -10,6 +10,15 @@ export interface PoolOptions {
   connectionTimeoutMs?: number;
 }
 
+/**
+ * Settings every connection of the fleet starts with (the startup packet's `options`: no round trip).
+ * jit=off: the fleet runs short statements only, but on a big log the planner's cost estimates pass
+ * jit_above_cost and each run compiles again: a sweep finding nothing took 93-97 ms with JIT against 4-6
+ * ms without on a 5M-row log (docs/benchmarks.md, "pg-scale"). A `?options=` in the database URL replaces
+ * these (node-postgres takes the URL's).
+ */
+export const SESSION_OPTIONS = '-c jit=off';
+
 /** A Postgres pool sized from `database.pool` (the persister's; the CLI passes a small one). */
 export function createPool(
   databaseUrl: string,
@@ -23,6 +32,7 @@ export function createPool(
     idleTimeoutMillis: pool.idle_timeout_s * 1000,
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
     application_name: opts.applicationName ?? 'fleet-persister',
+    options: SESSION_OPTIONS,
     keepAlive: true,
   });
   // A broken idle connection is dropped by the pool; the next query reconnects or fails to its caller.

@@ -38,6 +38,7 @@ export const STATEMENTS = [
   'replay_dead_all',
   'purge_dead',
   'log_ensure',
+  'log_attach',
   'log_roll',
   'log_retire',
   'log_partitions',

@@ -64,6 +64,7 @@ describe('message log: the duplicate window across partitions', () => {
       return false;
     };
     await db.pool.query('SELECT fleet_log_ensure(2)');
+    await db.pool.query('SELECT fleet_log_attach(0)');
     const a = await db.pool.connect();
     const roller = await db.pool.connect();
     try {

@@ -107,6 +107,7 @@ export async function ageLog(pool: pg.Pool, seconds: number): Promise<void> {
 /** Rolls the message log now (new rows go to the next partition), as the maintenance does when it is time. */
 export async function rollLog(pool: pg.Pool | pg.ClientBase): Promise<number> {
   await pool.query('SELECT fleet_log_ensure(2)');
+  await pool.query('SELECT fleet_log_attach(0)');
   const res = await pool.query<{ n: number }>('SELECT fleet_log_roll(0) AS n');
   await pool.query('SELECT fleet_log_ensure(2)');
   return res.rows[0]!.n;
