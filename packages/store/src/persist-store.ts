@@ -330,10 +330,11 @@ export class PersistStore {
   /**
    * The log's maintenance and retention, one persister at a time (advisory lock; the others get
    * `ran: false` at once): creates partitions ahead (detached), attaches the next one and moves new rows to
-   * it when the current one is `partitionIntervalS` old, drops the partitions closed more than `completedMaxAgeS` ago (their
-   * rows not COMPLETED carried forward first), then deletes DEAD rows and dead stream entries older than
-   * `deadMaxAgeS`, `batch` rows per short transaction. Each step is its own transaction under a short
-   * lock_timeout; a step that times out fails the run, and the next run tries again.
+   * it when the current one is `partitionIntervalS` old, drops the partitions closed more than
+   * `completedMaxAgeS` ago (their rows not COMPLETED carried forward first), then deletes DEAD rows and dead
+   * stream entries older than `deadMaxAgeS`, `batch` rows per short transaction. Each step is its own
+   * transaction under a short lock_timeout; a step that times out fails the run, and the next run tries
+   * again.
    */
   async maintainLog(m: LogMaintenance): Promise<LogMaintenanceResult> {
     const result: LogMaintenanceResult = {
