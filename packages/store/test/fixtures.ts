@@ -104,6 +104,15 @@ export async function ageLog(pool: pg.Pool, seconds: number): Promise<void> {
   );
 }
 
+/** The partitions attached to `messages`, by name (the ones created ahead wait detached until their roll). */
+export async function attachedPartitions(pool: pg.Pool): Promise<string[]> {
+  const parts = await pool.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'messages'::regclass ORDER BY c.relname`,
+  );
+  return parts.rows.map((r) => r.relname);
+}
+
 /** Rolls the message log now (new rows go to the next partition), as the maintenance does when it is time. */
 export async function rollLog(pool: pg.Pool | pg.ClientBase): Promise<number> {
   await pool.query('SELECT fleet_log_ensure(2)');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LogMaintenance, PersistStore } from '../src/persist-store.js';
-import { messages, migratedDatabase, type QueueDb } from './fixtures.js';
+import { attachedPartitions, messages, migratedDatabase, type QueueDb } from './fixtures.js';
 
 // The roll of the partitioned log (the ahead-partitions-detached migration): partitions wait detached
 // until the roll is due, the next one is attached in a transaction of its own, and the sequence only moves
@@ -12,13 +12,7 @@ describe('message log: the roll', () => {
   });
   afterAll(async () => db?.close());
 
-  const attached = async () =>
-    (
-      await db.pool.query<{ relname: string }>(
-        `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'messages'::regclass ORDER BY c.relname`,
-      )
-    ).rows.map((r) => r.relname);
+  const attached = () => attachedPartitions(db.pool);
   const current = async () =>
     (await db.pool.query('SELECT max(n) AS n FROM message_partitions WHERE opened_at IS NOT NULL')).rows[0].n;
   const maintenance = (partitionIntervalS: number): LogMaintenance => ({

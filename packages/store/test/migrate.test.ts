@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FreshDatabase, freshDatabase } from '../../../test/helpers/services.js';
 import { isSchemaCurrent, migrate, migrationNames } from '../src/migrate.js';
 import { Table } from '../src/schema.js';
+import { attachedPartitions } from './fixtures.js';
 
 describe('db migrations', () => {
   let db: FreshDatabase;
@@ -69,14 +70,7 @@ describe('db migrations', () => {
       ),
     ).rejects.toThrow(/check constraint/);
   });
-  /** The partitions attached to `messages`, by name. */
-  async function attached(): Promise<string[]> {
-    const parts = await pool.query<{ relname: string }>(
-      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'messages'::regclass ORDER BY c.relname`,
-    );
-    return parts.rows.map((r) => r.relname);
-  }
+  const attached = () => attachedPartitions(pool);
 
   /** An attached partition's indexes and storage, as every status change and id lookup needs them. */
   async function expectPartitionShape(relname: string): Promise<void> {
