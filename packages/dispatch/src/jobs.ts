@@ -60,9 +60,11 @@ export function batchJobId(
   messages: readonly { id: string }[],
   tag?: string | number,
 ): string {
-  const h = createHash('sha1');
-  for (const m of messages) h.update(m.id).update('\n');
-  const id = `${kind}-${h.digest('base64url')}`;
+  // One update of the joined ids, not two per message: the same bytes hashed, so the same ids; ~45 against
+  // ~140 ns per message for jobs of 100 (node 24, micro, 2026-12-07).
+  let text = '';
+  for (const m of messages) text += `${m.id}\n`;
+  const id = `${kind}-${createHash('sha1').update(text).digest('base64url')}`;
   return tag === undefined ? id : `${id}-${String(tag).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
 }
 

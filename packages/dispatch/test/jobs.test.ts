@@ -22,6 +22,11 @@ describe('job building', () => {
     expect(batchJobId('i', [{ id: 'x:1' }])).not.toBe(batchJobId('i', [{ id: 'x:1' }, { id: 'y' }]));
   });
 
+  it('job ids stay what every persister version makes: sha1 of the ids, each followed by a newline', () => {
+    // A mixed-version fleet re-adding the same batch must make the same id (the add is then a no-op).
+    expect(batchJobId('i', [{ id: 'x:1' }, { id: 'y' }])).toBe('i-u1c4LB2BYAMTRxoEhvfaoF5H5RA');
+  });
+
   it('a batch whose messages share a derived mark carries it once per job; any other batch per message', () => {
     const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const src = (id: string, traceparent?: string) => ({
