@@ -12,9 +12,9 @@ export function autovacuumBlockers(s: AutovacuumState): string[] {
 }
 
 /**
- * Once at start: can autovacuum run for `messages` and `messages_open`? Every message inserts and deletes
- * a `messages_open` row and updates its `messages` row, so without autovacuum dead rows pile up and
- * Postgres CPU per message grows, silently. Sets fleet_persister_pg_autovacuum_enabled and warns once when
+ * Once at start: can autovacuum run for `messages` and `messages_open`? Every message updates its
+ * `messages` row and every row still open at the sweep goes through `messages_open`, so without autovacuum
+ * dead rows pile up and Postgres CPU per message grows, silently. Sets fleet_persister_pg_autovacuum_enabled and warns once when
  * it cannot; a check that fails (permissions, Postgres away) is logged at debug and leaves the gauge
  * unset: it never holds up the persister.
  */

@@ -1,6 +1,7 @@
 import { MessageStatus } from '@fleet/protocol';
 import type pg from 'pg';
 import { ingest } from './ingest.js';
+import { mirrorOpen } from './mirror-open.js';
 import { persistParams } from './persist-params.js';
 import { inIdOrder, type MessageRow, toStoredSorted } from './rows.js';
 import { prepared, sql } from './sql.js';
@@ -31,6 +32,7 @@ export class MessageQueue {
 
   /** Claims up to `limit` PENDING rows, oldest first, marking them PROCESSING; concurrent callers get disjoint rows. */
   async dequeueBatch(limit: number): Promise<StoredMessage[]> {
+    await mirrorOpen(this.pool, 0); // dequeue reads messages_open: every batch persisted so far first
     const res = await this.pool.query<MessageRow>({ ...prepared('dequeue_batch'), values: [limit] });
     return toStoredSorted(res.rows);
   }

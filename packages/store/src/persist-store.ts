@@ -2,6 +2,7 @@ import { MessageStatus } from '@fleet/protocol';
 import type pg from 'pg';
 import { ingest } from './ingest.js';
 import { MessageQueue } from './message-queue.js';
+import { mirrorOpen } from './mirror-open.js';
 import { persistParams } from './persist-params.js';
 import { checkout } from './pool.js';
 import { inIdOrder, type MessageRow, toStored, toStoredSorted } from './rows.js';
@@ -23,10 +24,12 @@ import type { DeadEntry, NewMessage, OffsetUpdate, StatusUpdate, StoredMessage }
  * maintainLog rolls, creates and drops the partitions).
  *
  * Status changes are HOT updates (see the hot-status-updates migration): no index of `messages` names a
- * column they change. The rows that are not COMPLETED are indexed by status in `messages_open`, which
- * every statement keeps in step with `messages` in the same statement: a row enters it at insert,
- * follows each status change and leaves it when it becomes COMPLETED or is deleted. Change statuses only
- * through this class and MessageQueue (a hand-made UPDATE of messages.status leaves messages_open behind).
+ * column they change. The rows that are not COMPLETED are indexed by status in `messages_open`: a row
+ * enters it when the sweep mirrors its batch (persisted before the sweep's age and still open:
+ * mirror-open.ts) or when it becomes FAILED, DEAD or PROCESSING; every statement that changes a listed
+ * row's status changes its entry in the same statement, and the entry leaves when the row becomes
+ * COMPLETED or is deleted. Change statuses only through this class and MessageQueue (a hand-made UPDATE
+ * of messages.status leaves messages_open behind).
  *
  * Rows named by id are found through `unnest(ids) JOIN messages ON id` (a lookup per id in each
  * partition's unique id index; worker outcomes look in the two newest partitions first). Rows changed by id are changed in id order (the caller's list is sorted; a nested loop over
@@ -202,9 +205,11 @@ export class PersistStore {
   /**
    * PENDING / PROCESSING rows not updated for `olderThanMs` (their job may be lost): re-dispatch candidates.
    * Claims them by touching updated_at, so the next sweep (here or in another persister) does not return
-   * them again before another `olderThanMs` passes.
+   * them again before another `olderThanMs` passes. The batches persisted before `olderThanMs` are first
+   * mirrored into messages_open (mirror-open.ts): a row that old is in messages_open if it is open.
    */
   async sweepStale(olderThanMs: number, limit: number): Promise<StoredMessage[]> {
+    await mirrorOpen(this.pool, olderThanMs);
     const res = await this.pool.query<MessageRow>({
       ...prepared('sweep_stale'),
       values: [olderThanMs, limit],
@@ -377,6 +382,9 @@ export class PersistStore {
         (await step<{ rolled: number | null }>('log_roll', [m.partitionIntervalS]))[0]?.rolled ?? null;
       if (result.rolled !== null)
         result.created += (await step<{ made: number }>('log_ensure', [PARTITIONS_AHEAD]))[0]?.made ?? 0;
+      // Rows of a partition log_retire drops are carried forward when messages_open lists them: mirror the
+      // batches of those partitions first (each closed before completedMaxAgeS, so its batches are older).
+      await mirrorOpen(client, m.completedMaxAgeS * 1000);
       const dropped = await step<{ part: number; rows_dropped: string; carried: string }>('log_retire', [
         m.completedMaxAgeS,
       ]);

@@ -26,6 +26,7 @@ export const STATEMENTS = [
   'save_offset',
   'load_offset',
   'sweep_stale',
+  'mirror_open',
   'sweep_ids',
   'pending_ids',
   'read_from',

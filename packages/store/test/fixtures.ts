@@ -80,12 +80,18 @@ export async function rowState(
   return res.rows[0];
 }
 
-/** Moves rows' updated_at / created_at into the past (ages are what sweep and retention look at). */
+/**
+ * Moves rows' updated_at / created_at into the past (ages are what sweep and retention look at), and the
+ * batches they were persisted in with them (a row that old was persisted that long ago).
+ */
 export async function age(pool: pg.Pool, ids: string[], seconds: number): Promise<void> {
   await pool.query(
     `WITH up AS (
        UPDATE messages SET updated_at = now() - $2 * interval '1 second', created_at = now() - $2 * interval '1 second'
        WHERE id = ANY($1) RETURNING seq, updated_at
+     ), batches AS (
+       UPDATE messages_unmirrored u SET created_at = least(u.created_at, now() - $2 * interval '1 second')
+       WHERE EXISTS (SELECT 1 FROM up WHERE up.seq BETWEEN u.lo AND u.hi)
      )
      UPDATE messages_open o SET updated_at = up.updated_at FROM up WHERE o.seq = up.seq`,
     [ids, seconds],

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Table } from '../src/schema.js';
-import { messages, migratedDatabase, type QueueDb } from './fixtures.js';
+import { age, messages, migratedDatabase, type QueueDb } from './fixtures.js';
 
-/** messages_open holds the seq of every row that is not COMPLETED; status changes stay HOT. */
+/**
+ * messages_open holds the rows not COMPLETED that the sweep has mirrored or an outcome made FAILED, DEAD or
+ * PROCESSING (open-rows-mirrored-late migration); status changes stay HOT.
+ */
 describe('store: open rows (messages_open) and HOT status updates', () => {
   let db: QueueDb;
   beforeAll(async () => {
@@ -17,12 +20,19 @@ describe('store: open rows (messages_open) and HOT status updates', () => {
       )
     ).rows.map((r) => r.id);
 
-  it('a row is open from its insert until it is COMPLETED or deleted; DEAD rows stay open for ops', async () => {
-    const [a, b, c, d] = messages(4);
-    await db.store.persistBatch([a!, b!, c!, d!], []);
-    // A replayed batch inserts nothing and opens nothing twice.
+  const unmirrored = async () =>
+    Number((await db.pool.query(`SELECT count(*) FROM ${Table.messagesUnmirrored}`)).rows[0].count);
+
+  it('a row enters when the sweep mirrors its batch or an outcome leaves it FAILED, DEAD or PROCESSING; it leaves when COMPLETED or deleted', async () => {
+    const [a, b, c, d, e] = messages(5);
+    await db.store.persistBatch([a!, b!, c!, d!, e!], []);
+    // Nothing enters at insert: the batch's seq range waits for the sweep; the count sees its rows.
+    expect(await openIds()).toEqual([]);
+    expect(await unmirrored()).toBe(1);
+    expect(await db.queue.countPending()).toBe(5);
+    // A replayed batch inserts nothing and records no range.
     await db.store.persistBatch([a!, b!], []);
-    expect(await openIds()).toEqual([a!.id, b!.id, c!.id, d!.id].sort());
+    expect(await unmirrored()).toBe(1);
 
     await db.store.applyStatuses([
       { id: a!.id, status: 'COMPLETED', attempt: 0 },
@@ -30,11 +40,71 @@ describe('store: open rows (messages_open) and HOT status updates', () => {
       { id: c!.id, status: 'DEAD', error: 'unrouted', attempt: 0 },
       { id: d!.id, status: 'PROCESSING', attempt: 0 },
     ]);
+    // At once: the retries read FAILED rows there, the dead letters DEAD ones.
     expect(await openIds()).toEqual([b!.id, c!.id, d!.id].sort());
-    expect(await db.queue.markCompleted([d!.id])).toBe(1);
+    expect((await db.store.listDead({ limit: 10 })).map((m) => m.id)).toEqual([c!.id]);
+    expect(await db.queue.countPending()).toBe(1);
+
+    // A sweep mirrors only the batches older than its age.
+    expect(await db.store.sweepStale(60_000, 100)).toEqual([]);
+    expect(await unmirrored()).toBe(1);
+    await age(db.pool, [e!.id], 120);
+    expect((await db.store.sweepStale(60_000, 100)).map((m) => m.id)).toEqual([e!.id]);
+    expect(await unmirrored()).toBe(0);
+    expect(await openIds()).toEqual([b!.id, c!.id, d!.id, e!.id].sort());
+    expect(await db.queue.countPending()).toBe(1);
+
+    expect(await db.queue.markCompleted([d!.id, e!.id])).toBe(2);
     expect(await db.store.purgeDead([c!.id])).toBe(1);
     expect(await openIds()).toEqual([b!.id]);
     expect((await db.store.listDead({ limit: 10 })).map((m) => m.id)).toEqual([]);
+  });
+
+  it('a batch whose rows all ended at their first attempt leaves with nothing mirrored; a row ended twice counts once', async () => {
+    const done = messages(3);
+    await db.store.persistBatch(done, []);
+    await db.store.applyStatuses(done.map((m) => ({ id: m.id, status: 'COMPLETED' as const, attempt: 0 })));
+    const open = async (id: string) =>
+      (
+        await db.pool.query<{ open: number }>(
+          `SELECT b.open FROM ${Table.messagesUnmirrored} b JOIN ${Table.messages} m ON m.batch = b.batch
+            WHERE m.id = $1`,
+          [id],
+        )
+      ).rows[0]?.open;
+    expect(await open(done[0]!.id)).toBe(0);
+
+    // p ends DEAD, is replayed (attempt 1) and completes: counted off once. r never gets an outcome (its
+    // job lost): the batch must keep it for the sweep.
+    const [p, r] = messages(2);
+    await db.store.persistBatch([p!, r!], []);
+    await db.store.applyStatuses([{ id: p!.id, status: 'DEAD', error: 'x', attempt: 0 }]);
+    await db.store.replayDead([p!.id]);
+    await db.store.applyStatuses([{ id: p!.id, status: 'COMPLETED', attempt: 1 }]);
+    expect(await open(r!.id)).toBe(1);
+    await age(
+      db.pool,
+      [...done, p!, r!].map((m) => m.id),
+      120,
+    );
+    expect((await db.store.sweepStale(60_000, 100)).map((m) => m.id)).toEqual([r!.id]);
+    expect(await unmirrored()).toBe(0);
+    expect(await openIds()).not.toContain(done[0]!.id);
+  });
+
+  it('an entry left for a row that completed as its batch was mirrored goes at the next sweep', async () => {
+    const [x] = messages(1);
+    await db.store.persistBatch([x!], []);
+    await db.store.applyStatuses([{ id: x!.id, status: 'COMPLETED', attempt: 0 }]);
+    // What mirror_open leaves when the row's outcome commits between its read and its insert.
+    await db.pool.query(
+      `INSERT INTO ${Table.messagesOpen} (seq, status, updated_at)
+       SELECT seq, 'PENDING', now() - interval '1 hour' FROM ${Table.messages} WHERE id = $1`,
+      [x!.id],
+    );
+    expect(await openIds()).toContain(x!.id);
+    expect(await db.store.sweepStale(60_000, 100)).toEqual([]);
+    expect(await openIds()).not.toContain(x!.id);
   });
 
   it('messages_open mirrors the status and updated_at of every row that is not COMPLETED', async () => {

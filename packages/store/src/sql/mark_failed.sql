@@ -8,7 +8,8 @@ WITH up AS (
   WHERE m.id = u.id AND m.status IN ('PENDING', 'PROCESSING')
   RETURNING m.seq, m.status, m.updated_at
 ), mirrored AS (
-  UPDATE messages_open o SET status = up.status, updated_at = up.updated_at
-  FROM up WHERE o.seq = ANY(ARRAY(SELECT seq FROM up)) AND o.seq = up.seq
+  -- An upsert: a recent row is not in messages_open until the sweep mirrors its batch.
+  INSERT INTO messages_open (seq, status, updated_at) SELECT seq, status, updated_at FROM up
+  ON CONFLICT (seq) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at
 )
 SELECT count(*)::int AS n FROM up
