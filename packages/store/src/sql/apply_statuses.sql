@@ -38,7 +38,8 @@ WITH win AS MATERIALIZED (
   -- final, a replayed dead letter has retry_count 1) are counted off it; the sweep then skips the batch.
   UPDATE messages_unmirrored b SET open = b.open - e.n
   FROM (SELECT batch, count(*)::int AS n FROM up
-        WHERE status IN ('COMPLETED', 'DEAD') AND retry_count = 0 AND batch IS NOT NULL GROUP BY batch) e
+        WHERE status IN ('COMPLETED', 'DEAD') AND retry_count = 0 AND batch IS NOT NULL
+        GROUP BY batch ORDER BY batch) e -- in batch order, as mirror_open.sql locks them
   WHERE b.batch = e.batch
 )
 SELECT (SELECT count(*)::int FROM up) AS n,
