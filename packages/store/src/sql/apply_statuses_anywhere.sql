@@ -32,7 +32,7 @@ WITH up AS (
   UPDATE messages_unmirrored b SET open = b.open - e.n
   FROM (SELECT batch, count(*)::int AS n FROM up
         WHERE status IN ('COMPLETED', 'DEAD') AND retry_count = 0 AND batch IS NOT NULL
-        GROUP BY batch ORDER BY batch) e -- in batch order, as mirror_open.sql locks them
+        GROUP BY batch ORDER BY batch) e -- sorted: a nested loop over it locks in batch order, as mirror_open does
   WHERE b.batch = e.batch
 )
 SELECT count(*)::int AS n FROM up
