@@ -7,7 +7,7 @@ export const Table = {
   messages: 'messages',
   /** Status and updated_at of the `messages` rows not COMPLETED (hot-status-updates; mirrored late since open-rows-mirrored-late). */
   messagesOpen: 'messages_open',
-  /** The seq range of each persisted batch not yet mirrored into messages_open (open-rows-mirrored-late). */
+  /** Each persisted batch not yet mirrored into messages_open: seq range, rows open (open-rows-mirrored-late). */
   messagesUnmirrored: 'messages_unmirrored',
   consumerOffsets: 'consumer_offsets',
   deadEntries: 'dead_entries',

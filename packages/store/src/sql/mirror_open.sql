@@ -1,10 +1,11 @@
 -- mirror_open: up to `limit` of the batches persist_batch recorded in messages_unmirrored that are older
--- than `older_than_ms`, oldest first. A batch whose rows all ended at their first attempt (open = 0) is deleted and
--- nothing else read; of any other, the rows that are not COMPLETED enter messages_open with their status
--- (a row already there, made FAILED or DEAD by an outcome meanwhile, is left as is), and the batch is
--- deleted, in one transaction. FOR UPDATE, not SKIP LOCKED: a caller that finds a batch another one is
--- mirroring waits for it, so once this returns no batch older than that is left unmirrored (retention
--- relies on that before it drops a partition). Returns the batches done and the rows that entered.
+-- than `older_than_ms`, oldest first. A batch whose rows all ended at their first attempt (open = 0) is
+-- deleted and nothing else read; of any other, the rows that are not COMPLETED enter messages_open with
+-- their status (a row already there, made FAILED or DEAD by an outcome meanwhile, is left as is), and the
+-- batch is deleted, in one transaction. FOR UPDATE, not SKIP LOCKED: a caller that finds a batch another
+-- one is mirroring waits for it, so once this returns no batch older than that is left unmirrored
+-- (retention relies on that before it drops a partition). Returns the batches done and the rows that
+-- entered.
 --  $1 older_than_ms float8
 --  $2 limit         int
 WITH r AS (
