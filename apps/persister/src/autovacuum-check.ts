@@ -13,10 +13,10 @@ export function autovacuumBlockers(s: AutovacuumState): string[] {
 
 /**
  * Once at start: can autovacuum run for `messages` and `messages_open`? Every message updates its
- * `messages` row and every row still open at the sweep goes through `messages_open`, so without autovacuum
- * dead rows pile up and Postgres CPU per message grows, silently. Sets fleet_persister_pg_autovacuum_enabled and warns once when
- * it cannot; a check that fails (permissions, Postgres away) is logged at debug and leaves the gauge
- * unset: it never holds up the persister.
+ * `messages` row and every row still open at the sweep goes through `messages_open`, so without
+ * autovacuum dead rows pile up and Postgres CPU per message grows, silently. Sets
+ * fleet_persister_pg_autovacuum_enabled and warns once when it cannot; a check that fails (permissions,
+ * Postgres away) is logged at debug and leaves the gauge unset: it never holds up the persister.
  */
 export async function checkAutovacuum(
   store: PersistStore,
