@@ -666,6 +666,8 @@ async function onePhase(only: string): Promise<void> {
       `E: ${fmt(r.completedPerS)} msg/s, p50 ${round(r.p50, 0)} ms, p99 ${round(r.p99, 0)} ms, ${r.notCompleted} not completed`,
     );
     console.log(r.timeline.map((t) => `${t.s}s ${t.n}/s p99 ${t.p99}`).join('\n'));
+    console.table(r.cpu);
+    printStageTable([[`E batch ${DEFAULT_BATCH}, ${fmt(Number(r.mode))}/s`, r]]);
   } else if (only === 'D') {
     const d = await endToEnd(`b${DEFAULT_BATCH}`, DEFAULT_BATCH, phase.defaultS);
     console.log(

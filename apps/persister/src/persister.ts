@@ -72,6 +72,11 @@ export interface Persister {
 
 /** How often rows found already inserted are checked for a missing job (see Sweeper.recoverSuspects). */
 const RECOVERY_INTERVAL_MS = 500;
+/**
+ * How often the partition new rows go to is checked for an early ANALYZE (PersistStore.analyzeYoungPartition):
+ * at 30K msg/s a second adds ~30K rows, which a plan made on the empty partition scans per statement.
+ */
+const YOUNG_PARTITION_CHECK_MS = 1_000;
 /** A readiness check that has not answered by then counts as not ready in fleet_persister_ready. */
 const READY_SAMPLE_TIMEOUT_MS = 5_000;
 
@@ -247,6 +252,12 @@ export async function startPersister(initial: FleetConfig, opts: PersisterOption
         await sweeper.runOnce();
       },
       (err) => log.warn({ err: errorText(err) }, 'sweep failed; next interval retries'),
+    ),
+    // A young partition's generic plans scan it whole (sql/log_analyze_young.sql): analyze it early.
+    every(
+      () => YOUNG_PARTITION_CHECK_MS,
+      () => queue.analyzeYoungPartition(),
+      (err) => log.debug({ err: errorText(err) }, 'young partition check failed; next interval retries'),
     ),
     every(
       () => RECOVERY_INTERVAL_MS,

@@ -431,6 +431,16 @@ export class PersistStore {
     }
   }
 
+  /**
+   * ANALYZEs the partition new rows go to once it holds 4 MB while its statistics say less
+   * (sql/log_analyze_young.sql): the prepared ingest and status statements are then planned again, by id,
+   * instead of keeping a plan made while it was nearly empty. The persister runs it every second; once the
+   * statistics are of 4 MB or more it does nothing.
+   */
+  async analyzeYoungPartition(): Promise<void> {
+    await this.pool.query(sql('log_analyze_young'));
+  }
+
   /** The partitions of `messages`, oldest first (`fleet db status`, tests, benchmarks). */
   async logPartitions(): Promise<LogPartition[]> {
     const res = await this.pool.query<{

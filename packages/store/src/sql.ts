@@ -43,6 +43,7 @@ export const STATEMENTS = [
   'log_roll',
   'log_retire',
   'log_partitions',
+  'log_analyze_young',
   'autovacuum_state',
   'set_lock_timeout',
   'delete_dead_batch',

@@ -1,0 +1,104 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { persistParams } from '../src/persist-params.js';
+import { toPgNumberArray, toPgTextArray } from '../src/sql-text.js';
+import { messages, migratedDatabase, type QueueDb } from './fixtures.js';
+
+/**
+ * The prepared ingest and status statements must not keep a plan made while the partition was nearly
+ * empty in its statistics: after five runs Postgres keeps a generic plan, and one made then hashes a
+ * sequential scan of the whole partition per statement until the partition is analyzed (autovacuum: up to
+ * a minute later). analyzeYoungPartition (sql/log_analyze_young.sql) analyzes it once it holds 4 MB, so
+ * both are planned again by id. One connection, so that the plans read are the ones the statements ran
+ * with. Two starts: never analyzed, and analyzed while empty (a database-wide ANALYZE of the partitions
+ * created ahead).
+ */
+describe.each([
+  ['never analyzed', false],
+  ['analyzed while empty', true],
+])('store: plans made on a young partition are replaced (%s)', (_, analyzedEmpty) => {
+  let db: QueueDb;
+  beforeAll(async () => {
+    db = await migratedDatabase(`db_young_plans_${analyzedEmpty ? 'a' : 'n'}`, 1);
+    if (analyzedEmpty) await db.pool.query('ANALYZE messages_p0');
+  });
+  afterAll(async () => db?.close());
+
+  const current = async () =>
+    (
+      await db.pool.query<{ part: string; bytes: string; reltuples: number }>(
+        `SELECT c.relname AS part, pg_relation_size(c.oid)::text AS bytes, c.reltuples::float8 AS reltuples
+         FROM message_partitions p JOIN pg_class c ON c.oid = to_regclass('messages_p' || p.n)
+         WHERE p.opened_at IS NOT NULL ORDER BY p.n DESC LIMIT 1`,
+      )
+    ).rows[0]!;
+
+  /** The plans the cached statements use now (EXPLAIN EXECUTE of their prepared names). */
+  const plans = async (ids: string[]) => {
+    // EXECUTE takes its arguments as literals (no bind parameters in an EXPLAIN EXECUTE).
+    const literal = (v: unknown) =>
+      v === null
+        ? 'NULL'
+        : Buffer.isBuffer(v)
+          ? `'\\x${v.toString('hex')}'::bytea`
+          : pg.Client.prototype.escapeLiteral(Array.isArray(v) ? toPgTextArray(v) : String(v));
+    const explain = async (statement: string, values: unknown[]) =>
+      (
+        await db.pool.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN EXECUTE ${statement}(${values.map(literal).join(', ')})`,
+        )
+      ).rows
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+    const fresh = messages(3);
+    return {
+      persist: await explain('fleet_persist_batch', persistParams(fresh, []).values),
+      status: await explain('fleet_apply_statuses', [
+        toPgTextArray(ids),
+        toPgTextArray(ids.map(() => 'COMPLETED')),
+        toPgTextArray(ids.map(() => null)),
+        toPgNumberArray(ids.map(() => 0)),
+      ]),
+    };
+  };
+
+  it('the ingest and status statements probe by id once the partition holds 4 MB', async () => {
+    // Six runs of each while the partition is nearly empty: the generic plan is made now.
+    const few = messages(60);
+    for (let i = 0; i < 6; i++) {
+      const batch = few.slice(i * 10, i * 10 + 10);
+      await db.store.persistBatch(batch, []);
+      await db.store.applyStatuses(batch.map((m) => ({ id: m.id, status: 'COMPLETED', attempt: 0 })));
+    }
+    // Below 4 MB it is left to autovacuum.
+    const { reltuples: start } = await current();
+    await db.store.analyzeYoungPartition();
+    expect((await current()).reltuples).toBe(start);
+
+    const payload = Buffer.alloc(600, 7);
+    const ids: string[] = [];
+    while (Number((await current()).bytes) < 4 * 1024 * 1024) {
+      const batch = messages(1000, { payload });
+      await db.store.persistBatch(batch, []);
+      ids.push(...batch.slice(0, 2).map((m) => m.id));
+    }
+    // What the statements would run with now: the plan made on the empty partition, a scan of all of it.
+    const before = await plans(ids);
+    expect(before.persist).toMatch(/Seq Scan on messages_p0/);
+    expect(before.status).toMatch(/Seq Scan on messages_p0/);
+
+    await db.store.analyzeYoungPartition();
+    expect((await current()).reltuples).toBeGreaterThan(0);
+    const after = await plans(ids);
+    expect(after.persist).not.toMatch(/Seq Scan/);
+    expect(after.persist).toMatch(/Index Scan using messages_p0_id_key/);
+    expect(after.status).not.toMatch(/Seq Scan/);
+    expect(after.status).toMatch(/Index Scan using messages_p0_id_key/);
+
+    // Once analyzed it is left to autovacuum: more rows, and its statistics stay as they were.
+    const { reltuples } = await current();
+    await db.store.persistBatch(messages(1000, { payload }), []);
+    await db.store.analyzeYoungPartition();
+    expect((await current()).reltuples).toBe(reltuples);
+  });
+});
