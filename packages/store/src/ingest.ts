@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import { checkout } from './pool.js';
-import { prepared, sql } from './sql.js';
+import { prepared } from './sql.js';
 
 /** SQLSTATE of a duplicate key. */
 const UNIQUE_VIOLATION = '23505';
@@ -12,31 +11,19 @@ const UNIQUE_VIOLATION = '23505';
 const MAX_RUNS = 5;
 
 /**
- * One ingest transaction: ingest_begin.sql (BEGIN and the log lock, shared), persist_batch.sql with
- * `values` (persistParams), COMMIT. Returns the ids inserted. Three round trips instead of one: the lock
- * must be held before the INSERT's snapshot is taken, or an INSERT in a new partition could miss an id
- * another transaction was committing into the old one (sql/ingest_begin.sql).
+ * One ingest transaction: persist_batch.sql with `values` (persistParams), one statement in autocommit
+ * (its function takes the log lock shared before the INSERT's snapshot). Returns the ids inserted. One
+ * round trip: with BEGIN and COMMIT apart (three), the stream's consumer_offsets row stayed locked until
+ * the COMMIT arrived, and every other ingest transaction waited for it (the ingest-one-round-trip
+ * migration).
  */
 export async function ingest(pool: pg.Pool, values: unknown[]): Promise<string[]> {
-  const c = await checkout(pool);
-  let broken: Error | undefined;
-  try {
-    for (let run = 1; ; run++) {
-      try {
-        await c.client.query(sql('ingest_begin'));
-        const res = await c.client.query<{ id: string }>({ ...prepared('persist_batch'), values });
-        await c.client.query('COMMIT');
-        return res.rows.map((r) => r.id);
-      } catch (err) {
-        // A client whose ROLLBACK fails (a lost connection) is destroyed, not returned to the pool.
-        await c.client.query('ROLLBACK').catch((e: Error) => {
-          broken = e;
-        });
-        if (broken || c.lost() || (err as { code?: unknown }).code !== UNIQUE_VIOLATION || run >= MAX_RUNS)
-          throw err;
-      }
+  for (let run = 1; ; run++) {
+    try {
+      const res = await pool.query<{ id: string }>({ ...prepared('persist_batch'), values });
+      return res.rows.map((r) => r.id);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION || run >= MAX_RUNS) throw err;
     }
-  } finally {
-    c.release(broken);
   }
 }

@@ -14,7 +14,6 @@ export const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
 
 /** The statements, by file name (without `.sql`). */
 export const STATEMENTS = [
-  'ingest_begin',
   'persist_batch',
   'dequeue_batch',
   'mark_completed',

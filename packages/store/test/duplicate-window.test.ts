@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { persistParams } from '../src/persist-params.js';
-import { prepared, sql } from '../src/sql.js';
+import { prepared } from '../src/sql.js';
 import { ageLog, messages, migratedDatabase, type QueueDb, rollLog } from './fixtures.js';
 
 // Idempotency of the partitioned message log: an id is stored once while its row is in the current or
@@ -68,8 +68,9 @@ describe('message log: the duplicate window across partitions', () => {
     const a = await db.pool.connect();
     const roller = await db.pool.connect();
     try {
-      // A: an ingest transaction that has inserted the id into the current partition, not committed yet.
-      await a.query(sql('ingest_begin'));
+      // A: an ingest that has inserted the id into the current partition, not committed yet (the statement
+      // inside a transaction held open: its function took the log lock for the transaction).
+      await a.query('BEGIN');
       await a.query({ ...prepared('persist_batch'), values });
       // The roll waits for A (it takes the log lock exclusively) ...
       const rolled = roller.query('SELECT fleet_log_roll(0) AS n');

@@ -1,11 +1,8 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { persistParams } from '../src/persist-params.js';
-import { toPgNumberArray, toPgTextArray } from '../src/sql-text.js';
 import { messages, migratedDatabase, type QueueDb } from './fixtures.js';
 
 /**
- * The prepared ingest and status statements must not keep a plan made while the partition was nearly
+ * The cached plans of the ingest and status statements must not stay a plan made while the partition was nearly
  * empty in its statistics: after five runs Postgres keeps a generic plan, and one made then hashes a
  * sequential scan of the whole partition per statement until the partition is analyzed (autovacuum: up to
  * a minute later). analyzeYoungPartition (sql/log_analyze_young.sql) analyzes it once it holds 4 MB, so
@@ -33,33 +30,35 @@ describe.each([
       )
     ).rows[0]!;
 
-  /** The plans the cached statements use now (EXPLAIN EXECUTE of their prepared names). */
+  /**
+   * The plans the statements run with now: auto_explain's report of every statement, nested ones too (the
+   * ingest's INSERT runs inside fleet_persist_batch), sent to this test as notices. The pool's only
+   * connection, so the plans are the ones cached for the statements above.
+   */
   const plans = async (ids: string[]) => {
-    // EXECUTE takes its arguments as literals (no bind parameters in an EXPLAIN EXECUTE).
-    const literal = (v: unknown) =>
-      v === null
-        ? 'NULL'
-        : Buffer.isBuffer(v)
-          ? `'\\x${v.toString('hex')}'::bytea`
-          : pg.Client.prototype.escapeLiteral(Array.isArray(v) ? toPgTextArray(v) : String(v));
-    const explain = async (statement: string, values: unknown[]) =>
-      (
-        await db.pool.query<{ 'QUERY PLAN': string }>(
-          `EXPLAIN EXECUTE ${statement}(${values.map(literal).join(', ')})`,
-        )
-      ).rows
-        .map((r) => r['QUERY PLAN'])
-        .join('\n');
-    const fresh = messages(3);
-    return {
-      persist: await explain('fleet_persist_batch', persistParams(fresh, []).values),
-      status: await explain('fleet_apply_statuses', [
-        toPgTextArray(ids),
-        toPgTextArray(ids.map(() => 'COMPLETED')),
-        toPgTextArray(ids.map(() => null)),
-        toPgNumberArray(ids.map(() => 0)),
-      ]),
-    };
+    const client = await db.pool.connect();
+    const notices: string[] = [];
+    const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
+    try {
+      await client.query("LOAD 'auto_explain'");
+      await client.query('SET auto_explain.log_min_duration = 0');
+      await client.query('SET auto_explain.log_nested_statements = on');
+      await client.query("SET auto_explain.log_level = 'notice'");
+      await client.query("SET client_min_messages = 'notice'");
+    } finally {
+      client.release();
+    }
+    client.on('notice', onNotice);
+    try {
+      await db.store.persistBatch(messages(3), []);
+      const persist = notices.splice(0).join('\n');
+      await db.store.applyStatuses(ids.map((id) => ({ id, status: 'COMPLETED', attempt: 0 })));
+      const status = notices.splice(0).join('\n');
+      return { persist, status };
+    } finally {
+      client.off('notice', onNotice);
+      await db.pool.query('SET auto_explain.log_min_duration = -1');
+    }
   };
 
   it('the ingest and status statements probe by id once the partition holds 4 MB', async () => {
