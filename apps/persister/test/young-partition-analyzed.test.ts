@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentPartition } from '../../../packages/store/test/fixtures.js';
 import { type Persister, startPersister } from '../src/persister.js';
 import { count, type Harness, harness, memoryLogger, publish, waitUntil } from './harness.js';
 
@@ -20,18 +21,11 @@ describe('persister: a young partition is analyzed early', () => {
     await h?.close();
   });
 
-  const state = async () =>
-    (
-      await h.pool.query<{ bytes: string; reltuples: number }>(
-        `SELECT pg_relation_size(c.oid)::text AS bytes, c.reltuples::float8 AS reltuples
-         FROM message_partitions p JOIN pg_class c ON c.oid = to_regclass('messages_p' || p.n)
-         WHERE p.opened_at IS NOT NULL ORDER BY p.n DESC LIMIT 1`,
-      )
-    ).rows[0]!;
+  const state = () => currentPartition(h.pool);
 
   it('within seconds of passing 4 MB, not a minute later', async () => {
     let sent = 0;
-    while (Number((await state()).bytes) < 4 * 1024 * 1024) {
+    while ((await state()).bytes < 4 * 1024 * 1024) {
       const ids = Array.from({ length: 5000 }, (_, i) => `young-${sent + i}`);
       await publish(h, ids);
       sent += ids.length;

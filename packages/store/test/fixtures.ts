@@ -119,6 +119,20 @@ export async function attachedPartitions(pool: pg.Pool): Promise<string[]> {
   return parts.rows.map((r) => r.relname);
 }
 
+/**
+ * The partition new rows go to: its size on disk in bytes and its statistics' row estimate
+ * (pg_class.reltuples: -1 before the first ANALYZE), what sql/log_analyze_young.sql looks at.
+ */
+export async function currentPartition(pool: pg.Pool): Promise<{ bytes: number; reltuples: number }> {
+  const res = await pool.query<{ bytes: string; reltuples: number }>(
+    `SELECT pg_relation_size(c.oid)::text AS bytes, c.reltuples::float8 AS reltuples
+     FROM message_partitions p JOIN pg_class c ON c.oid = to_regclass('messages_p' || p.n)
+     WHERE p.opened_at IS NOT NULL ORDER BY p.n DESC LIMIT 1`,
+  );
+  const r = res.rows[0]!;
+  return { bytes: Number(r.bytes), reltuples: r.reltuples };
+}
+
 /** Rolls the message log now (new rows go to the next partition), as the maintenance does when it is time. */
 export async function rollLog(pool: pg.Pool | pg.ClientBase): Promise<number> {
   await pool.query('SELECT fleet_log_ensure(2)');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { messages, migratedDatabase, type QueueDb } from './fixtures.js';
+import { currentPartition, messages, migratedDatabase, type QueueDb } from './fixtures.js';
 
 /**
  * The cached plans of the ingest and status statements must not stay a plan made while the partition was nearly
@@ -21,14 +21,7 @@ describe.each([
   });
   afterAll(async () => db?.close());
 
-  const current = async () =>
-    (
-      await db.pool.query<{ part: string; bytes: string; reltuples: number }>(
-        `SELECT c.relname AS part, pg_relation_size(c.oid)::text AS bytes, c.reltuples::float8 AS reltuples
-         FROM message_partitions p JOIN pg_class c ON c.oid = to_regclass('messages_p' || p.n)
-         WHERE p.opened_at IS NOT NULL ORDER BY p.n DESC LIMIT 1`,
-      )
-    ).rows[0]!;
+  const current = () => currentPartition(db.pool);
 
   /**
    * The plans the statements run with now: auto_explain's report of every statement, nested ones too (the
@@ -76,7 +69,7 @@ describe.each([
 
     const payload = Buffer.alloc(600, 7);
     const ids: string[] = [];
-    while (Number((await current()).bytes) < 4 * 1024 * 1024) {
+    while ((await current()).bytes < 4 * 1024 * 1024) {
       const batch = messages(1000, { payload });
       await db.store.persistBatch(batch, []);
       ids.push(...batch.slice(0, 2).map((m) => m.id));
