@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { LoadResult } from '@fleet/client';
+import { benchPayload, type LoadResult } from '@fleet/client';
 import { messagingSystemSchema } from '@fleet/config';
 import { startGateway } from '@fleet/gateway';
 import { createRegistry } from '@fleet/metrics';
@@ -76,7 +76,7 @@ async function baseline(seconds: number, perEntry: number): Promise<{ perS: numb
     priority: 0,
     timestamp: Date.now(),
     headers: {},
-    payload: Buffer.alloc(PAYLOAD, 0x61),
+    payload: benchPayload(PAYLOAD),
   });
   const batch = 500;
   const inFlight = 4;

@@ -18,6 +18,7 @@
  * slices of the cluster's CPU (every postgres process: backends and background, from /proc) per message,
  * split into the time of the persist call and of the status call. Env: BENCH_DURATION_S (default 60).
  */
+import { benchPayload } from '@fleet/client';
 import { newMessageId } from '@fleet/protocol';
 import { createDatabase, startPrivatePostgres } from '@fleet/services';
 import { createPool, migrate, type NewMessage, PersistStore } from '@fleet/store';
@@ -68,7 +69,8 @@ const VARIANTS: Variant[] = [
   },
 ];
 
-const envelope = Buffer.alloc(SIZE, 0x61);
+// Incompressible, as the e2e load's payload (Postgres compresses an envelope past ~2 KB).
+const envelope = benchPayload(SIZE);
 function rows(n: number): NewMessage[] {
   const out: NewMessage[] = [];
   for (let i = 0; i < n; i++)

@@ -15,6 +15,7 @@
  * BENCH_SIZE (payload bytes), FLEET_REDIS_URL (default local, standalone).
  */
 import { randomBytes } from 'node:crypto';
+import { benchPayload } from '@fleet/client';
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';
 import { FleetKeys, JOB_NAME, type JobData, type JobMessage } from '@fleet/protocol';
 import { createRedis, type FleetRedis } from '@fleet/redis';
@@ -38,7 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** BENCH_SIZE: payload bytes (default the 7-byte `{"n":1}`); bigger payloads drain fewer messages (below). */
 const payload = process.env.BENCH_SIZE
-  ? Buffer.alloc(Number(process.env.BENCH_SIZE), 0x61)
+  ? benchPayload(Number(process.env.BENCH_SIZE))
   : Buffer.from('{"n":1}');
 /** Messages per case scaled down for big payloads (2 KB worth of each count: ~0.8 GB of jobs in Redis at 8 KB), each case still draining for seconds. */
 const count = (n: number) => Math.max(1_000, Math.round(n * Math.min(1, 2048 / payload.length)));

@@ -18,5 +18,12 @@ export {
   type RetryEvent,
 } from './client.js';
 export { FleetError } from './errors.js';
-export { dueByTime, type LoadOptions, type LoadProgress, type LoadResult, runLoad } from './load.js';
+export {
+  benchPayload,
+  dueByTime,
+  type LoadOptions,
+  type LoadProgress,
+  type LoadResult,
+  runLoad,
+} from './load.js';
 export { type PayloadInput, toPayloadBytes } from './payload.js';

@@ -208,6 +208,25 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   return result;
 }
 
+/**
+ * The payload of every load message: `size` bytes of a fixed pseudo-random sequence (xorshift32, same seed
+ * every run), so runs stay comparable and nothing on the way can compress it. A payload of one repeated byte
+ * (what this was until 2026-12-07) is compressed by Postgres to almost nothing once a row passes its TOAST
+ * threshold (~2 KB), which hid the cost of storing 8 KB envelopes (docs/benchmarks.md, "Payloads that do not
+ * compress").
+ */
+export function benchPayload(size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
 /** A PUBLISH frame with a placeholder id of the final length; per message only corr, id and timestamp change. */
 function publishTemplate(opts: LoadOptions): Buffer {
   const envelope = encodeEnvelope({
@@ -217,7 +236,7 @@ function publishTemplate(opts: LoadOptions): Buffer {
     priority: 0,
     timestamp: Date.now(),
     headers: {},
-    payload: Buffer.alloc(opts.size, 0x61),
+    payload: benchPayload(opts.size),
   });
   return encodePublish(0, opts.ack === 'durable' ? AckLevel.DURABLE : AckLevel.STREAM, undefined, envelope);
 }

@@ -1,6 +1,7 @@
+import { deflateSync } from 'node:zlib';
 import { ErrorCode } from '@fleet/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dueByTime, type LoadProgress, runLoad } from '../src/index.js';
+import { benchPayload, dueByTime, type LoadProgress, runLoad } from '../src/index.js';
 import { FakeGateway } from './peer.js';
 
 let gw: FakeGateway;
@@ -34,6 +35,15 @@ describe('runLoad', () => {
     expect(ids.size).toBe(gw.received.length);
     expect(gw.received.every((r) => r.env.payload.length === 64 && r.env.topic === 'bench.load')).toBe(true);
     expect(gw.conns).toHaveLength(3);
+    // The payload is benchPayload's: the same bytes every run.
+    expect(Buffer.compare(gw.received[0]!.env.payload, benchPayload(64))).toBe(0);
+  });
+
+  it('payloads do not compress (Postgres would store a compressible one in a few bytes) and are the same every run', () => {
+    const p = benchPayload(8192);
+    expect(deflateSync(p).length).toBeGreaterThanOrEqual(p.length);
+    expect(Buffer.compare(benchPayload(8192), p)).toBe(0);
+    expect(Buffer.compare(benchPayload(100), p.subarray(0, 100))).toBe(0);
   });
 
   it('open loop: sends on the schedule, never ahead of it, whatever the ACKs do', async () => {

@@ -20,7 +20,7 @@ hdr-histogram) on stdout, and last one JSON line (bench/gateway.ts parses it).
 Options:
   --connections N        client connections (default 10)
   --window W             publishes in flight per connection (default 100; capped by the gateway's max_in_flight)
-  --size B               payload bytes (default 100)
+  --size B               payload bytes (default 100; the same pseudo-random bytes every run, incompressible)
   --duration-s S         seconds to run (default 10; env BENCH_DURATION_S)
   --ack stream|durable   ACK level asked for (default stream)
   --topic T              topic (default ${BENCH_TOPIC}: the example handlers that \`npm start\` loads complete it
