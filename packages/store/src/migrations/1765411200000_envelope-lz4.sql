@@ -7,8 +7,8 @@
 -- before it is stored, by default with pglz, which on payloads that do not compress (encrypted, already
 -- compressed, random) works through the whole value before it gives up. With 8 KB payloads of random bytes
 -- `npm run bench -- e2e` spent a third of Postgres' CPU in pglz_compress (perf); with lz4 Postgres' CPU per
--- message fell from 79 to 55 µs and the fleet's from 232 to 196 (docs/benchmarks.md, "Payloads that do not
--- compress"). lz4 also compresses the payloads that do compress (JSON) several times faster than pglz, to a
+-- message fell from 78-79 to 56-60 µs and the fleet's msg/s rose 9-18% (docs/benchmarks.md, "Payloads that
+-- do not compress"). lz4 also compresses the payloads that do compress (JSON) several times faster than pglz, to a
 -- little less. Rows stored before keep their pglz values (readable as before); only new values use lz4.
 --
 -- A server built without lz4 (default_toast_compression offers no 'lz4') keeps pglz; the migration says so
