@@ -22,8 +22,9 @@ BEGIN
     RAISE NOTICE 'this PostgreSQL server was built without lz4: message envelopes stay compressed with pglz';
     RETURN;
   END IF;
-  ALTER TABLE messages ALTER COLUMN envelope SET COMPRESSION lz4;
-  -- The partitions not attached (those created ahead) are not reached through the parent.
+  -- The parent (what INCLUDING COMPRESSION copies), then every partition once: the loop reaches the ones
+  -- waiting detached ahead, which an ALTER recursing from the parent would not.
+  ALTER TABLE ONLY messages ALTER COLUMN envelope SET COMPRESSION lz4;
   FOR p IN SELECT n FROM message_partitions WHERE to_regclass('messages_p' || n) IS NOT NULL LOOP
     EXECUTE format('ALTER TABLE %I ALTER COLUMN envelope SET COMPRESSION lz4', 'messages_p' || p.n);
   END LOOP;
@@ -60,7 +61,7 @@ DO $$
 DECLARE
   p record;
 BEGIN
-  ALTER TABLE messages ALTER COLUMN envelope SET COMPRESSION DEFAULT;
+  ALTER TABLE ONLY messages ALTER COLUMN envelope SET COMPRESSION DEFAULT;
   FOR p IN SELECT n FROM message_partitions WHERE to_regclass('messages_p' || n) IS NOT NULL LOOP
     EXECUTE format('ALTER TABLE %I ALTER COLUMN envelope SET COMPRESSION DEFAULT', 'messages_p' || p.n);
   END LOOP;
