@@ -1,8 +1,8 @@
 /**
- * One app host of bench/tracing.ts (its own process, so its CPU time is its own): a real startGateway and a
- * real startWorker per mode (off, on, full), started once, driven over IPC by the bench. A phase is
- * bracketed by `begin` / `end` in here, so what it reports is this process's CPU time (all its threads,
- * process.cpuUsage) per message handled in the phase. Run with --expose-gc: the bench collects garbage
+ * One app host of bench/tracing.ts (its own process, so its CPU time is its own): a real startGateway per
+ * mode (off, on, full; replaced by fresh ones on `gw-renew`) and two real startWorkers (one serves off and
+ * on, one full), driven over IPC by the bench. A phase is bracketed by `begin` / `end` in here, so what it
+ * reports is this process's CPU time (all its threads, process.cpuUsage) per message handled in the phase. Run with --expose-gc: the bench collects garbage
  * before each phase (the worker's top-up makes plenty), so a collection lands in the phase that made it.
  */
 import { randomBytes } from 'node:crypto';
@@ -43,6 +43,7 @@ const CONCURRENCY = 8;
 export type HostRequest =
   | { op: 'gw-begin'; mode: Mode }
   | { op: 'gw-end'; mode: Mode }
+  | { op: 'gw-renew'; modes: Mode[] }
   | { op: 'wk-fill'; mode: Mode; messages: number }
   | { op: 'wk-run'; mode: Mode; seconds: number }
   | { op: 'close' };
@@ -113,6 +114,13 @@ async function startBenchGateway(mode: Mode): Promise<BenchGateway> {
   // The bench stands in for the persister: the stream is trimmed, never read.
   const trim = setInterval(() => admin.xtrim(stream, 'MAXLEN', '~', TRIM_ENTRIES).catch(() => {}), 250);
   return { gw, telemetry, stream, trim, cpu0: process.cpuUsage(), acked0: 0, t0: 0 };
+}
+
+async function closeBenchGateway(g: BenchGateway): Promise<void> {
+  clearInterval(g.trim);
+  await g.gw.close();
+  await g.telemetry?.shutdown();
+  await admin.del(g.stream);
 }
 
 // ------------------------------------------------------------------ worker
@@ -248,6 +256,18 @@ async function handle(req: HostRequest): Promise<unknown> {
       g.cpu0 = process.cpuUsage();
       return g.gw.port;
     }
+    case 'gw-renew': {
+      // Fresh gateways for the next pair, started in the order given: whatever one instance happens to
+      // cost more than another (it persisted for a whole run: A/A runs read +3.4% and -1.6%) is drawn
+      // again per pair, so it averages out over the pairs instead of biasing the run.
+      const ports: Partial<Record<Mode, number>> = {};
+      for (const mode of req.modes) {
+        await closeBenchGateway(gateways[mode]);
+        gateways[mode] = await startBenchGateway(mode);
+        ports[mode] = gateways[mode].gw.port;
+      }
+      return ports;
+    }
     case 'gw-end': {
       const g = gateways[req.mode];
       // Spans still batched belong to this phase's cost, not the next one's.
@@ -266,12 +286,7 @@ async function handle(req: HostRequest): Promise<unknown> {
     case 'wk-run':
       return drain(workers[req.mode], req.seconds);
     case 'close': {
-      for (const g of Object.values(gateways)) {
-        clearInterval(g.trim);
-        await g.gw.close();
-        await g.telemetry?.shutdown();
-        await admin.del(g.stream);
-      }
+      for (const g of Object.values(gateways)) await closeBenchGateway(g);
       for (const w of new Set(Object.values(workers))) {
         await w.queue.resume().catch(() => {});
         await w.app.close();
