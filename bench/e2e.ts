@@ -22,8 +22,9 @@
  * CPU per message (cpu_us_per_msg, D; _1k/_8k for S): CPU seconds (/proc/<pid>/stat, read at each progress
  * line after the warm-up) of the gateway, persister and worker processes, redis-server (its pid from INFO
  * server; INFO cpu when Redis is not local), the Postgres backends of the run's database (its own progress
- * connection left out) and Postgres' background writer, checkpointer and WAL writer, divided by the rows that
- * became COMPLETED between the first and the last reading; the load generator is shown, not counted.
+ * connection left out; its autovacuum workers shown apart too) and Postgres' background writer, checkpointer
+ * and WAL writer, divided by the rows that became COMPLETED between the first and the last reading; the load
+ * generator is shown, not counted.
  * Env: BENCH_DURATION_S (default 60: load time, split over A-E; each S phase adds 20% of it, at least 10 s;
  * process start-up comes on top), BENCH_SIZES (S's payload bytes, default 1024,8192; '' skips S),
  * BENCH_WORKERS, BENCH_CONNECTIONS (8), BENCH_WINDOW (200 publishes in flight per connection), BENCH_SIZE,
@@ -266,7 +267,13 @@ async function sampleCpu(apps: Array<{ name: string; pid: number | undefined }>)
     redisPid === undefined ? redisInfo : cpuSeconds(redisPid),
   );
   for (const r of rows) {
-    const name = r.datname === dbName ? 'postgres backends' : 'postgres background';
+    // An autovacuum worker on this database is its own row: it vacuums what earlier phases left too.
+    const name =
+      r.datname !== dbName
+        ? 'postgres background'
+        : r.backend_type === 'autovacuum worker'
+          ? 'postgres autovacuum'
+          : 'postgres backends';
     add(String(r.pid), name, 'postgres', cpuSeconds(r.pid));
   }
   return { at: Date.now(), procs };
@@ -448,6 +455,8 @@ interface E2eResult {
   cpuUsByStage: Record<Stage, number>;
   /** Of the postgres stage, Postgres' shared background writer, checkpointer and WAL writer. */
   pgBackgroundUs: number;
+  /** Of the postgres stage: autovacuum workers on the run's database (µs per message). */
+  pgAutovacuumUs: number;
   /** Offered load: 'saturating' (closed loop, durable ACKs) or a fixed rate in msg/s. */
   mode: 'saturating' | number;
   load: { durationS: number; ackP99Ms?: number };
@@ -598,6 +607,7 @@ async function endToEnd(
     const cpuUsByStage = Object.fromEntries(STAGES.map((st) => [st, 0])) as Record<Stage, number>;
     let cpuUsPerMsg = 0;
     let pgBackgroundUs = 0;
+    let pgAutovacuumUs = 0;
     if (span.length >= 2) {
       const [a, b] = [span[0]!, span[span.length - 1]!];
       const spanS = (b.at - a.at) / 1000;
@@ -612,6 +622,7 @@ async function endToEnd(
         ...procs().map((p) => p.name),
         'redis-server',
         'postgres backends',
+        'postgres autovacuum',
         'postgres background',
       ];
       for (const proc of order) {
@@ -620,6 +631,7 @@ async function endToEnd(
         cpu.push({ process: proc, cores: round(u.s / spanS, 2) });
         if (u.stage !== 'client') cpuUsByStage[u.stage] += (u.s * 1e6) / msgs;
         if (proc === 'postgres background') pgBackgroundUs = round((u.s * 1e6) / msgs);
+        if (proc === 'postgres autovacuum') pgAutovacuumUs = round((u.s * 1e6) / msgs);
       }
       for (const st of STAGES) cpuUsByStage[st] = round(cpuUsByStage[st]);
       cpuUsPerMsg = round(STAGES.reduce((sum, st) => sum + cpuUsByStage[st], 0));
@@ -630,6 +642,7 @@ async function endToEnd(
       cpuUsPerMsg,
       cpuUsByStage,
       pgBackgroundUs,
+      pgAutovacuumUs,
       mode: rate ?? 'saturating',
       cpu,
       load,
@@ -699,7 +712,8 @@ async function sizePhases(): Promise<E2eResult[]> {
 function printStageTable(cols: Array<[string, E2eResult]>): void {
   console.log(
     '\nCPU per message, stage by stage (µs of CPU per message COMPLETED, after the warm-up; the load generator left out;\n' +
-      'postgres = backends of this database + background writer, checkpointer, WAL writer, which serve the whole server):',
+      'postgres = backends of this database (its autovacuum workers included) + background writer, checkpointer, WAL writer,\n' +
+      'which serve the whole server):',
   );
   const rows: Array<Record<string, string | number>> = STAGES.map((st) => ({
     stage: st,
@@ -708,6 +722,10 @@ function printStageTable(cols: Array<[string, E2eResult]>): void {
   rows.push({
     stage: '  of postgres: background',
     ...Object.fromEntries(cols.map(([label, r]) => [label, r.pgBackgroundUs])),
+  });
+  rows.push({
+    stage: '  of postgres: autovacuum',
+    ...Object.fromEntries(cols.map(([label, r]) => [label, r.pgAutovacuumUs])),
   });
   rows.push({ stage: 'all', ...Object.fromEntries(cols.map(([label, r]) => [label, r.cpuUsPerMsg])) });
   console.table(rows);
@@ -790,13 +808,15 @@ async function allPhases(): Promise<void> {
     `\nCPU used after the warm-up (cores; the machine has ${os.cpus().length}; redis-server and Postgres' background processes also serve whatever else uses them):`,
   );
   const coresOf = (r: E2eResult, proc: string) => r.cpu.find((c) => c.process === proc)?.cores ?? '-';
+  // Every process of any phase (an autovacuum worker may be at work in one phase only).
+  const processes = [...new Set([bd, b1, br, ...sized].flatMap((r) => r.cpu.map((c) => c.process)))];
   console.table(
-    bd.cpu.map((c) => ({
-      process: c.process,
-      'C batch 1': coresOf(b1, c.process),
-      [`D batch ${DEFAULT_BATCH}`]: c.cores,
-      [`E ${fmt(rate)}/s`]: coresOf(br, c.process),
-      ...Object.fromEntries(sized.map((r) => [`S ${sizeKey(r.size)}`, coresOf(r, c.process)])),
+    processes.map((proc) => ({
+      process: proc,
+      'C batch 1': coresOf(b1, proc),
+      [`D batch ${DEFAULT_BATCH}`]: coresOf(bd, proc),
+      [`E ${fmt(rate)}/s`]: coresOf(br, proc),
+      ...Object.fromEntries(sized.map((r) => [`S ${sizeKey(r.size)}`, coresOf(r, proc)])),
     })),
   );
   printStageTable([
@@ -866,6 +886,7 @@ async function allPhases(): Promise<void> {
       cpu_us_per_msg: bd.cpuUsPerMsg,
       cpu_us_per_msg_by_stage: bd.cpuUsByStage,
       cpu_us_per_msg_pg_background: bd.pgBackgroundUs,
+      cpu_us_per_msg_pg_autovacuum: bd.pgAutovacuumUs,
       ...Object.fromEntries(
         sized.flatMap((r) => [
           [`msgs_per_s_${sizeKey(r.size)}`, Math.round(r.completedPerS)],
@@ -873,6 +894,7 @@ async function allPhases(): Promise<void> {
           [`p99_ms_${sizeKey(r.size)}`, ms(r.p99)],
           [`cpu_us_per_msg_${sizeKey(r.size)}`, r.cpuUsPerMsg],
           [`cpu_us_per_msg_by_stage_${sizeKey(r.size)}`, r.cpuUsByStage],
+          [`cpu_us_per_msg_pg_autovacuum_${sizeKey(r.size)}`, r.pgAutovacuumUs],
         ]),
       ),
       gateway_only_per_s: Math.round(gw.ackedPerS),
