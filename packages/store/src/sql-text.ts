@@ -26,23 +26,48 @@ export function toPgJsonMap(map: Record<string, string>, maxValueLength?: number
   return JSON.stringify(clean);
 }
 
-const NEEDS_ESCAPE = /["\\]/;
-const ESCAPE = /["\\]/g;
+/** Postgres' type oid of `text`: the element type a text[] parameter's binary value must name. */
+const TEXT_OID = 25;
+const ARRAY_HEADER_BYTES = 20; // ndim, flags, element type, then one dimension: its length and lower bound
 
 /**
- * A Postgres array literal (`{"a","b",NULL}`) for a `$n::text[]` parameter, built in one pass. node-postgres
- * would build the same text itself, with several string allocations per element; on the ingest path that
- * is 10 arrays x thousands of rows per batch. Every element is quoted, so `NULL`, commas, braces and spaces
- * inside values stay values; `"` and `\` are backslash-escaped. Values must be storable text (isPgText).
+ * A `$n::text[]` parameter value in Postgres' binary array format (as array_send writes it: a header, then
+ * each element as its UTF-8 length and bytes, -1 for NULL). node-postgres sends a Buffer parameter as
+ * binary, so Postgres reads it with array_recv instead of parsing an array literal (array_in: a counting
+ * pass, quotes and escapes, then textin per element). Measured (PostgreSQL 15, the 2-core dev box, Node 24;
+ * `SELECT count(*) FROM unnest($1::text[], ...)` over 4 arrays of 1,000 UUIDs and traceparents, a third of
+ * them NULL): 0.47-0.80 µs of backend CPU per row against 1.50-1.73 with literals, ~0.26 µs per element;
+ * the ingest passes 7 text arrays per message and a status 3. Only for parameters Postgres types as text[]:
+ * another element type fails the statement ("binary data has array element type 25 (text) instead of expected ..."). Values must be storable text
+ * (isPgText); a lone surrogate is written as U+FFFD, as node-postgres writes any string.
  */
-export function toPgTextArray(values: readonly (string | null | undefined)[]): string {
-  const parts = new Array<string>(values.length);
-  for (let i = 0; i < values.length; i++) {
+export function toPgTextArray(values: readonly (string | null | undefined)[]): Buffer {
+  const n = values.length;
+  let max = ARRAY_HEADER_BYTES;
+  for (let i = 0; i < n; i++) max += 4 + 3 * (values[i]?.length ?? 0); // UTF-8: at most 3 bytes per UTF-16 unit
+  const buf = Buffer.allocUnsafe(max);
+  let hasNull = 0;
+  let o = ARRAY_HEADER_BYTES;
+  for (let i = 0; i < n; i++) {
     const v = values[i];
-    if (v === null || v === undefined) parts[i] = 'NULL';
-    else parts[i] = NEEDS_ESCAPE.test(v) ? `"${v.replace(ESCAPE, '\\$&')}"` : `"${v}"`;
+    if (v === null || v === undefined) {
+      buf.writeInt32BE(-1, o);
+      o += 4;
+      hasNull = 1;
+      continue;
+    }
+    const len = buf.write(v, o + 4, 'utf8');
+    buf.writeInt32BE(len, o);
+    o += 4 + len;
   }
-  return `{${parts.join(',')}}`;
+  // An empty array has no dimension (ndim 0), as array_send writes it.
+  buf.writeInt32BE(n === 0 ? 0 : 1, 0);
+  buf.writeInt32BE(hasNull, 4);
+  buf.writeInt32BE(TEXT_OID, 8);
+  if (n === 0) return buf.subarray(0, 12);
+  buf.writeInt32BE(n, 12);
+  buf.writeInt32BE(1, 16);
+  return buf.subarray(0, o);
 }
 
 /** A Postgres array literal for a `$n::int[]` / `float8[]` / `smallint[]` parameter (finite numbers). */

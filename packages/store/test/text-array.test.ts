@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toPgNumberArray, toPgTextArray } from '../src/sql-text.js';
 import { migratedDatabase, type QueueDb } from './fixtures.js';
 
-/** The hand-built array literals must mean to Postgres exactly what node-postgres' own would. */
-describe('Postgres array literals (sql-text.ts)', () => {
+/** The hand-built array parameters must mean to Postgres exactly what node-postgres' own would. */
+describe('Postgres array parameters (sql-text.ts)', () => {
   let db: QueueDb;
   beforeAll(async () => {
     db = await migratedDatabase('db_text_array', 1);
@@ -31,16 +31,33 @@ describe('Postgres array literals (sql-text.ts)', () => {
       '🚀',
       '\t\n',
     ];
-    const read = async (values: (string | null)[]) =>
-      (await db.pool.query<{ a: (string | null)[] }>('SELECT $1::text[] AS a', [toPgTextArray(values)]))
-        .rows[0]!.a;
+    // Read back, and compared in Postgres with node-postgres' own encoding of the same JS array.
+    const read = async (values: (string | null)[]) => {
+      const { rows } = await db.pool.query<{ a: (string | null)[]; same: boolean }>(
+        'SELECT $1::text[] AS a, $1::text[] IS NOT DISTINCT FROM $2::text[] AS same',
+        [toPgTextArray(values), values],
+      );
+      expect(rows[0]!.same).toBe(true);
+      return rows[0]!.a;
+    };
     expect(await read([...tricky, null])).toEqual([...tricky, null]);
     expect(await read([])).toEqual([]);
+    expect(await read([null])).toEqual([null]);
+    expect(await read(['x'.repeat(100_000), 'é'.repeat(50_000)])).toEqual([
+      'x'.repeat(100_000),
+      'é'.repeat(50_000),
+    ]);
     await fc.assert(
       fc.asyncProperty(fc.array(fc.option(storable, { nil: null }), { maxLength: 20 }), async (values) => {
         expect(await read(values)).toEqual(values);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('text[]: given to a statement whose parameter is not text[], the statement fails (not misread)', async () => {
+    await expect(db.pool.query('SELECT $1::int[] AS a', [toPgTextArray(['1'])])).rejects.toThrow(
+      /binary data has array element type 25 \(text\) instead of expected 23/,
     );
   });
 
