@@ -158,7 +158,10 @@ export class PersistStore {
       toPgTextArray(list.map((u) => u.id)),
       toPgTextArray(list.map((u) => u.status)),
       toPgTextArray(list.map((u) => (u.error === undefined ? null : toPgText(u.error)))),
-      toPgNumberArray(list.map((u) => u.attempt)),
+      toPgNumberArray(
+        list.map((u) => u.attempt),
+        'int4',
+      ),
     ];
     // The two newest partitions first (an id probe each, instead of one per partition); the rest, rare,
     // where they are. Measured on 11 partitions: 27 index pages touched per outcome before, 9 after.
