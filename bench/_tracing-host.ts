@@ -2,8 +2,9 @@
  * One app host of bench/tracing.ts (its own process, so its CPU time is its own): a real startGateway per
  * mode (off, on, full; replaced by fresh ones on `gw-renew`) and two real startWorkers (one serves off and
  * on, one full), driven over IPC by the bench. A phase is bracketed by `begin` / `end` in here, so what it
- * reports is this process's CPU time (all its threads, process.cpuUsage) per message handled in the phase. Run with --expose-gc: the bench collects garbage
- * before each phase (the worker's top-up makes plenty), so a collection lands in the phase that made it.
+ * reports is this process's CPU time (all its threads, process.cpuUsage) per message handled in the phase.
+ * Run with --expose-gc: the bench collects garbage before each phase (the worker's top-up makes plenty), so
+ * a collection lands in the phase that made it.
  */
 import { randomBytes } from 'node:crypto';
 import { type FleetConfig, messagingSystemSchema } from '@fleet/config';

@@ -10,8 +10,9 @@
  *         exporter): gateway `append` batch spans with links, worker `handle <topic>` spans.
  * Two host processes (bench/_tracing-host.ts) each start a real startGateway per mode (replaced by fresh
  * ones before each pair of rounds, see renewGateways) and two real startWorkers, once: one untraced worker
- * serves `off` and `on` (with spans off they are configured alike; only the jobs differ), one serves `full`. A round runs one traced mode in one host and `off` in the
- * other AT THE SAME TIME: a gateway phase (each gateway loaded by its own load process, bench/_tracing-load.ts: @fleet/client runLoad,
+ * serves `off` and `on` (with spans off they are configured alike; only the jobs differ), one serves `full`.
+ * A round runs one traced mode in one host and `off` in the other AT THE SAME TIME: a gateway phase (each
+ * gateway loaded by its own load process, bench/_tracing-load.ts: @fleet/client runLoad,
  * 10 connections x 200 in flight, 100-byte payloads, closed loop: saturated, where a gateway spends the
  * least CPU per message and a per-message cost weighs most; the hosts XTRIM the streams), then a
  * worker phase (each worker drains its own pre-filled queue: jobs of 100 messages, concurrency 8, a
