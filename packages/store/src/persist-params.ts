@@ -14,7 +14,7 @@ function latestOffsets(offsets: OffsetUpdate[]): OffsetUpdate[] {
 }
 
 /**
- * The 15 parameters of sql/persist_batch.sql and persist_fresh_batch.sql, in their order, for `rows`
+ * The 15 parameters of sql/persist_batch.sql (fleet_persist_batch), in their order, for `rows`
  * (a repeated id counts once; inserted in id order, so persisters replaying overlapping batches do not
  * deadlock) and `offsets`. Rows Postgres text cannot hold (NUL in a lifted field) are left out and named
  * in `invalid`.
