@@ -29,6 +29,18 @@ export function toPgJsonMap(map: Record<string, string>, maxValueLength?: number
 /** Postgres' type oid of `text`: the element type a text[] parameter's binary value must name. */
 const TEXT_OID = 25;
 const ARRAY_HEADER_BYTES = 20; // ndim, flags, element type, then one dimension: its length and lower bound
+/** An empty array has no dimension (ndim 0), as array_send writes it: the header's first 12 bytes. */
+const EMPTY_ARRAY_BYTES = 12;
+
+/** The header of a binary array of `n` elements of type `oid`, at the start of `buf`. */
+function writeArrayHeader(buf: Buffer, oid: number, n: number, hasNull: boolean): void {
+  buf.writeInt32BE(n === 0 ? 0 : 1, 0);
+  buf.writeInt32BE(hasNull ? 1 : 0, 4);
+  buf.writeInt32BE(oid, 8);
+  if (n === 0) return;
+  buf.writeInt32BE(n, 12);
+  buf.writeInt32BE(1, 16);
+}
 
 /**
  * A `$n::text[]` parameter value in Postgres' binary array format (as array_send writes it: a header, then
@@ -48,28 +60,22 @@ export function toPgTextArray(values: readonly (string | null | undefined)[]): B
   // UTF-8 takes at most 3 bytes per UTF-16 unit.
   for (let i = 0; i < n; i++) max += 4 + 3 * (values[i]?.length ?? 0);
   const buf = Buffer.allocUnsafe(max);
-  let hasNull = 0;
+  let hasNull = false;
   let o = ARRAY_HEADER_BYTES;
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (v === null || v === undefined) {
       buf.writeInt32BE(-1, o);
       o += 4;
-      hasNull = 1;
+      hasNull = true;
       continue;
     }
     const len = buf.write(v, o + 4, 'utf8');
     buf.writeInt32BE(len, o);
     o += 4 + len;
   }
-  // An empty array has no dimension (ndim 0), as array_send writes it.
-  buf.writeInt32BE(n === 0 ? 0 : 1, 0);
-  buf.writeInt32BE(hasNull, 4);
-  buf.writeInt32BE(TEXT_OID, 8);
-  if (n === 0) return buf.subarray(0, 12);
-  buf.writeInt32BE(n, 12);
-  buf.writeInt32BE(1, 16);
-  return buf.subarray(0, o);
+  writeArrayHeader(buf, TEXT_OID, n, hasNull);
+  return buf.subarray(0, n === 0 ? EMPTY_ARRAY_BYTES : o);
 }
 
 /** The element types of the number arrays the store passes: Postgres' type oid and byte size. */
@@ -91,17 +97,9 @@ export type PgNumberType = keyof typeof NUMBER_TYPES;
 export function toPgNumberArray(values: readonly number[], type: PgNumberType): Buffer {
   const n = values.length;
   const { oid, bytes } = NUMBER_TYPES[type];
-  if (n === 0) {
-    const empty = Buffer.alloc(12);
-    empty.writeInt32BE(oid, 8);
-    return empty;
-  }
   const buf = Buffer.allocUnsafe(ARRAY_HEADER_BYTES + n * (4 + bytes));
-  buf.writeInt32BE(1, 0);
-  buf.writeInt32BE(0, 4);
-  buf.writeInt32BE(oid, 8);
-  buf.writeInt32BE(n, 12);
-  buf.writeInt32BE(1, 16);
+  writeArrayHeader(buf, oid, n, false);
+  if (n === 0) return buf.subarray(0, EMPTY_ARRAY_BYTES);
   let o = ARRAY_HEADER_BYTES;
   for (let i = 0; i < n; i++) {
     buf.writeInt32BE(bytes, o);
