@@ -18,7 +18,8 @@
  * beside the same writer without retention, in the same run.
  * Env: BENCH_ROWS (default 50000000), BENCH_PHASE_S (15), BENCH_ROUNDS (2), BENCH_BATCH (500),
  * BENCH_GROW_CONNS (2), BENCH_GROW_CHUNK (50000), BENCH_RETENTION_RATE (msg/s of the writer during the
- * retention step; default half the big table's measured rate), FLEET_BENCH_POSTGRES_URL.
+ * retention step; default half the big table's measured rate), BENCH_OPEN_DAY=1 (the last day's rows stay
+ * in the current partition, which the hot path then writes to, instead of a closed one), FLEET_BENCH_POSTGRES_URL.
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -45,6 +46,8 @@ const GROW_CONNS = Math.max(1, Math.round(env('BENCH_GROW_CONNS', 2)));
 const GROW_CHUNK = Math.max(1000, Math.round(env('BENCH_GROW_CHUNK', 50_000)));
 /** The grown rows' created_at: evenly over this span, ending GROWN_END_MS before growth started. */
 const SPAN_MS = 7 * 86_400_000;
+/** BENCH_OPEN_DAY=1: the seventh day is the current partition (a fleet mid-day), not closed before the hot path. */
+const OPEN_DAY = process.env.BENCH_OPEN_DAY === '1';
 const GROWN_END_MS = 60_000;
 /** One partition of the log per day of the span (retention.partition_interval_s's default). */
 const DAYS = 7;
@@ -210,6 +213,7 @@ export async function growMessages(url: string, rows: number): Promise<GrowRepor
         }),
       );
       // The day's partition: opened and closed at its day's bounds; the next day's rows go to the next one.
+      if (OPEN_DAY && day === DAYS - 1) break;
       await rollLog(admin);
       await admin.query(
         `UPDATE message_partitions SET opened_at = timestamptz 'epoch' + $2 * interval '1 millisecond',

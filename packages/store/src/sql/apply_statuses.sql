@@ -1,6 +1,6 @@
 -- apply_statuses: worker outcomes, one per id (collapsed and sorted by id by the caller), for the rows of
 -- the two newest partitions of `messages` (where nearly every outcome's row is: each id probes those two
--- partitions only); the ids it changed no row for are returned in `missing`, for
+-- partitions only, and only the newest when it is above the previous one's greatest id); the ids it changed no row for are returned in `missing`, for
 -- apply_statuses_anywhere.sql (rows of older partitions; a stale outcome is looked up there too, and
 -- changes nothing). A row moves when it is not terminal, the outcome is not from an older
 -- attempt than retry_count, and within the same attempt the outcome does not rank lower (PENDING 0 <
@@ -12,13 +12,17 @@
 --  $3 errors   text[]  NULL where none; kept only for FAILED and DEAD
 --  $4 attempts int[]   the retry count each outcome's job carried
 WITH win AS MATERIALIZED (
-  SELECT fleet_log_window_start() AS lo -- read once, as an initplan: the partitions below it are pruned
+  SELECT * FROM fleet_log_window() -- read once, as initplans: the partitions below them are pruned
 ), up AS (
   UPDATE messages m SET status = u.status,
     last_error = CASE WHEN u.status IN ('FAILED', 'DEAD') THEN u.error ELSE m.last_error END,
     retry_count = GREATEST(m.retry_count, u.attempt), updated_at = now()
   FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS u(id, status, error, attempt)
-  WHERE m.id = u.id AND m.seq >= (SELECT lo FROM win)
+  -- An id above the previous partition's greatest is looked up in the current one only (the
+  -- window-skips-previous migration).
+  WHERE m.id = u.id
+    AND m.seq >= CASE WHEN u.id COLLATE "C" > (SELECT prev_max FROM win) THEN (SELECT cur_lo FROM win)
+                      ELSE (SELECT lo FROM win) END
     AND m.status NOT IN ('COMPLETED', 'DEAD') AND u.attempt >= m.retry_count
     AND (u.attempt > m.retry_count
       OR CASE u.status WHEN 'PENDING' THEN 0 WHEN 'PROCESSING' THEN 1 WHEN 'FAILED' THEN 2 ELSE 3 END
