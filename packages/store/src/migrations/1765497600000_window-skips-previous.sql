@@ -9,8 +9,9 @@
 -- (fleet_log_roll waits for the ingests in flight; rows carried by retention go to the current partition).
 --
 -- Why: once the log has rolled (a running fleet, after its first partition interval) each probe of the
--- previous partition's id index read ~4 buffers per id, in both statements: on a log of 14M rows, 52 µs of
--- Postgres CPU per message against 43 on a fresh one (docs/benchmarks.md, "The previous partition's probe").
+-- previous partition's id index read ~4 buffers per id, in both statements: `npm run bench -- pg-scale` at
+-- 14M rows, 55 µs of Postgres CPU per message against 44 on an empty log, and 50.6 against 46.2 with this
+-- change (docs/benchmarks.md, "The previous partition's probe").
 --
 -- fleet_log_window(): the window's first seq (`lo`, as fleet_log_window_start()), the current partition's
 -- first seq (`cur_lo`) and the previous partition's greatest id (`prev_max`, NULL when there is none or it
