@@ -11,7 +11,12 @@
  *   - no messages (topic, seq): that index dropped (replay by topic, dead letters by topic);
  *   - two partitions ahead attached: the two partitions created ahead of the current one attached, as
  *     before the ahead-partitions-detached migration (a lookup by id probes every attached partition from
- *     the duplicate window's start, these empty ones too).
+ *     the duplicate window's start, these empty ones too);
+ *   - rolled: the log rolled once, its previous partition holding BENCH_PREVIOUS_ROWS rows (default 1M,
+ *     grown by pg-scale's growMessages: UUIDv7-layout ids older than the bench's), as in a fleet running
+ *     past its first partition interval: that partition is in the duplicate window;
+ *   - rolled, previous partition probed for every id: the same with its greatest id unknown
+ *     (message_partitions.max_id NULL), as before the window-skips-previous migration.
  * The variants run interleaved, one slice each per round (`BENCH_SLICE` batches of `BENCH_BATCH` messages,
  * default 20 x 500, ids of @fleet/protocol newMessageId, `BENCH_SIZE`-byte envelopes, default 100), their
  * order rotated each round, so drift on a shared machine hits them alike. The figure is the mean over
@@ -25,6 +30,7 @@ import { createPool, migrate, type NewMessage, PersistStore } from '@fleet/store
 import type pg from 'pg';
 import { machine } from './lib/machine.js';
 import { treeCpuSeconds } from './lib/proc-cpu.js';
+import { growMessages } from './pg-scale.js';
 
 const argValue = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -38,8 +44,9 @@ const SIZE = Number(process.env.BENCH_SIZE ?? 100);
 interface Variant {
   key: string;
   name: string;
-  ddl: (db: pg.Pool) => Promise<void>;
+  ddl: (db: pg.Pool, url: string) => Promise<void>;
 }
+const PREVIOUS_ROWS = Number(process.env.BENCH_PREVIOUS_ROWS ?? 1_000_000);
 
 const VARIANTS: Variant[] = [
   { key: 'baseline', name: 'baseline (as migrated)', ddl: async () => {} },
@@ -65,6 +72,19 @@ const VARIANTS: Variant[] = [
         await db.query(
           `ALTER TABLE messages ATTACH PARTITION messages_p${Number(p.n)} FOR VALUES FROM (${BigInt(p.lo)}) TO (${BigInt(p.hi)})`,
         );
+    },
+  },
+  {
+    key: 'rolled',
+    name: 'rolled: a previous partition in the window',
+    ddl: async (_db, url) => void (await growMessages(url, PREVIOUS_ROWS, 1)),
+  },
+  {
+    key: 'rolled_probe_both',
+    name: 'rolled, previous partition probed for every id',
+    ddl: async (db, url) => {
+      await growMessages(url, PREVIOUS_ROWS, 1);
+      await db.query('UPDATE message_partitions SET max_id = NULL');
     },
   },
 ];
@@ -108,7 +128,7 @@ for (const v of VARIANTS) {
   const url = await createDatabase(server.url, `fleet_pgcost_${v.key}`);
   await migrate(url);
   const pool = createPool(url, { min_connections: 1, max_connections: 2, idle_timeout_s: 600 }, {});
-  await v.ddl(pool);
+  await v.ddl(pool, url);
   stores.push({ v, pool, store: new PersistStore(pool) });
 }
 

@@ -147,8 +147,11 @@ export interface GrowReport {
   sizeBytes: number;
 }
 
-/** Grows `messages` of `url` (freshly migrated, empty) to `rows` rows; progress every 2 s with an ETA. */
-export async function growMessages(url: string, rows: number): Promise<GrowReport> {
+/**
+ * Grows `messages` of `url` (freshly migrated, empty) to `rows` rows, over `days` partitions each closed by
+ * a roll (the last one too, unless BENCH_OPEN_DAY=1); progress every 2 s with an ETA.
+ */
+export async function growMessages(url: string, rows: number, days = DAYS): Promise<GrowReport> {
   const startMs = Date.now() - GROWN_END_MS - SPAN_MS;
   const template = ENVELOPE.subarray(0, Math.max(0, ENVELOPE.length - 32));
   const pendingFrom = rows - Math.max(1, Math.round(rows * PENDING_FRACTION));
@@ -176,9 +179,9 @@ export async function growMessages(url: string, rows: number): Promise<GrowRepor
   }, 2000);
   const partitions: number[] = [];
   try {
-    for (let day = 0; day < DAYS; day++) {
-      const dayFrom = Math.floor((rows * day) / DAYS);
-      const dayTo = Math.floor((rows * (day + 1)) / DAYS);
+    for (let day = 0; day < days; day++) {
+      const dayFrom = Math.floor((rows * day) / days);
+      const dayTo = Math.floor((rows * (day + 1)) / days);
       const part = await current();
       partitions.push(part);
       await admin.query(`ALTER TABLE messages_p${part} SET (autovacuum_enabled = false)`);
@@ -213,12 +216,12 @@ export async function growMessages(url: string, rows: number): Promise<GrowRepor
         }),
       );
       // The day's partition: opened and closed at its day's bounds; the next day's rows go to the next one.
-      if (OPEN_DAY && day === DAYS - 1) break;
+      if (OPEN_DAY && day === days - 1) break;
       await rollLog(admin);
       await admin.query(
         `UPDATE message_partitions SET opened_at = timestamptz 'epoch' + $2 * interval '1 millisecond',
            closed_at = timestamptz 'epoch' + $3 * interval '1 millisecond' WHERE n = $1`,
-        [part, startMs + (SPAN_MS * day) / DAYS, startMs + (SPAN_MS * (day + 1)) / DAYS],
+        [part, startMs + (SPAN_MS * day) / days, startMs + (SPAN_MS * (day + 1)) / days],
       );
     }
   } finally {
