@@ -19,7 +19,8 @@
  * Env: BENCH_ROWS (default 50000000), BENCH_PHASE_S (15), BENCH_ROUNDS (2), BENCH_BATCH (500),
  * BENCH_GROW_CONNS (2), BENCH_GROW_CHUNK (50000), BENCH_RETENTION_RATE (msg/s of the writer during the
  * retention step; default half the big table's measured rate), BENCH_OPEN_DAY=1 (the last day's rows stay
- * in the current partition, which the hot path then writes to, instead of a closed one), FLEET_BENCH_POSTGRES_URL.
+ * in the current partition, which the hot path then writes to, instead of a closed one),
+ * FLEET_BENCH_POSTGRES_URL.
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -46,7 +47,7 @@ const GROW_CONNS = Math.max(1, Math.round(env('BENCH_GROW_CONNS', 2)));
 const GROW_CHUNK = Math.max(1000, Math.round(env('BENCH_GROW_CHUNK', 50_000)));
 /** The grown rows' created_at: evenly over this span, ending GROWN_END_MS before growth started. */
 const SPAN_MS = 7 * 86_400_000;
-/** BENCH_OPEN_DAY=1: the seventh day is the current partition (a fleet mid-day), not closed before the hot path. */
+/** BENCH_OPEN_DAY=1: the last day stays the current partition (a fleet mid-day), not closed first. */
 const OPEN_DAY = process.env.BENCH_OPEN_DAY === '1';
 const GROWN_END_MS = 60_000;
 /** One partition of the log per day of the span (retention.partition_interval_s's default). */

@@ -1,12 +1,13 @@
 -- apply_statuses: worker outcomes, one per id (collapsed and sorted by id by the caller), for the rows of
 -- the two newest partitions of `messages` (where nearly every outcome's row is: each id probes those two
--- partitions only, and only the newest when it is above the previous one's greatest id); the ids it changed no row for are returned in `missing`, for
--- apply_statuses_anywhere.sql (rows of older partitions; a stale outcome is looked up there too, and
--- changes nothing). A row moves when it is not terminal, the outcome is not from an older
--- attempt than retry_count, and within the same attempt the outcome does not rank lower (PENDING 0 <
--- PROCESSING 1 < FAILED 2 < COMPLETED = DEAD 3: a late PROCESSING never undoes FAILED). Postgres re-checks
--- the WHERE on the newest version of a row another transaction just changed. COMPLETED rows leave
--- messages_open, the others are mirrored there. Returns the number of rows changed and the ids left.
+-- partitions only, and only the newest when it is above the previous one's greatest id); the ids it
+-- changed no row for are returned in `missing`, for apply_statuses_anywhere.sql (rows of older
+-- partitions; a stale outcome is looked up there too, and changes nothing). A row moves when it is not
+-- terminal, the outcome is not from an older attempt than retry_count, and within the same attempt the
+-- outcome does not rank lower (PENDING 0 < PROCESSING 1 < FAILED 2 < COMPLETED = DEAD 3: a late
+-- PROCESSING never undoes FAILED). Postgres re-checks the WHERE on the newest version of a row another
+-- transaction just changed. COMPLETED rows leave messages_open, the others are mirrored there. Returns
+-- the number of rows changed and the ids left.
 --  $1 ids      text[]
 --  $2 statuses text[]
 --  $3 errors   text[]  NULL where none; kept only for FAILED and DEAD
