@@ -1,4 +1,4 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -302,6 +302,17 @@ function metricsServerOptions(cfg: FleetConfig, port: number, registry: Registry
   };
 }
 
+/**
+ * Whether no worker of the cluster still runs. Not `cluster.workers` being empty: Node lists a worker until
+ * both its process exited and its IPC channel closed, and the two events come in either order. When the
+ * last worker's exit came first, the primary found it still listed, and no later event asked again: it
+ * hung until killed (seen in a full test run on a slow box: `app.stop()` of a gateway with two io workers
+ * ended by SIGKILL).
+ */
+export function allWorkersDead(workers: NodeJS.Dict<Pick<Worker, 'isDead'>> | undefined): boolean {
+  return Object.values(workers ?? {}).every((w) => w === undefined || w.isDead());
+}
+
 /** Cluster primary: forks the workers, serves their summed metrics, restarts one that dies, relays shutdown. */
 async function runPrimary(boot: Boot, count: number): Promise<void> {
   const { spec, config, log, signals } = boot;
@@ -331,7 +342,7 @@ async function runPrimary(boot: Boot, count: number): Promise<void> {
   for (let i = 0; i < count; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0)
+      if (allWorkersDead(cluster.workers))
         void Promise.allSettled([metrics?.close(), closeLogger(log)]).then(() => process.exit(0));
       return;
     }
