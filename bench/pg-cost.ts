@@ -77,13 +77,13 @@ const VARIANTS: Variant[] = [
   {
     key: 'rolled',
     name: 'rolled: a previous partition in the window',
-    ddl: async (_db, url) => void (await growMessages(url, PREVIOUS_ROWS, 1)),
+    ddl: async (_db, url) => void (await growMessages(url, PREVIOUS_ROWS, { days: 1 })),
   },
   {
     key: 'rolled_probe_both',
     name: 'rolled, previous partition probed for every id',
     ddl: async (db, url) => {
-      await growMessages(url, PREVIOUS_ROWS, 1);
+      await growMessages(url, PREVIOUS_ROWS, { days: 1 });
       await db.query('UPDATE message_partitions SET max_id = NULL');
     },
   },

@@ -150,9 +150,13 @@ export interface GrowReport {
 
 /**
  * Grows `messages` of `url` (freshly migrated, empty) to `rows` rows, over `days` partitions each closed by
- * a roll (the last one too, unless BENCH_OPEN_DAY=1); progress every 2 s with an ETA.
+ * a roll (the last one too, unless `leaveLastOpen`); progress every 2 s with an ETA.
  */
-export async function growMessages(url: string, rows: number, days = DAYS): Promise<GrowReport> {
+export async function growMessages(
+  url: string,
+  rows: number,
+  { days = DAYS, leaveLastOpen = false }: { days?: number; leaveLastOpen?: boolean } = {},
+): Promise<GrowReport> {
   const startMs = Date.now() - GROWN_END_MS - SPAN_MS;
   const template = ENVELOPE.subarray(0, Math.max(0, ENVELOPE.length - 32));
   const pendingFrom = rows - Math.max(1, Math.round(rows * PENDING_FRACTION));
@@ -217,7 +221,7 @@ export async function growMessages(url: string, rows: number, days = DAYS): Prom
         }),
       );
       // The day's partition: opened and closed at its day's bounds; the next day's rows go to the next one.
-      if (OPEN_DAY && day === days - 1) break;
+      if (leaveLastOpen && day === days - 1) break;
       await rollLog(admin);
       await admin.query(
         `UPDATE message_partitions SET opened_at = timestamptz 'epoch' + $2 * interval '1 millisecond',
@@ -625,7 +629,7 @@ async function main(): Promise<void> {
   progress(
     `  growing ${names.big} to ${fmt(ROWS)} rows over ${GROW_CONNS} connections, ${fmt(GROW_CHUNK)} per chunk ...`,
   );
-  const grown = await growMessages(dbs.big.url, ROWS);
+  const grown = await growMessages(dbs.big.url, ROWS, { leaveLastOpen: OPEN_DAY });
   // The empty database is not analyzed: its partitions stay as a live fleet's new ones are (see growMessages).
 
   // Alternate the order (empty, big, big, empty, ...) so neither database always runs first.
