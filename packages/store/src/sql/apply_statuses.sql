@@ -20,10 +20,9 @@ WITH win AS MATERIALIZED (
     retry_count = GREATEST(m.retry_count, u.attempt), updated_at = now()
   FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS u(id, status, error, attempt)
   -- An id above the previous partition's greatest is looked up in the current one only (the
-  -- window-skips-previous migration).
+  -- window-skips-previous migration; the rule is fleet_log_probe_from's, inlined).
   WHERE m.id = u.id
-    AND m.seq >= CASE WHEN u.id COLLATE "C" > (SELECT prev_max FROM win) THEN (SELECT cur_lo FROM win)
-                      ELSE (SELECT lo FROM win) END
+    AND m.seq >= fleet_log_probe_from(u.id, (SELECT lo FROM win), (SELECT cur_lo FROM win), (SELECT prev_max FROM win))
     AND m.status NOT IN ('COMPLETED', 'DEAD') AND u.attempt >= m.retry_count
     AND (u.attempt > m.retry_count
       OR CASE u.status WHEN 'PENDING' THEN 0 WHEN 'PROCESSING' THEN 1 WHEN 'FAILED' THEN 2 ELSE 3 END
