@@ -16,7 +16,10 @@
  *     grown by pg-scale's growMessages: UUIDv7-layout ids older than the bench's), as in a fleet running
  *     past its first partition interval: that partition is in the duplicate window;
  *   - rolled, previous partition probed for every id: the same with its greatest id unknown
- *     (message_partitions.max_id NULL), as before the window-skips-previous migration.
+ *     (message_partitions.max_id NULL), as before the window-skips-previous migration;
+ *   - floor: not the fleet's schema but the least a durable, idempotent store of the same messages costs
+ *     this server (lib/floor.ts), no status written. What is left of the baseline above it is the
+ *     fleet's own (topics, headers, statuses, the open rows, partitions); pg-bytes splits the floor.
  * The variants run interleaved, one slice each per round (`BENCH_SLICE` batches of `BENCH_BATCH` messages,
  * default 20 x 500, ids of @fleet/protocol newMessageId, `BENCH_SIZE`-byte envelopes, default 100), their
  * order rotated each round, so drift on a shared machine hits them alike. The figure is the mean over
@@ -28,6 +31,7 @@ import { newMessageId } from '@fleet/protocol';
 import { createDatabase, startPrivatePostgres } from '@fleet/services';
 import { createPool, migrate, type NewMessage, PersistStore } from '@fleet/store';
 import type pg from 'pg';
+import { FLOOR_TABLE, insertFloor } from './lib/floor.js';
 import { machine } from './lib/machine.js';
 import { treeCpuSeconds } from './lib/proc-cpu.js';
 import { growMessages } from './pg-scale.js';
@@ -45,6 +49,8 @@ interface Variant {
   key: string;
   name: string;
   ddl: (db: pg.Pool, url: string) => Promise<void>;
+  /** The variant's own write of a batch, instead of persistBatch; no status call follows it. */
+  persist?: (db: pg.Pool, rows: NewMessage[]) => Promise<unknown>;
 }
 const PREVIOUS_ROWS = Number(process.env.BENCH_PREVIOUS_ROWS ?? 1_000_000);
 
@@ -86,6 +92,12 @@ const VARIANTS: Variant[] = [
       await growMessages(url, PREVIOUS_ROWS, { days: 1 });
       await db.query('UPDATE message_partitions SET max_id = NULL');
     },
+  },
+  {
+    key: 'floor',
+    name: 'floor: (id, envelope) and a unique id index only',
+    ddl: async (db) => void (await db.query(FLOOR_TABLE('floor'))),
+    persist: (db, rows) => insertFloor(db, 'floor', rows, SIZE),
   },
 ];
 
@@ -132,9 +144,13 @@ for (const v of VARIANTS) {
   stores.push({ v, pool, store: new PersistStore(pool) });
 }
 
-async function batch(store: PersistStore): Promise<[number, number]> {
+async function batch({ v, pool, store }: (typeof stores)[number]): Promise<[number, number]> {
   const rs = rows(BATCH);
   const c0 = treeCpuSeconds(server.pid());
+  if (v.persist) {
+    await v.persist(pool, rs);
+    return [treeCpuSeconds(server.pid()) - c0, 0];
+  }
   await store.persistBatch(rs, [{ group: 'bench', topic: 'bench:ingest', offset: rs.at(-1)!.streamId }]);
   const c1 = treeCpuSeconds(server.pid());
   await store.applyStatuses(rs.map((r) => ({ id: r.id, status: 'COMPLETED', attempt: 0 })));
@@ -142,7 +158,7 @@ async function batch(store: PersistStore): Promise<[number, number]> {
 }
 
 // Warm-up: prepared statements, the first pages of every index.
-for (const s of stores) for (let i = 0; i < 5; i++) await batch(s.store);
+for (const s of stores) for (let i = 0; i < 5; i++) await batch(s);
 
 const slices = new Map<string, { persist: number; status: number }[]>(VARIANTS.map((v) => [v.key, []]));
 const end = Date.now() + durationS * 1000;
@@ -154,7 +170,7 @@ while (Date.now() < end) {
     let persist = 0;
     let status = 0;
     for (let i = 0; i < SLICE; i++) {
-      const [p, st] = await batch(s.store);
+      const [p, st] = await batch(s);
       persist += p;
       status += st;
     }

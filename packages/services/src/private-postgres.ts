@@ -17,6 +17,8 @@ export interface PrivatePostgresOptions {
    * (pg_ctl hands the options to a shell).
    */
   settings?: Record<string, string>;
+  /** Environment of the server on top of this process's (e.g. glibc's MALLOC_* tunables). */
+  env?: Record<string, string>;
 }
 
 /** A Postgres cluster of our own (initdb in a temp dir, trust auth, own port), for fault tests. */
@@ -72,12 +74,18 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function run(file: string, args: string[], runAs: RunAs | undefined, timeoutMs = 60_000): Promise<string> {
+function run(
+  file: string,
+  args: string[],
+  runAs: RunAs | undefined,
+  timeoutMs = 60_000,
+  env: Record<string, string> = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       file,
       args,
-      { timeout: timeoutMs, ...(runAs ?? {}), env: { ...process.env, LC_ALL: 'C', LANG: 'C' } },
+      { timeout: timeoutMs, ...(runAs ?? {}), env: { ...process.env, ...env, LC_ALL: 'C', LANG: 'C' } },
       (err, stdout, stderr) => {
         if (err) {
           const detail = `${stderr}`.trim().split('\n').pop() || err.message.split('\n')[0];
@@ -146,7 +154,13 @@ export async function startPrivatePostgres(opts: PrivatePostgresOptions = {}): P
     // Right after a kill -9 the old backends may still hold the shared memory for a moment: retry.
     for (let attempt = 0; ; attempt++) {
       try {
-        await run(pgCtl, ['-D', data, '-l', logFile, '-o', serverOptions, '-w', '-t', '60', 'start'], runAs);
+        await run(
+          pgCtl,
+          ['-D', data, '-l', logFile, '-o', serverOptions, '-w', '-t', '60', 'start'],
+          runAs,
+          60_000,
+          opts.env,
+        );
         break;
       } catch (err) {
         if (attempt >= 20) throw err;
