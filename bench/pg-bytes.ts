@@ -22,6 +22,7 @@ import { createDatabase, type PrivatePostgres, startPrivatePostgres } from '@fle
 import { createPool, type NewMessage } from '@fleet/store';
 import type pg from 'pg';
 import { FLOOR_TABLE, insertFloor } from './lib/floor.js';
+import { interleave, meanOf } from './lib/interleave.js';
 import { machine } from './lib/machine.js';
 import { treeCpuTimes } from './lib/proc-cpu.js';
 
@@ -125,29 +126,12 @@ async function slice(v: Variant): Promise<{ user: number; sys: number }> {
 // Warm-up: each backend's first statements, the first pages of every table.
 for (const v of VARIANTS) await slice(v);
 
-const slices = new Map<string, { user: number; sys: number }[]>(VARIANTS.map((v) => [v.key, []]));
-const end = Date.now() + durationS * 1000;
-let round = 0;
-let lastProgress = Date.now();
-while (Date.now() < end) {
-  for (let k = 0; k < VARIANTS.length; k++) {
-    const v = VARIANTS[(k + round) % VARIANTS.length]!;
-    slices.get(v.key)!.push(await slice(v));
-  }
-  round++;
-  if (Date.now() - lastProgress > 5_000) {
-    lastProgress = Date.now();
-    process.stderr.write(`  round ${round}, ${Math.max(0, Math.round((end - Date.now()) / 1000))}s left\n`);
-  }
-}
+const { rounds: round, slices } = await interleave(VARIANTS, durationS, slice);
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
-// Means over all slices (/proc counts CPU in 10 ms ticks: a slice's figure is coarse, their sum is not).
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-const figures = VARIANTS.map((v) => {
-  const xs = slices.get(v.key)!;
-  const user = mean(xs.map((x) => x.user));
-  const sys = mean(xs.map((x) => x.sys));
+const figures = VARIANTS.map((v, i) => {
+  const user = meanOf(slices[i]!, (x) => x.user);
+  const sys = meanOf(slices[i]!, (x) => x.sys);
   return { v, user, sys, all: user + sys };
 });
 const base = figures[0]!;

@@ -32,6 +32,7 @@ import { createDatabase, startPrivatePostgres } from '@fleet/services';
 import { createPool, migrate, type NewMessage, PersistStore } from '@fleet/store';
 import type pg from 'pg';
 import { FLOOR_TABLE, insertFloor } from './lib/floor.js';
+import { interleave, meanOf } from './lib/interleave.js';
 import { machine } from './lib/machine.js';
 import { treeCpuSeconds } from './lib/proc-cpu.js';
 import { growMessages } from './pg-scale.js';
@@ -160,41 +161,25 @@ async function batch({ v, pool, store }: (typeof stores)[number]): Promise<[numb
 // Warm-up: prepared statements, the first pages of every index.
 for (const s of stores) for (let i = 0; i < 5; i++) await batch(s);
 
-const slices = new Map<string, { persist: number; status: number }[]>(VARIANTS.map((v) => [v.key, []]));
-const end = Date.now() + durationS * 1000;
-let round = 0;
-let lastProgress = Date.now();
-while (Date.now() < end) {
-  for (let k = 0; k < stores.length; k++) {
-    const s = stores[(k + round) % stores.length]!;
-    let persist = 0;
-    let status = 0;
-    for (let i = 0; i < SLICE; i++) {
-      const [p, st] = await batch(s);
-      persist += p;
-      status += st;
-    }
-    const n = SLICE * BATCH;
-    slices.get(s.v.key)!.push({ persist: (persist / n) * 1e6, status: (status / n) * 1e6 });
-    // What the persister does every second (outside the figure): once the partition holds 4 MB its
-    // statistics are taken, so the cached plans are not those of the nearly empty partition.
-    await s.store.analyzeYoungPartition();
+const { rounds: round, slices } = await interleave(stores, durationS, async (s) => {
+  let persist = 0;
+  let status = 0;
+  for (let i = 0; i < SLICE; i++) {
+    const [p, st] = await batch(s);
+    persist += p;
+    status += st;
   }
-  round++;
-  if (Date.now() - lastProgress > 5_000) {
-    lastProgress = Date.now();
-    const left = Math.max(0, Math.round((end - Date.now()) / 1000));
-    process.stderr.write(`  round ${round}, ${left}s left\n`);
-  }
-}
+  // What the persister does every second (outside the figure): once the partition holds 4 MB its
+  // statistics are taken, so the cached plans are not those of the nearly empty partition.
+  await s.store.analyzeYoungPartition();
+  const n = SLICE * BATCH;
+  return { persist: (persist / n) * 1e6, status: (status / n) * 1e6 };
+});
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
-// Means over all slices (/proc counts CPU in 10 ms ticks: a slice's figure is coarse, their sum is not).
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-const figures = VARIANTS.map((v) => {
-  const xs = slices.get(v.key)!;
-  const persist = mean(xs.map((x) => x.persist));
-  const status = mean(xs.map((x) => x.status));
+const figures = VARIANTS.map((v, i) => {
+  const persist = meanOf(slices[i]!, (x) => x.persist);
+  const status = meanOf(slices[i]!, (x) => x.status);
   return { v, persist, status, all: persist + status };
 });
 const base = figures[0]!;
