@@ -13,7 +13,7 @@ export interface QueueApi {
   ): Promise<{ inserted: string[]; invalid?: string[] }>;
   applyStatuses(updates: StatusUpdate[]): Promise<unknown>;
   reprocessFailed(maxRetries?: number): Promise<{ requeued: StoredMessage[]; dead: string[] }>;
-  countPending(): Promise<number>;
+  countPending(bound?: number): Promise<number>;
   saveOffset(group: string, topic: string, offset: string): Promise<void>;
   loadOffset(group: string, topic: string): Promise<string | null>;
   sweepStale(olderThanMs: number, limit: number): Promise<StoredMessage[]>;

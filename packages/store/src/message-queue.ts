@@ -8,6 +8,9 @@ import { prepared, sql } from './sql.js';
 import { toPgText } from './sql-text.js';
 import type { NewMessage, StoredMessage } from './types.js';
 
+/** countPending's default bound: past it the backlog is "at least a million", as the dead-letter count's. */
+const COUNT_PENDING_BOUND = 1_000_000;
+
 /**
  * The persistent queue API of the design (enqueue, dequeue_batch, mark_completed, mark_failed,
  * reprocess_failed, count_pending, save_offset, load_offset) over `messages` and `consumer_offsets`.
@@ -77,10 +80,13 @@ export class MessageQueue {
     };
   }
 
-  /** Rows waiting for a first or next attempt. */
-  async countPending(): Promise<number> {
-    const res = await this.pool.query<{ n: number }>(prepared('count_pending'));
-    return res.rows[0]?.n ?? 0;
+  /**
+   * Rows waiting for a first or next attempt, exact up to `bound` (default 1,000,000); `bound` itself
+   * means at least that many (a backlog of millions is not counted row by row).
+   */
+  async countPending(bound = COUNT_PENDING_BOUND): Promise<number> {
+    const res = await this.pool.query<{ n: number }>({ ...prepared('count_pending'), values: [bound] });
+    return Math.min(bound, res.rows[0]?.n ?? 0);
   }
 
   /** Sets the offset exactly (a replay may move it back). */

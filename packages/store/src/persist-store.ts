@@ -192,8 +192,8 @@ export class PersistStore {
   }
 
   /** MessageQueue.countPending. */
-  countPending(): Promise<number> {
-    return this.queue.countPending();
+  countPending(bound?: number): Promise<number> {
+    return this.queue.countPending(bound);
   }
 
   /** MessageQueue.saveOffset (sets the offset exactly: a replay may move it back). */
