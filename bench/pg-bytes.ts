@@ -9,8 +9,8 @@
  *   - no WAL: the table `UNLOGGED`;
  *   - no id index: no primary key;
  *   - malloc kept: the floor in the second cluster, whose server runs with glibc's malloc told to keep its
- *     memory (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_: docs/operations.md,
- *     "PostgreSQL for large payloads"); nothing on a musl build.
+ *     memory (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_: docs/benchmarks.md, "8 KB:
+ *     what storing the bytes costs Postgres"); nothing on a musl build.
  * The variants run interleaved, one slice each per round (`BENCH_SLICE` batches of `BENCH_BATCH` rows,
  * default 10 x 500, of `BENCH_SIZE` bytes, default 8192, incompressible), order rotated each round; the
  * figure is the mean over slices of the variant's cluster CPU (every postgres process, from /proc) per
