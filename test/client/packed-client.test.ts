@@ -23,6 +23,31 @@ import { cleanupRedisPrefix, type FreshDatabase, freshDatabase, strictRun } from
 
 const run = promisify(execFile);
 
+/**
+ * One step of the setup under its own deadline, so a setup that runs long says which step (and what was
+ * done, with when) instead of a bare hook timeout. A child process it started keeps its own timeout.
+ */
+function stepper(): <T>(name: string, ms: number, f: () => Promise<T>) => Promise<T> {
+  const t0 = Date.now();
+  const done: string[] = [];
+  return async (name, ms, f) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new Error(`setup: ${name} not done after ${ms} ms (done: ${done.join(', ') || 'nothing'})`)),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([f(), late]);
+    } finally {
+      clearTimeout(timer);
+      done.push(`${name} at ${Math.round((Date.now() - t0) / 1000)} s`);
+    }
+  };
+}
+
 /** npm and node for the child processes: this test's node first on PATH, vitest's NODE_OPTIONS dropped. */
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -74,10 +99,11 @@ describe.skipIf(!hasNpm)('the packed @fleet/client outside the repository', () =
   const apps: AppProcess[] = [];
 
   beforeAll(async () => {
+    const step = stepper();
     work = await mkdtemp(join(tmpdir(), 'fleet-packed-client-'));
     // Outside the repository, so nothing resolves through the workspace's node_modules.
     expect(work.startsWith(REPO_ROOT)).toBe(false);
-    await buildClientOnce();
+    await step('the client build', 130_000, buildClientOnce);
     const packArgs = [
       'pack',
       '-w',
@@ -87,10 +113,9 @@ describe.skipIf(!hasNpm)('the packed @fleet/client outside the repository', () =
       '--json',
       '--ignore-scripts',
     ];
-    const packed = await run('npm', packArgs, {
-      cwd: REPO_ROOT,
-      env: childEnv(),
-    });
+    const packed = await step('npm pack', 60_000, () =>
+      run('npm', packArgs, { cwd: REPO_ROOT, env: childEnv(), timeout: 55_000 }),
+    );
     const [{ filename }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [
       { filename: string },
     ];
@@ -103,20 +128,22 @@ describe.skipIf(!hasNpm)('the packed @fleet/client outside the repository', () =
     const root = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
       devDependencies: Record<string, string>;
     };
-    await run(
-      'npm',
-      [
-        'install',
-        '--prefer-offline',
-        '--no-audit',
-        '--no-fund',
-        join(work, filename),
-        `@types/node@${root.devDependencies['@types/node']}`,
-      ],
-      { cwd: project, env: childEnv() },
+    await step('npm install', 120_000, () =>
+      run(
+        'npm',
+        [
+          'install',
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          join(work, filename),
+          `@types/node@${root.devDependencies['@types/node']}`,
+        ],
+        { cwd: project, env: childEnv(), timeout: 115_000 },
+      ),
     );
 
-    db = await freshDatabase('packed_client');
+    db = await step('the database', 30_000, () => freshDatabase('packed_client'));
     const written = await writeTestConfig({
       database: { connection_string: db.url, pool: { max_connections: 4 } },
       handlers: { modules: [`${REPO_ROOT}/examples/handlers/index.ts`] },
@@ -126,14 +153,17 @@ describe.skipIf(!hasNpm)('the packed @fleet/client outside the repository', () =
     for (const app of ['persister', 'gateway', 'worker'] as const) {
       const proc = spawnApp(app, { config: written.path });
       apps.push(proc);
-      const ready = await proc.waitReady(60_000).catch((err: Error) => {
-        throw new Error(`${app} did not get ready: ${err.message}\n${proc.output().slice(-2000)}`);
-      });
+      const ready = await step(`the ${app} start`, 65_000, () =>
+        proc.waitReady(60_000).catch((err: Error) => {
+          throw new Error(`${app} did not get ready: ${err.message}\n${proc.output().slice(-2000)}`);
+        }),
+      );
       if (app === 'gateway') gatewayPort = (JSON.parse(ready) as { port: number }).port;
     }
-    // 420 s: alone this takes ~20 s, but in a full run on a slow 2-core box (the suite at ~19 min) the build,
-    // the npm install and three app starts beside the other test files passed 180 s.
-  }, 420_000);
+    // Alone this takes ~11 s. In full runs on slow 2-core boxes it passed 180 s, and once (2026-12-08) the
+    // 420 s hook timeout with no word of which step: each step now has a deadline of its own (their sum is
+    // under the hook's), so a slow run names the step.
+  }, 540_000);
 
   afterAll(async () => {
     await Promise.all(apps.map((p) => p.stop(5_000)));
