@@ -17,11 +17,10 @@
  * message, user and system apart. Env: BENCH_DURATION_S (default 60).
  */
 import { benchPayload } from '@fleet/client';
-import { newMessageId } from '@fleet/protocol';
 import { createDatabase, type PrivatePostgres, startPrivatePostgres } from '@fleet/services';
-import { createPool, type NewMessage } from '@fleet/store';
+import { createPool } from '@fleet/store';
 import type pg from 'pg';
-import { FLOOR_TABLE, insertFloor } from './lib/floor.js';
+import { benchRows, FLOOR_TABLE, insertFloor } from './lib/floor.js';
 import { interleave, meanOf } from './lib/interleave.js';
 import { machine } from './lib/machine.js';
 import { treeCpuTimes } from './lib/proc-cpu.js';
@@ -102,22 +101,12 @@ for (const v of VARIANTS) await pools.get(v.server)!.query(v.ddl);
 
 // Incompressible, as the e2e load's payload.
 const envelope = benchPayload(SIZE);
-const rows = (): NewMessage[] =>
-  Array.from({ length: BATCH }, (_, i) => ({
-    id: newMessageId(),
-    streamId: `${Date.now()}-${i}`,
-    topic: 'bench',
-    type: 'event',
-    priority: 0,
-    timestamp: Date.now(),
-    envelope,
-    headers: {},
-  }));
 
 async function slice(v: Variant): Promise<{ user: number; sys: number }> {
   const pid = servers[v.server]!.pid();
   const c0 = treeCpuTimes(pid);
-  for (let i = 0; i < SLICE; i++) await insertFloor(pools.get(v.server)!, v.key, rows(), SIZE);
+  for (let i = 0; i < SLICE; i++)
+    await insertFloor(pools.get(v.server)!, v.key, benchRows(BATCH, envelope), SIZE);
   const c1 = treeCpuTimes(pid);
   const n = SLICE * BATCH;
   return { user: ((c1.user - c0.user) / n) * 1e6, sys: ((c1.sys - c0.sys) / n) * 1e6 };

@@ -27,11 +27,10 @@
  * split into the time of the persist call and of the status call. Env: BENCH_DURATION_S (default 60).
  */
 import { benchPayload } from '@fleet/client';
-import { newMessageId } from '@fleet/protocol';
 import { createDatabase, startPrivatePostgres } from '@fleet/services';
 import { createPool, migrate, type NewMessage, PersistStore } from '@fleet/store';
 import type pg from 'pg';
-import { FLOOR_TABLE, insertFloor } from './lib/floor.js';
+import { benchRows, FLOOR_TABLE, insertFloor } from './lib/floor.js';
 import { interleave, meanOf } from './lib/interleave.js';
 import { machine } from './lib/machine.js';
 import { treeCpuSeconds } from './lib/proc-cpu.js';
@@ -104,21 +103,6 @@ const VARIANTS: Variant[] = [
 
 // Incompressible, as the e2e load's payload (Postgres compresses an envelope past ~2 KB).
 const envelope = benchPayload(SIZE);
-function rows(n: number): NewMessage[] {
-  const out: NewMessage[] = [];
-  for (let i = 0; i < n; i++)
-    out.push({
-      id: newMessageId(),
-      streamId: `${Date.now()}-${i}`,
-      topic: `bench.topic.${i % 8}`,
-      type: 'event',
-      priority: 0,
-      timestamp: Date.now(),
-      envelope,
-      headers: {},
-    });
-  return out;
-}
 
 let server: Awaited<ReturnType<typeof startPrivatePostgres>>;
 try {
@@ -146,7 +130,7 @@ for (const v of VARIANTS) {
 }
 
 async function batch({ v, pool, store }: (typeof stores)[number]): Promise<[number, number]> {
-  const rs = rows(BATCH);
+  const rs = benchRows(BATCH, envelope);
   const c0 = treeCpuSeconds(server.pid());
   if (v.persist) {
     await v.persist(pool, rs);

@@ -1,3 +1,4 @@
+import { newMessageId } from '@fleet/protocol';
 import type { NewMessage } from '@fleet/store';
 import type pg from 'pg';
 
@@ -17,4 +18,18 @@ export function insertFloor(db: pg.Pool, table: string, rows: NewMessage[], size
      FROM unnest($1::text[]) WITH ORDINALITY AS u(id, k)`,
     [rows.map((r) => r.id), Buffer.concat(rows.map((r) => r.envelope)), size],
   );
+}
+
+/** `n` new messages as the stream consumer hands them over, each with `envelope`, over 8 topics. */
+export function benchRows(n: number, envelope: Buffer): NewMessage[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: newMessageId(),
+    streamId: `${Date.now()}-${i}`,
+    topic: `bench.topic.${i % 8}`,
+    type: 'event',
+    priority: 0,
+    timestamp: Date.now(),
+    envelope,
+    headers: {},
+  }));
 }
